@@ -1,0 +1,15 @@
+"""User-facing detectors, one class per method, registered under a short name."""
+from .base import BaseDetector
+from .baselines import PyODECOD, PyODIForest, PyODKNN, PyODLOF, PyODOCSVM
+from .ddpm import DDPMDetector
+from .default import DiffusionDetector
+from .dte import DTECategorical, DTEInverseGamma, DTENonParametric
+from .registry import detector_class, list_detectors, make_detector, parse_spec, register
+
+for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
+             PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM):
+    register(_cls)
+
+__all__ = ["BaseDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
+           "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
+           "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]

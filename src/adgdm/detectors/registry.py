@@ -1,0 +1,72 @@
+"""Registry names -> detector classes, and ``"name:key=value,..."`` spec strings."""
+from __future__ import annotations
+
+import ast
+
+from .base import BaseDetector
+
+_REGISTRY: dict[str, type[BaseDetector]] = {}
+
+
+def register(cls: type[BaseDetector]) -> type[BaseDetector]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def list_detectors() -> list[str]:
+    """Registered detector names, in registration order."""
+    return list(_REGISTRY)
+
+
+def detector_class(name: str) -> type[BaseDetector]:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown detector {name!r}; known: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def _value(text: str):
+    t = text.strip()
+    low = t.lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    if "|" in t:  # tuples: noise_levels=0.1|0.2
+        return tuple(_value(v) for v in t.split("|"))
+    try:
+        return ast.literal_eval(t)
+    except (ValueError, SyntaxError):
+        return t
+
+
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """``"ddpm:steps=100,score=noise"`` -> ``("ddpm", {"steps": 100, "score": "noise"})``."""
+    name, _, rest = spec.strip().partition(":")
+    params = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, val = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"bad parameter {item!r} in detector spec {spec!r}; write key=value")
+        params[key.strip()] = _value(val)
+    return name.strip(), params
+
+
+def make_detector(spec: str, **overrides) -> BaseDetector:
+    """Build a detector from a registry name or spec string; ``overrides`` win over the spec.
+
+    Parameters the detector does not take (e.g. ``random_state`` for PyOD's ECOD) are dropped from
+    ``overrides`` but are an error inside the spec string.
+
+    Example
+    -------
+    >>> make_detector("ddpm:steps=10", random_state=0).steps
+    10
+    """
+    name, params = parse_spec(spec)
+    cls = detector_class(name)
+    valid = cls().get_params()
+    unknown = [k for k in params if k not in valid]
+    if unknown:
+        raise ValueError(f"detector {name!r} has no parameter(s) {unknown}; it takes: {', '.join(valid)}")
+    params.update({k: v for k, v in overrides.items() if k in valid})
+    return cls(**params)

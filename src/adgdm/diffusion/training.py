@@ -1,0 +1,174 @@
+"""One training loop for every denoiser: Adam, mini-batches, epochs or a step budget,
+early stopping on a held-out loss, optional EMA, seeded."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .ema import EMA
+from .schedules import NoiseSchedule
+
+__all__ = ["TrainConfig", "TrainResult", "train", "denoising_loss"]
+
+LossFn = Callable[[nn.Module, Sequence[torch.Tensor], torch.Generator], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """Training settings. ``epochs`` bounds passes over the data and ``max_steps`` bounds optimiser
+    steps; whichever ends first stops training. ``val_fraction`` > 0 holds out rows for early stopping
+    with ``patience`` evaluations (one per epoch or per ``eval_every`` steps)."""
+
+    epochs: int = 100
+    max_steps: int | None = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    val_fraction: float = 0.0
+    patience: int = 10
+    eval_every: int = 200
+    ema_decay: float | None = None
+    grad_clip: float | None = 1.0
+
+
+@dataclass
+class TrainResult:
+    steps: int = 0
+    train_losses: list = field(default_factory=list)
+    val_losses: list = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def denoising_loss(schedule: NoiseSchedule, cond_drop: float = 0.0, null_label: int | None = None) -> LossFn:
+    """The DDPM objective ``E ||eps - eps_theta(x_t, t)||^2`` for batches ``(x0,)`` or ``(x0, cond)``.
+
+    With ``cond_drop`` > 0 a fraction of labels is replaced by ``null_label`` (classifier-free guidance).
+    """
+
+    def loss(model: nn.Module, batch: Sequence[torch.Tensor], gen: torch.Generator) -> torch.Tensor:
+        x0 = batch[0]
+        t = torch.randint(0, schedule.n_steps, (x0.shape[0],), generator=gen).to(x0.device)
+        eps = torch.randn(x0.shape, generator=gen).to(x0.device)
+        xt = schedule.add_noise(x0, eps, t)
+        cond = batch[1] if len(batch) > 1 else None
+        if cond is not None and cond_drop > 0:
+            drop = (torch.rand(cond.shape[0], generator=gen) < cond_drop).to(cond.device)
+            cond = torch.where(drop, torch.full_like(cond, null_label), cond)
+        return ((model(xt, t, cond) - eps) ** 2).mean()
+
+    return loss
+
+
+def _batches(n: int, batch_size: int, gen: torch.Generator):
+    perm = torch.randperm(n, generator=gen)
+    for i in range(0, n, batch_size):
+        yield perm[i : i + batch_size]
+
+
+def train(
+    model: nn.Module,
+    data: Sequence[torch.Tensor],
+    loss_fn: LossFn,
+    config: TrainConfig = TrainConfig(),
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    desc: str = "training",
+) -> tuple[nn.Module, TrainResult]:
+    """Train ``model`` on the aligned tensors ``data`` (rows first) with ``loss_fn``.
+
+    Returns the trained model (the EMA copy when ``ema_decay`` is set) and a :class:`TrainResult`.
+    With early stopping, the weights of the best held-out evaluation are restored.
+    """
+    n = data[0].shape[0]
+    if n == 0:
+        raise ValueError("cannot train on empty data")
+    gen = torch.Generator().manual_seed(int(seed))
+    model.to(device).train()
+    tensors = [d.to(device) for d in data]
+    val = None
+    if config.val_fraction > 0 and n >= 20:
+        perm = torch.randperm(n, generator=gen)
+        n_val = max(1, int(round(config.val_fraction * n)))
+        vi, ti = perm[:n_val].to(device), perm[n_val:].to(device)
+        val = [d[vi] for d in tensors]
+        tensors = [d[ti] for d in tensors]
+        n = tensors[0].shape[0]
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    ema = EMA(model, config.ema_decay) if config.ema_decay else None
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    eval_every = steps_per_epoch if config.max_steps is None else min(steps_per_epoch, config.eval_every)
+    result = TrainResult()
+    best, best_state, bad = math.inf, None, 0
+    bar = _progress(total, desc) if progress else None
+    val_gen_seed = int(seed) + 1
+    step, running = 0, []
+    while step < total:
+        for idx in _batches(n, config.batch_size, gen):
+            batch = [d[idx.to(device)] for d in tensors]
+            loss = loss_fn(model, batch, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+            if ema is not None:
+                ema.update(model)
+            running.append(loss.item())
+            step += 1
+            if bar is not None:
+                bar.update(1)
+            if step % eval_every == 0 or step == total:
+                result.train_losses.append(float(np.mean(running)))
+                running = []
+                if val is not None:
+                    current = ema.shadow if ema is not None else model
+                    vloss = _eval(current, val, loss_fn, val_gen_seed, config.batch_size)
+                    result.val_losses.append(vloss)
+                    if vloss < best - 1e-6:
+                        best, bad = vloss, 0
+                        best_state = {k: v.detach().clone() for k, v in current.state_dict().items()}
+                    else:
+                        bad += 1
+                        if bad >= config.patience:
+                            result.stopped_early = True
+                            step = total
+            if step >= total:
+                break
+    if bar is not None:
+        bar.close()
+    result.steps = step
+    final = ema.shadow if ema is not None else model
+    if best_state is not None:
+        final.load_state_dict(best_state)
+    final.eval()
+    return final, result
+
+
+@torch.no_grad()
+def _eval(model, val, loss_fn, seed, batch_size) -> float:
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)  # same noise every evaluation, so losses compare
+    total, count = 0.0, 0
+    for i in range(0, val[0].shape[0], batch_size):
+        batch = [d[i : i + batch_size] for d in val]
+        total += loss_fn(model, batch, gen).item() * batch[0].shape[0]
+        count += batch[0].shape[0]
+    model.train()
+    return total / count
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # progress bars are optional
+        return None
+    return tqdm(total=total, desc=desc, leave=False)

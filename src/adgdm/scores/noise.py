@@ -1,0 +1,47 @@
+"""Noise-prediction error and the variational (likelihood) bound as anomaly scores."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..diffusion import NoiseSchedule
+
+__all__ = ["noise_error_score", "elbo_score", "shared_noise"]
+
+
+def shared_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One noise draw broadcast to every row: a row's score then depends on that row alone, not on
+    its batch neighbours or position (common random numbers also steady the ranking)."""
+    return torch.randn((1, *x.shape[1:]), generator=generator).to(x.device).expand_as(x)
+
+
+@torch.no_grad()
+def noise_error_score(
+    model,
+    schedule: NoiseSchedule,
+    x: torch.Tensor,
+    timesteps: Sequence[int],
+    n_repeats: int = 1,
+    generator: torch.Generator | None = None,
+    cond: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``mean_t w_t ||eps - eps_theta(x_t, t)||^2`` per sample, over ``timesteps`` and ``n_repeats`` noises."""
+    total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    for k, t in enumerate(timesteps):
+        tt = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
+        w = 1.0 if weights is None else float(weights[k])
+        for _ in range(n_repeats):
+            eps = shared_noise(x, generator)
+            err = (model(schedule.add_noise(x, eps, tt), tt, cond) - eps) ** 2
+            total += w * err.flatten(1).sum(1).double()
+    return total / (len(timesteps) * n_repeats)
+
+
+def elbo_score(model, schedule: NoiseSchedule, x, timesteps: Sequence[int], n_repeats: int = 1,
+               generator=None, cond=None) -> torch.Tensor:
+    """Monte-Carlo estimate of the DDPM variational bound (up to constants) over ``timesteps``:
+    the noise error weighted by the bound's per-step weights. Higher = less likely."""
+    w = schedule.elbo_weights()[torch.as_tensor(list(timesteps)).long()]
+    return noise_error_score(model, schedule, x, timesteps, n_repeats, generator, cond, weights=w)
