@@ -45,10 +45,15 @@ def _build_app():
         out: Path = typer.Option(Path("benchmarks/results/tabular.csv"), help="Long-format CSV to write."),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Published anchors CSV to show beside the summary."),
+        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
     ):
         """ADBench protocols on tables; writes OUT and OUT with a .md summary."""
         from .bench import run_tabular, summarize
 
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         try:
             csv_path = run_tabular(data, _split(datasets), _split(detectors), seeds, setting, out, resume)
         except (ValueError, ImportError) as e:

@@ -28,11 +28,12 @@ def _table(rows: list[list], header: list[str]) -> str:
 
 
 def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | None = None) -> str:
-    """Write (and return) the markdown summary of ``csv_path``."""
+    """Write (and return) the markdown summary of ``csv_path`` (one path, or a list of CSVs to pool)."""
     import pandas as pd
 
-    df = pd.read_csv(csv_path)
-    parts = [f"# Benchmark summary: `{Path(csv_path).name}`", ""]
+    paths = [csv_path] if isinstance(csv_path, (str, Path)) else list(csv_path)
+    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    parts = [f"# Benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}", ""]
     if command:
         parts += [f"Command: `{command}`", ""]
     parts += [f"Machine: {machine()}.", "",

@@ -41,7 +41,8 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     files = list_npz(data_dir)
-    names = list(files) if not datasets else list(datasets)
+    # Smallest first: an interrupted run then covers as many datasets as possible.
+    names = sorted(files, key=lambda n: files[n].stat().st_size) if not datasets else list(datasets)
     missing = [n for n in names if n not in files]
     if missing:
         raise ValueError(f"datasets not found in {data_dir}: {missing}; available: {', '.join(files)}")

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.neighbors import NearestNeighbors
 
 from ..scores import dte_nonparametric_score, expected_time_from_logits, inverse_gamma_mean
+from ._knn import DedupKNN
 from ._neural import NeuralDetector
 from .base import BaseDetector
-
-
-def _knn_train_distances(nn: NearestNeighbors, k: int) -> np.ndarray:
-    """Leave-one-out distances of the training rows (sklearn drops each row's match with itself)."""
-    return nn.kneighbors(n_neighbors=k, return_distance=True)[0]
 
 
 class DTENonParametric(BaseDetector):
@@ -60,7 +55,7 @@ class DTENonParametric(BaseDetector):
 
         self.schedule_ = NoiseSchedule(self.schedule, self.n_steps)
         self.X_train_ = np.ascontiguousarray(X)
-        self.nn_ = NearestNeighbors(n_jobs=self.n_jobs).fit(self.X_train_)
+        self.knn_ = DedupKNN(self.X_train_, n_jobs=self.n_jobs)
 
     def _k(self, n_train: int, leave_one_out: bool) -> int:
         return max(1, min(int(self.n_neighbors), n_train - (1 if leave_one_out else 0)))
@@ -69,15 +64,15 @@ class DTENonParametric(BaseDetector):
         if X.shape[0] < 2:
             raise ValueError(f"dte-np needs at least 2 training rows, got {X.shape[0]}")
         self._build(X)
-        dist = _knn_train_distances(self.nn_, self._k(X.shape[0], True))
-        return self._from_dist(dist)
+        dist = self.knn_.query_train_unique(self._k(X.shape[0], True))
+        return self._from_dist(dist)[self.knn_.inverse]
 
     def _from_dist(self, dist):
         return dte_nonparametric_score(dist, self.n_features_in_, self.schedule_, self.max_time)
 
     def _score(self, X):
-        dist = self.nn_.kneighbors(X, n_neighbors=self._k(self.X_train_.shape[0], False))[0]
-        return self._from_dist(dist)
+        dist, inv = self.knn_.query_unique(X, self._k(self.X_train_.shape[0], False))
+        return self._from_dist(dist)[inv]
 
     def _get_state(self):
         return {}, {"X_train_": self.X_train_}
@@ -126,8 +121,8 @@ class DTECategorical(_TimeNet):
     name = "dte-c"
 
     def __init__(self, n_bins: int = 50, max_time: float = 0.5, schedule: str = "linear", n_steps: int = 1000,
-                 width: int = 256, depth: int = 3, dropout: float = 0.0, epochs: int = 400,
-                 max_steps: int | None = 3000, batch_size: int = 256, lr: float = 1e-3, val_fraction: float = 0.0,
+                 width: int = 128, depth: int = 2, dropout: float = 0.0, epochs: int = 400,
+                 max_steps: int | None = 1000, batch_size: int = 256, lr: float = 1e-3, val_fraction: float = 0.0,
                  patience: int = 10, ema_decay: float | None = None, max_train_samples: int | None = 100_000,
                  standardize: bool = True, contamination: float = 0.1, device: str = "cpu",
                  score_batch_size: int = 8192, random_state=None, verbose: bool = False):
