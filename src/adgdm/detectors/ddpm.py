@@ -31,8 +31,8 @@ class DDPMDetector(NeuralDetector):
 
     name = "ddpm"
 
-    def __init__(self, score: str = "reconstruction", noise_levels: tuple = (0.1, 0.2, 0.3), steps: int = 5,
-                 sampler: str = "ddim", n_repeats: int = 1, n_elbo_steps: int = 20, schedule: str = "linear",
+    def __init__(self, score: str = "reconstruction", noise_levels: tuple = (0.05, 0.1, 0.2), steps: int = 5,
+                 sampler: str = "ddim", n_repeats: int = 4, n_elbo_steps: int = 20, schedule: str = "linear",
                  n_steps: int = 1000, width: int = 128, depth: int = 2, dropout: float = 0.0,
                  epochs: int = 400, max_steps: int | None = 1000, batch_size: int = 256, lr: float = 1e-3,
                  val_fraction: float = 0.0, patience: int = 10, ema_decay: float | None = None,
