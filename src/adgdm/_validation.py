@@ -13,11 +13,13 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
     """
     names = None
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # pandas DataFrame, without importing pandas
-        bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if not (np.issubdtype(dt, np.number) or dt == bool)]
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if not (is_numeric_dtype(dt) or is_bool_dtype(dt))]
         if bad:
             raise ValueError(f"{what} has non-numeric columns: {bad[:10]}; encode them as numbers first")
         names = np.asarray([str(c) for c in X.columns], dtype=object)
-        X = X.to_numpy()
+        X = X.to_numpy(dtype=np.float64, na_value=np.nan)  # nullable columns: <NA> -> NaN, caught below
     elif hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas Series
         X = X.to_numpy()
     try:
@@ -36,7 +38,8 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
         raise ValueError(f"{what} is empty: 0 samples")
     if arr.shape[1] == 0:
         raise ValueError(f"{what} has 0 features")
-    arr = arr.astype(np.float64, copy=False)
+    # C order: the same values must give the same sums (and scores) whatever layout they came in
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         bad = ~np.isfinite(arr)
         rows, cols = np.nonzero(bad)

@@ -22,10 +22,13 @@ def load_npz(path) -> tuple[np.ndarray, np.ndarray]:
     """Load ``X`` (n, d) and ``y`` (n,) 0/1 from an ADBench-style ``.npz``; no pickle is allowed."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            if "X" not in f or "y" not in f:
-                raise ValueError(f"{path} must hold arrays 'X' and 'y', has {list(f.keys())}")
+            keys = list(f.keys())
+            if "X" not in keys or "y" not in keys:
+                raise KeyError(keys)
             X, y = f["X"], f["y"]
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
+    except KeyError as e:
+        raise ValueError(f"{path} must hold arrays 'X' and 'y', has {e.args[0]}") from None
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).ravel()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._torch import seed_of
 from .base import BaseDetector
 
 
@@ -25,13 +26,16 @@ class _PyODBaseline(BaseDetector):
 
     def _model_kwargs(self) -> dict:
         p = self.get_params()
-        return {k: v for k, v in p.items() if k != "standardize"}
+        if "random_state" in p:
+            p["random_state"] = self.seed_  # drawn once at fit, so a saved model refits identically
+        return p
 
     def _build(self, X):
         self.X_train_ = np.ascontiguousarray(X)
         self.model_ = _pyod(self._module, self._cls)(**self._model_kwargs()).fit(self.X_train_)
 
     def _fit(self, X):
+        self.seed_ = seed_of(getattr(self, "random_state", 0))
         self._build(X)
         return self.model_.decision_scores_
 
@@ -39,9 +43,10 @@ class _PyODBaseline(BaseDetector):
         return self.model_.decision_function(X)
 
     def _get_state(self):
-        return {}, {"X_train_": self.X_train_}
+        return {"seed_": self.seed_}, {"X_train_": self.X_train_}
 
     def _set_state(self, meta, arrays):
+        self.seed_ = int(meta["seed_"])
         self._build(np.asarray(arrays["X_train_"], dtype=np.float64))
 
 
@@ -55,6 +60,11 @@ class PyODKNN(_PyODBaseline):
         self.n_neighbors = n_neighbors
         self.method = method
         self.contamination = contamination
+
+    def _model_kwargs(self) -> dict:
+        p = super()._model_kwargs()
+        p["n_neighbors"] = max(1, min(int(self.n_neighbors), len(self.X_train_) - 1))  # tiny tables
+        return p
 
 
 class PyODIForest(_PyODBaseline):
@@ -70,7 +80,9 @@ class PyODIForest(_PyODBaseline):
 
 
 class PyODECOD(_PyODBaseline):
-    """PyOD's ``ECOD`` (empirical-CDF tail probabilities)."""
+    """PyOD's ``ECOD`` (empirical-CDF tail probabilities), kept as PyOD ships it: its
+    ``decision_function`` re-estimates the tails on training plus the scored batch, so a row's
+    score depends on the other rows scored with it (a large batch of anomalies dilutes itself)."""
 
     name = "pyod-ecod"
     _module, _cls = "ecod", "ECOD"
@@ -114,11 +126,11 @@ class PyODOCSVM(_PyODBaseline):
         self.X_train_ = np.ascontiguousarray(X)
         fit_rows = self.X_train_
         if self.max_train_samples and len(fit_rows) > self.max_train_samples:
-            rng = np.random.default_rng(self.random_state)
+            rng = np.random.default_rng(self.seed_)
             fit_rows = fit_rows[rng.choice(len(fit_rows), self.max_train_samples, replace=False)]
         self.model_ = _pyod(self._module, self._cls)(kernel=self.kernel, nu=self.nu,
                                                      contamination=self.contamination).fit(fit_rows)
 
     def _fit(self, X):
-        self._build(X)
+        super()._fit(X)
         return self.model_.decision_function(self.X_train_)

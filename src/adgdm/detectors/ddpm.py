@@ -25,7 +25,7 @@ class DDPMDetector(NeuralDetector):
     >>> from sklearn.datasets import load_breast_cancer
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> det = DDPMDetector(max_steps=300, random_state=0).fit(X[y == 1])   # benign = normal
-    >>> det.decision_function(X[y == 0]).mean() > det.decision_function(X[y == 1]).mean()
+    >>> bool(det.decision_function(X[y == 0]).mean() > det.decision_function(X[y == 1]).mean())
     True
     """
 

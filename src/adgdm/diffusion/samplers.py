@@ -24,7 +24,7 @@ class DDIMSampler:
     >>> sampler = DDIMSampler(s)
     >>> sampler.set_timesteps(10, start=49)
     >>> sampler.timesteps[:3].tolist()
-    [49, 44, 38]
+    [49, 44, 39]
     """
 
     def __init__(self, schedule: NoiseSchedule, eta: float = 0.0, clip: float | None = None):
@@ -39,14 +39,17 @@ class DDIMSampler:
         if not 0 <= start < self.schedule.n_steps:
             raise ValueError(f"start must be in [0, {self.schedule.n_steps - 1}], got {start}")
         n = max(1, min(int(n_inference), start + 1))
-        ts = torch.linspace(start, 0, n + 1)[:-1].round().long()
-        self.timesteps = torch.unique_consecutive(ts)
+        # exactly n distinct, evenly spaced steps from start down towards 0
+        self.timesteps = start - (torch.arange(n) * (start + 1)) // n
 
     def prev_timestep(self, i: int) -> int:
         return int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
 
-    def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One reverse step from ``timesteps[i]`` to the next timestep (or to ``x_0``)."""
+    def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None,
+             noise_fn: Callable | None = None) -> torch.Tensor:
+        """One reverse step from ``timesteps[i]`` to the next timestep (or to ``x_0``).
+
+        ``noise_fn(x, generator)`` draws the step's fresh noise (default: independent per sample)."""
         s = self.schedule
         t = int(self.timesteps[i])
         t_prev = self.prev_timestep(i)
@@ -62,7 +65,7 @@ class DDIMSampler:
         dir_xt = max(1 - ab_prev - sigma**2, 0.0) ** 0.5 * eps
         out = ab_prev**0.5 * x0 + dir_xt
         if sigma > 0:
-            out = out + sigma * _randn_like(xt, generator)
+            out = out + sigma * (noise_fn or _randn_like)(xt, generator)
         return out
 
 
@@ -76,7 +79,8 @@ class DDPMSampler(DDIMSampler):
     def __init__(self, schedule: NoiseSchedule, clip: float | None = None):
         super().__init__(schedule, eta=1.0, clip=clip)
 
-    def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None,
+             noise_fn: Callable | None = None) -> torch.Tensor:
         s = self.schedule
         t = int(self.timesteps[i])
         t_prev = self.prev_timestep(i)
@@ -90,7 +94,7 @@ class DDPMSampler(DDIMSampler):
         beta = 1 - ab_t / ab_prev
         mean = (ab_prev**0.5 * beta / (1 - ab_t)) * x0 + ((1 - beta) ** 0.5 * (1 - ab_prev) / (1 - ab_t)) * xt
         var = beta * (1 - ab_prev) / (1 - ab_t)
-        return mean + var**0.5 * _randn_like(xt, generator)
+        return mean + var**0.5 * (noise_fn or _randn_like)(xt, generator)
 
 
 def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -111,10 +115,11 @@ def denoise(
     sampler: DDIMSampler,
     xt: torch.Tensor,
     generator: torch.Generator | None = None,
+    noise_fn: Callable | None = None,
 ) -> torch.Tensor:
     """Run the reverse chain over ``sampler.timesteps`` starting from ``xt``; returns ``x_0``."""
     x = xt
     for i, t in enumerate(sampler.timesteps.tolist()):
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        x = sampler.step(eps_model(x, tt), i, x, generator)
+        x = sampler.step(eps_model(x, tt), i, x, generator, noise_fn)
     return x

@@ -111,7 +111,7 @@ def train(
     bar = _progress(total, desc) if progress else None
     val_gen_seed = int(seed) + 1
     step, running = 0, []
-    while step < total:
+    while step < total and not result.stopped_early:
         for idx in _batches(n, config.batch_size, gen):
             batch = [d[idx.to(device)] for d in tensors]
             loss = loss_fn(model, batch, gen)
@@ -140,9 +140,10 @@ def train(
                         bad += 1
                         if bad >= config.patience:
                             result.stopped_early = True
-                            step = total
-            if step >= total:
+            if step >= total or result.stopped_early:
                 break
+        if result.stopped_early:
+            break
     if bar is not None:
         bar.close()
     result.steps = step

@@ -38,8 +38,9 @@ def dte_nonparametric_score(knn_dist: np.ndarray, n_features: int, schedule: Noi
     for i in range(0, d2.shape[0], chunk):
         block = d2[i : i + chunk]
         # log-sum-exp over neighbours, anchored at the nearest one (the largest term)
-        gaps = (block - block[:, :1])[:, :, None] / (2 * s2[None, None, :])
-        ll = -block[:, :1] / (2 * s2[None, :]) + np.log(np.exp(-gaps).sum(axis=1)) + log_norm[None, :]
+        nearest = block.min(axis=1, keepdims=True)
+        gaps = (block - nearest)[:, :, None] / (2 * s2[None, None, :])
+        ll = -nearest / (2 * s2[None, :]) + np.log(np.exp(-gaps).sum(axis=1)) + log_norm[None, :]
         ll -= ll.max(axis=1, keepdims=True)
         p = np.exp(ll)
         out[i : i + chunk] = (p @ ts) / p.sum(axis=1)

@@ -37,6 +37,6 @@ def reconstruction_score(
         for _ in range(n_repeats):
             eps = shared_noise(x, generator)
             xt = schedule.add_noise(x, eps, torch.full((x.shape[0],), int(t0), device=x.device))
-            x_hat = denoise(eps_model, s, xt, generator)
+            x_hat = denoise(eps_model, s, xt, generator, noise_fn=shared_noise)
             total += ((x_hat - x) ** 2).flatten(1).mean(1).double()
     return total / (len(t_starts) * n_repeats)
