@@ -292,3 +292,4 @@ def test_ideal_denoiser_error_limits():
     assert ideal_denoiser_error(x, dist, nb, np.ones((1, 2)), 1e-6)[0] == pytest.approx(2.0)
     # huge noise: it returns the mean of the rows
     assert ideal_denoiser_error(x, dist, nb, np.ones((1, 2)), 1e8)[0] == pytest.approx(1.0 + 1.0, rel=1e-6)
+

@@ -83,8 +83,10 @@ class DiffusionDetector(BaseDetector):
         """``(n, n_levels)`` ideal-denoiser errors of the rows ``Q``."""
         out = np.empty((len(Q), len(self.sigma2_)))
         uniq = self.knn_.unique
-        for i in range(0, len(Q), self.chunk_size):
-            q = Q[i : i + self.chunk_size]
+        # bound the (chunk, k, d) neighbour block to about 160 MB
+        chunk = max(1, min(int(self.chunk_size), 20_000_000 // (int(self.n_neighbors) * uniq.shape[1])))
+        for i in range(0, len(Q), chunk):
+            q = Q[i : i + chunk]
             dist, idx, counts = self.knn_.neighbours(q, int(self.n_neighbors), exclude_self)
             nb = uniq[idx]
             for j, s2 in enumerate(self.sigma2_):
