@@ -271,13 +271,13 @@ def test_ideal_denoiser_error_matches_brute_force(sigma2):
     rows = rng.normal(size=(25, 3))
     x = rng.normal(size=(4, 3)) * 2
     dist = np.sqrt(((x[:, None] - rows[None]) ** 2).sum(-1))
-    got = ideal_denoiser_error(x, dist, np.broadcast_to(rows, (4, 25, 3)), np.ones((4, 25)), sigma2)
+    got = ideal_denoiser_error(x, dist, np.broadcast_to(np.arange(25), (4, 25)), np.ones((4, 25)), rows, sigma2)
     np.testing.assert_allclose(got, [_ideal_error_brute(xi, rows, sigma2) for xi in x], rtol=1e-9)
     # a multiplicity of 2 is the same as listing the row twice
     w = np.ones((4, 25))
     w[:, 0] = 2
     dup = np.vstack([rows, rows[:1]])
-    got2 = ideal_denoiser_error(x, dist, np.broadcast_to(rows, (4, 25, 3)), w, sigma2)
+    got2 = ideal_denoiser_error(x, dist, np.broadcast_to(np.arange(25), (4, 25)), w, rows, sigma2)
     np.testing.assert_allclose(got2, [_ideal_error_brute(xi, dup, sigma2) for xi in x], rtol=1e-9)
 
 
@@ -287,9 +287,9 @@ def test_ideal_denoiser_error_limits():
     rows = np.array([[0.0, 0.0], [4.0, 0.0]])
     x = np.array([[1.0, 1.0]])
     dist = np.sqrt(((x[:, None] - rows[None]) ** 2).sum(-1))
-    nb = rows[None]
+    nb = np.array([[0, 1]])
     # tiny noise: the ideal denoiser snaps to the nearest row
-    assert ideal_denoiser_error(x, dist, nb, np.ones((1, 2)), 1e-6)[0] == pytest.approx(2.0)
+    assert ideal_denoiser_error(x, dist, nb, np.ones((1, 2)), rows, 1e-6)[0] == pytest.approx(2.0)
     # huge noise: it returns the mean of the rows
-    assert ideal_denoiser_error(x, dist, nb, np.ones((1, 2)), 1e8)[0] == pytest.approx(1.0 + 1.0, rel=1e-6)
+    assert ideal_denoiser_error(x, dist, nb, np.ones((1, 2)), rows, 1e8)[0] == pytest.approx(1.0 + 1.0, rel=1e-6)
 

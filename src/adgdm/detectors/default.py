@@ -82,15 +82,11 @@ class DiffusionDetector(BaseDetector):
     def _raw(self, Q, exclude_self=False):
         """``(n, n_levels)`` ideal-denoiser errors of the rows ``Q``."""
         out = np.empty((len(Q), len(self.sigma2_)))
-        uniq = self.knn_.unique
-        # bound the (chunk, k, d) neighbour block to about 160 MB
-        chunk = max(1, min(int(self.chunk_size), 20_000_000 // (int(self.n_neighbors) * uniq.shape[1])))
-        for i in range(0, len(Q), chunk):
-            q = Q[i : i + chunk]
+        for i in range(0, len(Q), int(self.chunk_size)):
+            q = Q[i : i + int(self.chunk_size)]
             dist, idx, counts = self.knn_.neighbours(q, int(self.n_neighbors), exclude_self)
-            nb = uniq[idx]
             for j, s2 in enumerate(self.sigma2_):
-                out[i : i + len(q), j] = ideal_denoiser_error(q, dist, nb, counts, s2)
+                out[i : i + len(q), j] = ideal_denoiser_error(q, dist, idx, counts, self.knn_.unique, s2)
         return out
 
     def _score(self, X):

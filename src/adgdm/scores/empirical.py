@@ -13,16 +13,21 @@ import numpy as np
 __all__ = ["ideal_denoiser_error"]
 
 
-def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, neighbours: np.ndarray, weights: np.ndarray,
-                         sigma2: float) -> np.ndarray:
+def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weights: np.ndarray,
+                         reference: np.ndarray, sigma2: float) -> np.ndarray:
     """``||x - E[x_0 | x]||^2`` per row at noise variance ``sigma2``.
 
-    ``dist`` and ``weights`` are ``(n, k)`` (distances to and multiplicities of the nearest training
-    rows); ``neighbours`` is ``(n, k, d)``, their values.
+    ``dist``, ``idx`` and ``weights`` are ``(n, k)``: distances to, row indices into ``reference``
+    and multiplicities of each row's nearest reference rows. The posterior mean is a sparse
+    ``(n, len(reference))`` weight matrix times ``reference``, so no ``(n, k, d)`` block is built.
     """
+    from scipy.sparse import csr_matrix
+
+    n, k = dist.shape
     logw = -(dist**2) / (2.0 * sigma2)
     logw = logw - logw.max(axis=1, keepdims=True)
     w = weights * np.exp(logw)
     w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
-    x_hat = np.einsum("nk,nkd->nd", w, neighbours)
+    W = csr_matrix((w.ravel(), np.asarray(idx).ravel(), np.arange(0, n * k + 1, k)), shape=(n, len(reference)))
+    x_hat = W @ reference
     return ((x - x_hat) ** 2).sum(axis=1)
