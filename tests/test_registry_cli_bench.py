@@ -278,3 +278,17 @@ def test_cli_list():
     res = CliRunner().invoke(_build_app(), ["list"])
     assert res.exit_code == 0
     assert res.output.split() == adgdm.list_detectors()
+
+
+def test_cli_summarize_pools_csvs_and_leaves_out_unfinished(data_dir, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    run_tabular(data_dir, detectors=["dte-np"], seeds=2, out=a, progress=False)
+    run_tabular(data_dir, detectors=["pyod-knn"], seeds=1, out=b, progress=False)  # one seed short
+    md = tmp_path / "s.md"
+    res = CliRunner().invoke(_build_app(), ["bench", "summarize", str(a), str(b), "--md", str(md)])
+    assert res.exit_code == 0, res.output
+    text = md.read_text()
+    assert "`dte-np`" in text and "`pyod-knn`" in text
+    assert "Left out of the means" in text  # pyod-knn lacks seed 1 everywhere
+    res = CliRunner().invoke(_build_app(), ["bench", "summarize", str(tmp_path / "missing.csv")])
+    assert res.exit_code != 0 and "no such results file" in res.output

@@ -65,12 +65,19 @@ def _build_app():
         typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
 
     @bench.command("summarize")
-    def bench_summarize(csv: Path, md: Optional[Path] = None, anchors: Optional[Path] = None,
-                        command: Optional[str] = None):
-        """Rewrite the markdown summary of an existing results CSV."""
+    def bench_summarize(csv: list[Path] = typer.Argument(..., help="Results CSVs to pool."),
+                        md: Optional[Path] = None, anchors: Optional[Path] = None,
+                        command: Optional[str] = typer.Option(None, help="Command line to record in the summary.")):
+        """Write the markdown summary of one or more results CSVs (pooled)."""
         from .bench import summarize
 
-        summarize(csv, md or csv.with_suffix(".md"), command=command, anchors=str(anchors) if anchors else None)
+        missing = [str(c) for c in csv if not c.is_file()]
+        if missing:
+            typer.secho(f"error: no such results file: {', '.join(missing)}", fg="red", err=True)
+            raise typer.Exit(2)
+        out = md or csv[0].with_suffix(".md")
+        summarize(csv, out, command=command, anchors=str(anchors) if anchors else None)
+        typer.echo(f"wrote {out}")
 
     @app.command()
     def demo(seed: int = 0):

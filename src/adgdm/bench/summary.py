@@ -38,17 +38,20 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
         parts += [f"Command: `{command}`", ""]
     parts += [f"Machine: {machine()}.", "",
               "AUROC and AUPRC in points (x100), mean over seeds, then over datasets. Ranks and wins use the "
-              "per-dataset mean AUROC over the datasets every detector finished. Seconds are fit + score, summed.", ""]
+              "per-dataset mean AUROC over the datasets every detector finished. Seconds are fit + score, summed over those datasets and seeds.", ""]
     for (suite, setting), sub in df.groupby(["suite", "setting"], sort=False):
         per = sub.groupby(["dataset", "detector"])[["auroc", "auprc"]].mean().reset_index()
         wide = per.pivot(index="dataset", columns="detector", values="auroc")
         order = list(dict.fromkeys(sub["detector"]))
         wide = wide[order]
-        complete = wide.dropna()
+        n_seeds = sub.groupby(["dataset", "detector"])["seed"].nunique().unstack()[order]
+        full = n_seeds.index[(n_seeds == n_seeds.max().max()).all(axis=1)]  # every detector, every seed
+        complete = wide.loc[wide.index.isin(full)].dropna()
         ranks = complete.rank(axis=1, ascending=False)
         best = complete.max(axis=1)
         wide_pr = per.pivot(index="dataset", columns="detector", values="auprc").loc[complete.index, order]
-        secs = sub.assign(s=sub.fit_s + sub.score_s).groupby("detector")["s"].sum()
+        done = sub[sub.dataset.isin(complete.index)]
+        secs = done.assign(s=done.fit_s + done.score_s).groupby("detector")["s"].sum()
         seeds = sub.groupby("detector")["seed"].nunique()
         rows = []
         for det in sorted(order, key=lambda d: -complete[d].mean()):
@@ -58,7 +61,8 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
         parts += [f"## {suite}, {setting}: {len(complete)} datasets", "",
                   _table(rows, ["detector", "mean AUROC", "mean AUPRC", "mean rank", "wins", "total s", "seeds"]), ""]
         if len(complete) < len(wide):
-            parts += [f"Left out of the means (not finished by every detector): {sorted(set(wide.index) - set(complete.index))}", ""]
+            parts += ["Left out of the means (not finished by every detector on every seed): "
+                      f"{sorted(set(wide.index) - set(complete.index))}", ""]
         if anchors and Path(anchors).exists():
             parts += _anchor_section(anchors, complete, setting)
         per_ds = wide.round(2).reset_index().values.tolist()
