@@ -54,12 +54,15 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
         secs = done.assign(s=done.fit_s + done.score_s).groupby("detector")["s"].sum()
         seeds = sub.groupby("detector")["seed"].nunique()
         rows = []
-        for det in sorted(order, key=lambda d: -complete[d].mean()):
+        for det in sorted(order, key=lambda d: -complete[d].mean() if len(complete) else 0):
             rows.append([f"`{det}`", f"{complete[det].mean():.2f}", f"{wide_pr[det].mean():.2f}",
                          f"{ranks[det].mean():.2f}", int((complete[det] >= best - 1e-9).sum()),
-                         f"{secs[det]:.0f}", int(seeds[det])])
-        parts += [f"## {suite}, {setting}: {len(complete)} datasets", "",
-                  _table(rows, ["detector", "mean AUROC", "mean AUPRC", "mean rank", "wins", "total s", "seeds"]), ""]
+                         f"{secs.get(det, 0.0):.0f}", int(seeds[det])])
+        parts += [f"## {suite}, {setting}: {len(complete)} datasets", ""]
+        if len(complete):
+            parts += [_table(rows, ["detector", "mean AUROC", "mean AUPRC", "mean rank", "wins", "total s", "seeds"]), ""]
+        else:
+            parts += ["No dataset is finished by every detector on every seed yet.", ""]
         if len(complete) < len(wide):
             parts += ["Left out of the means (not finished by every detector on every seed): "
                       f"{sorted(set(wide.index) - set(complete.index))}", ""]
