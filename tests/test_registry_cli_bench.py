@@ -288,7 +288,11 @@ def test_cli_summarize_pools_csvs_and_leaves_out_unfinished(data_dir, tmp_path):
     res = CliRunner().invoke(_build_app(), ["bench", "summarize", str(a), str(b), "--md", str(md)])
     assert res.exit_code == 0, res.output
     text = md.read_text()
-    assert "`dte-np`" in text and "`pyod-knn`" in text
-    assert "Left out of the means" in text  # pyod-knn lacks seed 1 everywhere
+    assert "| dataset | dte-np | pyod-knn |" in text  # per-dataset table pools both files
+    assert "No dataset is finished by every detector on every seed" in text  # pyod-knn lacks seed 1
+    run_tabular(data_dir, detectors=["pyod-knn"], seeds=2, out=b, progress=False, resume=True)
+    CliRunner().invoke(_build_app(), ["bench", "summarize", str(a), str(b), "--md", str(md)])
+    text = md.read_text()
+    assert "`dte-np`" in text and "`pyod-knn`" in text and "Left out" not in text
     res = CliRunner().invoke(_build_app(), ["bench", "summarize", str(tmp_path / "missing.csv")])
     assert res.exit_code != 0 and "no such results file" in res.output
