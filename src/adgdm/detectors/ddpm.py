@@ -6,7 +6,7 @@ import numpy as np
 
 from ..diffusion import denoising_loss
 from ..scores import elbo_score, noise_error_score, reconstruction_score
-from ._neural import NeuralDetector
+from ._neural import NeuralDetector, store_params
 
 SCORES = ("reconstruction", "noise", "elbo")
 
@@ -38,31 +38,7 @@ class DDPMDetector(NeuralDetector):
                  val_fraction: float = 0.0, patience: int = 10, ema_decay: float | None = None,
                  max_train_samples: int | None = 100_000, standardize: bool = True, contamination: float = 0.1,
                  device: str = "cpu", score_batch_size: int = 8192, random_state=None, verbose: bool = False):
-        self.score = score
-        self.noise_levels = noise_levels
-        self.steps = steps
-        self.sampler = sampler
-        self.n_repeats = n_repeats
-        self.n_elbo_steps = n_elbo_steps
-        self.schedule = schedule
-        self.n_steps = n_steps
-        self.width = width
-        self.depth = depth
-        self.dropout = dropout
-        self.epochs = epochs
-        self.max_steps = max_steps
-        self.batch_size = batch_size
-        self.lr = lr
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.ema_decay = ema_decay
-        self.max_train_samples = max_train_samples
-        self.standardize = standardize
-        self.contamination = contamination
-        self.device = device
-        self.score_batch_size = score_batch_size
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _check_params(self):
         super()._check_params()

@@ -11,7 +11,7 @@ import torch
 
 from ..scores import dte_nonparametric_score, expected_time_from_logits, inverse_gamma_mean
 from ._knn import DedupKNN
-from ._neural import NeuralDetector
+from ._neural import NeuralDetector, store_params
 from .base import BaseDetector
 
 
@@ -35,13 +35,7 @@ class DTENonParametric(BaseDetector):
 
     def __init__(self, n_neighbors: int = 5, schedule: str = "linear", n_steps: int = 1000, max_time: float = 1.0,
                  standardize: bool = True, contamination: float = 0.1, n_jobs: int | None = None):
-        self.n_neighbors = n_neighbors
-        self.schedule = schedule
-        self.n_steps = n_steps
-        self.max_time = max_time
-        self.standardize = standardize
-        self.contamination = contamination
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _check_params(self):
         super()._check_params()
@@ -126,27 +120,7 @@ class DTECategorical(_TimeNet):
                  patience: int = 10, ema_decay: float | None = None, max_train_samples: int | None = 100_000,
                  standardize: bool = True, contamination: float = 0.1, device: str = "cpu",
                  score_batch_size: int = 8192, random_state=None, verbose: bool = False):
-        self.n_bins = n_bins
-        self.max_time = max_time
-        self.schedule = schedule
-        self.n_steps = n_steps
-        self.width = width
-        self.depth = depth
-        self.dropout = dropout
-        self.epochs = epochs
-        self.max_steps = max_steps
-        self.batch_size = batch_size
-        self.lr = lr
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.ema_decay = ema_decay
-        self.max_train_samples = max_train_samples
-        self.standardize = standardize
-        self.contamination = contamination
-        self.device = device
-        self.score_batch_size = score_batch_size
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _check_params(self):
         super()._check_params()

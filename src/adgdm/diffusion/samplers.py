@@ -45,19 +45,24 @@ class DDIMSampler:
     def prev_timestep(self, i: int) -> int:
         return int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
 
+    def _start(self, eps: torch.Tensor, i: int, xt: torch.Tensor):
+        """``(t_prev, abar_t, abar_prev, x0_hat)`` for reverse step ``i``; ``x0_hat`` clipped if asked."""
+        s = self.schedule
+        t_prev = self.prev_timestep(i)
+        ab_t = s.alpha_bars[int(self.timesteps[i])].item()
+        ab_prev = s.alpha_bars[t_prev].item() if t_prev >= 0 else 1.0
+        x0 = (xt - (1 - ab_t) ** 0.5 * eps) / ab_t**0.5
+        if self.clip is not None:
+            x0 = x0.clamp(-self.clip, self.clip)
+        return t_prev, ab_t, ab_prev, x0
+
     def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None,
              noise_fn: Callable | None = None) -> torch.Tensor:
         """One reverse step from ``timesteps[i]`` to the next timestep (or to ``x_0``).
 
         ``noise_fn(x, generator)`` draws the step's fresh noise (default: independent per sample)."""
-        s = self.schedule
-        t = int(self.timesteps[i])
-        t_prev = self.prev_timestep(i)
-        ab_t = s.alpha_bars[t].item()
-        ab_prev = s.alpha_bars[t_prev].item() if t_prev >= 0 else 1.0
-        x0 = (xt - (1 - ab_t) ** 0.5 * eps) / ab_t**0.5
+        t_prev, ab_t, ab_prev, x0 = self._start(eps, i, xt)
         if self.clip is not None:
-            x0 = x0.clamp(-self.clip, self.clip)
             eps = (xt - ab_t**0.5 * x0) / (1 - ab_t) ** 0.5
         if t_prev < 0:
             return x0
@@ -81,14 +86,7 @@ class DDPMSampler(DDIMSampler):
 
     def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None,
              noise_fn: Callable | None = None) -> torch.Tensor:
-        s = self.schedule
-        t = int(self.timesteps[i])
-        t_prev = self.prev_timestep(i)
-        ab_t = s.alpha_bars[t].item()
-        ab_prev = s.alpha_bars[t_prev].item() if t_prev >= 0 else 1.0
-        x0 = (xt - (1 - ab_t) ** 0.5 * eps) / ab_t**0.5
-        if self.clip is not None:
-            x0 = x0.clamp(-self.clip, self.clip)
+        t_prev, ab_t, ab_prev, x0 = self._start(eps, i, xt)
         if t_prev < 0:
             return x0
         beta = 1 - ab_t / ab_prev
