@@ -19,9 +19,11 @@ class DiffusionDetector(BaseDetector):
     ``sigma^4 ||grad log p_sigma(x)||^2`` (Tweedie), is the score at that level. Levels are combined
     after a log and a robust z-score against the training rows' own (leave-one-out) scores.
 
-    Why the default: on the ADBench semi-supervised protocol it is the most accurate detector here,
-    it needs no training, costs about one k-nearest-neighbour search, and is deterministic
-    (see README, "Benchmarks").
+    Why the default: fitted on normal rows (ADBench's semi-supervised protocol) it is the most
+    accurate detector here, it needs no training, costs about one k-nearest-neighbour search and is
+    deterministic (see README, "Benchmarks"). Fitted on rows that hold many anomalies (the
+    unsupervised protocol) it is weaker: clustered anomalies vouch for each other at small noise
+    levels, and PyOD's isolation forest does better there.
 
     Example
     -------
