@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..diffusion import NoiseSchedule
-from ..scores import ideal_denoiser_error
+from ..scores import ideal_denoiser_error, smoothed_nll
 from ._knn import DedupKNN
 from .base import BaseDetector
 
@@ -15,9 +15,11 @@ class DiffusionDetector(BaseDetector):
 
     A row is read as a noisy sample at each level of ``noise_levels`` (fractions of a DDPM chain of
     ``n_steps``); the ideal denoiser of the training rows (the posterior mean ``E[x_0 | x]``, over the
-    ``n_neighbors`` nearest rows) reconstructs it, and the squared error, which equals
-    ``sigma^4 ||grad log p_sigma(x)||^2`` (Tweedie), is the score at that level. Levels are combined
-    after a log and a robust z-score against the training rows' own (leave-one-out) scores.
+    ``n_neighbors`` nearest rows) reconstructs it; the squared error equals
+    ``sigma^4 ||grad log p_sigma(x)||^2`` (Tweedie), a score norm. As a score norm is zero at every
+    local mode of ``p_sigma`` (an anomaly that shares a rare training value), the smoothed negative
+    log-likelihood ``-log p_sigma(x)`` at the same level joins it. Both, at every level, are
+    combined after a robust z-score against the training rows' own (leave-one-out) values.
 
     Why the default: fitted on normal rows (ADBench's semi-supervised protocol) it is the most
     accurate detector here, it needs no training, costs about one k-nearest-neighbour search and is
@@ -72,23 +74,30 @@ class DiffusionDetector(BaseDetector):
         self._set_norm(raw)
         return self._combine(raw)
 
+    def _features(self, raw):
+        """Errors enter on a log scale (they span decades); the NLL is a log already."""
+        L = len(self.sigma2_)
+        return np.concatenate([np.log(raw[:, :L] + 1e-12), raw[:, L:]], axis=1)
+
     def _set_norm(self, raw):
-        logs = np.log(raw + 1e-12)
-        self.norm_center_ = np.median(logs, axis=0)
-        spread = np.subtract(*np.percentile(logs, [75, 25], axis=0))
+        f = self._features(raw)
+        self.norm_center_ = np.median(f, axis=0)
+        spread = np.subtract(*np.percentile(f, [75, 25], axis=0))
         self.norm_scale_ = np.where(spread > 1e-12, spread, 1.0)
 
     def _combine(self, raw):
-        return ((np.log(raw + 1e-12) - self.norm_center_) / self.norm_scale_).mean(axis=1)
+        return ((self._features(raw) - self.norm_center_) / self.norm_scale_).mean(axis=1)
 
     def _raw(self, Q, exclude_self=False):
-        """``(n, n_levels)`` ideal-denoiser errors of the rows ``Q``."""
-        out = np.empty((len(Q), len(self.sigma2_)))
+        """``(n, 2 * n_levels)``: ideal-denoiser errors, then smoothed NLLs, of the rows ``Q``."""
+        L = len(self.sigma2_)
+        out = np.empty((len(Q), 2 * L))
         for i in range(0, len(Q), int(self.chunk_size)):
             q = Q[i : i + int(self.chunk_size)]
             dist, idx, counts = self.knn_.neighbours(q, int(self.n_neighbors), exclude_self)
             for j, s2 in enumerate(self.sigma2_):
                 out[i : i + len(q), j] = ideal_denoiser_error(q, dist, idx, counts, self.knn_.unique, s2)
+                out[i : i + len(q), L + j] = smoothed_nll(dist, counts, s2)
         return out
 
     def _score(self, X):
@@ -104,5 +113,5 @@ class DiffusionDetector(BaseDetector):
             raise ValueError("stored training rows do not match the feature count")
         self._build(X)
         self.norm_center_, self.norm_scale_ = arrays["norm_center_"], arrays["norm_scale_"]
-        if self.norm_center_.shape != self.sigma2_.shape:
+        if self.norm_center_.shape != (2 * len(self.sigma2_),):
             raise ValueError("stored normalisation does not match noise_levels")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ideal_denoiser_error"]
+__all__ = ["ideal_denoiser_error", "smoothed_nll"]
 
 
 def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weights: np.ndarray,
@@ -31,3 +31,15 @@ def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weigh
     W = csr_matrix((w.ravel(), np.asarray(idx).ravel(), np.arange(0, n * k + 1, k)), shape=(n, len(reference)))
     x_hat = W @ reference
     return ((x - x_hat) ** 2).sum(axis=1)
+
+
+def smoothed_nll(dist: np.ndarray, weights: np.ndarray, sigma2: float) -> np.ndarray:
+    """``-log p_sigma(x)`` up to a constant: the noise-smoothed training density at ``x`` (a Gaussian
+    kernel density over the nearest rows, duplicates counted by ``weights``).
+
+    The score norm vanishes at every local mode of ``p_sigma``, including a rare training value that
+    an anomaly happens to share; the density there is still low, and this term says so.
+    """
+    logw = -(dist**2) / (2.0 * sigma2)
+    top = logw.max(axis=1)
+    return -(top + np.log(np.maximum((weights * np.exp(logw - top[:, None])).sum(axis=1), 1e-300)))
