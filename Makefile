@@ -25,15 +25,23 @@ test: $(STAMP)
 # The committed ADBench runs (benchmarks/results/); hours on 2 cores, resumable (--resume).
 ADB := $(BIN)/adgdm bench tabular --data $(ADGDM_DATA)/adbench/Classical --threads 1 --resume
 SMALL := 42_WBC,15_Hepatitis,21_Lymphography,45_wine,39_vertebral,14_glass,29_Pima,20_letter,7_Cardiotocography,38_thyroid,18_Ionosphere,46_WPBC,43_WDBC,2_annthyroid,17_InternetAds,27_PageBlocks,30_satellite,41_Waveform,35_SpamBase,31_satimage-2,26_optdigits,24_mnist,25_musk
+LARGE := 32_shuttle,33_skin,34_smtp,5_campaign,22_magic.gamma,8_celeba,16_http,10_cover,1_ALOI,11_donors
+R := benchmarks/results
+A := ../shared/anchors
 bench-tabular: $(STAMP)
-	$(ADB) --setting semi --seeds 5 --detectors 'diffusion;pyod-knn;dte-np;ddpm;pyod-iforest;pyod-ecod' \
-		--out benchmarks/results/adbench_semi_a.csv
-	$(ADB) --setting semi --seeds 5 --detectors 'dte-c;dte-ig;pyod-lof;pyod-ocsvm' --out benchmarks/results/adbench_semi_b.csv
-	$(ADB) --setting semi --seeds 5 --detectors 'ddpm;ddpm:steps=100' --datasets $(SMALL) \
-		--out benchmarks/results/adbench_semi_fewstep.csv
-	$(ADB) --setting unsup --seeds 1 --out benchmarks/results/adbench_unsup.csv
-	$(BIN)/adgdm bench summarize benchmarks/results/adbench_semi_a.csv benchmarks/results/adbench_semi_b.csv \
-		--md benchmarks/results/adbench_semi.md --anchors ../shared/anchors/dte_semi_auroc.csv
+	$(ADB) --setting semi --seeds 5 --detectors 'diffusion' --out $(R)/adbench_semi_diffusion.csv
+	$(ADB) --setting semi --seeds 5 --detectors 'pyod-knn;dte-np;pyod-iforest;pyod-ecod' --out $(R)/adbench_semi_a.csv
+	$(ADB) --setting semi --seeds 5 --detectors 'ddpm;ddpm:steps=100' --datasets $(SMALL) --out $(R)/adbench_semi_fewstep.csv
+	$(ADB) --setting semi --seeds 5 --detectors 'ddpm' --datasets $(LARGE) --out $(R)/adbench_semi_ddpm_large.csv
+	$(ADB) --setting semi --seeds 5 --detectors 'dte-c;dte-ig;pyod-lof;pyod-ocsvm' --out $(R)/adbench_semi_b.csv
+	$(ADB) --setting unsup --seeds 1 --detectors 'diffusion' --out $(R)/adbench_unsup_diffusion.csv
+	$(ADB) --setting unsup --seeds 1 --detectors 'ddpm;dte-np;dte-c;dte-ig;pyod-knn;pyod-iforest;pyod-ecod;pyod-lof;pyod-ocsvm' \
+		--out $(R)/adbench_unsup.csv
+	$(BIN)/adgdm bench summarize $(R)/adbench_semi_diffusion.csv $(R)/adbench_semi_a.csv --md $(R)/adbench_semi.md \
+		--anchors $(A)/dte_semi_auroc.csv
+	$(BIN)/adgdm bench summarize $(R)/adbench_semi_fewstep.csv --md $(R)/adbench_semi_fewstep.md
+	$(BIN)/adgdm bench summarize $(R)/adbench_unsup_diffusion.csv $(R)/adbench_unsup.csv --md $(R)/adbench_unsup.md \
+		--anchors $(A)/dte_unsup_auroc.csv
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
