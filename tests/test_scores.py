@@ -293,3 +293,43 @@ def test_ideal_denoiser_error_limits():
     # huge noise: it returns the mean of the rows
     assert ideal_denoiser_error(x, dist, nb, np.ones((1, 2)), rows, 1e8)[0] == pytest.approx(1.0 + 1.0, rel=1e-6)
 
+
+
+def _kde_nll(train, q, sigma):
+    d = q[:, None] - train[None, :]
+    return -np.log(np.exp(-0.5 * (d / sigma) ** 2).sum(axis=1) / (len(train) * np.sqrt(2 * np.pi) * sigma))
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.5])
+def test_marginal_nll_matches_a_direct_kernel_density(sigma):
+    from adgdm.scores import MarginalSmoothedNLL
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=300), rng.exponential(size=300)])
+    Q = np.column_stack([rng.normal(size=50), rng.exponential(size=50)])
+    got = MarginalSmoothedNLL(X, sigma).nll(Q)
+    for j in range(2):
+        np.testing.assert_allclose(got[:, j], _kde_nll(X[:, j], Q[:, j], sigma), atol=0.005)
+
+
+def test_marginal_nll_leave_one_out_removes_the_own_kernel():
+    from adgdm.scores import MarginalSmoothedNLL
+
+    X = np.array([[0.0], [0.02], [3.0]])
+    got = MarginalSmoothedNLL(X, 0.1).nll(X, leave_one_out=True)[:, 0]
+    for i in range(3):
+        want = _kde_nll(np.delete(X[:, 0], i), X[i:i + 1, 0], 0.1)[0] if i < 2 else None
+        if want is not None:
+            assert got[i] == pytest.approx(want, abs=0.02)
+    # the isolated row has no other row near it: far less likely than the pair
+    assert got[2] > got[0] + 50
+
+
+def test_marginal_nll_grows_beyond_the_training_range():
+    from adgdm.scores import MarginalSmoothedNLL
+
+    X = np.random.default_rng(1).normal(size=(200, 1))
+    m = MarginalSmoothedNLL(X, 0.2)
+    far = m.nll(np.array([[X.max() + 0.5], [X.max() + 2.0], [X.max() + 10.0], [X.min() - 10.0]]))[:, 0]
+    assert far[0] < far[1] < far[2]
+    assert np.isfinite(far).all() and far[3] > far[1]
