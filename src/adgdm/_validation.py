@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_tabular"]
+__all__ = ["check_tabular", "check_series"]
 
 
 def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X"):
@@ -51,3 +51,82 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
     if feature_names is not None and names is not None and list(names) != list(feature_names):
         raise ValueError(f"{what} column names differ from those seen at fit: {list(names)[:10]} vs {list(feature_names)[:10]}")
     return arr, names
+
+
+def check_series(X, n_channels: int | None = None, channel_names=None, fill: str | None = None,
+                 min_length: int = 1, what: str = "series"):
+    """Return ``(array float64 (T, C), channel names or None)`` for a series given as ``(T,)``,
+    ``(T, C)``, a pandas Series or a DataFrame (one column per channel, rows in time order).
+
+    NaN gaps raise a ValueError unless ``fill`` is ``"ffill"`` (carry the last value forward, the
+    first values backward) or ``"interpolate"`` (linear in the step index); inf always raises.
+    """
+    if hasattr(X, "ndim") and getattr(X, "ndim", 0) == 1 and hasattr(X, "to_numpy"):  # pandas Series
+        X = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    arr = np.asarray(X) if not hasattr(X, "columns") else X
+    if not hasattr(arr, "columns") and np.asarray(arr).ndim == 1:
+        arr = np.asarray(arr).reshape(-1, 1)
+    if not hasattr(arr, "columns") and np.asarray(arr).ndim not in (1, 2):
+        raise ValueError(f"{what} must be (T,) or (T, channels), got shape {np.asarray(arr).shape}")
+    try:
+        arr, names = _tabular_allow_nan(arr, what)
+    except ValueError as e:
+        raise ValueError(str(e).replace("n_samples, n_features", "T, channels")) from None
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{what} is empty: shape {arr.shape}")
+    if np.isinf(arr).any():
+        t, c = np.argwhere(np.isinf(arr))[0]
+        raise ValueError(f"{what} contains inf at step {t}, channel {c}")
+    gaps = np.isnan(arr)
+    if gaps.any():
+        if fill is None:
+            t, c = np.argwhere(gaps)[0]
+            raise ValueError(f"{what} has {int(gaps.sum())} NaN values (first at step {t}, channel {c}); fill the gaps "
+                             "or pass fill='ffill' or fill='interpolate'")
+        arr = _fill(arr, fill, what)
+    if arr.shape[0] < min_length:
+        raise ValueError(f"{what} has {arr.shape[0]} steps, fewer than the window length {min_length}")
+    if n_channels is not None and arr.shape[1] != n_channels:
+        raise ValueError(f"{what} has {arr.shape[1]} channels, but the detector was fitted with {n_channels}")
+    if channel_names is not None and names is not None and list(names) != list(channel_names):
+        raise ValueError(f"{what} channel names differ from those seen at fit: {list(names)[:10]} vs "
+                         f"{list(channel_names)[:10]}")
+    return arr, names
+
+
+def _tabular_allow_nan(X, what):
+    """``check_tabular`` without the finiteness check (series may have gaps to fill)."""
+    if hasattr(X, "columns"):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if not (is_numeric_dtype(dt) or is_bool_dtype(dt))]
+        if bad:
+            raise ValueError(f"{what} has non-numeric columns: {bad[:10]}; encode them as numbers first")
+        return X.to_numpy(dtype=np.float64, na_value=np.nan), np.asarray([str(c) for c in X.columns], dtype=object)
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise ValueError(f"{what} must be numeric") from None
+    if arr.shape[0] == 0:
+        raise ValueError(f"{what} is empty: 0 steps")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{what} has 0 channels")
+    return np.ascontiguousarray(arr), None
+
+
+def _fill(arr, fill, what):
+    out = arr.copy()
+    steps = np.arange(len(arr))
+    for c in range(arr.shape[1]):
+        ok = ~np.isnan(arr[:, c])
+        if not ok.any():
+            raise ValueError(f"{what} channel {c} is all NaN; nothing to fill from")
+        if fill == "interpolate":
+            out[:, c] = np.interp(steps, steps[ok], arr[ok, c])
+        elif fill == "ffill":
+            last = np.maximum.accumulate(np.where(ok, steps, -1))
+            first = np.argmax(ok)
+            out[:, c] = arr[np.where(last >= 0, last, first), c]
+        else:
+            raise ValueError(f"unknown fill {fill!r}; choose None, 'ffill' or 'interpolate'")
+    return out

@@ -13,9 +13,10 @@ def register(cls: type[BaseDetector]) -> type[BaseDetector]:
     return cls
 
 
-def list_detectors() -> list[str]:
-    """Registered detector names, in registration order."""
-    return list(_REGISTRY)
+def list_detectors(modality: str | None = "tabular") -> list[str]:
+    """Registered detector names of one ``modality`` (``"tabular"``, ``"series"``; None = all),
+    in registration order."""
+    return [n for n, c in _REGISTRY.items() if modality is None or getattr(c, "modality", "tabular") == modality]
 
 
 def detector_class(name: str) -> type[BaseDetector]:

@@ -1,8 +1,9 @@
 """Denoising networks. They take ``(x, t[, cond])`` and know nothing of the noise schedule."""
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mlp import ResidualMLP
+from .temporal import TemporalConvNet
 
-NETS = {"ResidualMLP": ResidualMLP}
+NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet}
 
 
 def build_net(name: str, config: dict):
@@ -12,4 +13,4 @@ def build_net(name: str, config: dict):
     return NETS[name](**config)
 
 
-__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "build_net", "NETS"]
+__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "build_net", "NETS"]

@@ -1,0 +1,152 @@
+"""Series detectors: per-step scores, the three scoring modes on injected anomalies, streaming,
+persistence and bad input."""
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import adgdm
+from adgdm.data.windows import fold, grid_starts, window_view
+from adgdm.detectors.series import SeriesDefault, SeriesForecast, SeriesImpute, SeriesRecon
+
+FAST = dict(window=32, max_steps=250, width=16, depth=3, random_state=0)
+ANOMALIES = {"spike": (2000, 2008), "level shift": (2200, 2280), "frequency change": (2400, 2480)}
+
+
+def _series(n=2600, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    x = np.stack([np.sin(2 * np.pi * t / 40 + c) for c in range(channels)], axis=1)
+    x += 0.05 * rng.normal(size=x.shape)
+    a, b = ANOMALIES["spike"]
+    x[a:b] += 3.0
+    a, b = ANOMALIES["level shift"]
+    x[a:b] += 1.5
+    a, b = ANOMALIES["frequency change"]
+    x[a:b] = np.stack([np.sin(2 * np.pi * t[a:b] / 9 + c) for c in range(channels)], axis=1)
+    return x[:, 0] if channels == 1 else x
+
+
+@pytest.fixture(scope="module")
+def series():
+    return _series()
+
+
+@pytest.fixture(scope="module", params=[SeriesRecon, SeriesImpute, SeriesForecast, SeriesDefault],
+                ids=lambda c: c.name)
+def fitted(request, series):
+    return request.param(**FAST).fit(series[:1600])
+
+
+def test_grid_and_fold_round_trip():
+    starts = grid_starts(10, 4, 3)
+    assert starts.tolist() == [0, 3, 6]
+    w = window_view(np.arange(10.0)[:, None], starts, 4)
+    assert w.shape == (3, 1, 4) and w[1, 0].tolist() == [3, 4, 5, 6]
+    sums, counts = fold(w[:, 0], np.ones((3, 4)), starts, 10)
+    assert counts.tolist() == [1, 1, 1, 2, 1, 1, 2, 1, 1, 1]
+    np.testing.assert_allclose(sums / counts, np.arange(10.0))
+    assert grid_starts(3, 4, 1).size == 0
+
+
+@pytest.mark.parametrize("n", [1600, 1617, 2599])
+def test_one_score_per_step(fitted, series, n):
+    s = fitted.decision_function(series[:n])
+    assert s.shape == (n,) and np.isfinite(s).all()
+    assert fitted.decision_scores_.shape == (1600,)
+    assert set(np.unique(fitted.predict(series[:n]))) <= {0, 1}
+    assert fitted.predict_proba(series[:n]).shape == (n, 2)
+
+
+@pytest.mark.parametrize("kind", list(ANOMALIES))
+def test_modes_rank_injected_anomalies_above_normal_steps(fitted, series, kind):
+    s = fitted.decision_function(series)
+    a, b = ANOMALIES[kind]
+    normal = np.ones(len(series), bool)
+    for lo, hi in ANOMALIES.values():
+        normal[max(0, lo - 40) : hi + 40] = False
+    normal[:1600] = False  # test part only
+    assert s[a:b].mean() > np.quantile(s[normal], 0.95), f"{fitted.name} misses the {kind}"
+
+
+def test_streaming_equals_batch(fitted, series):
+    batch = fitted.decision_function(series)
+    stream = fitted.stream()
+    parts, i = [], 0
+    for size in [5, 100, 1, 333, 64, 2000]:
+        parts.append(stream.update(series[i : i + size]))
+        i += size
+    parts.append(stream.update(series[i:]))
+    parts.append(stream.flush())
+    got = np.concatenate(parts)
+    np.testing.assert_allclose(got, batch, rtol=1e-4, atol=1e-4)
+
+
+def test_stream_emits_with_bounded_delay(fitted, series):
+    stream = fitted.stream()
+    out = stream.update(series[:500])
+    assert 500 - len(out) <= fitted.window  # a step is final at most one window after it arrives
+
+
+def test_multivariate_and_dataframe():
+    pd = pytest.importorskip("pandas")
+    x = _series(channels=3)
+    df = pd.DataFrame(x, columns=["a", "b", "c"], index=pd.date_range("2024-01-01", periods=len(x), freq="min"))
+    det = SeriesImpute(**FAST).fit(df.iloc[:1600])
+    s = det.decision_function(df)
+    assert s.shape == (len(x),)
+    np.testing.assert_allclose(s, det.decision_function(x), rtol=1e-6)
+    a, b = ANOMALIES["level shift"]
+    assert s[a:b].mean() > np.quantile(s[1700:1950], 0.95)
+    with pytest.raises(ValueError, match="channel names"):
+        det.decision_function(df.rename(columns={"a": "z"}))
+
+
+def test_deterministic_and_clonable(series):
+    a = SeriesRecon(**FAST).fit(series[:800]).decision_function(series[:1000])
+    b = SeriesRecon(**FAST).fit(series[:800]).decision_function(series[:1000])
+    np.testing.assert_array_equal(a, b)
+    det = clone(SeriesRecon(**FAST))
+    assert det.get_params()["window"] == 32 and not hasattr(det, "net_")
+
+
+def test_save_load_gives_identical_scores(fitted, series, tmp_path):
+    fitted.save(tmp_path / "m")
+    back = adgdm.load(tmp_path / "m")
+    assert type(back) is type(fitted)
+    np.testing.assert_array_equal(back.decision_function(series[:900]), fitted.decision_function(series[:900]))
+    assert back.threshold_ == fitted.threshold_
+
+
+def test_registry_names():
+    assert set(adgdm.list_detectors("series")) >= {"series", "series-recon", "series-impute", "series-forecast"}
+    assert "series" not in adgdm.list_detectors()  # tabular by default
+    assert adgdm.make_detector("series-forecast:horizon=4,window=16")._horizon() == 4
+
+
+def test_bad_input(fitted, series):
+    with pytest.raises(ValueError, match="fewer than the window"):
+        fitted.decision_function(series[:10])
+    with pytest.raises(ValueError, match="fewer than the window"):
+        SeriesRecon(**FAST).fit(series[:20])
+    gappy = series[:1000].copy()
+    gappy[100:110] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.decision_function(gappy)
+    inf = series[:1000].copy()
+    inf[5] = np.inf
+    with pytest.raises(ValueError, match="inf"):
+        fitted.decision_function(inf)
+    with pytest.raises(ValueError, match="channels"):
+        fitted.decision_function(np.column_stack([series[:1000], series[:1000]]))
+    with pytest.raises(ValueError, match="score must be"):
+        SeriesRecon(score="bogus").fit(series)
+    with pytest.raises(ValueError, match="empty"):
+        fitted.decision_function(np.zeros(0))
+
+
+def test_fill_option_scores_gappy_series(series):
+    gappy = series[:1200].copy()
+    gappy[300:310] = np.nan
+    det = SeriesRecon(fill="interpolate", **FAST).fit(gappy)
+    s = det.decision_function(gappy)
+    assert np.isfinite(s).all() and s.shape == (1200,)
