@@ -14,6 +14,10 @@ from adgdm.detectors import detector_class
 # busy on the second core, they run 10-60x slower (thread spin-waiting) than on one thread, so the
 # suite uses one thread unless ADGDM_TEST_THREADS says otherwise.
 torch.set_num_threads(int(os.environ.get("ADGDM_TEST_THREADS", "1")))
+# BLAS threads spin the same way (small SVDs ran 50x slower with the second core busy)
+from threadpoolctl import threadpool_limits  # noqa: E402  (a scikit-learn dependency)
+
+threadpool_limits(int(os.environ.get("ADGDM_TEST_THREADS", "1")))
 
 # Cheap constructor overrides per registry name. Neural detectors get tiny networks and step
 # budgets; everything else keeps its defaults (they are fast on 150 rows).

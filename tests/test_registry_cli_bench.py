@@ -277,7 +277,7 @@ def test_cli_unknown_detector(data_dir, tmp_path):
 def test_cli_list():
     res = CliRunner().invoke(_build_app(), ["list"])
     assert res.exit_code == 0
-    assert res.output.split() == adgdm.list_detectors()
+    assert res.output.split() == adgdm.list_detectors(None)
 
 
 def test_cli_summarize_pools_csvs_and_leaves_out_unfinished(data_dir, tmp_path):

@@ -64,6 +64,40 @@ def _build_app():
         typer.echo(md.split("### AUROC per dataset")[0])
         typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
 
+    @bench.command("series")
+    def bench_series(
+        suite: str = typer.Option(..., "--suite", help="'nab' or 'skab'."),
+        data: Path = typer.Option(..., "--data", help="The suite's folder, e.g. ../shared/data/nab."),
+        datasets: Optional[str] = typer.Option(None, help="Comma-separated file names (e.g. 'valve1/0'); default all."),
+        detectors: Optional[str] = typer.Option(None, help="Detector specs separated by ';' or ','."),
+        seeds: int = typer.Option(1, help="Number of seeds (0 .. N-1)."),
+        out: Path = typer.Option(Path("benchmarks/results/series.csv"), help="Long-format CSV to write."),
+        resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
+        anchors: Optional[Path] = typer.Option(None, help="Folder of published anchors (../shared/anchors)."),
+        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+    ):
+        """NAB / SKAB protocols on series; writes OUT and OUT with a .md summary.
+
+        Example: adgdm bench series --suite skab --data ../shared/data/skab --seeds 3 --out skab.csv
+        """
+        from .bench.series import run_series
+        from .bench.series_summary import summarize_series
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        try:
+            csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume)
+        except (ValueError, ImportError, FileNotFoundError) as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(2)
+        command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        md = summarize_series(csv_path, csv_path.with_suffix(".md"), command=command, data=data,
+                              anchors=str(anchors) if anchors else None)
+        typer.echo(md.split("### VUS-PR per file")[0])
+        typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+
     @bench.command("summarize")
     def bench_summarize(csv: list[Path] = typer.Argument(..., help="Results CSVs to pool."),
                         md: Optional[Path] = None, anchors: Optional[Path] = None,
@@ -91,7 +125,7 @@ def _build_app():
         """List registered detectors."""
         from . import list_detectors
 
-        for name in list_detectors():
+        for name in list_detectors(None):
             typer.echo(name)
 
     return app

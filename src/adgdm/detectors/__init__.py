@@ -4,14 +4,16 @@ from .baselines import PyODECOD, PyODIForest, PyODKNN, PyODLOF, PyODOCSVM
 from .ddpm import DDPMDetector
 from .default import DiffusionDetector
 from .dte import DTECategorical, DTEInverseGamma, DTENonParametric
+from .series_baselines import MatrixProfile, SubIForest, SubPCA
 from .series import SeriesDefault, SeriesForecast, SeriesImpute, SeriesRecon
 from .registry import detector_class, list_detectors, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM,
-             SeriesDefault, SeriesRecon, SeriesImpute, SeriesForecast):
+             SeriesDefault, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile):
     register(_cls)
 
 __all__ = ["BaseDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
-           "SeriesDefault", "SeriesRecon", "SeriesImpute", "SeriesForecast", "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]
+           "SeriesDefault", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
+           "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]

@@ -1,0 +1,140 @@
+"""``adgdm bench series``: NAB and SKAB protocols.
+
+Each file: fit on its training part (NAB: the probationary period, the first 15%; SKAB: the first
+400 rows), score the whole series, evaluate on the steps after the training part. Threshold-free
+metrics: AUROC, AUPRC, VUS-PR/VUS-ROC (TSB-AD's definition, sliding window = the series' period as
+TSB-AD estimates it), best point-wise F1 and point-adjusted F1 (optimistic: thresholds chosen on
+the labels, as published papers do). Thresholded metrics use a label-free threshold, the same for
+every detector: the ``threshold_quantile`` of the detector's scores on the training part.
+NAB's score is computed both at that threshold and, as NAB itself does, at one threshold tuned on
+the labels over the whole corpus (summary), on scores standardised by each file's training part.
+"""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..detectors import detector_class, make_detector, parse_spec
+from ..metrics import auprc, auroc
+from ..metrics.series import best_f1, nab_score, point_adjusted_f1, vus
+from ..data.series import load_nab, load_skab
+from ..detectors.series_baselines import estimate_period
+
+COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "vus_pr", "vus_roc", "f1", "pa_f1",
+           "thr_f1", "far", "mar", "tp", "fp", "fn", "tn", "nab_raw", "nab_null", "nab_perfect", "fit_s", "score_s",
+           "n_train", "n_test", "channels", "vus_window"]
+DEFAULT_DETECTORS = ["series", "series-recon", "series-impute", "series-forecast", "tsb-subpca", "tsb-iforest",
+                     "tsb-matrixprofile"]
+
+
+def load_suite(suite: str, data, datasets=None):
+    if suite == "nab":
+        return load_nab(data, datasets)
+    if suite == "skab":
+        return load_skab(data, datasets)
+    raise ValueError(f"suite must be 'nab' or 'skab', got {suite!r}")
+
+
+def _done(out: Path) -> set:
+    if not out.exists():
+        return set()
+    with out.open() as f:
+        return {(r["dataset"], r["detector"], int(r["seed"])) for r in csv.DictReader(f)}
+
+
+def score_cache_path(out: Path, dataset: str, spec: str, seed: int) -> Path:
+    safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "_" for c in s)
+    return out.parent / ".cache" / out.stem / safe(spec) / str(seed) / (safe(dataset) + ".npz")
+
+
+def evaluate(record, scores: np.ndarray, threshold_quantile: float) -> dict:
+    """Metrics of one scored series (``scores`` over all its steps) on its test part."""
+    te = slice(record.train_end, record.n_steps)
+    y, s = record.labels[te], scores[te]
+    train = scores[: record.train_end]
+    thr = float(np.quantile(train, threshold_quantile)) if len(train) else float(np.quantile(scores, 0.99))
+    pred = (s > thr).astype(int)
+    tp, fp = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum())
+    fn, tn = int(((pred == 0) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
+    row = {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
+           "thr_f1": round(2 * tp / max(2 * tp + fp + fn, 1), 4),
+           "far": round(100 * fp / max(fp + tn, 1), 3), "mar": round(100 * fn / max(fn + tp, 1), 3) if tp + fn else ""}
+    both = 0 < y.sum() < len(y)
+    if both:
+        window = int(estimate_period(record.values[:, 0]))
+        v = vus(y, s, sliding_window=window)
+        row.update(auroc=round(100 * auroc(y, s), 3), auprc=round(100 * auprc(y, s), 3),
+                   vus_pr=round(v["vus_pr"], 4), vus_roc=round(v["vus_roc"], 4),
+                   f1=round(best_f1(y, s)[0], 4), pa_f1=round(point_adjusted_f1(y, s)[0], 4), vus_window=window)
+    if record.windows:
+        r = nab_score(record.windows, (scores > thr).astype(int), record.train_end)
+        row.update(nab_raw=round(r.score, 5), nab_null=r.null, nab_perfect=r.perfect)
+    return row
+
+
+def run_series(suite: str, data, datasets: Iterable[str] | None = None, detectors: Iterable[str] | None = None,
+               seeds: int = 1, out="benchmarks/results/series.csv", resume: bool = False, progress: bool = True,
+               threshold_quantile: float = 0.99) -> Path:
+    """Run ``detectors`` on every file of ``suite`` for ``seeds`` seeds; long-format rows to ``out``
+    and each file's scores to ``<out dir>/.cache`` (for NAB's corpus-level threshold)."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    records = load_suite(suite, data, list(datasets) if datasets else None)
+    if not records:
+        raise ValueError(f"no {suite} files found under {data}")
+    specs = list(detectors or DEFAULT_DETECTORS)
+    for spec in specs:  # fail before hours of work, not in the middle
+        detector_class(parse_spec(spec)[0])
+        make_detector(spec)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _done(out) if resume else set()
+    new_file = not out.exists() or not resume
+    bar = _bar(len(records) * seeds * len(specs), progress)
+    with out.open("w" if new_file else "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="")
+        if new_file:
+            writer.writeheader()
+        for rec in records:
+            for seed in range(seeds):
+                for spec in specs:
+                    if bar is not None:
+                        bar.set_postfix_str(f"{rec.name} seed {seed} {spec}"[:60])
+                    if (rec.name, spec, seed) not in done:
+                        det = make_detector(spec, random_state=seed)
+                        t0 = time.perf_counter()
+                        det.fit(rec.train_values)
+                        fit_s = time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        scores = np.asarray(det.decision_function(rec.values), dtype=np.float64)
+                        score_s = time.perf_counter() - t0
+                        if scores.shape != (rec.n_steps,) or not np.isfinite(scores).all():
+                            raise RuntimeError(f"{spec} returned bad scores on {rec.name}: shape {scores.shape}")
+                        cache = score_cache_path(out, rec.name, spec, seed)
+                        cache.parent.mkdir(parents=True, exist_ok=True)
+                        np.savez_compressed(cache, scores=scores.astype(np.float32))
+                        row = evaluate(rec, scores, threshold_quantile)
+                        row.update(suite=suite, dataset=rec.name, detector=spec, seed=seed, fit_s=round(fit_s, 3),
+                                   score_s=round(score_s, 3), n_train=rec.train_end,
+                                   n_test=rec.n_steps - rec.train_end, channels=rec.n_channels)
+                        writer.writerow(row)
+                        fh.flush()
+                    if bar is not None:
+                        bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _bar(total, progress):
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="bench", unit="fit")

@@ -1,0 +1,472 @@
+"""Three classical time-series baselines of TSB-AD (Liu & Paparrizos, NeurIPS 2024), re-implemented
+because the ``TSB_AD`` package pins numpy<2.
+
+- :class:`SubPCA` (``tsb-subpca``): TSB-AD's ``Sub_PCA``, PyOD-style PCA on sliding windows.
+- :class:`SubIForest` (``tsb-iforest``): TSB-AD's ``Sub_IForest``, scikit-learn's IsolationForest
+  on sliding windows.
+- :class:`MatrixProfile` (``tsb-matrixprofile``): TSB-AD's ``MatrixProfile``, the z-normalised
+  nearest-neighbour (discord) distance of every subsequence, by ``stumpy`` or an exact numpy
+  fallback.
+
+All take a series ``(T,)`` or ``(T, C)``: ``fit(train)`` then ``decision_function(series)`` gives one
+score per time step (higher = more anomalous). TSB-AD runs these three *unsupervised*: it fits on
+the whole series and reports the fit's scores, i.e. ``fit(X).decision_scores_`` here, which equals
+``fit(X).decision_function(X)``. Defaults are TSB-AD 1.5's leaderboard settings
+(``HP_list.Optimal_Uni_algo_HP_dict`` with ``model_wrapper.run_Sub_PCA`` / ``run_Sub_IForest`` /
+``run_MatrixProfile``); the window is the period found by :func:`estimate_period`
+(``utils/slidingWindows.find_length_rank``, rank 1), estimated on the series given to ``fit``.
+TSB-AD's semi-supervised runners (``run_Sub_OCSVM`` ...) estimate it on the whole series; to do the
+same after ``fit(train)``, pass ``window=estimate_period(full_series)``.
+
+Example
+-------
+>>> t = np.arange(2000)
+>>> x = np.sin(2 * np.pi * t / 50) + 0.05 * np.random.default_rng(0).normal(size=t.size)
+>>> x[1500:1510] += 3
+>>> det = SubPCA().fit(x[:1000])
+>>> det.window_
+50
+>>> int(np.argmax(det.decision_function(x))) in range(1450, 1560)
+True
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import argrelextrema
+from scipy.spatial.distance import cdist
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from .._validation import check_tabular
+
+__all__ = ["estimate_period", "SeriesDetector", "SubPCA", "SubIForest", "MatrixProfile"]
+
+MULTIVARIATE_WINDOW = 100  # TSB-AD's run_PCA / run_IForest default, used for its multivariate benchmark
+
+
+# --- period (window) estimation --------------------------------------------------------------------
+def _acf(x: np.ndarray, nlags: int) -> np.ndarray:
+    """statsmodels' ``acf(x, nlags, fft=True)``: biased autocovariance of the demeaned series over
+    its lag-0 value, lags ``0..nlags`` (fewer if the series is shorter)."""
+    n = len(x)
+    xo = x - x.mean()
+    size = 1 << int(math.ceil(math.log2(2 * n + 1)))
+    f = np.fft.rfft(xo, n=size)
+    acov = np.fft.irfft(f * np.conj(f), n=size)[:n] / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return acov[: nlags + 1] / acov[0]
+
+
+def estimate_period(series, rank: int = 1) -> int:
+    """The window TSB-AD uses, ``find_length_rank`` in ``TSB_AD/utils/slidingWindows.py``.
+
+    On the first 20,000 points, the autocorrelation at lags 3..400 is computed; its strict local
+    maxima are ranked by height. Rank 1 takes the highest; rank 2 the next highest peak lying at a
+    larger lag than the highest (else the highest); rank 3 reproduces TSB-AD's own rule (which
+    indexes its ranking by a peak position). The window is that lag, or 125 if the lag is below 3
+    or above 300 or no peak exists. Constant series give 125.
+
+    >>> t = np.arange(3000)
+    >>> estimate_period(np.sin(2 * np.pi * t / 24))
+    24
+    """
+    x = np.asarray(series, dtype=np.float64).squeeze()
+    if x.ndim != 1:
+        raise ValueError(f"estimate_period needs one channel, got shape {np.shape(series)}")
+    if rank not in (1, 2, 3):
+        raise ValueError(f"rank must be 1, 2 or 3, got {rank!r}")
+    x = x[: min(20000, len(x))]
+    base = 3
+    auto_corr = _acf(x, 400)[base:]
+    local_max = argrelextrema(auto_corr, np.greater)[0]
+    if local_max.size == 0:
+        return 125
+    order = np.argsort(auto_corr[local_max])[::-1]
+    pick = order[0]
+    if rank == 2:
+        pick = next((i for i in order[1:] if i > order[0]), order[0])
+    elif rank == 3:
+        first = next((i for i in order[1:] if i > order[0]), None)
+        if first is None:
+            return 125  # TSB-AD's try/except falls back to 125 here
+        pick = next((i for i in order[first:] if i > order[first]), order[0])
+    lag = local_max[pick]
+    if lag < 3 or lag > 300:
+        return 125
+    return int(lag + base)
+
+
+# --- shared plumbing --------------------------------------------------------------------------------
+def _check_series(series, what: str = "series") -> np.ndarray:
+    if not hasattr(series, "columns"):
+        if hasattr(series, "to_numpy"):
+            series = series.to_numpy()
+        try:
+            series = np.asarray(series)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{what} could not be read as an array: {e}") from None
+        if series.ndim == 1:
+            series = series.reshape(-1, 1)
+        elif series.ndim != 2:
+            raise ValueError(f"{what} must be (T,) or (T, channels), got shape {series.shape}")
+    arr, _ = check_tabular(series, what=what)
+    return arr
+
+
+def _windows(X: np.ndarray, w: int) -> np.ndarray:
+    """``(T - w + 1, C * w)`` sliding windows, channel-major (TSB-AD's ``feature.Window``)."""
+    return sliding_window_view(X, w, axis=0).reshape(X.shape[0] - w + 1, -1)
+
+
+def _pad_edges(scores: np.ndarray, w: int, T: int) -> np.ndarray:
+    """Window scores to one per step as TSB-AD does: the first score repeated ``ceil((w-1)/2)``
+    times before, the last ``(w-1)//2`` times after."""
+    if len(scores) >= T:
+        return scores
+    return np.concatenate([np.full(math.ceil((w - 1) / 2), scores[0]), scores, np.full((w - 1) // 2, scores[-1])])
+
+
+class SeriesDetector(BaseEstimator):
+    """Base of the series baselines: ``fit(series)``; ``decision_function(series)`` -> ``(T,)``.
+
+    After ``fit``: ``window_`` (subsequence length), ``n_channels_``, ``decision_scores_`` (scores of
+    the training series). Subclasses implement ``_fit(X) -> scores`` and ``_score(X) -> scores``.
+    """
+
+    name = "series-base"
+    modality = "series"
+    _min_window = 1
+
+    def fit(self, series, y=None):
+        """Fit on ``series`` ``(T,)`` or ``(T, C)`` (mostly normal); ``y`` is ignored."""
+        self._check_params()
+        X = _check_series(series)
+        self.n_channels_ = X.shape[1]
+        self.window_ = self._resolve_window(X)
+        self._check_length(X, "fit")
+        self.decision_scores_ = np.asarray(self._fit(X), dtype=np.float64)
+        return self
+
+    def decision_function(self, series) -> np.ndarray:
+        """One anomaly score per time step of ``series`` (same channels as at fit)."""
+        if not hasattr(self, "window_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
+        X = _check_series(series)
+        if X.shape[1] != self.n_channels_:
+            raise ValueError(f"series has {X.shape[1]} channels, but {type(self).__name__} was fitted "
+                             f"with {self.n_channels_}")
+        self._check_length(X, "score")
+        return np.asarray(self._score(X), dtype=np.float64)
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        w = self.window
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < self._min_window):
+            raise ValueError(f"window must be None (TSB-AD's period rule) or an integer >= {self._min_window}, "
+                             f"got {w!r}")
+        if self.periodicity not in (1, 2, 3):
+            raise ValueError(f"periodicity must be 1, 2 or 3 (rank of the autocorrelation peak), "
+                             f"got {self.periodicity!r}")
+
+    def _resolve_window(self, X: np.ndarray) -> int:
+        if self.window is not None:
+            return int(self.window)
+        if X.shape[1] == 1:
+            return estimate_period(X[:, 0], self.periodicity)
+        return MULTIVARIATE_WINDOW
+
+    def _min_length(self) -> int:
+        return self.window_ + 1  # two windows at least
+
+    def _check_length(self, X: np.ndarray, stage: str) -> None:
+        need = self._min_length()
+        if X.shape[0] < need:
+            raise ValueError(f"series has {X.shape[0]} steps, shorter than {type(self).__name__} needs to {stage} "
+                             f"with window {self.window_} (at least {need} steps); pass a smaller window")
+
+
+# --- Sub-PCA ------------------------------------------------------------------------------------------
+class SubPCA(SeriesDetector):
+    """TSB-AD's ``Sub_PCA`` (``models/PCA.py``, a PyOD PCA on sliding windows).
+
+    Windows of ``window`` steps are standardised column-wise with the training windows' mean and
+    standard deviation; columns that are then all zero are dropped (``zero_pruning``); a
+    scikit-learn PCA is fitted. A window's score is ``sum_j dist(x, v_j) / r_j`` over the last
+    ``n_selected_components`` principal axes ``v_j`` (Euclidean distance from the window to the
+    axis vector, PyOD's formula) with ``r_j`` the explained-variance ratio (``weighted``), and each
+    step takes the score of the window centred on it (edges repeat the first / last score).
+
+    ``window=None``: the period (:func:`estimate_period`, rank ``periodicity``) of a univariate
+    training series, 100 for several channels (TSB-AD's ``run_PCA`` default, which its
+    multivariate benchmark uses, with ``n_components=0.25``). Defaults otherwise are the
+    leaderboard's ``Sub_PCA``: ``periodicity=1, n_components=None`` (all components).
+
+    >>> x = np.sin(np.arange(600) / 5.0)
+    >>> SubPCA(window=20).fit(x).decision_function(x).shape
+    (600,)
+    """
+
+    name = "tsb-subpca"
+
+    def __init__(self, window=None, periodicity=1, n_components=None, n_selected_components=None, weighted=True,
+                 standardization=True, zero_pruning=True, svd_solver="auto", random_state=0):
+        self.window = window
+        self.periodicity = periodicity
+        self.n_components = n_components
+        self.n_selected_components = n_selected_components
+        self.weighted = weighted
+        self.standardization = standardization
+        self.zero_pruning = zero_pruning
+        self.svd_solver = svd_solver
+        self.random_state = random_state
+
+    def _prepare(self, W: np.ndarray) -> np.ndarray:
+        if self.standardization:
+            W = self.scaler_.transform(W)
+        return W[:, self.kept_columns_]
+
+    def _fit(self, X):
+        from sklearn.decomposition import PCA
+        from sklearn.preprocessing import StandardScaler
+
+        W = _windows(X, self.window_)
+        if self.standardization:
+            self.scaler_ = StandardScaler().fit(W)
+            W = self.scaler_.transform(W)
+        self.kept_columns_ = np.any(W != 0, axis=0) if self.zero_pruning else np.ones(W.shape[1], bool)
+        if not self.kept_columns_.any():
+            raise ValueError("every window position is constant over the training series; nothing for PCA to fit")
+        W = W[:, self.kept_columns_]
+        self.pca_ = PCA(n_components=self.n_components, svd_solver=self.svd_solver,
+                        random_state=self.random_state).fit(W)
+        k = self.pca_.n_components_
+        sel = k if self.n_selected_components is None else self.n_selected_components
+        if not 1 <= sel <= k:
+            raise ValueError(f"n_selected_components must lie in [1, {k}] (the fitted component count), got {sel}")
+        weights = self.pca_.explained_variance_ratio_ if self.weighted else np.ones(k)
+        self.selected_components_ = self.pca_.components_[-sel:]
+        self.selected_weights_ = weights[-sel:]
+        return self._window_scores(W, X.shape[0])
+
+    def _window_scores(self, W, T):
+        with np.errstate(divide="ignore"):
+            s = np.sum(cdist(W, self.selected_components_) / self.selected_weights_, axis=1)
+        return _pad_edges(s, self.window_, T)
+
+    def _score(self, X):
+        return self._window_scores(self._prepare(_windows(X, self.window_)), X.shape[0])
+
+
+# --- Sub-IForest --------------------------------------------------------------------------------------
+class SubIForest(SeriesDetector):
+    """TSB-AD's ``Sub_IForest`` (``models/IForest.py``): scikit-learn's IsolationForest on sliding
+    windows.
+
+    Univariate windows are z-scored column-wise with the training windows' statistics;
+    multivariate windows are z-scored each on its own (ddof=1), as TSB-AD does; NaN from constant
+    columns become 0. The score is minus IsolationForest's ``decision_function`` (TSB-AD's
+    ``contamination=0.1`` offset included), spread to steps like :class:`SubPCA`.
+
+    Defaults are the leaderboard's ``Sub_IForest``: ``periodicity=1``, ``n_estimators=150`` and,
+    through ``run_Sub_IForest``'s ``max_features=1``, an *integer* 1: every tree sees a single
+    window position (pass ``max_features=1.0`` for all). ``random_state=0`` as in TSB-AD. For
+    several channels ``window=None`` gives 100; TSB-AD's multivariate IForest uses
+    ``n_estimators=25, max_features=0.8``.
+
+    >>> x = np.sin(np.arange(600) / 5.0)
+    >>> SubIForest(window=20, n_estimators=20).fit(x).decision_function(x).shape
+    (600,)
+    """
+
+    name = "tsb-iforest"
+
+    def __init__(self, window=None, periodicity=1, n_estimators=150, max_samples="auto", max_features=1,
+                 bootstrap=False, normalize=True, n_jobs=1, random_state=0):
+        self.window = window
+        self.periodicity = periodicity
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.max_features = max_features
+        self.bootstrap = bootstrap
+        self.normalize = normalize
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _check_params(self):
+        super()._check_params()
+        if not isinstance(self.n_estimators, (int, np.integer)) or self.n_estimators < 1:
+            raise ValueError(f"n_estimators must be a positive integer, got {self.n_estimators!r}")
+
+    def _normalise(self, W: np.ndarray, fit: bool) -> np.ndarray:
+        if not self.normalize:
+            return W
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.n_channels_ == 1:
+                if fit:
+                    self.center_, self.scale_ = W.mean(axis=0), W.std(axis=0)
+                Z = (W - self.center_) / self.scale_
+            else:
+                Z = (W - W.mean(axis=1, keepdims=True)) / W.std(axis=1, ddof=1, keepdims=True)
+        return np.nan_to_num(Z)
+
+    def _fit(self, X):
+        from sklearn.ensemble import IsolationForest
+
+        W = self._normalise(_windows(X, self.window_), fit=True)
+        if isinstance(self.max_features, (int, np.integer)) and self.max_features > W.shape[1]:
+            raise ValueError(f"max_features={self.max_features} exceeds the window size x channels ({W.shape[1]})")
+        self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
+                                       contamination=0.1, max_features=self.max_features, bootstrap=self.bootstrap,
+                                       n_jobs=self.n_jobs, random_state=self.random_state).fit(W)
+        return _pad_edges(-self.forest_.decision_function(W), self.window_, X.shape[0])
+
+    def _score(self, X):
+        W = self._normalise(_windows(X, self.window_), fit=False)
+        return _pad_edges(-self.forest_.decision_function(W), self.window_, X.shape[0])
+
+
+# --- Matrix profile -----------------------------------------------------------------------------------
+def _mp_numpy(A: np.ndarray, m: int, B: np.ndarray | None = None) -> np.ndarray:
+    """Exact z-normalised matrix profile of ``A`` (self-join, exclusion zone ``ceil(m/4)``) or of
+    ``A`` against ``B`` (AB-join), with stumpy's rules for constant subsequences (distance 0
+    between two constant ones, ``sqrt(m)`` between a constant and a varying one)."""
+
+    def prep(T):
+        S = sliding_window_view(T, m).astype(np.float64)
+        const = np.ptp(S, axis=1) == 0
+        C = S - S.mean(axis=1, keepdims=True)
+        sd = np.sqrt(np.mean(C * C, axis=1))
+        sd[const] = 1.0
+        Z = C / (sd[:, None] * math.sqrt(m))
+        Z[const] = 0.0
+        return Z, const
+
+    Za, ca = prep(A)
+    Zb, cb = (Za, ca) if B is None else prep(B)
+    n_a, n_b = len(Za), len(Zb)
+    excl = int(math.ceil(m / 4))
+    out = np.empty(n_a)
+    block = max(1, 4_000_000 // n_b)
+    cols = np.arange(n_b)
+    for s in range(0, n_a, block):
+        rows = np.arange(s, min(s + block, n_a))
+        rho = np.minimum(Za[rows] @ Zb.T, 1.0)
+        both = ca[rows][:, None] & cb[None, :]
+        one = ca[rows][:, None] ^ cb[None, :]
+        rho[one] = 0.5
+        rho[both] = 1.0
+        if B is None:
+            rho[np.abs(rows[:, None] - cols[None, :]) <= excl] = -np.inf
+        best = rho.max(axis=1)
+        p = np.abs(2 * m * (1 - best))
+        p[p < 1e-14] = 0.0
+        out[rows] = np.sqrt(p)
+    return out
+
+
+def _mp_stumpy(A: np.ndarray, m: int, B: np.ndarray | None = None) -> np.ndarray:
+    import stumpy
+
+    if B is None:
+        prof = stumpy.stump(A, m)
+    else:
+        prof = stumpy.stump(A, m, B, ignore_trivial=False)
+    return np.asarray(prof[:, 0], dtype=np.float64)
+
+
+class MatrixProfile(SeriesDetector):
+    """TSB-AD's ``MatrixProfile`` (``models/MatrixProfile.py``): each subsequence of ``window`` steps
+    is scored by its z-normalised Euclidean distance to its nearest neighbour (the matrix profile;
+    high = discord). The profile value is placed at the subsequence's centre (index
+    ``i + window // 2``) and the edges get the profile's minimum, as in TSB-AD.
+
+    ``mode="self"`` (TSB-AD): ``decision_function(X)`` is the self-join of ``X`` (neighbours taken
+    from ``X`` itself, outside an exclusion zone of ``ceil(window / 4)``); ``fit`` only sets the
+    window and channels. ``mode="train"``: neighbours are taken from the training series (an
+    AB-join, stumpy's ``stump(X, m, train, ignore_trivial=False)``; scoring the training series
+    itself is a self-join). ``decision_scores_`` is the self-join of the training series.
+
+    TSB-AD's MatrixProfile is univariate only; with several channels each channel is scored
+    separately (one window for all: the period of the first channel, the rule TSB-AD's
+    multivariate runner uses for its window) and the per-step scores are averaged.
+
+    ``engine``: ``"stumpy"`` (TSB-AD's; numba compiles it on first use, ~30 s), ``"numpy"`` (exact,
+    blockwise ``O(T^2 window)``) or ``"auto"`` (stumpy when installed). Deterministic.
+
+    >>> x = np.sin(np.arange(600) / 5.0)
+    >>> MatrixProfile(window=20, engine="numpy").fit(x).decision_function(x).shape
+    (600,)
+    """
+
+    name = "tsb-matrixprofile"
+    _min_window = 3
+
+    def __init__(self, window=None, periodicity=1, mode="self", engine="auto"):
+        self.window = window
+        self.periodicity = periodicity
+        self.mode = mode
+        self.engine = engine
+
+    def _check_params(self):
+        super()._check_params()
+        if self.mode not in ("self", "train"):
+            raise ValueError(f"mode must be 'self' or 'train', got {self.mode!r}")
+        if self.engine not in ("auto", "stumpy", "numpy"):
+            raise ValueError(f"engine must be 'auto', 'stumpy' or 'numpy', got {self.engine!r}")
+        if self.engine == "stumpy":
+            try:
+                import stumpy  # noqa: F401
+            except ImportError:
+                raise ImportError("engine='stumpy' needs stumpy: pip install stumpy (or 'adgdm[bench]')") from None
+
+    def _resolve_window(self, X):
+        if self.window is not None:
+            return int(self.window)
+        return estimate_period(X[:, 0], self.periodicity)
+
+    def _min_length(self):
+        # stumpy's self-join condition: the central subsequence must have a neighbour outside the zone
+        return self.window_ + 2 * int(math.ceil(self.window_ / 4)) + 1
+
+    def _profile_fn(self):
+        if self.engine == "numpy":
+            return _mp_numpy
+        if self.engine == "stumpy":
+            return _mp_stumpy
+        try:
+            import stumpy  # noqa: F401
+            return _mp_stumpy
+        except ImportError:
+            return _mp_numpy
+
+    def _against_train(self, X) -> bool:
+        return self.mode == "train" and not (X.shape == self.train_.shape and np.array_equal(X, self.train_))
+
+    def _check_length(self, X, stage):
+        if stage == "score" and self._against_train(X):
+            if X.shape[0] < self.window_:
+                raise ValueError(f"series has {X.shape[0]} steps, shorter than the window {self.window_}")
+            return
+        super()._check_length(X, stage)
+
+    def _profile(self, X, train=None):
+        fn, w, T = self._profile_fn(), self.window_, X.shape[0]
+        total = np.zeros(T)
+        for c in range(X.shape[1]):
+            prof = fn(X[:, c], w) if train is None else fn(X[:, c], w, train[:, c])
+            res = np.full(T, prof.min())
+            res[w // 2: w // 2 + len(prof)] = prof
+            total += res
+        return total / X.shape[1]
+
+    def _fit(self, X):
+        if self.mode == "train":
+            self.train_ = X.copy()
+        return self._profile(X)
+
+    def _score(self, X):
+        return self._profile(X, self.train_) if self._against_train(X) else self._profile(X)
