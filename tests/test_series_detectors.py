@@ -6,9 +6,10 @@ from sklearn.base import clone
 
 import adgdm
 from adgdm.data.windows import fold, grid_starts, window_view
-from adgdm.detectors.series import SeriesDefault, SeriesForecast, SeriesImpute, SeriesRecon
+from adgdm.detectors.series import SeriesForecast, SeriesImpute, SeriesRecon
+from adgdm.detectors.series_default import SeriesDiffusion
 
-FAST = dict(window=32, max_steps=250, width=16, depth=3, random_state=0)
+FAST = dict(window=32, max_steps=250, width=16, depth=3, random_state=0, smooth=4)
 ANOMALIES = {"spike": (2000, 2008), "level shift": (2200, 2280), "frequency change": (2400, 2480)}
 
 
@@ -31,9 +32,11 @@ def series():
     return _series()
 
 
-@pytest.fixture(scope="module", params=[SeriesRecon, SeriesImpute, SeriesForecast, SeriesDefault],
+@pytest.fixture(scope="module", params=[SeriesRecon, SeriesImpute, SeriesForecast, SeriesDiffusion],
                 ids=lambda c: c.name)
 def fitted(request, series):
+    if request.param is SeriesDiffusion:
+        return SeriesDiffusion(window=32, smooth=4, random_state=0).fit(series[:1600])
     return request.param(**FAST).fit(series[:1600])
 
 

@@ -1,7 +1,9 @@
 """``adgdm bench series``: NAB and SKAB protocols.
 
 Each file: fit on its training part (NAB: the probationary period, the first 15%; SKAB: the first
-400 rows), score the whole series, evaluate on the steps after the training part. Threshold-free
+400 rows), score the whole series, evaluate on the steps after the training part. A detector that
+raises a ValueError on a file (e.g. PCA on a constant training part) gets constant scores there and
+the message in the ``error`` column. Threshold-free
 metrics: AUROC, AUPRC, VUS-PR/VUS-ROC (TSB-AD's definition, sliding window = the series' period as
 TSB-AD estimates it), best point-wise F1 and point-adjusted F1 (optimistic: thresholds chosen on
 the labels, as published papers do). Thresholded metrics use a label-free threshold, the same for
@@ -26,9 +28,8 @@ from ..detectors.series_baselines import estimate_period
 
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "vus_pr", "vus_roc", "f1", "pa_f1",
            "thr_f1", "far", "mar", "tp", "fp", "fn", "tn", "nab_raw", "nab_null", "nab_perfect", "fit_s", "score_s",
-           "n_train", "n_test", "channels", "vus_window"]
-DEFAULT_DETECTORS = ["series", "series-recon", "series-impute", "series-forecast", "tsb-subpca", "tsb-iforest",
-                     "tsb-matrixprofile"]
+           "n_train", "n_test", "channels", "vus_window", "error"]
+DEFAULT_DETECTORS = ["series", "series-impute", "tsb-subpca", "tsb-iforest", "tsb-matrixprofile"]
 
 
 def load_suite(suite: str, data, datasets=None):
@@ -106,12 +107,17 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
                         bar.set_postfix_str(f"{rec.name} seed {seed} {spec}"[:60])
                     if (rec.name, spec, seed) not in done:
                         det = make_detector(spec, random_state=seed)
+                        error = ""
                         t0 = time.perf_counter()
-                        det.fit(rec.train_values)
-                        fit_s = time.perf_counter() - t0
-                        t0 = time.perf_counter()
-                        scores = np.asarray(det.decision_function(rec.values), dtype=np.float64)
-                        score_s = time.perf_counter() - t0
+                        try:
+                            det.fit(rec.train_values)
+                            fit_s = time.perf_counter() - t0
+                            t0 = time.perf_counter()
+                            scores = np.asarray(det.decision_function(rec.values), dtype=np.float64)
+                            score_s = time.perf_counter() - t0
+                        except ValueError as e:  # e.g. PCA on a constant training part: no information
+                            error, fit_s, score_s = f"{type(e).__name__}: {e}"[:200], time.perf_counter() - t0, 0.0
+                            scores = np.zeros(rec.n_steps)
                         if scores.shape != (rec.n_steps,) or not np.isfinite(scores).all():
                             raise RuntimeError(f"{spec} returned bad scores on {rec.name}: shape {scores.shape}")
                         cache = score_cache_path(out, rec.name, spec, seed)
@@ -120,7 +126,7 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
                         row = evaluate(rec, scores, threshold_quantile)
                         row.update(suite=suite, dataset=rec.name, detector=spec, seed=seed, fit_s=round(fit_s, 3),
                                    score_s=round(score_s, 3), n_train=rec.train_end,
-                                   n_test=rec.n_steps - rec.train_end, channels=rec.n_channels)
+                                   n_test=rec.n_steps - rec.train_end, channels=rec.n_channels, error=error)
                         writer.writerow(row)
                         fh.flush()
                     if bar is not None:

@@ -5,15 +5,16 @@ from .ddpm import DDPMDetector
 from .default import DiffusionDetector
 from .dte import DTECategorical, DTEInverseGamma, DTENonParametric
 from .series_baselines import MatrixProfile, SubIForest, SubPCA
-from .series import SeriesDefault, SeriesForecast, SeriesImpute, SeriesRecon
+from .series import SeriesForecast, SeriesImpute, SeriesRecon
+from .series_default import SeriesDiffusion
 from .registry import detector_class, list_detectors, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM,
-             SeriesDefault, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile):
+             SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile):
     register(_cls)
 
 __all__ = ["BaseDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
-           "SeriesDefault", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
+           "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
            "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]

@@ -3,7 +3,7 @@
 ``series-recon``    noise the whole window to a level, denoise, error per step;
 ``series-impute``   hide complementary groups of steps, impute each from the rest (ImDiffusion's idea);
 ``series-forecast`` hide the last ``horizon`` steps of each window, generate them from the history;
-``series``          the recommended default (imputation and reconstruction, averaged).
+(``series``, the recommended default, is the training-free window detector in ``series_default``.)
 
 Windows of ``window`` steps are cut from the series at ``stride``; a step's score is the mean of its
 windows' errors, each channel's error divided by its typical error on the training series. Scores
@@ -25,7 +25,7 @@ from ..nets import TemporalConvNet, build_net
 from ..scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ._neural import store_params
 
-__all__ = ["SeriesDiffusionDetector", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesDefault", "SeriesStream"]
+__all__ = ["SeriesDiffusionDetector", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesStream"]
 
 _MODES = ("recon", "impute", "forecast")
 
@@ -42,7 +42,11 @@ class SeriesDiffusionDetector(BaseEstimator):
     noise_level : fraction of the diffusion chain that reconstruction and imputation start from.
     steps : DDIM steps per denoising. n_masks, block : imputation groups and their block length
         (default ``window // 8``). horizon : forecast length (default ``window // 4``).
-    contamination : share of training steps above ``threshold_`` (``predict``).
+    contamination : share of calibration steps above ``threshold_`` (``predict``).
+    calibration : share of the training series, at its end, held out of training: error scales,
+        score normalisation and ``threshold_`` come from these unseen steps (in-sample errors of a
+        network trained on a few hundred steps are too small). 0 uses the whole series.
+    smooth : trailing moving average of the per-step score over this many steps (1 = none).
     fill : None (NaN raises), ``"ffill"`` or ``"interpolate"``.
 
     Example
@@ -64,7 +68,8 @@ class SeriesDiffusionDetector(BaseEstimator):
                  max_train_windows: int = 20000, noise_level: float = 0.4, steps: int = 3, n_masks: int = 2,
                  block: int | None = None, horizon: int | None = None, width: int = 32, depth: int = 4,
                  max_steps: int = 1500, epochs: int = 200, batch_size: int = 64, lr: float = 2e-3,
-                 schedule: str = "linear", n_steps: int = 1000, contamination: float = 0.01, fill: str | None = None,
+                 schedule: str = "linear", n_steps: int = 1000, contamination: float = 0.01, calibration: float = 0.2,
+                 smooth: int = 1, fill: str | None = None,
                  random_state=None, device: str = "cpu", score_batch_size: int = 512, verbose: bool = False):
         store_params(self, locals())
 
@@ -89,6 +94,10 @@ class SeriesDiffusionDetector(BaseEstimator):
             raise ValueError(f"horizon must be in [1, window), got {self._horizon()}")
         if int(self.n_masks) < 2:
             raise ValueError(f"n_masks must be >= 2, got {self.n_masks}")
+        if not 0.0 <= float(self.calibration) < 1.0:
+            raise ValueError(f"calibration must be a fraction in [0, 1), got {self.calibration}")
+        if int(self.smooth) < 1:
+            raise ValueError(f"smooth must be >= 1, got {self.smooth}")
         if self.stride is not None and not 1 <= int(self.stride) <= int(self.window):
             raise ValueError(f"stride must be in [1, window], got {self.stride}")
 
@@ -119,7 +128,11 @@ class SeriesDiffusionDetector(BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.schedule_ = NoiseSchedule(self.schedule, self.n_steps)
         L, C = int(self.window), self.n_channels_
-        starts = grid_starts(len(Z), L, max(1, int(self.train_stride)))
+        n_fit = len(Z) - int(round(float(self.calibration) * len(Z)))
+        if n_fit < 2 * L:  # too short to hold steps out: calibrate in-sample
+            n_fit = len(Z)
+        self.n_fit_ = n_fit
+        starts = grid_starts(n_fit, L, max(1, int(self.train_stride)))
         rng = np.random.default_rng(self.seed_)
         if len(starts) > self.max_train_windows:  # training subsamples windows to a cap; scoring never does
             starts = np.sort(rng.choice(starts, int(self.max_train_windows), replace=False))
@@ -131,21 +144,38 @@ class SeriesDiffusionDetector(BaseEstimator):
                                               device=self.device_, progress=self.verbose, desc=self.name)
         self.net_.eval()
         self._make_noise()
-        # channel error scales and score normalisation from the training series itself
+        # channel error scales, score normalisation and threshold from the held-out end of the series
+        cal = slice(n_fit, len(Z)) if n_fit < len(Z) else slice(0, len(Z))
         self.channel_scale_ = {m: np.ones(C) for m in self._modes()}
         raw = {m: self._position_errors(Z, m) for m in self._modes()}
         for m, (errs, wts) in raw.items():
-            per_channel = (errs * wts[:, None, :]).sum(axis=(0, 2)) / max(wts.sum(), 1.0)
+            starts_m = grid_starts(len(Z), L, self._stride(m))
+            step = starts_m[:, None] + np.arange(L)[None, :]
+            w = wts * ((step >= cal.start) & (step < cal.stop))
+            per_channel = (errs * w[:, None, :]).sum(axis=(0, 2)) / max(w.sum(), 1.0)
             self.channel_scale_[m] = np.where(per_channel > 1e-12, per_channel, 1.0)
         self.mode_center_, self.mode_scale_ = {}, {}
         per_mode = {m: self._fold_mode(Z, m, raw[m]) for m in self._modes()}
-        for m, s in per_mode.items():
-            q25, q50, q75 = np.percentile(s, [25, 50, 75])
+        for m, sc in per_mode.items():
+            q25, q50, q75 = np.percentile(sc[cal], [25, 50, 75])
             self.mode_center_[m], self.mode_scale_[m] = float(q50), float(q75 - q25) if q75 > q25 else 1.0
-        self.decision_scores_ = self._combine(per_mode)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
+        self.decision_scores_ = self._smooth(self._combine(per_mode))
+        self.threshold_ = float(np.quantile(self.decision_scores_[cal], 1.0 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    def _smooth(self, scores: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Trailing mean over ``smooth`` steps (fewer at the start of the series); ``history`` holds
+        the unsmoothed scores just before ``scores`` (streaming)."""
+        k = int(self.smooth)
+        if k == 1:
+            return scores
+        prev = np.zeros(0) if history is None else history[max(0, len(history) - (k - 1)):]
+        full = np.concatenate([prev, scores])
+        c = np.concatenate([[0.0], np.cumsum(full)])
+        i = np.arange(len(prev), len(full))
+        lo = np.maximum(i - k + 1, 0)
+        return (c[i + 1] - c[lo]) / (i + 1 - lo)
 
     def _loss(self):
         sched, modes = self.schedule_, self._modes()
@@ -242,7 +272,7 @@ class SeriesDiffusionDetector(BaseEstimator):
         """One anomaly score per step of ``X`` (same length), higher = more anomalous."""
         self._check_fitted()
         Z = self._scaled(X)
-        return self._combine({m: self._fold_mode(Z, m) for m in self._modes()})
+        return self._smooth(self._combine({m: self._fold_mode(Z, m) for m in self._modes()}))
 
     def predict(self, X) -> np.ndarray:
         """0/1 per step: score above ``threshold_``."""
@@ -330,6 +360,7 @@ class SeriesStream:
         self.base = 0                   # global index of buffer[0]
         self.buffer = np.zeros((0, det.n_channels_))
         self.next_start = {m: 0 for m in self.modes}
+        self.history = np.zeros(0)      # last unsmoothed scores, for the trailing mean
         self.sums = {m: np.zeros(0) for m in self.modes}    # pending steps from `emitted` on
         self.counts = {m: np.zeros(0) for m in self.modes}
 
@@ -372,7 +403,12 @@ class SeriesStream:
         if keep_from > self.base:
             self.buffer = self.buffer[keep_from - self.base :]
             self.base = keep_from
-        return self.det._combine(per_mode)
+        return self._smoothed(self.det._combine(per_mode))
+
+    def _smoothed(self, combined: np.ndarray) -> np.ndarray:
+        out = self.det._smooth(combined, self.history)
+        self.history = np.concatenate([self.history, combined])[-max(1, int(self.det.smooth) - 1):]
+        return out
 
     def flush(self) -> np.ndarray:
         """Score the remaining steps (as ``decision_function`` scores the end of a series)."""
@@ -388,7 +424,7 @@ class SeriesStream:
             per_mode[m] = self.det._finish(self.buffer, m, self.sums[m][:k], self.counts[m][:k], covered,
                                            offset=self.emitted, z_base=self.base)
         self.emitted = self.n
-        return self.det._combine(per_mode)
+        return self._smoothed(self.det._combine(per_mode))
 
 
 def _variant(name: str, score: tuple, doc: str):
@@ -400,5 +436,3 @@ def _variant(name: str, score: tuple, doc: str):
 SeriesRecon = _variant("series-recon", ("recon",), "Reconstruction from partial noise (``series-recon``).")
 SeriesImpute = _variant("series-impute", ("impute",), "Complementary-mask imputation (``series-impute``).")
 SeriesForecast = _variant("series-forecast", ("forecast",), "Forecast of the next horizon (``series-forecast``).")
-SeriesDefault = _variant("series", ("impute", "recon"), "Recommended default (``series``): imputation and "
-                         "reconstruction errors, each normalised on the training series, averaged.")
