@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ADGDM_DATA ?= ../shared/data
 
-.PHONY: demo test install bench-tabular clean
+.PHONY: demo test install bench-tabular bench-series clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -36,12 +36,24 @@ bench-tabular: $(STAMP)
 	$(ADB) --setting semi --seeds 5 --detectors 'dte-c;dte-ig;pyod-lof;pyod-ocsvm' --out $(R)/adbench_semi_b.csv
 	$(ADB) --setting unsup --seeds 1 --detectors 'diffusion' --out $(R)/adbench_unsup_diffusion.csv
 	$(ADB) --setting unsup --seeds 1 --detectors 'ddpm;dte-np;dte-c;dte-ig;pyod-knn;pyod-iforest;pyod-ecod;pyod-lof;pyod-ocsvm' \
-		--out $(R)/adbench_unsup.csv
+		--datasets $(SMALL),32_shuttle,33_skin,34_smtp,5_campaign,22_magic.gamma,8_celeba,16_http --out $(R)/adbench_unsup.csv
+	$(ADB) --setting unsup --seeds 1 --detectors 'pyod-iforest;pyod-ecod;pyod-knn;dte-np;ddpm' \
+		--datasets 10_cover,1_ALOI,11_donors --out $(R)/adbench_unsup.csv
 	$(BIN)/adgdm bench summarize $(R)/adbench_semi_diffusion.csv $(R)/adbench_semi_a.csv --md $(R)/adbench_semi.md \
 		--anchors $(A)/dte_semi_auroc.csv
 	$(BIN)/adgdm bench summarize $(R)/adbench_semi_fewstep.csv --md $(R)/adbench_semi_fewstep.md
 	$(BIN)/adgdm bench summarize $(R)/adbench_unsup_diffusion.csv $(R)/adbench_unsup.csv --md $(R)/adbench_unsup.md \
 		--anchors $(A)/dte_unsup_auroc.csv
+	$(BIN)/adgdm bench summarize $(R)/adbench_unsup_diffusion.csv $(R)/adbench_unsup.csv --md $(R)/adbench_unsup_all33.md \
+		--only 'diffusion,pyod-iforest,pyod-ecod,pyod-knn,dte-np,ddpm' --anchors $(A)/dte_unsup_auroc.csv
+
+# The committed NAB and SKAB runs (minutes).
+SER := $(BIN)/adgdm bench series --threads 1 --resume --anchors ../shared/anchors
+bench-series: $(STAMP)
+	$(SER) --suite skab --data $(ADGDM_DATA)/skab --seeds 3 --detectors 'series;tsb-subpca;tsb-iforest;tsb-matrixprofile' \
+		--out $(R)/skab.csv
+	$(SER) --suite nab --data $(ADGDM_DATA)/nab --seeds 1 --detectors 'series;tsb-subpca;tsb-iforest;tsb-matrixprofile' \
+		--out $(R)/nab.csv
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -101,7 +101,8 @@ def _build_app():
     @bench.command("summarize")
     def bench_summarize(csv: list[Path] = typer.Argument(..., help="Results CSVs to pool."),
                         md: Optional[Path] = None, anchors: Optional[Path] = None,
-                        command: Optional[str] = typer.Option(None, help="Command line to record in the summary.")):
+                        command: Optional[str] = typer.Option(None, help="Command line to record in the summary."),
+                        only: Optional[str] = typer.Option(None, help="Summarise only these detectors (comma-separated).")):
         """Write the markdown summary of one or more results CSVs (pooled)."""
         from .bench import summarize
 
@@ -110,7 +111,7 @@ def _build_app():
             typer.secho(f"error: no such results file: {', '.join(missing)}", fg="red", err=True)
             raise typer.Exit(2)
         out = md or csv[0].with_suffix(".md")
-        summarize(csv, out, command=command, anchors=str(anchors) if anchors else None)
+        summarize(csv, out, command=command, anchors=str(anchors) if anchors else None, detectors=_split(only))
         typer.echo(f"wrote {out}")
 
     @app.command()

@@ -27,12 +27,14 @@ def _table(rows: list[list], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | None = None) -> str:
+def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | None = None, detectors=None) -> str:
     """Write (and return) the markdown summary of ``csv_path`` (one path, or a list of CSVs to pool)."""
     import pandas as pd
 
     paths = [csv_path] if isinstance(csv_path, (str, Path)) else list(csv_path)
     df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    if detectors:  # a subset, e.g. the detectors that finished every dataset
+        df = df[df.detector.isin(list(detectors))]
     parts = [f"# Benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}", ""]
     if command:
         parts += [f"Command: `{command}`", ""]
