@@ -153,3 +153,14 @@ def test_fill_option_scores_gappy_series(series):
     det = SeriesRecon(fill="interpolate", **FAST).fit(gappy)
     s = det.decision_function(gappy)
     assert np.isfinite(s).all() and s.shape == (1200,)
+
+
+def test_calibration_holds_out_the_end_of_the_training_series(series):
+    det = SeriesRecon(**FAST).fit(series[:1600])
+    assert det.n_fit_ == 1280 and det.decision_scores_.shape == (1600,)
+    # the threshold is a quantile of the held-out steps' scores, not of all training steps
+    assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_[1280:], 0.99))
+    assert SeriesRecon(calibration=0.0, **FAST).fit(series[:1600]).n_fit_ == 1600
+    assert SeriesRecon(**FAST).fit(series[:70]).n_fit_ == 70  # too short to hold out: in-sample
+    with pytest.raises(ValueError, match="calibration"):
+        SeriesRecon(calibration=1.0).fit(series)

@@ -6,8 +6,10 @@ raises a ValueError on a file (e.g. PCA on a constant training part) gets consta
 the message in the ``error`` column. Threshold-free
 metrics: AUROC, AUPRC, VUS-PR/VUS-ROC (TSB-AD's definition, sliding window = the series' period as
 TSB-AD estimates it), best point-wise F1 and point-adjusted F1 (optimistic: thresholds chosen on
-the labels, as published papers do). Thresholded metrics use a label-free threshold, the same for
-every detector: the ``threshold_quantile`` of the detector's scores on the training part.
+the labels, as published papers do). Thresholded metrics use a label-free threshold: the detector's own
+``threshold_`` (adgdm detectors set it from held-out or leave-one-out training scores at
+``contamination=0.01``), else the ``threshold_quantile`` (0.99) of its scores on the training part
+(a model scoring the rows it was fitted on sees them as more normal than new rows).
 NAB's score is computed both at that threshold and, as NAB itself does, at one threshold tuned on
 the labels over the whole corpus (summary), on scores standardised by each file's training part.
 """
@@ -52,12 +54,17 @@ def score_cache_path(out: Path, dataset: str, spec: str, seed: int) -> Path:
     return out.parent / ".cache" / out.stem / safe(spec) / str(seed) / (safe(dataset) + ".npz")
 
 
-def evaluate(record, scores: np.ndarray, threshold_quantile: float) -> dict:
-    """Metrics of one scored series (``scores`` over all its steps) on its test part."""
+def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: float | None = None) -> dict:
+    """Metrics of one scored series (``scores`` over all its steps) on its test part. ``threshold``
+    is the detector's own (``threshold_``); without one, the ``threshold_quantile`` of the scores
+    of the training part."""
     te = slice(record.train_end, record.n_steps)
     y, s = record.labels[te], scores[te]
     train = scores[: record.train_end]
-    thr = float(np.quantile(train, threshold_quantile)) if len(train) else float(np.quantile(scores, 0.99))
+    if threshold is not None:
+        thr = float(threshold)
+    else:
+        thr = float(np.quantile(train, threshold_quantile)) if len(train) else float(np.quantile(scores, 0.99))
     pred = (s > thr).astype(int)
     tp, fp = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum())
     fn, tn = int(((pred == 0) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
@@ -123,7 +130,8 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
                         cache = score_cache_path(out, rec.name, spec, seed)
                         cache.parent.mkdir(parents=True, exist_ok=True)
                         np.savez_compressed(cache, scores=scores.astype(np.float32))
-                        row = evaluate(rec, scores, threshold_quantile)
+                        own = getattr(det, "threshold_", None) if not error else None
+                        row = evaluate(rec, scores, threshold_quantile, own)
                         row.update(suite=suite, dataset=rec.name, detector=spec, seed=seed, fit_s=round(fit_s, 3),
                                    score_s=round(score_s, 3), n_train=rec.train_end,
                                    n_test=rec.n_steps - rec.train_end, channels=rec.n_channels, error=error)

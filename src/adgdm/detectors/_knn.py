@@ -20,7 +20,10 @@ class DedupKNN:
     array([[0.2, 0.2, 0.8]])
     """
 
-    def __init__(self, X: np.ndarray, n_jobs: int | None = None):
+    def __init__(self, X: np.ndarray, n_jobs: int | None = None, backend: str = "sklearn"):
+        if backend not in ("sklearn", "torch"):
+            raise ValueError(f"backend must be 'sklearn' or 'torch', got {backend!r}")
+        self.backend = backend
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.unique, self.inverse, self.counts = np.unique(self.X, axis=0, return_inverse=True, return_counts=True)
         self.inverse = self.inverse.ravel()
@@ -37,11 +40,28 @@ class DedupKNN:
         themselves, and one copy of each is removed (its count drops by one, to 0 for a singleton).
         """
         k = min(k + (1 if exclude_self else 0), len(self.unique))
-        dist, idx = self.nn.kneighbors(Q, n_neighbors=k)
+        if self.backend == "torch" and not exclude_self:
+            dist, idx = self._torch_kneighbors(Q, k)
+        else:
+            dist, idx = self.nn.kneighbors(Q, n_neighbors=k)
         counts = self.counts[idx].copy()
         if exclude_self:
             counts[:, 0] -= 1
         return dist, idx, counts
+
+    def _torch_kneighbors(self, Q: np.ndarray, k: int):
+        """Brute force with one float32 matrix product and ``topk``: much faster than scikit-learn's
+        heap for large ``k`` against a reference of a few thousand rows. Distances carry float32
+        rounding (about 1e-6 of the squared norms), far below any noise level the scores use."""
+        import torch
+
+        if not hasattr(self, "_ref32"):
+            self._ref32 = torch.from_numpy(self.unique.astype(np.float32))
+            self._ref_sq = (self._ref32**2).sum(1)
+        q = torch.from_numpy(np.ascontiguousarray(Q, dtype=np.float32))
+        d2 = torch.addmm((q**2).sum(1, keepdim=True) + self._ref_sq[None, :], q, self._ref32.T, alpha=-2.0)
+        vals, idx = torch.topk(d2, k, dim=1, largest=False, sorted=True)
+        return vals.clamp_(min=0.0).sqrt_().double().numpy(), idx.numpy()
 
     def query_unique(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances of the distinct rows of Q, inverse)``: ``dist[inverse]`` is the ``(n, k)``

@@ -50,7 +50,8 @@ class DiffusionDetector(BaseDetector):
                  coarse_neighbors: int = 200, coarse_levels: tuple = (0.3, 0.5, 0.7, 0.9),
                  marginal_sigma: float = 0.1, coarse_weight: float = 0.5, schedule: str = "linear",
                  n_steps: int = 1000, standardize: bool = True, contamination: float = 0.1,
-                 n_jobs: int | None = None, chunk_size: int = 2048):
+                 n_jobs: int | None = None, chunk_size: int = 2048, knn_backend: str = "sklearn"):
+        self.knn_backend = knn_backend
         self.n_neighbors = n_neighbors
         self.noise_levels = noise_levels
         self.coarse_neighbors = coarse_neighbors
@@ -88,7 +89,7 @@ class DiffusionDetector(BaseDetector):
         self.sigma2_ = variances(self.noise_levels)
         self.coarse_sigma2_ = variances(self.coarse_levels)
         self.X_train_ = np.ascontiguousarray(X)
-        self.knn_ = DedupKNN(self.X_train_, n_jobs=self.n_jobs)
+        self.knn_ = DedupKNN(self.X_train_, n_jobs=self.n_jobs, backend=self.knn_backend)
         self.marginal_ = MarginalSmoothedNLL(self.X_train_, float(self.marginal_sigma))
 
     def _fit(self, X):

@@ -60,14 +60,15 @@ class SeriesDiffusion(BaseEstimator):
     name = "series"
     modality = "series"
 
-    def __init__(self, window: int = 32, max_train_windows: int = 5000, smooth: int = 1,
+    def __init__(self, window: int = 32, max_train_windows: int = 2000, smooth: int = 1,
                  contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 200,
                  coarse_weight: float = 0.5, fill: str | None = None, random_state=None):
         store_params(self, locals())
 
     def _tab(self) -> DiffusionDetector:
         return DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
-                                 coarse_weight=self.coarse_weight, contamination=self.contamination)
+                                 coarse_weight=self.coarse_weight, contamination=self.contamination,
+                                 knn_backend="torch")
 
     def _check_params(self):
         if int(self.window) < 1:
