@@ -38,11 +38,14 @@ class SeriesDiffusion(BaseEstimator):
 
     Parameters
     ----------
-    window : steps per window (the window ending at each step is scored).
+    window : steps per window (the window ending at each step is scored), or ``"auto"``: the
+        series' period as TSB-AD estimates it, clipped to [16, 128].
     max_train_windows : training windows kept as the reference (a random subset beyond it).
     smooth : trailing mean of the score over this many steps (1 = none).
-    contamination : share of training steps above ``threshold_``; training scores are
-        leave-one-out (a window is not its own neighbour).
+    contamination : share of held-out steps above ``threshold_``.
+    calibration : share of the training series, at its end, scored against windows of the rest
+        only; ``threshold_`` comes from these scores, so it allows for drift over time (0: use the
+        leave-one-out scores of all training windows).
     fill : None (NaN raises), ``"ffill"`` or ``"interpolate"``.
     The remaining parameters go to the tabular ``diffusion`` detector.
 
@@ -60,9 +63,10 @@ class SeriesDiffusion(BaseEstimator):
     name = "series"
     modality = "series"
 
-    def __init__(self, window: int = 32, max_train_windows: int = 2000, smooth: int = 1,
-                 contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 200,
-                 coarse_weight: float = 0.5, fill: str | None = None, random_state=None):
+    def __init__(self, window="auto", max_train_windows: int = 2000, smooth: int = 1,
+                 contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 50,
+                 coarse_weight: float = 0.5, calibration: float = 0.2, fill: str | None = None,
+                 random_state=None):
         store_params(self, locals())
 
     def _tab(self) -> DiffusionDetector:
@@ -70,8 +74,19 @@ class SeriesDiffusion(BaseEstimator):
                                  coarse_weight=self.coarse_weight, contamination=self.contamination,
                                  knn_backend="torch")
 
+    def _window(self, arr=None) -> int:
+        """``window`` or, for ``"auto"``, TSB-AD's period estimate on the first channel, clipped to
+        [16, 128] steps."""
+        if self.window == "auto":
+            if arr is None:
+                return int(self.window_)
+            from .series_baselines import estimate_period
+
+            return int(np.clip(estimate_period(arr[:, 0]), 16, 128))
+        return int(self.window)
+
     def _check_params(self):
-        if int(self.window) < 1:
+        if self.window != "auto" and int(self.window) < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
         if int(self.smooth) < 1:
             raise ValueError(f"smooth must be >= 1, got {self.smooth}")
@@ -79,17 +94,22 @@ class SeriesDiffusion(BaseEstimator):
             raise ValueError(f"max_train_windows must be >= 2, got {self.max_train_windows}")
         if not 0.0 < float(self.contamination) <= 0.5:
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
+        if not 0.0 <= float(self.calibration) < 1.0:
+            raise ValueError(f"calibration must be a fraction in [0, 1), got {self.calibration}")
 
     def fit(self, X, y=None):
         """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
         self._check_params()
-        arr, names = check_series(X, fill=self.fill, min_length=max(2, int(self.window)))
+        arr, names = check_series(X, fill=self.fill, min_length=2 if self.window == "auto" else max(2, int(self.window)))
+        self.window_ = self._window(arr)
+        if len(arr) < self.window_:
+            raise ValueError(f"series has {len(arr)} steps, fewer than the window length {self.window_}")
         self.n_channels_, self.channel_names_ = arr.shape[1], names
         self.center_ = np.median(arr, axis=0)
         std = arr.std(axis=0)
         self.scale_ = np.where(std > 1e-8, std, 1.0)
         Z = (arr - self.center_) / self.scale_
-        W = causal_windows(Z, int(self.window))
+        W = causal_windows(Z, int(self.window_))
         rng = np.random.default_rng(self.random_state)
         ref = np.arange(len(W))
         if len(W) > int(self.max_train_windows):
@@ -101,7 +121,13 @@ class SeriesDiffusion(BaseEstimator):
         if len(others):
             raw[others] = self.tab_.decision_function(W[others])
         self.decision_scores_ = self._smooth(raw)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
+        q = 1.0 - float(self.contamination)
+        n_fit = len(W) - int(round(float(self.calibration) * len(W)))
+        if n_fit < len(W) and n_fit >= 2 * self.window_:
+            held = self._tab().fit(W[:n_fit][-int(self.max_train_windows):]).decision_function(W[n_fit:])
+            self.threshold_ = float(np.quantile(self._smooth(held, raw[:n_fit]), q))
+        else:
+            self.threshold_ = float(np.quantile(self.decision_scores_, q))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 
@@ -121,12 +147,12 @@ class SeriesDiffusion(BaseEstimator):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
 
     def _raw(self, Z, history=None):
-        return self.tab_.decision_function(causal_windows(Z, int(self.window), history))
+        return self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
 
     def decision_function(self, X) -> np.ndarray:
         """One score per step of ``X`` (the window ending at it), higher = more anomalous."""
         self._check_fitted()
-        arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill, min_length=int(self.window))
+        arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill, min_length=int(self.window_))
         return self._smooth(self._raw((arr - self.center_) / self.scale_))
 
     def predict(self, X) -> np.ndarray:
@@ -146,7 +172,7 @@ class SeriesDiffusion(BaseEstimator):
         """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``)."""
         self._check_fitted()
         tmeta, tarrays = self.tab_._get_state()
-        meta = {"n_channels_": self.n_channels_, "threshold_": self.threshold_,
+        meta = {"n_channels_": self.n_channels_, "threshold_": self.threshold_, "window_": self.window_,
                 "channel_names_": None if self.channel_names_ is None else [str(c) for c in self.channel_names_],
                 "tab": dict(tmeta, n_features_in_=self.tab_.n_features_in_, threshold_=self.tab_.threshold_)}
         arrays = {f"tab.{k}": v for k, v in tarrays.items()}
@@ -160,7 +186,7 @@ class SeriesDiffusion(BaseEstimator):
         try:
             det = cls(**config["params"])
             f = config["fitted"]
-            det.n_channels_ = int(f["n_channels_"])
+            det.n_channels_, det.window_ = int(f["n_channels_"]), int(f["window_"])
             names = f.get("channel_names_")
             det.channel_names_ = None if names is None else np.asarray(names, dtype=object)
             det.center_, det.scale_ = arrays["center_"], arrays["scale_"]
@@ -168,7 +194,7 @@ class SeriesDiffusion(BaseEstimator):
             tab_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("tab.")}
             tab_config = {"params": det._tab().get_params(), "fitted": f["tab"]}
             det.tab_ = DiffusionDetector._from_saved(tab_config, tab_arrays)
-            if det.center_.shape != (det.n_channels_,) or det.tab_.n_features_in_ != det.n_channels_ * int(det.window):
+            if det.center_.shape != (det.n_channels_,) or det.tab_.n_features_in_ != det.n_channels_ * det.window_:
                 raise ValueError("stored shapes do not match the channel count and window")
             det.threshold_ = float(f["threshold_"])
             det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
@@ -191,7 +217,7 @@ class SeriesDiffusionStream:
         arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
         Z = (arr - self.det.center_) / self.det.scale_
         raw = self.det._raw(Z, self.history)
-        w = int(self.det.window)
+        w = int(self.det.window_)
         hist = Z if self.history is None else np.concatenate([self.history, Z])
         if self.history is None:  # the batch pads the series start with its first step
             hist = np.concatenate([np.repeat(Z[:1], w - 1, axis=0), Z])
