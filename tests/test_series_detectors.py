@@ -164,3 +164,15 @@ def test_calibration_holds_out_the_end_of_the_training_series(series):
     assert SeriesRecon(**FAST).fit(series[:70]).n_fit_ == 70  # too short to hold out: in-sample
     with pytest.raises(ValueError, match="calibration"):
         SeriesRecon(calibration=1.0).fit(series)
+
+
+def test_series_default_window_from_the_period_and_held_out_threshold(series):
+    det = SeriesDiffusion(random_state=0).fit(series[:1600])
+    assert det.window_ == 40  # the injected sine's period
+    assert det.decision_scores_.shape == (1600,)
+    # the threshold comes from the last 20% scored against windows of the first 80%
+    loo = SeriesDiffusion(calibration=0.0, random_state=0).fit(series[:1600])
+    assert loo.threshold_ == pytest.approx(np.quantile(loo.decision_scores_, 0.99))
+    assert det.threshold_ != loo.threshold_
+    with pytest.raises(ValueError, match="calibration"):
+        SeriesDiffusion(calibration=1.5).fit(series)
