@@ -27,6 +27,7 @@ from ..metrics import auprc, auroc
 from ..metrics.series import best_f1, nab_score, point_adjusted_f1, vus
 from ..data.series import load_nab, load_skab
 from ..detectors.series_baselines import estimate_period
+from .tabular import _bar
 
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "vus_pr", "vus_roc", "f1", "pa_f1",
            "thr_f1", "far", "mar", "tp", "fp", "fn", "tn", "nab_raw", "nab_null", "nab_perfect", "fit_s", "score_s",
@@ -143,12 +144,3 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
         bar.close()
     return out
 
-
-def _bar(total, progress):
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="bench", unit="fit")

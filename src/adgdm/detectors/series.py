@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from .._torch import resolve_device, seed_of, seeded
 from .._validation import check_series
@@ -24,13 +22,14 @@ from ..io import ModelFileError, save_detector
 from ..nets import TemporalConvNet, build_net
 from ..scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ._neural import store_params
+from ._series_base import SeriesBase
 
 __all__ = ["SeriesDiffusionDetector", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesStream"]
 
 _MODES = ("recon", "impute", "forecast")
 
 
-class SeriesDiffusionDetector(BaseEstimator):
+class SeriesDiffusionDetector(SeriesBase):
     """Window diffusion detector for a series ``(T,)`` or ``(T, channels)``.
 
     Parameters
@@ -61,7 +60,6 @@ class SeriesDiffusionDetector(BaseEstimator):
     """
 
     name = "series-base"
-    modality = "series"
     _default_score: tuple = ("impute",)
 
     def __init__(self, score=None, window: int = 64, stride: int | None = None, train_stride: int = 1,
@@ -164,19 +162,6 @@ class SeriesDiffusionDetector(BaseEstimator):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 
-    def _smooth(self, scores: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
-        """Trailing mean over ``smooth`` steps (fewer at the start of the series); ``history`` holds
-        the unsmoothed scores just before ``scores`` (streaming)."""
-        k = int(self.smooth)
-        if k == 1:
-            return scores
-        prev = np.zeros(0) if history is None else history[max(0, len(history) - (k - 1)):]
-        full = np.concatenate([prev, scores])
-        c = np.concatenate([[0.0], np.cumsum(full)])
-        i = np.arange(len(prev), len(full))
-        lo = np.maximum(i - k + 1, 0)
-        return (c[i + 1] - c[lo]) / (i + 1 - lo)
-
     def _loss(self):
         sched, modes = self.schedule_, self._modes()
         L, C = int(self.window), self.n_channels_
@@ -274,23 +259,9 @@ class SeriesDiffusionDetector(BaseEstimator):
         Z = self._scaled(X)
         return self._smooth(self._combine({m: self._fold_mode(Z, m) for m in self._modes()}))
 
-    def predict(self, X) -> np.ndarray:
-        """0/1 per step: score above ``threshold_``."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """``(T, 2)``: [normal, anomaly] probability by rank among the training scores."""
-        p = np.searchsorted(np.sort(self.decision_scores_), self.decision_function(X), side="right")
-        p = p / len(self.decision_scores_)
-        return np.column_stack([1 - p, p])
-
     def _scaled(self, X):
         arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill, min_length=int(self.window))
         return (arr - self.center_) / self.scale_
-
-    def _check_fitted(self):
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
 
     def stream(self) -> "SeriesStream":
         """An online scorer: ``update(new_points)`` returns the scores of the steps that became final,

@@ -11,12 +11,11 @@ immediate and equals batch scoring.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from .._validation import check_series
 from ..io import ModelFileError, save_detector
 from ._neural import store_params
+from ._series_base import SeriesBase
 from .default import DiffusionDetector
 
 __all__ = ["SeriesDiffusion", "SeriesDiffusionStream"]
@@ -33,7 +32,7 @@ def causal_windows(Z: np.ndarray, window: int, history: np.ndarray | None = None
     return np.ascontiguousarray(pad[idx].reshape(len(Z), -1))
 
 
-class SeriesDiffusion(BaseEstimator):
+class SeriesDiffusion(SeriesBase):
     """Causal window scores from the ideal denoiser of the training windows.
 
     Parameters
@@ -61,7 +60,6 @@ class SeriesDiffusion(BaseEstimator):
     """
 
     name = "series"
-    modality = "series"
 
     def __init__(self, window="auto", max_train_windows: int = 2000, smooth: int = 1,
                  contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 50,
@@ -131,21 +129,6 @@ class SeriesDiffusion(BaseEstimator):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 
-    def _smooth(self, scores: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
-        k = int(self.smooth)
-        if k == 1:
-            return scores
-        prev = np.zeros(0) if history is None else history[max(0, len(history) - (k - 1)):]
-        full = np.concatenate([prev, scores])
-        c = np.concatenate([[0.0], np.cumsum(full)])
-        i = np.arange(len(prev), len(full))
-        lo = np.maximum(i - k + 1, 0)
-        return (c[i + 1] - c[lo]) / (i + 1 - lo)
-
-    def _check_fitted(self):
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
-
     def _raw(self, Z, history=None):
         return self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
 
@@ -154,14 +137,6 @@ class SeriesDiffusion(BaseEstimator):
         self._check_fitted()
         arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill, min_length=int(self.window_))
         return self._smooth(self._raw((arr - self.center_) / self.scale_))
-
-    def predict(self, X) -> np.ndarray:
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-    def predict_proba(self, X) -> np.ndarray:
-        p = np.searchsorted(np.sort(self.decision_scores_), self.decision_function(X), side="right")
-        p = p / len(self.decision_scores_)
-        return np.column_stack([1 - p, p])
 
     def stream(self) -> "SeriesDiffusionStream":
         """Online scorer: ``update(points)`` returns one score per new point at once."""

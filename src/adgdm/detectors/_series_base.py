@@ -1,0 +1,38 @@
+"""What every adgdm series detector shares: the trailing-mean smoothing, ``predict`` and
+``predict_proba`` through ``threshold_`` and the training scores, and the fitted check."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+
+class SeriesBase(BaseEstimator):
+    modality = "series"
+
+    def _smooth(self, scores: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Trailing mean over ``smooth`` steps (fewer at the start of the series); ``history`` holds
+        the unsmoothed scores just before ``scores`` (streaming)."""
+        k = int(self.smooth)
+        if k == 1:
+            return scores
+        prev = np.zeros(0) if history is None else history[max(0, len(history) - (k - 1)):]
+        full = np.concatenate([prev, scores])
+        c = np.concatenate([[0.0], np.cumsum(full)])
+        i = np.arange(len(prev), len(full))
+        lo = np.maximum(i - k + 1, 0)
+        return (c[i + 1] - c[lo]) / (i + 1 - lo)
+
+    def _check_fitted(self):
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 per step: score above ``threshold_``."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """``(T, 2)``: [normal, anomaly] probability by rank among the training scores."""
+        p = np.searchsorted(np.sort(self.decision_scores_), self.decision_function(X), side="right")
+        p = p / len(self.decision_scores_)
+        return np.column_stack([1 - p, p])
