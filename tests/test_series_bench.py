@@ -68,3 +68,10 @@ def test_torch_knn_backend_matches_sklearn():
     np.testing.assert_array_equal(b[2].sum(1), a[2].sum(1))
     with pytest.raises(ValueError, match="backend"):
         DedupKNN(X, backend="faiss")
+
+
+def test_alarm_onsets_keep_the_first_step_of_each_run():
+    from adgdm.bench.series import alarm_onsets
+
+    assert alarm_onsets(np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 1])).tolist() == [0, 1, 0, 0, 1, 0, 0, 1, 0, 0]
+    assert alarm_onsets(np.array([1, 1])).tolist() == [1, 0]

@@ -10,8 +10,9 @@ the labels, as published papers do). Thresholded metrics use a label-free thresh
 ``threshold_`` (adgdm detectors set it from held-out or leave-one-out training scores at
 ``contamination=0.01``), else the ``threshold_quantile`` (0.99) of its scores on the training part
 (a model scoring the rows it was fitted on sees them as more normal than new rows).
-NAB's score is computed both at that threshold and, as NAB itself does, at one threshold tuned on
-the labels over the whole corpus (summary), on scores standardised by each file's training part.
+NAB's score is computed on alarms, the onsets of threshold exceedances (``alarm_onsets``), both at
+that threshold and, as NAB itself does, at one threshold tuned on the labels over the whole corpus
+(summary), on scores standardised by each file's training part.
 """
 from __future__ import annotations
 
@@ -55,6 +56,13 @@ def score_cache_path(out: Path, dataset: str, spec: str, seed: int) -> Path:
     return out.parent / ".cache" / out.stem / safe(spec) / str(seed) / (safe(dataset) + ".npz")
 
 
+def alarm_onsets(flags: np.ndarray) -> np.ndarray:
+    """0/1 alarms at the first step of each run of flagged steps: a monitor raises one alarm when a
+    score crosses its threshold, not one per step while it stays above (NAB charges each)."""
+    f = np.asarray(flags).astype(bool)
+    return (f & ~np.concatenate([[False], f[:-1]])).astype(int)
+
+
 def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: float | None = None) -> dict:
     """Metrics of one scored series (``scores`` over all its steps) on its test part. ``threshold``
     is the detector's own (``threshold_``); without one, the ``threshold_quantile`` of the scores
@@ -80,7 +88,7 @@ def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: f
                    vus_pr=round(v["vus_pr"], 4), vus_roc=round(v["vus_roc"], 4),
                    f1=round(best_f1(y, s)[0], 4), pa_f1=round(point_adjusted_f1(y, s)[0], 4), vus_window=window)
     if record.windows:
-        r = nab_score(record.windows, (scores > thr).astype(int), record.train_end)
+        r = nab_score(record.windows, alarm_onsets(scores > thr), record.train_end)
         row.update(nab_raw=round(r.score, 5), nab_null=r.null, nab_perfect=r.perfect)
     return row
 
