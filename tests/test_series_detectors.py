@@ -176,3 +176,16 @@ def test_series_default_window_from_the_period_and_held_out_threshold(series):
     assert det.threshold_ != loo.threshold_
     with pytest.raises(ValueError, match="calibration"):
         SeriesDiffusion(calibration=1.5).fit(series)
+
+
+def test_corrupted_or_truncated_model_files_raise_model_file_error(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    weights = tmp_path / "m" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(adgdm.ModelFileError):
+        adgdm.load(tmp_path / "m")
+    fitted.save(tmp_path / "n")
+    cfg = tmp_path / "n" / "config.json"
+    cfg.write_text(cfg.read_text().replace('"n_channels_"', '"n_chan"'))
+    with pytest.raises(adgdm.ModelFileError):
+        adgdm.load(tmp_path / "n")

@@ -36,3 +36,21 @@ class SeriesBase(BaseEstimator):
         p = np.searchsorted(np.sort(self.decision_scores_), self.decision_function(X), side="right")
         p = p / len(self.decision_scores_)
         return np.column_stack([1 - p, p])
+
+    # --- persistence: the fields every series detector saves --------------------------------
+    def _common_state(self) -> tuple[dict, dict]:
+        meta = {"n_channels_": self.n_channels_, "threshold_": self.threshold_,
+                "channel_names_": None if self.channel_names_ is None else [str(c) for c in self.channel_names_]}
+        arrays = {"center_": self.center_, "scale_": self.scale_, "decision_scores_": self.decision_scores_}
+        return meta, arrays
+
+    def _load_common(self, fitted: dict, arrays: dict) -> None:
+        self.n_channels_ = int(fitted["n_channels_"])
+        names = fitted.get("channel_names_")
+        self.channel_names_ = None if names is None else np.asarray(names, dtype=object)
+        self.center_, self.scale_ = arrays["center_"], arrays["scale_"]
+        if self.center_.shape != (self.n_channels_,) or self.scale_.shape != (self.n_channels_,):
+            raise ValueError("scaler shape does not match the channel count")
+        self.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
+        self.threshold_ = float(fitted["threshold_"])
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)

@@ -274,13 +274,12 @@ class SeriesDiffusionDetector(SeriesBase):
         """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``); see ``adgdm.load``."""
         self._check_fitted()
         modes = self._modes()
-        meta = {"seed_": self.seed_, "n_channels_": self.n_channels_, "threshold_": self.threshold_,
-                "channel_names_": None if self.channel_names_ is None else [str(c) for c in self.channel_names_],
-                "mode_center_": self.mode_center_, "mode_scale_": self.mode_scale_,
-                "net": {"class": type(self.net_).__name__, "config": self.net_.config},
-                "schedule": self.schedule_.config()}
+        meta, common = self._common_state()
+        meta.update({"seed_": self.seed_, "mode_center_": self.mode_center_, "mode_scale_": self.mode_scale_,
+                     "net": {"class": type(self.net_).__name__, "config": self.net_.config},
+                     "schedule": self.schedule_.config()})
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        arrays.update(center_=self.center_, scale_=self.scale_, decision_scores_=self.decision_scores_)
+        arrays.update(common)
         arrays.update({f"channel_scale.{m}": self.channel_scale_[m] for m in modes})
         return save_detector(path, self.name, self.get_params(), meta, arrays)
 
@@ -289,16 +288,11 @@ class SeriesDiffusionDetector(SeriesBase):
         try:
             det = cls(**config["params"])
             f = config["fitted"]
-            det.seed_, det.n_channels_ = int(f["seed_"]), int(f["n_channels_"])
-            names = f.get("channel_names_")
-            det.channel_names_ = None if names is None else np.asarray(names, dtype=object)
+            det._load_common(f, arrays)
+            det.seed_ = int(f["seed_"])
             det.mode_center_ = {k: float(v) for k, v in f["mode_center_"].items()}
             det.mode_scale_ = {k: float(v) for k, v in f["mode_scale_"].items()}
-            det.center_, det.scale_ = arrays["center_"], arrays["scale_"]
-            det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
             det.channel_scale_ = {m: arrays[f"channel_scale.{m}"] for m in det._modes()}
-            if det.center_.shape != (det.n_channels_,):
-                raise ValueError("scaler shape does not match the channel count")
             det.schedule_ = NoiseSchedule(**f["schedule"])
             det.device_ = resolve_device(det.device)
             det.net_ = build_net(f["net"]["class"], f["net"]["config"])
@@ -306,8 +300,6 @@ class SeriesDiffusionDetector(SeriesBase):
             det.net_.load_state_dict(state, strict=True)
             det.net_.to(det.device_).eval()
             det._make_noise()
-            det.threshold_ = float(f["threshold_"])
-            det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:

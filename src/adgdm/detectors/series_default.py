@@ -147,13 +147,12 @@ class SeriesDiffusion(SeriesBase):
         """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``)."""
         self._check_fitted()
         tmeta, tarrays = self.tab_._get_state()
-        meta = {"n_channels_": self.n_channels_, "threshold_": self.threshold_, "window_": self.window_,
-                "channel_names_": None if self.channel_names_ is None else [str(c) for c in self.channel_names_],
-                "tab": dict(tmeta, n_features_in_=self.tab_.n_features_in_, threshold_=self.tab_.threshold_)}
-        arrays = {f"tab.{k}": v for k, v in tarrays.items()}
+        meta, common = self._common_state()
+        meta.update(window_=self.window_,
+                    tab=dict(tmeta, n_features_in_=self.tab_.n_features_in_, threshold_=self.tab_.threshold_))
+        arrays = dict(common, **{f"tab.{k}": v for k, v in tarrays.items()})
         arrays.update({"tab.center_": self.tab_.center_, "tab.scale_": self.tab_.scale_,
-                       "tab.decision_scores_": self.tab_.decision_scores_, "center_": self.center_,
-                       "scale_": self.scale_, "decision_scores_": self.decision_scores_})
+                       "tab.decision_scores_": self.tab_.decision_scores_})
         return save_detector(path, self.name, self.get_params(), meta, arrays)
 
     @classmethod
@@ -161,18 +160,13 @@ class SeriesDiffusion(SeriesBase):
         try:
             det = cls(**config["params"])
             f = config["fitted"]
-            det.n_channels_, det.window_ = int(f["n_channels_"]), int(f["window_"])
-            names = f.get("channel_names_")
-            det.channel_names_ = None if names is None else np.asarray(names, dtype=object)
-            det.center_, det.scale_ = arrays["center_"], arrays["scale_"]
-            det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
+            det._load_common(f, arrays)
+            det.window_ = int(f["window_"])
             tab_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("tab.")}
             tab_config = {"params": det._tab().get_params(), "fitted": f["tab"]}
             det.tab_ = DiffusionDetector._from_saved(tab_config, tab_arrays)
-            if det.center_.shape != (det.n_channels_,) or det.tab_.n_features_in_ != det.n_channels_ * det.window_:
+            if det.tab_.n_features_in_ != det.n_channels_ * det.window_:
                 raise ValueError("stored shapes do not match the channel count and window")
-            det.threshold_ = float(f["threshold_"])
-            det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
