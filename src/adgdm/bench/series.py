@@ -23,12 +23,12 @@ from typing import Iterable
 
 import numpy as np
 
-from ..detectors import detector_class, make_detector, parse_spec
+from ..detectors import make_detector
 from ..metrics import auprc, auroc
 from ..metrics.series import best_f1, nab_score, point_adjusted_f1, vus
 from ..data.series import load_nab, load_skab
 from ..detectors.series_baselines import estimate_period
-from .tabular import _bar
+from .tabular import _bar, check_specs
 
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "vus_pr", "vus_roc", "f1", "pa_f1",
            "thr_f1", "far", "mar", "tp", "fp", "fn", "tn", "nab_raw", "nab_null", "nab_perfect", "fit_s", "score_s",
@@ -103,10 +103,7 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
     records = load_suite(suite, data, list(datasets) if datasets else None)
     if not records:
         raise ValueError(f"no {suite} files found under {data}")
-    specs = list(detectors or DEFAULT_DETECTORS)
-    for spec in specs:  # fail before hours of work, not in the middle
-        detector_class(parse_spec(spec)[0])
-        make_detector(spec)
+    specs = check_specs(detectors or DEFAULT_DETECTORS)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out) if resume else set()

@@ -32,6 +32,15 @@ def _done(out: Path) -> set:
         return {(r["dataset"], r["setting"], r["detector"], int(r["seed"])) for r in csv.DictReader(f)}
 
 
+def check_specs(specs) -> list[str]:
+    """Build every detector spec once: a typo fails before hours of work, not in the middle."""
+    specs = list(specs)
+    for spec in specs:
+        detector_class(parse_spec(spec)[0])
+        make_detector(spec)
+    return specs
+
+
 def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iterable[str] | None = None,
                 seeds: int = 5, setting: str = "semi", out="benchmarks/results/tabular.csv", resume: bool = False,
                 progress: bool = True, suite: str = "adbench") -> Path:
@@ -46,10 +55,7 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
     missing = [n for n in names if n not in files]
     if missing:
         raise ValueError(f"datasets not found in {data_dir}: {missing}; available: {', '.join(files)}")
-    specs = list(detectors or DEFAULT_DETECTORS)
-    for spec in specs:  # fail before hours of work, not in the middle
-        detector_class(parse_spec(spec)[0])
-        make_detector(spec)
+    specs = check_specs(detectors or DEFAULT_DETECTORS)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out) if resume else set()

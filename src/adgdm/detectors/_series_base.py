@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from ..io import ModelFileError
+
 
 class SeriesBase(BaseEstimator):
     modality = "series"
@@ -54,3 +56,20 @@ class SeriesBase(BaseEstimator):
         self.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
         self.threshold_ = float(fitted["threshold_"])
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+
+    @classmethod
+    def _from_saved(cls, config: dict, arrays: dict):
+        """Rebuild from ``adgdm.load``; any missing or inconsistent field is a ``ModelFileError``."""
+        try:
+            det = cls(**config["params"])
+            det._load_common(config["fitted"], arrays)
+            det._restore(config["fitted"], arrays)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+            raise ModelFileError(f"saved {cls.__name__} is incomplete or inconsistent: {type(e).__name__}: {e}") from None
+        return det
+
+    def _restore(self, fitted: dict, arrays: dict) -> None:
+        """Detector-specific fitted state (subclasses)."""
+        raise NotImplementedError

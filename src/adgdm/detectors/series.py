@@ -18,7 +18,7 @@ from .._torch import resolve_device, seed_of, seeded
 from .._validation import check_series
 from ..data.windows import fold, grid_starts, window_view
 from ..diffusion import NoiseSchedule, TrainConfig, train
-from ..io import ModelFileError, save_detector
+from ..io import save_detector
 from ..nets import TemporalConvNet, build_net
 from ..scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ._neural import store_params
@@ -283,28 +283,18 @@ class SeriesDiffusionDetector(SeriesBase):
         arrays.update({f"channel_scale.{m}": self.channel_scale_[m] for m in modes})
         return save_detector(path, self.name, self.get_params(), meta, arrays)
 
-    @classmethod
-    def _from_saved(cls, config: dict, arrays: dict):
-        try:
-            det = cls(**config["params"])
-            f = config["fitted"]
-            det._load_common(f, arrays)
-            det.seed_ = int(f["seed_"])
-            det.mode_center_ = {k: float(v) for k, v in f["mode_center_"].items()}
-            det.mode_scale_ = {k: float(v) for k, v in f["mode_scale_"].items()}
-            det.channel_scale_ = {m: arrays[f"channel_scale.{m}"] for m in det._modes()}
-            det.schedule_ = NoiseSchedule(**f["schedule"])
-            det.device_ = resolve_device(det.device)
-            det.net_ = build_net(f["net"]["class"], f["net"]["config"])
-            state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-            det.net_.load_state_dict(state, strict=True)
-            det.net_.to(det.device_).eval()
-            det._make_noise()
-        except ModelFileError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
-            raise ModelFileError(f"saved {cls.__name__} is incomplete or inconsistent: {type(e).__name__}: {e}") from None
-        return det
+    def _restore(self, f: dict, arrays: dict) -> None:
+        self.seed_ = int(f["seed_"])
+        self.mode_center_ = {k: float(v) for k, v in f["mode_center_"].items()}
+        self.mode_scale_ = {k: float(v) for k, v in f["mode_scale_"].items()}
+        self.channel_scale_ = {m: arrays[f"channel_scale.{m}"] for m in self._modes()}
+        self.schedule_ = NoiseSchedule(**f["schedule"])
+        self.device_ = resolve_device(self.device)
+        self.net_ = build_net(f["net"]["class"], f["net"]["config"])
+        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
+        self.net_.load_state_dict(state, strict=True)  # RuntimeError on missing or misshapen weights
+        self.net_.to(self.device_).eval()
+        self._make_noise()
 
 
 class SeriesStream:

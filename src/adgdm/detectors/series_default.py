@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_series
-from ..io import ModelFileError, save_detector
+from ..io import save_detector
 from ._neural import store_params
 from ._series_base import SeriesBase
 from .default import DiffusionDetector
@@ -155,23 +155,12 @@ class SeriesDiffusion(SeriesBase):
                        "tab.decision_scores_": self.tab_.decision_scores_})
         return save_detector(path, self.name, self.get_params(), meta, arrays)
 
-    @classmethod
-    def _from_saved(cls, config: dict, arrays: dict):
-        try:
-            det = cls(**config["params"])
-            f = config["fitted"]
-            det._load_common(f, arrays)
-            det.window_ = int(f["window_"])
-            tab_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("tab.")}
-            tab_config = {"params": det._tab().get_params(), "fitted": f["tab"]}
-            det.tab_ = DiffusionDetector._from_saved(tab_config, tab_arrays)
-            if det.tab_.n_features_in_ != det.n_channels_ * det.window_:
-                raise ValueError("stored shapes do not match the channel count and window")
-        except ModelFileError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as e:
-            raise ModelFileError(f"saved {cls.__name__} is incomplete or inconsistent: {type(e).__name__}: {e}") from None
-        return det
+    def _restore(self, f: dict, arrays: dict) -> None:
+        self.window_ = int(f["window_"])
+        tab_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("tab.")}
+        self.tab_ = DiffusionDetector._from_saved({"params": self._tab().get_params(), "fitted": f["tab"]}, tab_arrays)
+        if self.tab_.n_features_in_ != self.n_channels_ * self.window_:
+            raise ValueError("stored shapes do not match the channel count and window")
 
 
 class SeriesDiffusionStream:
