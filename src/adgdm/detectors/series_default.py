@@ -11,6 +11,7 @@ immediate and equals batch scoring.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 
 from .._validation import check_series
 from ..io import save_detector
@@ -41,10 +42,9 @@ class SeriesDiffusion(SeriesBase):
         series' period as TSB-AD estimates it, clipped to [16, 128].
     max_train_windows : training windows kept as the reference (a random subset beyond it).
     smooth : trailing mean of the score over this many steps (1 = none).
-    contamination : share of held-out steps above ``threshold_``.
-    calibration : share of the training series, at its end, scored against windows of the rest
-        only; ``threshold_`` comes from these scores, so it allows for drift over time (0: use the
-        leave-one-out scores of all training windows).
+    contamination : share of the cross-fitted training scores above ``threshold_``.
+    n_folds : time blocks of the training windows; each is scored against the windows that share
+        no step with it (cross-fitting), which sets the scale of the evidence and ``threshold_``.
     fill : None (NaN raises), ``"ffill"`` or ``"interpolate"``.
     The remaining parameters go to the tabular ``diffusion`` detector.
 
@@ -63,7 +63,7 @@ class SeriesDiffusion(SeriesBase):
 
     def __init__(self, window="auto", max_train_windows: int = 2000, smooth: int = 1,
                  contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 50,
-                 coarse_weight: float = 0.5, calibration: float = 0.2, fill: str | None = None,
+                 coarse_weight: float = 0.5, n_folds: int = 5, fill: str | None = None,
                  random_state=None):
         store_params(self, locals())
 
@@ -92,8 +92,8 @@ class SeriesDiffusion(SeriesBase):
             raise ValueError(f"max_train_windows must be >= 2, got {self.max_train_windows}")
         if not 0.0 < float(self.contamination) <= 0.5:
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
-        if not 0.0 <= float(self.calibration) < 1.0:
-            raise ValueError(f"calibration must be a fraction in [0, 1), got {self.calibration}")
+        if int(self.n_folds) < 2:
+            raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
 
     def fit(self, X, y=None):
         """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
@@ -109,25 +109,49 @@ class SeriesDiffusion(SeriesBase):
         Z = (arr - self.center_) / self.scale_
         W = causal_windows(Z, int(self.window_))
         rng = np.random.default_rng(self.random_state)
-        ref = np.arange(len(W))
-        if len(W) > int(self.max_train_windows):
-            ref = np.sort(rng.choice(len(W), int(self.max_train_windows), replace=False))
+        # windows that end before step ``window - 1`` are padded with copies of the first step:
+        # they are scored, but are not normal data to compare with
+        first = int(self.window_) - 1 if len(W) - int(self.window_) + 1 >= 2 * int(self.n_folds) else 0
+        ref = np.arange(first, len(W))
+        if len(ref) > int(self.max_train_windows):
+            ref = np.sort(rng.choice(ref, int(self.max_train_windows), replace=False))
         self.tab_ = self._tab().fit(W[ref])
+        self._cross_fit(ref)
         raw = np.empty(len(W))
         others = np.setdiff1d(np.arange(len(W)), ref)
-        raw[ref] = self.tab_.decision_scores_  # leave-one-out
+        raw[ref] = self.tab_.decision_scores_
         if len(others):
             raw[others] = self.tab_.decision_function(W[others])
         self.decision_scores_ = self._smooth(raw)
-        q = 1.0 - float(self.contamination)
-        n_fit = len(W) - int(round(float(self.calibration) * len(W)))
-        if n_fit < len(W) and n_fit >= 2 * self.window_:
-            held = self._tab().fit(W[:n_fit][-int(self.max_train_windows):]).decision_function(W[n_fit:])
-            self.threshold_ = float(np.quantile(self._smooth(held, raw[:n_fit]), q))
-        else:
-            self.threshold_ = float(np.quantile(self.decision_scores_, q))
+        self.threshold_ = float(np.quantile(self.decision_scores_[first:], 1.0 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    def _cross_fit(self, ref: np.ndarray) -> None:
+        """Re-base the training evidence of ``tab_`` on time blocks. Overlapping windows are
+        near-copies of their neighbours in time, so a window's leave-one-out evidence is degenerate
+        (its nearest row is itself shifted by one step) and the robust z-scale collapses. Instead,
+        each of ``n_folds`` blocks of training windows is scored against the windows that share no
+        step with it; these cross-fitted scores set the z-scale, the training scores and, through
+        ``contamination``, ``threshold_`` (they show how new stretches of normal data score)."""
+        tab, w = self.tab_, int(self.window_)
+        Xt = tab.X_train_  # the windows of ``ref``, standardised by ``tab``
+        raw = np.empty((len(Xt), len(tab.norm_center_)))
+        for fold in np.array_split(np.arange(len(Xt)), min(int(self.n_folds), len(Xt))):
+            lo, hi = ref[fold[0]] - w, ref[fold[-1]] + w
+            keep = (ref <= lo) | (ref >= hi)
+            if keep.sum() < 2:  # a short series: drop only the block itself
+                keep = np.ones(len(Xt), bool)
+                keep[fold] = False
+            part = clone(tab)
+            part._build(Xt[keep])
+            raw[fold] = part._raw(Xt[fold])
+        f = tab._features(raw)
+        tab.norm_center_ = np.median(f, axis=0)
+        spread = np.subtract(*np.percentile(f, [75, 25], axis=0))
+        tab.norm_scale_ = np.where(spread > 1e-12, spread, 1.0)
+        tab.decision_scores_ = tab._combine(raw)
+        tab._set_threshold()
 
     def _raw(self, Z, history=None):
         return self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
