@@ -110,7 +110,7 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
     new_file = not out.exists() or not resume
     bar = _bar(len(records) * seeds * len(specs), progress)
     with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="")
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="", lineterminator="\n")
         if new_file:
             writer.writeheader()
         for rec in records:

@@ -62,7 +62,7 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
     new_file = not out.exists() or not resume
     bar = _bar(len(names) * seeds * len(specs), progress)
     with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
         if new_file:
             writer.writeheader()
         for name in names:
