@@ -1,6 +1,7 @@
 """User-facing detectors, one class per method, registered under a short name."""
 from .base import BaseDetector
 from .baselines import PyODECOD, PyODIForest, PyODKNN, PyODLOF, PyODOCSVM
+from .cycle import CycleDetector
 from .ddpm import DDPMDetector
 from .default import DiffusionDetector
 from .dte import DTECategorical, DTEInverseGamma, DTENonParametric
@@ -10,11 +11,11 @@ from .series_default import SeriesDiffusion
 from .registry import detector_class, list_detectors, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
-             PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM,
+             PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector,
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile):
     register(_cls)
 
-__all__ = ["BaseDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
+__all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
            "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
            "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]

@@ -67,3 +67,12 @@ class DDPMDetector(NeuralDetector):
             ts = np.linspace(0, sched.n_steps - 1, self.n_elbo_steps).round().astype(int).tolist()
             fn = lambda x, gen: elbo_score(net, sched, x, ts, self.n_repeats, gen)  # noqa: E731
         return self._batched(fn, X)
+
+    def sample(self, n: int, steps: int = 50, sampler: str = "ddim", random_state=None) -> np.ndarray:
+        """``n`` new rows from the fitted model (``steps`` DDIM or DDPM steps), in the units of the
+        training data. See ``adgdm.generation`` for anomaly synthesis."""
+        self._check_fitted()
+        from ..generation import sample
+
+        return sample(self, n, steps=steps, sampler=sampler, random_state=random_state)
+

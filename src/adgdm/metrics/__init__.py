@@ -1,5 +1,6 @@
 """Metrics. Detection metrics defer to scikit-learn."""
 from .classification import auprc, auroc
+from .fidelity import c2st_auc, dcr_ratio, density_coverage, fidelity_report, mmd_rbf
 from .series import (
     NAB_PROFILES,
     NabCorpusScore,
@@ -36,4 +37,9 @@ __all__ = [
     "NabCorpusScore",
     "skab_outlier_metrics",
     "skab_outlier_metrics_pooled",
+    "c2st_auc",
+    "mmd_rbf",
+    "density_coverage",
+    "dcr_ratio",
+    "fidelity_report",
 ]
