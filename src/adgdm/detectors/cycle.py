@@ -164,21 +164,20 @@ class CycleDetector(BaseDetector):
         return res.X
 
     def _train_classifier(self, normals, pool, Xa, seed):
-        Xc = np.vstack([normals, pool, Xa]) if len(Xa) else np.vstack([normals, pool])
+        # real anomalies repeated to weigh as much, together, as the generated ones (repetition,
+        # not sample weights: weighted binning is slow in scikit-learn's boosted trees)
+        reps = max(1, len(pool) // len(Xa)) if len(Xa) else 0
+        Xc = np.vstack([normals, pool] + ([np.repeat(Xa, reps, axis=0)] if reps else []))
         yc = np.r_[np.zeros(len(normals)), np.ones(len(Xc) - len(normals))]
-        # real anomalies weigh as much, together, as the generated ones
-        w = np.ones(len(Xc))
-        if len(Xa):
-            w[-len(Xa):] = max(1.0, len(pool) / len(Xa))
-        w[yc == 1] *= len(normals) / w[yc == 1].sum()  # classes balanced
         clf = lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,  # noqa: E731
-                                                     l2_regularization=1.0, random_state=seed)
-        self.classifier_ = clf().fit(Xc, yc, sample_weight=w)
+                                                     l2_regularization=1.0,
+                                                     random_state=seed)
+        self.classifier_ = clf().fit(Xc, yc)
         # out-of-fold log-odds of the normal rows: how the classifier scores normals it did not see
         oof = np.empty(len(normals))
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
         for tr, te in folds.split(Xc, yc):
-            m = clf().fit(Xc[tr], yc[tr], sample_weight=w[tr])
+            m = clf().fit(Xc[tr], yc[tr])
             te_n = te[te < len(normals)]
             oof[te_n] = self._logit(m, Xc[te_n])
         self.clf_center_, self.clf_scale_ = _robust(oof)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_tabular
 from ..diffusion import denoising_loss
 from ..scores import elbo_score, noise_error_score, reconstruction_score
 from ._neural import NeuralDetector, store_params
@@ -37,11 +38,44 @@ class DDPMDetector(NeuralDetector):
                  epochs: int = 400, max_steps: int | None = 1000, batch_size: int = 256, lr: float = 1e-3,
                  val_fraction: float = 0.0, patience: int = 10, ema_decay: float | None = None,
                  max_train_samples: int | None = 100_000, standardize: bool = True, contamination: float = 0.1,
-                 device: str = "cpu", score_batch_size: int = 8192, random_state=None, verbose: bool = False):
+                 device: str = "cpu", score_batch_size: int = 8192, preprocess: str = "standard",
+                 random_state=None, verbose: bool = False):
         store_params(self, locals())
+
+    def fit(self, X, y=None):
+        """Fit on (mostly) normal rows ``X``; ``y`` is ignored."""
+        from ..data.featuremap import FeatureMap
+
+        self._check_params()
+        arr, _ = check_tabular(X)
+        # the feature map snaps generated values of discrete columns back to their levels (sample)
+        self.featuremap_ = FeatureMap(continuous=self.preprocess).fit(arr)
+        return super().fit(X, y)
+
+    def _transform(self, arr: np.ndarray) -> np.ndarray:
+        if self.preprocess == "quantile":
+            return self.featuremap_.transform(arr)
+        return super()._transform(arr)
+
+    def _get_state(self):
+        meta, arrays = super()._get_state()
+        arrays.update({f"fm.{k}": v for k, v in self.featuremap_.state().items()})
+        return meta, arrays
+
+    def _set_state(self, meta, arrays):
+        from ..data.featuremap import FeatureMap
+
+        super()._set_state(meta, arrays)
+        fm = {k[3:]: v for k, v in arrays.items() if k.startswith("fm.")}
+        if fm:
+            self.featuremap_ = FeatureMap.from_state(self.preprocess, fm)
+        elif self.preprocess == "quantile":
+            raise ValueError("the saved model has no feature map")
 
     def _check_params(self):
         super()._check_params()
+        if self.preprocess not in ("standard", "quantile"):
+            raise ValueError(f"preprocess must be 'standard' or 'quantile', got {self.preprocess!r}")
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         levels = np.atleast_1d(np.asarray(self.noise_levels, dtype=float))

@@ -119,7 +119,8 @@ def _guided(model, Z, n, severity, rng, gen, steps, detector, band, score_fn, gu
         m = 2 * n
         rows = Z[rng.integers(0, len(Z), size=m)]
         sev = rng.uniform(0.0, s_max, size=m)
-        cand = from_model_space(model, _local(model, rows, sev, gen, steps, score_fn=score_fn, guidance=guidance))
+        cand = from_model_space(model, _local(model, rows, sev, gen, steps, score_fn=score_fn, guidance=guidance),
+                                clip=False)
         s = detector.decision_function(cand)
         ok = (s >= low) & (s <= high)
         kept.append(cand[ok])
@@ -186,7 +187,7 @@ def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: f
         Z = to_model_space(model, X)
         if kind == "local":
             rows = Z[rng.integers(0, len(Z), size=n)]
-            return from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps))
+            return from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps), clip=False)
         if kind == "masked":
             d = Z.shape[1]
             mask = np.zeros((n, d), dtype=bool)
@@ -199,9 +200,10 @@ def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: f
                 k = max(1, int(round(float(feature_fraction) * d)))
                 for i in range(n):
                     mask[i, rng.choice(d, k, replace=False)] = True
-            rows = Z[rng.integers(0, len(Z), size=n)]
-            out = from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps, mask=mask))
-            return np.where(mask, out, from_model_space(model, rows))  # kept features exactly as the data
+            pick = rng.integers(0, len(Z), size=n)
+            rows, X_rows = Z[pick], X[pick]
+            out = from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps, mask=mask), clip=False)
+            return np.where(mask, out, X_rows)  # kept features exactly as the data
         return _guided(model, Z, n, float(severity), rng, gen, steps, detector, band, score_fn, guidance,
                        max_rounds)
     if kind == "conditional":

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator
 
 from .._torch import resolve_device, seed_of, seeded
 from .._validation import check_tabular
+from ..data.featuremap import FeatureMap
 from ..detectors._neural import store_params
 from ..diffusion import NoiseSchedule, TrainConfig, denoising_loss, train
 from ..nets import ResidualMLP
@@ -36,13 +37,12 @@ class ConditionalDiffusion(BaseEstimator):
 
     def __init__(self, width: int = 256, depth: int = 3, n_steps: int = 1000, schedule: str = "linear",
                  max_steps: int = 3000, batch_size: int = 256, lr: float = 1e-3, cond_drop: float = 0.15,
-                 anomaly_weight: float = 0.25, device: str = "cpu", random_state=None, verbose: bool = False):
+                 anomaly_weight: float = 0.25, preprocess: str = "standard", device: str = "cpu",
+                 random_state=None, verbose: bool = False):
         store_params(self, locals())
 
-    standardize = True  # the sampling helpers read this to map back to original units
-
     def _transform(self, arr: np.ndarray) -> np.ndarray:
-        return (arr - self.center_) / self.scale_
+        return self.featuremap_.transform(arr)
 
     def fit(self, X, y):
         """Fit on rows ``X`` with labels ``y`` (0 normal, 1 anomaly; at least one of each)."""
@@ -59,10 +59,8 @@ class ConditionalDiffusion(BaseEstimator):
         if not 0.0 < float(self.anomaly_weight) < 1.0:
             raise ValueError(f"anomaly_weight must lie in (0, 1), got {self.anomaly_weight}")
         self.n_features_in_ = arr.shape[1]
-        normal = arr[y == 0]
-        self.center_ = normal.mean(axis=0)
-        std = normal.std(axis=0)
-        self.scale_ = np.where(std > 1e-12, std, 1.0)
+        # scaled by the normal rows; discrete columns remembered so samples land on their levels
+        self.featuremap_ = FeatureMap(continuous=self.preprocess).fit(arr[y == 0])
         Z = self._transform(arr)
         self.seed_ = seed_of(self.random_state)
         rng = np.random.default_rng(self.seed_)

@@ -29,8 +29,12 @@ def to_model_space(model, X: np.ndarray) -> np.ndarray:
     return model._transform(np.asarray(X, dtype=np.float64)) if hasattr(model, "_transform") else X
 
 
-def from_model_space(model, Z: np.ndarray) -> np.ndarray:
-    """The model's standardised space -> original units."""
+def from_model_space(model, Z: np.ndarray, clip: bool = True) -> np.ndarray:
+    """The model's space -> original units. With a feature map, discrete columns are snapped to
+    their levels; ``clip`` keeps values in the training range (normal samples, not anomalies)."""
+    fm = getattr(model, "featuremap_", None)
+    if fm is not None:
+        return fm.inverse(Z, clip=clip)
     if getattr(model, "standardize", False):
         return Z * model.scale_ + model.center_
     return Z
@@ -40,9 +44,11 @@ def eps_function(model, label: int | None = None, guidance_scale: float = 0.0) -
     """``eps(x, t)`` of a fitted model; with a class-conditional network and ``label``, classifier-free
     guidance ``(1 + w) eps(x, t, label) - w eps(x, t, none)``."""
     net = model.net_
-    if label is None:
-        return lambda x, t: net(x, t)
     null = getattr(model, "null_label_", None)
+    if label is None:
+        if null is not None:  # a conditional network run unconditionally: the "no label" token
+            return lambda x, t: net(x, t, torch.full((x.shape[0],), int(null), dtype=torch.long, device=x.device))
+        return lambda x, t: net(x, t)
     if null is None:
         raise ValueError(f"{type(model).__name__} is not class-conditional; label= needs a ConditionalDiffusion")
     w = float(guidance_scale)
@@ -99,8 +105,12 @@ def reverse(eps_fn: Callable, schedule: NoiseSchedule, x_t: torch.Tensor, start:
 
 
 def sample(model, n: int, steps: int = 50, sampler: str = "ddim", eta: float = 0.0, label: int | None = None,
-           guidance_scale: float = 0.0, random_state=None, batch_size: int = 4096) -> np.ndarray:
+           guidance_scale: float = 0.0, random_state=None, batch_size: int = 4096, clip: float | None = 10.0) -> np.ndarray:
     """``n`` new rows from a fitted diffusion model, in the units of its training data.
+
+    ``label`` (a ``ConditionalDiffusion``'s class) with ``guidance_scale`` ``w`` uses classifier-free
+    guidance. ``clip`` bounds each step's clean estimate in the model's standardised space (guided
+    steps can overshoot early in the chain).
 
     Example
     -------
@@ -125,5 +135,6 @@ def sample(model, n: int, steps: int = 50, sampler: str = "ddim", eta: float = 0
     for i in range(0, int(n), int(batch_size)):
         m = min(int(batch_size), int(n) - i)
         x_T = torch.randn((m, d), generator=gen)
-        out.append(reverse(eps, sched, x_T, sched.n_steps - 1, steps, gen, sampler=sampler, eta=eta).numpy())
-    return from_model_space(model, np.concatenate(out).astype(np.float64))
+        out.append(reverse(eps, sched, x_T, sched.n_steps - 1, steps, gen, sampler=sampler, eta=eta, clip=clip).numpy())
+    # normal samples stay in the training range; samples of another class (anomalies) need not
+    return from_model_space(model, np.concatenate(out).astype(np.float64), clip=label is None or int(label) == 0)
