@@ -207,8 +207,11 @@ def test_cycle_contract_zero_and_few_shot(data):
     assert det.generation_report_[0]["generated"] >= 300 and det.generation_report_[0]["kept"] > 0
     few = np.r_[tr, np.flatnonzero(y == 1)[:10]]
     det5 = CycleDetector(generator_steps=150, n_generated=300, rounds=2, random_state=0).fit(X[few], y[few])
-    assert det5.n_real_anomalies_ == 10 and len(det5.generation_report_) == 2
-    assert det5.generation_report_[1]["judge"] == "cycle"
+    assert det5.n_real_anomalies_ == 10
+    assert [(r["source"], r["judge"]) for r in det5.generation_report_] == [
+        ("generic", "diffusion"), ("generic", "cycle"), ("conditional", "diffusion")]
+    assert set(det5.heads_) == {"generic", "few_shot"} and det.weights_ == {"generic": 1.0, "few_shot": 0.0}
+    assert det5.weight_scores_[(det5.weights_["generic"], det5.weights_["few_shot"])] == max(det5.weight_scores_.values())
     with pytest.raises(ValueError, match="rounds"):
         CycleDetector(rounds=0).fit(X[tr])
     with pytest.raises(NotImplementedError, match="cannot be saved"):

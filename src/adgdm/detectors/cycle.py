@@ -1,20 +1,23 @@
 """``cycle``: the detection-generation cycle as one detector.
 
 1. fit the unsupervised ``diffusion`` detector and a ``ddpm`` generator on the normal rows;
-2. synthesise anomalies (``local``, ``masked``, ``dependency``; with real anomalies in ``y``, also
-   ``conditional`` few-shot samples from a label-conditioned model) and keep those the detector
-   scores above the ``band`` quantile of normal rows (the rest look normal: label noise);
-3. train a gradient-boosted classifier on normals vs kept anomalies (+ the real ones);
-4. score = robust z of the diffusion score + ``weight`` x robust z of the classifier's log-odds,
-   both against normal rows (the classifier's from out-of-fold predictions);
-5. optional further ``rounds``: the combined detector filters a new batch of generated anomalies
-   (the hard ones, inside the normal score band's tail) and the classifier is retrained.
+2. synthesise anomalies (``local``, ``masked``, ``dependency``) and keep those the detector scores
+   above the ``band`` quantile of normal rows (the rest look normal: label noise);
+3. train a gradient-boosted "generic" classifier on normals vs the kept anomalies;
+4. with real anomalies in ``y`` (few-shot): fit a label-conditioned diffusion model, sample
+   anomalies like them with classifier-free guidance, and train a "few-shot" classifier on
+   normals vs real + conditional anomalies;
+5. score = robust z of the diffusion score + weighted robust z of each classifier's log-odds, all
+   against normal rows (classifiers' from out-of-fold predictions). Weights: 1 and 0 zero-shot;
+   few-shot, the pair whose out-of-fold scores best separate the real anomalies from normals;
+6. optional further ``rounds``: the combined detector judges a new batch of generated anomalies
+   and the generic classifier is retrained on all of them.
 """
 from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import StratifiedKFold
+from sklearn.metrics import roc_auc_score
 
 from .._torch import seed_of
 from .._validation import check_tabular
@@ -22,6 +25,12 @@ from ._neural import store_params
 from .base import BaseDetector
 from .ddpm import DDPMDetector
 from .default import DiffusionDetector
+
+
+def make_generator(steps: int = 1500, width: int = 128, seed=None) -> DDPMDetector:
+    """The ``ddpm`` generator ``cycle`` trains: ``steps`` optimiser steps whatever the data size,
+    quantile-normal continuous columns (TabDDPM's preprocessing)."""
+    return DDPMDetector(max_steps=steps, epochs=1_000_000, width=width, preprocess="quantile", random_state=seed)
 
 
 def _robust(ref: np.ndarray):
@@ -39,7 +48,7 @@ class CycleDetector(BaseDetector):
         classifier, at least 500).
     severity : range of severities drawn for ``local`` and ``masked`` samples.
     band : lower quantile of the normal diffusion scores a generated row must exceed to be kept.
-    weight : weight of the classifier's z-score in the sum.
+    weight : weight of the classifiers' z-scores in the sum (``"auto"``: see step 5 above).
     rounds : generation rounds; from the second on the combined detector keeps the hard samples.
     max_classifier_rows : cap on the normal rows the classifier sees (a random subset).
     generator_steps : training steps of the ``ddpm`` generator (and the conditional one).
@@ -58,7 +67,7 @@ class CycleDetector(BaseDetector):
     name = "cycle"
 
     def __init__(self, n_generated="auto", kinds: tuple = ("local", "masked", "dependency"),
-                 severity: tuple = (0.5, 1.5), band: float = 0.9, weight: float = 1.0, rounds: int = 1,
+                 severity: tuple = (0.5, 1.5), band: float = 0.9, weight="auto", rounds: int = 1,
                  max_classifier_rows: int = 10_000, generator_steps: int = 1500, generator_width: int = 128,
                  guidance_scale: float = 2.0, contamination: float = 0.1, random_state=None):
         store_params(self, locals())
@@ -66,6 +75,8 @@ class CycleDetector(BaseDetector):
     def _check_params(self):
         if not 0.0 < float(self.contamination) <= 0.5:
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
+        if self.weight != "auto" and not float(self.weight) >= 0:
+            raise ValueError(f"weight must be 'auto' or a number >= 0, got {self.weight}")
         if int(self.rounds) < 1:
             raise ValueError(f"rounds must be >= 1, got {self.rounds}")
         if not 0.0 <= float(self.band) < 1.0:
@@ -81,11 +92,15 @@ class CycleDetector(BaseDetector):
             raise ValueError(f"severity must be a range (low, high) with 0 <= low <= high, got {self.severity}")
 
     # ---------------------------------------------------------------------------------------------
-    def fit(self, X, y=None, base=None, generator=None):
+    def fit(self, X, y=None, base=None, generator=None, reuse=None):
         """Fit on normal rows ``X``; rows with ``y == 1`` are real anomalies (few-shot), the rest normal.
 
         ``base`` (a fitted ``diffusion`` detector) and ``generator`` (a fitted ``ddpm`` detector) are
-        reused when given; both must have been fitted on the normal rows of ``X``."""
+        reused when given; both must have been fitted on the normal rows of ``X``. ``reuse``, a
+        ``cycle`` fitted on the same normal rows with the same settings, lends its generic stage
+        (base, generator, generated anomalies and their classifier): only the few-shot stage runs."""
+        if reuse is not None:
+            base, generator = reuse.base_, reuse.generator_
         self._check_params()
         for name in ("conditional_",):
             self.__dict__.pop(name, None)
@@ -104,112 +119,158 @@ class CycleDetector(BaseDetector):
         seed = seed_of(self.random_state)
         rng = np.random.default_rng(seed)
         self.base_ = base if base is not None else DiffusionDetector(contamination=self.contamination).fit(Xn)
-        self.generator_ = generator if generator is not None else DDPMDetector(
-            max_steps=int(self.generator_steps), width=int(self.generator_width), random_state=seed).fit(Xn)
+        self.generator_ = generator if generator is not None else make_generator(
+            int(self.generator_steps), int(self.generator_width), seed).fit(Xn)
         for name, part in (("base", self.base_), ("generator", self.generator_)):
             if getattr(part, "n_features_in_", None) != arr.shape[1]:
                 raise ValueError(f"{name} must be fitted on the normal rows of X ({arr.shape[1]} features)")
         self.base_center_, self.base_scale_ = _robust(self.base_.decision_scores_)
-        cls_rows = Xn if len(Xn) <= self.max_classifier_rows else Xn[rng.choice(len(Xn), self.max_classifier_rows,
-                                                                              replace=False)]
-        n_gen = max(500, len(cls_rows)) if self.n_generated == "auto" else int(self.n_generated)
+        cls_idx = np.arange(len(Xn)) if len(Xn) <= self.max_classifier_rows else np.sort(
+            rng.choice(len(Xn), int(self.max_classifier_rows), replace=False))
+        self._cls_idx = cls_idx
+        n_gen = max(500, len(cls_idx)) if self.n_generated == "auto" else int(self.n_generated)
         self.n_real_anomalies_ = len(Xa)
         self.generation_report_ = []
-        pool = self._generate(Xn, Xa, n_gen, rng, seed, combined=False)
-        for r in range(1, int(self.rounds)):
-            self._train_classifier(cls_rows, pool, Xa, seed)
-            self.decision_scores_ = self._combine(self.base_.decision_scores_, self._oof_logit_full(Xn, cls_rows))
-            self._set_threshold()
-            more = self._generate(Xn, Xa, n_gen, rng, seed + r, combined=True)
-            pool = np.vstack([pool, more])
-        self._train_classifier(cls_rows, pool, Xa, seed)
-        self.decision_scores_ = self._combine(self.base_.decision_scores_, self._oof_logit_full(Xn, cls_rows))
-        self._set_threshold()
+        self.weights_ = {"generic": 1.0 if self.weight == "auto" else float(self.weight), "few_shot": 0.0}
+        self.heads_ = {}
+        if reuse is not None:
+            if not np.array_equal(reuse._cls_idx, cls_idx) or reuse.get_params() != self.get_params():
+                raise ValueError("reuse= must be a cycle fitted on the same normal rows with the same parameters")
+            self.heads_["generic"] = reuse.heads_["generic"]
+            self.generation_report_ = [r for r in reuse.generation_report_ if r["source"] == "generic"]
+        else:
+            pool = self._generate(Xn, n_gen, rng, seed, judge=self.base_)
+            for r in range(1, int(self.rounds)):
+                self.heads_["generic"] = self._head(Xn[cls_idx], pool, None, seed)
+                self._refresh(Xn)
+                pool = np.vstack([pool, self._generate(Xn, n_gen, rng, seed + r, judge=self)])
+            self.heads_["generic"] = self._head(Xn[cls_idx], pool, None, seed)
+        if len(Xa):
+            cond = self._conditional(Xn, Xa, n_gen, seed)
+            self.heads_["few_shot"] = self._head(Xn[cls_idx], cond, Xa, seed)
+            self._choose_weights(Xa)
+        self._refresh(Xn)
         return self
 
-    def _generate(self, Xn, Xa, n_gen, rng, seed, combined: bool) -> np.ndarray:
-        from ..generation import filter_by_detector, generate_anomalies
+    def _refresh(self, Xn):
+        self.decision_scores_ = self._combine(self.base_.decision_scores_,
+                                              {k: self._normal_logits(k, Xn) for k in self.heads_})
+        self._set_threshold()
 
-        kinds = list(self.kinds) + (["conditional"] if len(Xa) else [])
-        per = int(np.ceil(n_gen / len(kinds)))
+    def _generate(self, Xn, n_gen, rng, seed, judge) -> np.ndarray:
+        from ..generation import generate_anomalies
+
+        per = int(np.ceil(n_gen / len(self.kinds)))
         lo, hi = (float(v) for v in self.severity)
         parts = []
-        for j, kind in enumerate(kinds):
+        for j, kind in enumerate(self.kinds):
             s = seed * 31 + j
             if kind in ("local", "masked"):
                 sev = rng.uniform(lo, hi, size=per)
                 part = np.vstack([generate_anomalies(self.generator_, Xn, len(idx), kind=kind, severity=float(v),
                                                      random_state=s + i)
                                   for i, (v, idx) in enumerate(_groups(sev))])
-            elif kind == "conditional":
-                if not hasattr(self, "conditional_"):
-                    from ..generation import ConditionalDiffusion
-
-                    self.conditional_ = ConditionalDiffusion(width=int(self.generator_width), depth=2,
-                                                             max_steps=int(self.generator_steps), random_state=seed)
-                    self.conditional_.fit(np.vstack([Xn, Xa]), np.r_[np.zeros(len(Xn)), np.ones(len(Xa))])
-                part = generate_anomalies(self.conditional_, Xn, per, kind="conditional",
-                                          guidance_scale=self.guidance_scale, random_state=s)
             else:
                 part = generate_anomalies(None, Xn, per, kind=kind, severity=float(rng.uniform(lo, hi)), random_state=s)
             parts.append(part)
-        G = np.vstack(parts)
-        judge = self if combined else self.base_
+        return self._keep(np.vstack(parts), judge)
+
+    def _keep(self, G, judge, source: str = "generic") -> np.ndarray:
+        from ..generation import filter_by_detector
+
         res = filter_by_detector(judge, G, band=(float(self.band), None))
-        self.generation_report_.append({"round": len(self.generation_report_) + 1, "judge": judge.name,
-                                        "generated": res.n_generated, "kept": res.n_kept})
+        self.generation_report_.append({"source": source, "judge": judge.name, "generated": res.n_generated,
+                                        "kept": res.n_kept})
         if res.n_kept < 10:  # nothing passed: keep the farthest tenth rather than train on nothing
-            keep = np.argsort(res.scores)[-max(10, len(G) // 10):]
-            return G[keep]
+            return G[np.argsort(res.scores)[-max(10, len(G) // 10):]]
         return res.X
 
-    def _train_classifier(self, normals, pool, Xa, seed):
-        # real anomalies repeated to weigh as much, together, as the generated ones (repetition,
-        # not sample weights: weighted binning is slow in scikit-learn's boosted trees)
-        reps = max(1, len(pool) // len(Xa)) if len(Xa) else 0
-        Xc = np.vstack([normals, pool] + ([np.repeat(Xa, reps, axis=0)] if reps else []))
+    def _conditional(self, Xn, Xa, n_gen, seed) -> np.ndarray:
+        """Few-shot: anomalies like the real ones, from a label-conditioned model (guided)."""
+        from ..generation import ConditionalDiffusion, generate_anomalies
+
+        self.conditional_ = ConditionalDiffusion(width=int(self.generator_width), depth=2,
+                                                 max_steps=int(self.generator_steps), random_state=seed)
+        self.conditional_.fit(np.vstack([Xn, Xa]), np.r_[np.zeros(len(Xn)), np.ones(len(Xa))])
+        G = generate_anomalies(self.conditional_, Xn, max(len(Xa), n_gen // 2), kind="conditional",
+                               guidance_scale=self.guidance_scale, random_state=seed + 17)
+        return self._keep(G, self.base_, source="conditional")
+
+    def _head(self, normals, generated, Xa, seed) -> dict:
+        """A boosted-tree classifier of normals vs anomalies, with out-of-fold log-odds of the
+        normal rows and of each real anomaly (every copy of a real anomaly shares one fold, so it
+        is never scored by a model that saw it). Real anomalies are repeated to weigh as much,
+        together, as the generated ones (repetition, not sample weights: weighted binning is slow
+        in scikit-learn's boosted trees)."""
+        k = 0 if Xa is None else len(Xa)
+        reps = max(1, len(generated) // k) if k else 0
+        Xc = np.vstack([normals, generated] + ([np.repeat(Xa, reps, axis=0)] if k else []))
         yc = np.r_[np.zeros(len(normals)), np.ones(len(Xc) - len(normals))]
-        clf = lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,  # noqa: E731
-                                                     l2_regularization=1.0,
-                                                     random_state=seed)
-        self.classifier_ = clf().fit(Xc, yc)
-        # out-of-fold log-odds of the normal rows: how the classifier scores normals it did not see
-        oof = np.empty(len(normals))
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-        for tr, te in folds.split(Xc, yc):
-            m = clf().fit(Xc[tr], yc[tr])
-            te_n = te[te < len(normals)]
-            oof[te_n] = self._logit(m, Xc[te_n])
-        self.clf_center_, self.clf_scale_ = _robust(oof)
-        self._oof_normals_ = oof
+        make = lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,  # noqa: E731
+                                                      l2_regularization=1.0, random_state=seed)
+        model = make().fit(Xc, yc)
+        fold = np.random.default_rng(seed).integers(0, 5, size=len(Xc))
+        if k:
+            fold[len(normals) + len(generated):] = np.repeat(np.arange(k) % 5, reps)
+        oof = np.empty(len(Xc))
+        for f in range(5):
+            te = fold == f
+            if te.any() and len(np.unique(yc[~te])) == 2:
+                oof[te] = self._logit(make().fit(Xc[~te], yc[~te]), Xc[te])
+            else:
+                oof[te] = self._logit(model, Xc[te])
+        center, scale = _robust(oof[: len(normals)])
+        return {"model": model, "oof_normals": oof[: len(normals)], "center": center, "scale": scale,
+                "oof_real": oof[len(normals) + len(generated):][::reps] if k else None}
+
+    def _choose_weights(self, Xa) -> None:
+        """With real anomalies: the weights of the two classifier z-scores (small grids) whose
+        out-of-fold scores best separate the real anomalies from the normal rows. The diffusion
+        score saw neither (leave-one-out for normals); the generic head never saw real anomalies."""
+        if self.weight != "auto":
+            self.weights_["few_shot"] = float(self.weight)
+            return
+        idx = self._cls_idx
+        zb = np.r_[self.base_.decision_scores_[idx], self.base_.decision_function(Xa)]
+        zb = (zb - self.base_center_) / self.base_scale_
+        g, f = self.heads_["generic"], self.heads_["few_shot"]
+        zg = (np.r_[g["oof_normals"], self._logit(g["model"], Xa)] - g["center"]) / g["scale"]
+        zf = (np.r_[f["oof_normals"], f["oof_real"]] - f["center"]) / f["scale"]
+        lab = np.r_[np.zeros(len(idx)), np.ones(len(Xa))]
+        best, self.weight_scores_ = None, {}
+        for wg in (0.0, 0.5, 1.0):
+            for wf in (0.0, 0.5, 1.0, 2.0, 4.0, 16.0):
+                auc = roc_auc_score(lab, zb + wg * zg + wf * zf)
+                self.weight_scores_[(wg, wf)] = round(float(auc), 4)
+                if best is None or auc > best[0] + 1e-9:
+                    best = (auc, wg, wf)
+        self.weights_ = {"generic": best[1], "few_shot": best[2]}
 
     @staticmethod
     def _logit(clf, X) -> np.ndarray:
         p = np.clip(clf.predict_proba(X)[:, 1], 1e-7, 1 - 1e-7)
         return np.log(p / (1 - p))
 
-    def _oof_logit_full(self, Xn, cls_rows) -> np.ndarray:
-        """Classifier log-odds for every training normal: out-of-fold where the row was in the
-        classifier's training set, direct otherwise."""
-        if len(cls_rows) == len(Xn):
-            return self._oof_normals_
-        # the subset used by the classifier is a random sample: score all rows directly, then put
-        # the out-of-fold values in place for those that were trained on
-        out = self._logit(self.classifier_, Xn)
-        pos = {r.tobytes(): i for i, r in enumerate(cls_rows)}
-        for i, r in enumerate(Xn):
-            j = pos.get(r.tobytes())
-            if j is not None:
-                out[i] = self._oof_normals_[j]
+    def _normal_logits(self, head: str, Xn) -> np.ndarray:
+        """A head's log-odds for every training normal: out-of-fold where the row was in its
+        training set, direct otherwise."""
+        h = self.heads_[head]
+        if len(self._cls_idx) == len(Xn):
+            return h["oof_normals"]
+        out = self._logit(h["model"], Xn)
+        out[self._cls_idx] = h["oof_normals"]
         return out
 
-    def _combine(self, base_scores, logits) -> np.ndarray:
-        zb = (np.asarray(base_scores) - self.base_center_) / self.base_scale_
-        zc = (np.asarray(logits) - self.clf_center_) / self.clf_scale_
-        return zb + float(self.weight) * zc
+    def _combine(self, base_scores, logits: dict) -> np.ndarray:
+        z = (np.asarray(base_scores) - self.base_center_) / self.base_scale_
+        for name, lg in logits.items():
+            h = self.heads_[name]
+            z = z + self.weights_[name] * (np.asarray(lg) - h["center"]) / h["scale"]
+        return z
 
     def _score(self, X):
-        return self._combine(self.base_.decision_function(X), self._logit(self.classifier_, X))
+        return self._combine(self.base_.decision_function(X),
+                             {k: self._logit(h["model"], X) for k, h in self.heads_.items()})
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per row, higher = more anomalous."""

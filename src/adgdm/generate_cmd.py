@@ -1,0 +1,97 @@
+"""``adgdm generate``: samples and synthetic anomalies from a saved model, written atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def read_table(path: Path, columns=None) -> tuple[np.ndarray, list[str] | None]:
+    """Numeric rows of a CSV, Parquet or NPZ file (NPZ: ``X``, and only rows with ``y == 0`` when
+    ``y`` is there). Raises ``ValueError`` naming the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such data file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if "X" not in f:
+                    raise ValueError(f"{path}: an NPZ needs an array named 'X', found {list(f.keys())}")
+                X = np.asarray(f["X"], dtype=np.float64)
+                if "y" in f:
+                    X = X[np.asarray(f["y"]).ravel() == 0]
+        except (OSError, EOFError) as e:
+            raise ValueError(f"{path}: not a readable NPZ file ({e})") from None
+        return X, None
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
+    except Exception as e:  # pandas raises many types on unreadable files
+        raise ValueError(f"{path}: could not read it as {'Parquet' if suffix in ('.parquet', '.pq') else 'CSV'}: {e}") from None
+    if columns:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise ValueError(f"{path}: columns {missing} not found; it has {list(df.columns)[:20]}")
+        df = df[list(columns)]
+    else:
+        df = df.select_dtypes("number")
+    if df.shape[1] == 0:
+        raise ValueError(f"{path}: no numeric columns")
+    return df.to_numpy(dtype=np.float64), [str(c) for c in df.columns]
+
+
+def write_csv_atomic(out: Path, header: list[str], rows: np.ndarray) -> None:
+    """Write to a temporary file beside ``out``, then rename: an interrupted run leaves no half file."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(",".join(header) + "\n")
+            np.savetxt(fh, rows, delimiter=",", fmt="%.10g")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float = 1.0, seed: int = 0) -> str:
+    from . import load
+    from .generation import SERIES_KINDS, TABULAR_KINDS, generate_anomalies, inject_series_anomalies
+
+    model = load(model_dir)
+    if getattr(model, "modality", "tabular") == "series":
+        if kind not in SERIES_KINDS:
+            raise ValueError(f"a series model takes kinds {', '.join(SERIES_KINDS)}; got {kind!r}")
+        if data is None:
+            raise ValueError("series kinds inject anomalies into a clean series: give --data CLEAN.csv")
+        values, names = read_table(data)
+        if values.shape[1] != model.n_channels_:
+            raise ValueError(f"{data} has {values.shape[1]} numeric columns, the model was fitted on "
+                             f"{model.n_channels_} channels")
+        res = inject_series_anomalies(values, n, kinds=[kind], severity=severity, random_state=seed)
+        header = (names or [f"x{j}" for j in range(values.shape[1])]) + ["label"]
+        write_csv_atomic(out, header, np.c_[res.values, res.labels])
+        return f"wrote {out}: {len(res.values)} steps, {len(res.segments)} injected {kind} anomalies"
+    names = [str(c) for c in getattr(model, "feature_names_in_", [])] or None
+    if kind == "normal":
+        if not hasattr(model, "sample"):
+            raise ValueError(f"a saved {model.name!r} detector cannot sample; fit a 'ddpm' model to generate")
+        X = model.sample(n, random_state=seed)
+    else:
+        if kind not in TABULAR_KINDS or kind in ("conditional", "guided"):
+            raise ValueError(f"--kind must be normal, local, global, dependency, clustered or masked; got {kind!r} "
+                             "('conditional' and 'guided' need labelled anomalies or a detector: use the Python API)")
+        if data is None:
+            raise ValueError(f"kind {kind!r} starts from normal rows: give --data NORMAL.csv")
+        Xn, data_names = read_table(data, names)
+        X = generate_anomalies(model if hasattr(model, "net_") else None, Xn, n, kind=kind, severity=severity,
+                               random_state=seed)
+        names = names or data_names
+    header = names or [f"x{j}" for j in range(X.shape[1])]
+    write_csv_atomic(out, header, X)
+    return f"wrote {out}: {len(X)} rows ({kind})"
