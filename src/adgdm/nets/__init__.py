@@ -2,8 +2,9 @@
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mlp import ResidualMLP
 from .temporal import TemporalConvNet
+from .unet import UNet
 
-NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet}
+NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet}
 
 
 def build_net(name: str, config: dict):
@@ -13,4 +14,4 @@ def build_net(name: str, config: dict):
     return NETS[name](**config)
 
 
-__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "build_net", "NETS"]
+__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "build_net", "NETS"]
