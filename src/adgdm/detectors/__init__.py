@@ -5,6 +5,7 @@ from .cycle import CycleDetector
 from .ddpm import DDPMDetector
 from .default import DiffusionDetector
 from .dte import DTECategorical, DTEInverseGamma, DTENonParametric
+from .image_default import ImageDiffusion, PatchKNN
 from .series_baselines import MatrixProfile, SubIForest, SubPCA
 from .series import SeriesForecast, SeriesImpute, SeriesRecon
 from .series_cycle import SeriesCycle
@@ -13,10 +14,11 @@ from .registry import detector_class, list_detectors, make_detector, parse_spec,
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector,
-             SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle):
+             SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
+             ImageDiffusion, PatchKNN):
     register(_cls)
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
-           "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
+           "ImageDiffusion", "PatchKNN", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
            "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]
