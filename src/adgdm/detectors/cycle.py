@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from .._torch import seed_of
 from .._validation import check_tabular
 from ._neural import store_params
+from ._trees import ExportedTrees
 from .base import BaseDetector
 from .ddpm import DDPMDetector
 from .default import DiffusionDetector
@@ -208,7 +209,7 @@ class CycleDetector(BaseDetector):
         yc = np.r_[np.zeros(len(normals)), np.ones(len(Xc) - len(normals))]
         make = lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,  # noqa: E731
                                                       l2_regularization=1.0, random_state=seed)
-        model = make().fit(Xc, yc)
+        model = ExportedTrees.from_sklearn(make().fit(Xc, yc))  # scores exactly as a saved and loaded cycle
         fold = np.random.default_rng(seed).integers(0, 5, size=len(Xc))
         if k:
             fold[len(normals) + len(generated):] = np.repeat(np.arange(k) % 5, reps)
@@ -263,8 +264,8 @@ class CycleDetector(BaseDetector):
 
     def _combine(self, base_scores, logits: dict) -> np.ndarray:
         z = (np.asarray(base_scores) - self.base_center_) / self.base_scale_
-        for name, lg in logits.items():
-            h = self.heads_[name]
+        for name in sorted(logits):  # a fixed order: a loaded model sums exactly as the fitted one
+            lg, h = logits[name], self.heads_[name]
             z = z + self.weights_[name] * (np.asarray(lg) - h["center"]) / h["scale"]
         return z
 
@@ -278,9 +279,39 @@ class CycleDetector(BaseDetector):
         arr, _ = check_tabular(X, self.n_features_in_, getattr(self, "feature_names_in_", None))
         return np.asarray(self._score(arr), dtype=np.float64)
 
+    # --- persistence: the scoring parts (diffusion detector, classifier trees, scales, weights) ---
     def _get_state(self):
-        raise NotImplementedError("cycle detectors cannot be saved yet (the classifier has no safe weight format); "
-                                  "refit from the data")
+        tmeta, tarrays = self.base_._get_state()
+        meta = {"base": dict(tmeta, n_features_in_=self.base_.n_features_in_, threshold_=self.base_.threshold_,
+                             params=self.base_.get_params()),
+                "base_center_": self.base_center_, "base_scale_": self.base_scale_,
+                "weights_": self.weights_, "heads": {k: {"center": h["center"], "scale": h["scale"]}
+                                                     for k, h in self.heads_.items()},
+                "generation_report_": self.generation_report_, "n_real_anomalies_": self.n_real_anomalies_}
+        arrays = {f"base.{k}": v for k, v in tarrays.items()}
+        arrays.update({"base.center_": self.base_.center_, "base.scale_": self.base_.scale_,
+                       "base.decision_scores_": self.base_.decision_scores_})
+        for name, h in self.heads_.items():
+            arrays.update({f"head.{name}.{k}": v for k, v in h["model"].arrays.items()})
+        return meta, arrays
+
+    def _set_state(self, meta, arrays):
+        b = meta["base"]
+        base_arrays = {k[5:]: v for k, v in arrays.items() if k.startswith("base.")}
+        self.base_ = DiffusionDetector._from_saved({"params": b["params"], "fitted": b}, base_arrays)
+        self.base_center_, self.base_scale_ = float(meta["base_center_"]), float(meta["base_scale_"])
+        self.weights_ = {k: float(v) for k, v in meta["weights_"].items()}
+        self.generation_report_ = list(meta.get("generation_report_", []))
+        self.n_real_anomalies_ = int(meta.get("n_real_anomalies_", 0))
+        self.heads_ = {}
+        for name, h in meta["heads"].items():
+            pre = f"head.{name}."
+            trees = ExportedTrees({k[len(pre):]: v for k, v in arrays.items() if k.startswith(pre)})
+            if int(trees.arrays["n_features"][0]) != self.base_.n_features_in_:
+                raise ValueError(f"classifier {name!r} expects {int(trees.arrays['n_features'][0])} features")
+            self.heads_[name] = {"model": trees, "center": float(h["center"]), "scale": float(h["scale"])}
+        if self.base_.n_features_in_ != self.n_features_in_:
+            raise ValueError("the diffusion detector's feature count differs from the cycle's")
 
 
 def _groups(sev: np.ndarray):
