@@ -119,3 +119,13 @@ def test_cli_generate_bad_input_is_one_line_and_exit_2(tmp_path, case):
     assert res.exit_code == 2
     assert res.output.strip().startswith("error:") and "Traceback" not in res.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_generation_summary_names_datasets_a_stopped_run_left_short(bench_csv, tmp_path):
+    out, _ = bench_csv
+    df = pd.read_csv(out)
+    more = df.assign(seed=1)
+    other = df.assign(dataset="other")
+    pd.concat([df, more, other]).to_csv(tmp_path / "g.csv", index=False)
+    md = summarize_generation(tmp_path / "g.csv")
+    assert "fewer than 2 seeds" in md and "`other` (1)" in md and "`toy`" not in md.split("## Fidelity")[0]

@@ -22,6 +22,11 @@ def summarize_generation(csv_path, out_md=None, command: str | None = None) -> s
               "Fidelity: the `ddpm` generator's samples against held-out test normals (C2ST AUC: 0.5 = "
               "indistinguishable; DCR ratio: about 1 = no closer to training rows than new real rows are). "
               "Detection: AUROC/AUPRC in points on the test part, mean over seeds then datasets.", ""]
+    seeds = df.groupby("dataset").seed.nunique()
+    short = seeds[seeds < seeds.max()]
+    if len(short):
+        parts += [f"Datasets with fewer than {seeds.max()} seeds (a stopped run): "
+                  + ", ".join(f"`{d}` ({n})" for d, n in short.items()) + ".", ""]
     fid = df[df.detector == "ddpm-sample"]
     if len(fid):
         per = fid.groupby("dataset")[["c2st_auc", "mmd", "density", "coverage", "dcr_ratio"]].mean()
