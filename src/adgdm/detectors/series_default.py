@@ -11,10 +11,10 @@ immediate and equals batch scoring.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import clone
 
 from .._validation import check_series
 from ..io import save_detector
+from ._crossfit import cross_fit_scale
 from ._neural import store_params
 from ._series_base import SeriesBase
 from .default import DiffusionDetector
@@ -135,23 +135,8 @@ class SeriesDiffusion(SeriesBase):
         step with it; these cross-fitted scores set the z-scale, the training scores and, through
         ``contamination``, ``threshold_`` (they show how new stretches of normal data score)."""
         tab, w = self.tab_, int(self.window_)
-        Xt = tab.X_train_  # the windows of ``ref``, standardised by ``tab``
-        raw = np.empty((len(Xt), len(tab.norm_center_)))
-        for fold in np.array_split(np.arange(len(Xt)), min(int(self.n_folds), len(Xt))):
-            lo, hi = ref[fold[0]] - w, ref[fold[-1]] + w
-            keep = (ref <= lo) | (ref >= hi)
-            if keep.sum() < 2:  # a short series: drop only the block itself
-                keep = np.ones(len(Xt), bool)
-                keep[fold] = False
-            part = clone(tab)
-            part._build(Xt[keep])
-            raw[fold] = part._raw(Xt[fold])
-        f = tab._features(raw)
-        tab.norm_center_ = np.median(f, axis=0)
-        spread = np.subtract(*np.percentile(f, [75, 25], axis=0))
-        tab.norm_scale_ = np.where(spread > 1e-12, spread, 1.0)
-        tab.decision_scores_ = tab._combine(raw)
-        tab._set_threshold()
+        folds = np.array_split(np.arange(len(tab.X_train_)), min(int(self.n_folds), len(tab.X_train_)))
+        cross_fit_scale(tab, folds, lambda fold: (ref <= ref[fold[0]] - w) | (ref >= ref[fold[-1]] + w))
 
     def _raw(self, Z, history=None):
         return self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
