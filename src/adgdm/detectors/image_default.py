@@ -146,10 +146,9 @@ class ImageDiffusion(BaseEstimator):
             raise ValueError(f"scales must be downsampling factors >= 1, got {self.scales}")
         imgs = self._prep(X)
         if len(imgs) < 2:
-            raise ValueError(f"image needs at least 2 training images, got {len(imgs)}")
+            raise ValueError(f"{self.name} needs at least 2 training images, got {len(imgs)}")
         self.image_shape_ = imgs.shape[1:]
-        seed = seed_of(self.random_state)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed_of(self.random_state))
         group = rng.permutation(len(imgs)) % min(int(self.n_folds), len(imgs))  # image -> fold
         self.scales_ = []
         for f in self.scales:
@@ -161,18 +160,23 @@ class ImageDiffusion(BaseEstimator):
             keep = np.arange(len(flat))
             if len(flat) > int(self.max_train_patches):
                 keep = np.sort(rng.choice(len(flat), int(self.max_train_patches), replace=False))
-            tab = DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
-                                    knn_backend="torch", contamination=self.contamination).fit(flat[keep])
-            g = group[owner[keep]]
-            cross_fit_scale(tab, [np.flatnonzero(g == k) for k in np.unique(g)], lambda fold, g=g: g != g[fold[0]])
-            self.scales_.append({"factor": int(f), "patch": patch, "stride": stride, "grid": grid, "tab": tab,
-                                 "ref_group": g})
+            state = self._reference(flat[keep], group[owner[keep]], rng)
+            self.scales_.append(dict(state, factor=int(f), patch=patch, stride=stride, grid=grid,
+                                     ref_group=group[owner[keep]]))
         # threshold: training images scored against the patches of the other folds' images
         calib = np.sort(rng.choice(len(imgs), min(len(imgs), int(self.max_calibration_images)), replace=False))
         self.decision_scores_ = self._image_scores(self._maps(imgs[calib], groups=group[calib]))
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    def _reference(self, rows: np.ndarray, g: np.ndarray, rng) -> dict:
+        """One scale's reference: the patch detector, its evidence scale cross-fitted over the
+        image folds ``g``."""
+        tab = DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
+                                knn_backend="torch", contamination=self.contamination).fit(rows)
+        cross_fit_scale(tab, [np.flatnonzero(g == k) for k in np.unique(g)], lambda fold: g != g[fold[0]])
+        return {"tab": tab}
 
     # --- scoring --------------------------------------------------------------------------------
     def _maps(self, imgs: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
@@ -260,36 +264,14 @@ class PatchKNN(ImageDiffusion):
 
     name = "image-patchknn"
 
-    def fit(self, X, y=None):
-        imgs = self._prep(X)
-        if len(imgs) < 2:
-            raise ValueError(f"image-patchknn needs at least 2 training images, got {len(imgs)}")
-        self.image_shape_ = imgs.shape[1:]
-        rng = np.random.default_rng(seed_of(self.random_state))
-        group = rng.permutation(len(imgs)) % min(int(self.n_folds), len(imgs))
-        self.scales_ = []
-        for f in self.scales:
-            small = self._down(imgs, int(f))
-            patch, stride = self._geometry(min(small.shape[1:3]))
-            P, grid = patch_grid(small, patch, stride)
-            owner = np.repeat(np.arange(len(imgs)), P.shape[1])
-            flat = P.reshape(-1, P.shape[2])
-            keep = np.arange(len(flat))
-            if len(flat) > int(self.max_train_patches):
-                keep = np.sort(rng.choice(len(flat), int(self.max_train_patches), replace=False))
-            bank, g = torch.from_numpy(flat[keep].astype(np.float32)), group[owner[keep]]
-            # the typical nearest distance across images puts the scales on one footing
-            probe = rng.choice(len(bank), min(len(bank), 1000), replace=False)
-            d = torch.cdist(bank[probe], bank)
-            d[torch.from_numpy(g[probe][:, None] == g[None, :])] = float("inf")
-            norm = float(np.median(d.min(dim=1).values.numpy()))
-            self.scales_.append({"factor": int(f), "patch": patch, "stride": stride, "grid": grid, "bank": bank,
-                                 "ref_group": g, "norm": norm if np.isfinite(norm) and norm > 0 else 1.0})
-        calib = np.sort(rng.choice(len(imgs), min(len(imgs), int(self.max_calibration_images)), replace=False))
-        self.decision_scores_ = self._image_scores(self._maps(imgs[calib], groups=group[calib]))
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-        return self
+    def _reference(self, rows: np.ndarray, g: np.ndarray, rng) -> dict:
+        bank = torch.from_numpy(rows.astype(np.float32))
+        # the typical nearest distance across images puts the scales on one footing
+        probe = rng.choice(len(bank), min(len(bank), 1000), replace=False)
+        d = torch.cdist(bank[probe], bank)
+        d[torch.from_numpy(g[probe][:, None] == g[None, :])] = float("inf")
+        norm = float(np.median(d.min(dim=1).values.numpy()))
+        return {"bank": bank, "norm": norm if np.isfinite(norm) and norm > 0 else 1.0}
 
     def _maps(self, imgs, groups=None):
         from scipy.ndimage import gaussian_filter
