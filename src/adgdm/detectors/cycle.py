@@ -34,6 +34,12 @@ def make_generator(steps: int = 1500, width: int = 128, seed=None) -> DDPMDetect
     return DDPMDetector(max_steps=steps, epochs=1_000_000, width=width, preprocess="quantile", random_state=seed)
 
 
+def log_odds(clf, X) -> np.ndarray:
+    """A binary classifier's log-odds of class 1, clipped away from 0 and 1."""
+    p = np.clip(clf.predict_proba(X)[:, 1], 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
 def _robust(ref: np.ndarray):
     med = float(np.median(ref))
     iqr = float(np.subtract(*np.percentile(ref, [75, 25])))
@@ -217,9 +223,9 @@ class CycleDetector(BaseDetector):
         for f in range(5):
             te = fold == f
             if te.any() and len(np.unique(yc[~te])) == 2:
-                oof[te] = self._logit(make().fit(Xc[~te], yc[~te]), Xc[te])
+                oof[te] = log_odds(make().fit(Xc[~te], yc[~te]), Xc[te])
             else:
-                oof[te] = self._logit(model, Xc[te])
+                oof[te] = log_odds(model, Xc[te])
         center, scale = _robust(oof[: len(normals)])
         return {"model": model, "oof_normals": oof[: len(normals)], "center": center, "scale": scale,
                 "oof_real": oof[len(normals) + len(generated):][::reps] if k else None}
@@ -235,7 +241,7 @@ class CycleDetector(BaseDetector):
         zb = np.r_[self.base_.decision_scores_[idx], self.base_.decision_function(Xa)]
         zb = (zb - self.base_center_) / self.base_scale_
         g, f = self.heads_["generic"], self.heads_["few_shot"]
-        zg = (np.r_[g["oof_normals"], self._logit(g["model"], Xa)] - g["center"]) / g["scale"]
+        zg = (np.r_[g["oof_normals"], log_odds(g["model"], Xa)] - g["center"]) / g["scale"]
         zf = (np.r_[f["oof_normals"], f["oof_real"]] - f["center"]) / f["scale"]
         lab = np.r_[np.zeros(len(idx)), np.ones(len(Xa))]
         best, self.weight_scores_ = None, {}
@@ -247,18 +253,13 @@ class CycleDetector(BaseDetector):
                     best = (auc, wg, wf)
         self.weights_ = {"generic": best[1], "few_shot": best[2]}
 
-    @staticmethod
-    def _logit(clf, X) -> np.ndarray:
-        p = np.clip(clf.predict_proba(X)[:, 1], 1e-7, 1 - 1e-7)
-        return np.log(p / (1 - p))
-
     def _normal_logits(self, head: str, Xn) -> np.ndarray:
         """A head's log-odds for every training normal: out-of-fold where the row was in its
         training set, direct otherwise."""
         h = self.heads_[head]
         if len(self._cls_idx) == len(Xn):
             return h["oof_normals"]
-        out = self._logit(h["model"], Xn)
+        out = log_odds(h["model"], Xn)
         out[self._cls_idx] = h["oof_normals"]
         return out
 
@@ -271,7 +272,7 @@ class CycleDetector(BaseDetector):
 
     def _score(self, X):
         return self._combine(self.base_.decision_function(X),
-                             {k: self._logit(h["model"], X) for k, h in self.heads_.items()})
+                             {k: log_odds(h["model"], X) for k, h in self.heads_.items()})
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per row, higher = more anomalous."""

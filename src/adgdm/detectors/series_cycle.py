@@ -16,6 +16,7 @@ from .._torch import seed_of
 from .._validation import check_series
 from ._neural import store_params
 from ._series_base import SeriesBase
+from .cycle import _robust, log_odds
 from .series_default import SeriesDiffusion, causal_windows
 
 __all__ = ["SeriesCycle"]
@@ -105,9 +106,9 @@ class SeriesCycle(SeriesBase):
             keep = np.ones(len(Xc), bool)
             keep[max(0, b[0] - w):min(len(clean), b[-1] + w + 1)] = False
             if len(np.unique(yc[keep])) == 2:
-                oof[b] = self._logit(make().fit(Xc[keep], yc[keep]), clean[b])
+                oof[b] = log_odds(make().fit(Xc[keep], yc[keep]), clean[b])
             else:
-                oof[b] = self._logit(self.classifier_, clean[b])
+                oof[b] = log_odds(self.classifier_, clean[b])
         self.clf_center_, self.clf_scale_ = _robust(oof)
         base_tr = self.base_.decision_scores_
         self.base_center_, self.base_scale_ = _robust(base_tr[w - 1:])
@@ -117,11 +118,6 @@ class SeriesCycle(SeriesBase):
         self.threshold_ = float(np.quantile(self.decision_scores_[w - 1:], 1.0 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
-
-    @staticmethod
-    def _logit(clf, F) -> np.ndarray:
-        p = np.clip(clf.predict_proba(F)[:, 1], 1e-7, 1 - 1e-7)
-        return np.log(p / (1 - p))
 
     def _combine(self, base, logits) -> np.ndarray:
         return (base - self.base_center_) / self.base_scale_ + float(self.weight) * (
@@ -134,14 +130,9 @@ class SeriesCycle(SeriesBase):
                               min_length=int(self.base_.window_))
         w = int(self.base_.window_)
         F = _features(causal_windows((arr - self.center_) / self.scale_, w), w, self.n_channels_)
-        return self._smooth(self._combine(self.base_.decision_function(arr), self._logit(self.classifier_, F)))
+        return self._smooth(self._combine(self.base_.decision_function(arr), log_odds(self.classifier_, F)))
 
     def save(self, path):
         raise NotImplementedError("series-cycle detectors cannot be saved yet (the classifier has no safe weight "
                                   "format); refit from the data")
 
-
-def _robust(ref: np.ndarray):
-    med = float(np.median(ref))
-    iqr = float(np.subtract(*np.percentile(ref, [75, 25])))
-    return med, (iqr if iqr > 1e-12 else 1.0)
