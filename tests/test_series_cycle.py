@@ -51,6 +51,15 @@ def test_series_cycle_deterministic_contract_and_errors(fitted):
         SeriesCycle(copies=0).fit(_series()[:800])
     with pytest.raises(ValueError, match="channels"):
         fitted.decision_function(np.zeros((100, 2)))
-    with pytest.raises(NotImplementedError, match="cannot be saved"):
-        fitted.save("unused")
     assert isinstance(fitted.base_, SeriesDiffusion)
+
+
+def test_series_cycle_save_load_round_trip_and_corruption(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    back = adgdm.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.decision_function(_series()), fitted.decision_function(_series()))
+    assert back.threshold_ == fitted.threshold_
+    weights = tmp_path / "m" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    with pytest.raises(adgdm.ModelFileError):
+        adgdm.load(tmp_path / "m")

@@ -16,6 +16,7 @@ from .._torch import seed_of
 from .._validation import check_series
 from ._neural import store_params
 from ._series_base import SeriesBase
+from ._trees import ExportedTrees
 from .cycle import _robust, log_odds
 from .series_default import SeriesDiffusion, causal_windows
 
@@ -98,7 +99,7 @@ class SeriesCycle(SeriesBase):
         yc = np.r_[np.zeros(len(clean)), np.ones(len(P))]
         make = lambda: HistGradientBoostingClassifier(max_iter=150, max_leaf_nodes=15, l2_regularization=1.0,  # noqa: E731
                                                       random_state=seed)
-        self.classifier_ = make().fit(Xc, yc)
+        self.classifier_ = ExportedTrees.from_sklearn(make().fit(Xc, yc))  # saves as arrays
         # out-of-fold log-odds of the clean windows, in time blocks (neighbouring windows overlap)
         oof = np.empty(len(clean))
         blocks = np.array_split(np.arange(len(clean)), 5)
@@ -133,6 +134,25 @@ class SeriesCycle(SeriesBase):
         return self._smooth(self._combine(self.base_.decision_function(arr), log_odds(self.classifier_, F)))
 
     def save(self, path):
-        raise NotImplementedError("series-cycle detectors cannot be saved yet (the classifier has no safe weight "
-                                  "format); refit from the data")
+        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``; no pickle)."""
+        from ..io import save_detector
 
+        self._check_fitted()
+        meta, arrays = self._common_state()
+        bmeta, barrays = self.base_._state()
+        bmeta.update(self.base_._common_state()[0])
+        arrays.update({f"base.{k}": v for k, v in barrays.items()})
+        arrays.update({f"clf.{k}": v for k, v in self.classifier_.arrays.items()})
+        meta.update(base=bmeta, base_params=self.base_.get_params(), base_center_=self.base_center_,
+                    base_scale_=self.base_scale_, clf_center_=self.clf_center_, clf_scale_=self.clf_scale_)
+        return save_detector(path, self.name, self.get_params(), meta, arrays)
+
+    def _restore(self, f: dict, arrays: dict) -> None:
+        base_arrays = {k[5:]: v for k, v in arrays.items() if k.startswith("base.")}
+        self.base_ = SeriesDiffusion._from_saved({"params": f["base_params"], "fitted": f["base"]}, base_arrays)
+        self.classifier_ = ExportedTrees({k[4:]: v for k, v in arrays.items() if k.startswith("clf.")})
+        for name in ("base_center_", "base_scale_", "clf_center_", "clf_scale_"):
+            setattr(self, name, float(f[name]))
+        w = int(self.base_.window_)
+        if int(self.classifier_.arrays["n_features"][0]) != 2 * w * self.n_channels_ - self.n_channels_:
+            raise ValueError("the classifier's feature count does not match the window and channels")

@@ -155,6 +155,10 @@ class SeriesDiffusion(SeriesBase):
     def save(self, path):
         """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``)."""
         self._check_fitted()
+        meta, arrays = self._state()
+        return save_detector(path, self.name, self.get_params(), meta, arrays)
+
+    def _state(self) -> tuple[dict, dict]:
         tmeta, tarrays = self.tab_._get_state()
         meta, common = self._common_state()
         meta.update(window_=self.window_,
@@ -162,7 +166,7 @@ class SeriesDiffusion(SeriesBase):
         arrays = dict(common, **{f"tab.{k}": v for k, v in tarrays.items()})
         arrays.update({"tab.center_": self.tab_.center_, "tab.scale_": self.tab_.scale_,
                        "tab.decision_scores_": self.tab_.decision_scores_})
-        return save_detector(path, self.name, self.get_params(), meta, arrays)
+        return meta, arrays
 
     def _restore(self, f: dict, arrays: dict) -> None:
         self.window_ = int(f["window_"])
