@@ -43,6 +43,9 @@ def test_sample_shape_units_and_determinism(model, data):
     # original units: the feature scales differ by orders of magnitude, the samples must follow them
     assert np.corrcoef(np.log(a.mean(0) + 1e-3), np.log(normal.mean(0) + 1e-3))[0, 1] > 0.95
     assert (a >= normal.min(0) - 1e-9).all() and (a <= normal.max(0) + 1e-9).all()  # normals stay in range
+    # the default is the ancestral chain over every timestep
+    np.testing.assert_array_equal(model.sample(16, random_state=3),
+                                  sample(model, 16, steps=model.schedule_.n_steps, sampler="ddpm", random_state=3))
 
 
 def test_samples_of_discrete_columns_land_on_their_levels():

@@ -39,10 +39,10 @@ def test_generation_bench_rows_and_protocol(bench_csv):
     df = pd.read_csv(out)
     assert {"suite", "dataset", "detector", "shots", "seed", "auroc", "auprc", "c2st_auc", "mmd"} <= set(df.columns)
     got = set(zip(df.detector, df.shots))
-    assert got == {("diffusion", 0), ("ddpm-sample", 0), ("cycle", 0), ("cycle", 5), ("supervised", 5), ("xgbod", 5)}
+    assert got == {("diffusion", 0), ("ddpm-sample", 0), ("ddim50-sample", 0), ("cycle", 0), ("cycle", 5), ("supervised", 5), ("xgbod", 5)}
     fid = df[df.detector == "ddpm-sample"].iloc[0]
     assert 0.0 <= fid.c2st_auc <= 1.0 and np.isnan(fid.auroc)
-    det = df[df.detector != "ddpm-sample"]
+    det = df[~df.detector.isin(["ddpm-sample", "ddim50-sample"])]
     assert det.c2st_auc.isna().all() and det.auroc.between(0, 100).all()
     # the 5 labelled anomalies left the test set for every row of the seed: 68 normals + 19 anomalies
     assert (df.n_test == 68 + 24 - 5).all() and (df.n_train == 68).all()
@@ -60,6 +60,22 @@ def test_generation_bench_resume_and_bad_arguments(bench_csv, data_dir):
         run_generation(data_dir, shots=(-1,), out=out)
     with pytest.raises(ValueError, match="not found"):
         run_generation(data_dir, datasets=["nope"], out=out)
+
+
+def test_resume_fills_only_missing_fidelity_rows(bench_csv, data_dir, tmp_path, monkeypatch):
+    out, _ = bench_csv
+    df = pd.read_csv(out)
+    part = tmp_path / "part.csv"
+    df[df.detector != "ddim50-sample"].to_csv(part, index=False)
+    fits = []
+    monkeypatch.setattr(DiffusionDetector, "fit", lambda self, X, y=None: fits.append(1) or self)
+    run_generation(data_dir, seeds=1, shots=(0, 5), out=part, resume=True, progress=False, generator_steps=60)
+    new = pd.read_csv(part)
+    assert fits == []  # a missing fidelity row refits the generator only
+    assert len(new) == len(df) and (new.detector == "ddim50-sample").sum() == 1
+    again = new[new.detector == "ddim50-sample"].iloc[0]
+    first = df[df.detector == "ddim50-sample"].iloc[0]
+    assert again.c2st_auc == first.c2st_auc  # the same generator, samples and reference rows under the seed
 
 
 def test_generation_summary_reports_targets(bench_csv, tmp_path):

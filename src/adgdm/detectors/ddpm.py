@@ -102,9 +102,10 @@ class DDPMDetector(NeuralDetector):
             fn = lambda x, gen: elbo_score(net, sched, x, ts, self.n_repeats, gen)  # noqa: E731
         return self._batched(fn, X)
 
-    def sample(self, n: int, steps: int = 50, sampler: str = "ddim", random_state=None) -> np.ndarray:
-        """``n`` new rows from the fitted model (``steps`` DDIM or DDPM steps), in the units of the
-        training data. See ``adgdm.generation`` for anomaly synthesis."""
+    def sample(self, n: int, steps: int | None = None, sampler: str = "ddpm", random_state=None) -> np.ndarray:
+        """``n`` new rows from the fitted model, in the units of the training data: the ancestral
+        DDPM chain over all timesteps by default, or ``steps`` DDIM/DDPM steps. See
+        ``adgdm.generation`` for anomaly synthesis."""
         self._check_fitted()
         from ..generation import sample
 
