@@ -145,3 +145,32 @@ def test_generation_summary_names_datasets_a_stopped_run_left_short(bench_csv, t
     pd.concat([df, more, other]).to_csv(tmp_path / "g.csv", index=False)
     md = summarize_generation(tmp_path / "g.csv")
     assert "fewer than 2 seeds" in md and "`other` (1)" in md and "`toy`" not in md.split("## Fidelity")[0]
+
+
+def test_series_recon_samples_windows_in_series_units(tmp_path):
+    from adgdm.detectors import SeriesRecon
+
+    t = np.arange(1500)
+    x = np.c_[10 + 2 * np.sin(2 * np.pi * t / 32), -5 + 0.5 * np.cos(2 * np.pi * t / 32)]
+    det = SeriesRecon(window=32, max_steps=300, random_state=0).fit(x)
+    W = det.sample(40, steps=50, sampler="ddim", random_state=1)
+    assert W.shape == (40, 32, 2) and np.isfinite(W).all()
+    np.testing.assert_array_equal(W, det.sample(40, steps=50, sampler="ddim", random_state=1))
+    # original units: each channel's level and amplitude, not the model's standardised scale
+    assert abs(W[..., 0].mean() - 10) < 1.0 and abs(W[..., 1].mean() + 5) < 0.5
+    assert 1.0 < W[..., 0].std() < 3.0 and W[..., 1].std() < 1.0
+    det.save(tmp_path / "rm")
+    res = CliRunner().invoke(_build_app(), ["generate", str(tmp_path / "rm"), "--kind", "normal", "--n", "2",
+                                            "--out", str(tmp_path / "w.csv")])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(tmp_path / "w.csv")
+    assert list(df.columns) == ["window", "step", "x0", "x1"] and len(df) == 64 and df.window.max() == 1
+
+
+def test_series_sampling_needs_a_model_of_whole_windows():
+    from adgdm.detectors import SeriesImpute
+
+    x = np.sin(np.arange(600) / 5.0)
+    det = SeriesImpute(window=32, max_steps=20, random_state=0).fit(x)
+    with pytest.raises(ValueError, match="recon"):
+        det.sample(3)

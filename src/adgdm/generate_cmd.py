@@ -65,8 +65,18 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
 
     model = load(model_dir)
     if getattr(model, "modality", "tabular") == "series":
+        if kind == "normal":
+            if not hasattr(model, "sample"):
+                raise ValueError(f"a saved {model.name!r} detector cannot sample windows; fit 'series-recon' to "
+                                 "generate normal windows")
+            W = model.sample(n, random_state=seed)  # (n, window, channels)
+            names = [str(c) for c in (getattr(model, "channel_names_", None) or [])] or \
+                [f"x{j}" for j in range(W.shape[2])]
+            idx = np.indices(W.shape[:2]).reshape(2, -1).T  # window, step
+            write_csv_atomic(out, ["window", "step"] + names, np.c_[idx, W.reshape(-1, W.shape[2])])
+            return f"wrote {out}: {len(W)} windows of {W.shape[1]} steps (normal)"
         if kind not in SERIES_KINDS:
-            raise ValueError(f"a series model takes kinds {', '.join(SERIES_KINDS)}; got {kind!r}")
+            raise ValueError(f"a series model takes kinds normal, {', '.join(SERIES_KINDS)}; got {kind!r}")
         if data is None:
             raise ValueError("series kinds inject anomalies into a clean series: give --data CLEAN.csv")
         values, names = read_table(data)

@@ -263,6 +263,43 @@ class SeriesDiffusionDetector(SeriesBase):
         arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill, min_length=int(self.window))
         return (arr - self.center_) / self.scale_
 
+    def sample(self, n: int, steps: int | None = None, sampler: str = "ddpm", random_state=None) -> np.ndarray:
+        """``n`` new windows ``(n, window, channels)`` in the units of the training series, drawn with
+        the ancestral chain over all timesteps (or ``steps`` DDIM/DDPM steps). Whole windows are
+        what the ``recon`` mode learns: the model must have been fitted with ``"recon"`` among its
+        scores (``series-recon``). Anomalous series come from ``adgdm.inject_series_anomalies``.
+
+        Example
+        -------
+        >>> x = np.sin(np.arange(2000) / 8.0)
+        >>> det = SeriesRecon(window=32, max_steps=100, random_state=0).fit(x)
+        >>> det.sample(3, steps=10, random_state=0).shape
+        (3, 32, 1)
+        """
+        from ..generation.sampling import reverse
+
+        self._check_fitted()
+        if "recon" not in self._modes():
+            raise ValueError(f"sampling whole windows needs a model trained on them: this one learned "
+                             f"{self._modes()}; fit with score including 'recon' (series-recon)")
+        if isinstance(n, bool) or int(n) != n or int(n) < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        steps = self.schedule_.n_steps if steps is None else int(steps)
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1 (or None for all {self.schedule_.n_steps}), got {steps}")
+        C, L = self.n_channels_, int(self.window)
+        gen = torch.Generator().manual_seed(seed_of(random_state))
+        out = []
+        for i in range(0, int(n), int(self.score_batch_size)):
+            m = min(int(self.score_batch_size), int(n) - i)
+            zeros = torch.zeros((m, 2 * C, L), device=self.device_)  # nothing known: the recon mask
+            x_T = torch.randn((m, C, L), generator=gen)
+            x0 = reverse(lambda x, t: self.net_(x, t, zeros), self.schedule_, x_T, self.schedule_.n_steps - 1,
+                         steps, gen, sampler=sampler, clip=10.0)
+            out.append(x0.double().cpu().numpy())
+        Z = np.concatenate(out).transpose(0, 2, 1)  # (n, L, C)
+        return Z * self.scale_ + self.center_
+
     def stream(self) -> "SeriesStream":
         """An online scorer: ``update(new_points)`` returns the scores of the steps that became final,
         ``flush()`` the rest. Concatenated, they equal ``decision_function`` of the whole series."""
