@@ -75,3 +75,24 @@ def test_alarm_onsets_keep_the_first_step_of_each_run():
 
     assert alarm_onsets(np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 1])).tolist() == [0, 1, 0, 0, 1, 0, 0, 1, 0, 0]
     assert alarm_onsets(np.array([1, 1])).tolist() == [1, 0]
+
+
+def test_series_generation_fidelity_rows(tmp_path):
+    from adgdm.bench.generation_series import _windows, run_generation_series
+    from adgdm.bench.generation_summary import summarize_generation
+
+    data = _skab_folder(tmp_path / "skab", n_files=1)
+    out = run_generation_series(data, seeds=1, out=tmp_path / "g.csv", progress=False, window=16, max_steps=60)
+    df = pd.read_csv(out)
+    assert list(df.detector) == ["series-recon-sample"] and df.dataset[0] == "valve1/0"
+    # reference: test windows (rows 400..699) that avoid the anomaly at 500..559: 85 + 125 starts
+    assert df.n_test[0] == (100 - 16 + 1) + (140 - 16 + 1) and df.d[0] == 16 * 3
+    assert 0.0 <= df.c2st_auc[0] <= 1.0 and df.mmd[0] >= 0
+    run_generation_series(data, seeds=1, out=out, resume=True, progress=False, window=16, max_steps=60)
+    assert len(pd.read_csv(out)) == 1
+    md = summarize_generation(out)
+    assert "series-recon-sample" in md and "Fidelity per dataset" in md
+    # windows are flattened step-major: row = (step 0 channels, step 1 channels, ...)
+    v = np.arange(12.0).reshape(6, 2)
+    np.testing.assert_array_equal(_windows(v, 3)[1], v[1:4].ravel())
+    assert len(_windows(v, 3, ok=np.array([1, 1, 1, 0, 1, 1], bool))) == 1

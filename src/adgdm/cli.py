@@ -61,7 +61,7 @@ def _build_app():
             raise typer.Exit(2)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize(csv_path, csv_path.with_suffix(".md"), command=command, anchors=str(anchors) if anchors else None)
-        typer.echo(md.split("### AUROC per dataset")[0])
+        typer.echo(md.split("### ")[0])
         typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
 
     @bench.command("series")
@@ -116,10 +116,13 @@ def _build_app():
 
     @bench.command("generation")
     def bench_generation(
-        data: Path = typer.Option(..., "--data", help="Folder of ADBench-style .npz files (X, y)."),
+        data: Path = typer.Option(..., "--data", help="Folder of ADBench-style .npz files (X, y), or SKAB's root."),
+        suite: str = typer.Option("adbench", help="adbench (tables: fidelity and the cycle) or skab (fidelity of "
+                                                  "generated windows)."),
         datasets: Optional[str] = typer.Option(None, help="Comma-separated dataset names; default all."),
         seeds: int = typer.Option(3, help="Number of seeds (0 .. N-1)."),
-        shots: str = typer.Option("0,5,20", help="Comma-separated counts of real anomalies given to the detectors."),
+        shots: str = typer.Option("0,5,20", help="Comma-separated counts of real anomalies given to the detectors "
+                                                 "(adbench only)."),
         out: Path = typer.Option(Path("benchmarks/results/generation.csv"), help="Long-format CSV to write."),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
@@ -127,8 +130,11 @@ def _build_app():
         """Fidelity of generated normals and the detection-generation cycle (semi protocol).
 
         Example: adgdm bench generation --data ../shared/data/adbench/Classical --seeds 3 --shots 0,5,20
+
+        Series: adgdm bench generation --suite skab --data ../shared/data/skab --out generation_skab.csv
         """
         from .bench.generation import run_generation
+        from .bench.generation_series import run_generation_series
         from .bench.generation_summary import summarize_generation
 
         if threads:
@@ -136,14 +142,19 @@ def _build_app():
 
             torch.set_num_threads(threads)
         try:
-            k = [int(v) for v in shots.split(",") if v.strip()]
-            csv_path = run_generation(data, _split(datasets), seeds, k, out, resume)
+            if suite == "skab":
+                csv_path = run_generation_series(data, _split(datasets), seeds, out, resume)
+            elif suite == "adbench":
+                k = [int(v) for v in shots.split(",") if v.strip()]
+                csv_path = run_generation(data, _split(datasets), seeds, k, out, resume)
+            else:
+                raise ValueError(f"--suite must be adbench or skab, got {suite!r}")
         except (ValueError, ImportError, FileNotFoundError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize_generation(csv_path, csv_path.with_suffix(".md"), command=command)
-        typer.echo(md.split("### AUROC per dataset")[0])
+        typer.echo(md.split("### ")[0])
         typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
 
     @app.command()

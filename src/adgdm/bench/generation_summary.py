@@ -9,6 +9,9 @@ import numpy as np
 from .summary import _table, machine
 
 
+FIDELITY_ROWS = ("ddpm-sample", "ddim50-sample", "series-recon-sample")
+
+
 def summarize_generation(csv_path, out_md=None, command: str | None = None) -> str:
     import pandas as pd
 
@@ -27,8 +30,8 @@ def summarize_generation(csv_path, out_md=None, command: str | None = None) -> s
     if len(short):
         parts += [f"Datasets with fewer than {seeds.max()} seeds (a stopped run): "
                   + ", ".join(f"`{d}` ({n})" for d, n in short.items()) + ".", ""]
-    samplers = [n for n in ("ddpm-sample", "ddim50-sample") if n in set(df.detector)]
-    fid = df[df.detector == "ddpm-sample"]
+    samplers = [n for n in FIDELITY_ROWS if n in set(df.detector)]
+    fid = df[df.detector == samplers[0]] if samplers else df.iloc[:0]
     if samplers:
         rows = []
         for name in samplers:
@@ -39,11 +42,26 @@ def summarize_generation(csv_path, out_md=None, command: str | None = None) -> s
                          f"{per.coverage.median():.2f}", f"{per.dcr_ratio.median():.2f}", f"{per.score_s.sum():.0f}"])
         parts += ["## Fidelity of generated normals", "",
                   "`ddpm-sample` is the generator's default sampler (the ancestral chain over all 1000 timesteps), "
-                  "`ddim50-sample` the same model with 50 DDIM steps. Sample s: seconds to draw the samples, "
+                  "`ddim50-sample` the same model with 50 DDIM steps; `series-recon-sample`: windows drawn by "
+                  "`series-recon` (see `adgdm.bench.generation_series`). Sample s: seconds to draw the samples, "
                   "summed over datasets.", "",
                   _table(rows, ["sampler", "datasets", "median C2ST", "mean C2ST", "sets <= 0.65", "median MMD",
                                 "median density", "median coverage", "median DCR ratio", "sample s"]), ""]
-    det = df[~df.detector.isin(["ddpm-sample", "ddim50-sample"])].copy()
+    det = df[~df.detector.isin(FIDELITY_ROWS)].copy()
+    if not len(det):
+        lines = []
+        if len(fid):
+            med = fid.groupby("dataset").c2st_auc.mean().median()
+            lines.append(f"- fidelity: median C2ST {med:.3f} (target <= 0.65: {'met' if med <= 0.65 else 'not met'})")
+        per = fid.groupby("dataset")[["c2st_auc", "mmd", "density", "coverage", "dcr_ratio"]].mean()
+        parts += ["## Targets", ""] + lines + ["", "### Fidelity per dataset", "",
+                                                _table([[ds] + [f"{v:.3f}" for v in r] for ds, r in
+                                                        zip(per.index, per.to_numpy())],
+                                                       ["dataset", "C2ST", "MMD", "density", "coverage", "DCR ratio"]), ""]
+        text = "\n".join(parts)
+        if out_md:
+            Path(out_md).write_text(text)
+        return text
     det["name"] = det.detector + np.where(det.detector == "diffusion", "", "@" + det.shots.astype(str))
     per = det.groupby(["dataset", "name"])[["auroc", "auprc"]].mean().reset_index()
     wide = per.pivot(index="dataset", columns="name", values="auroc")
