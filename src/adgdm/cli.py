@@ -157,6 +157,41 @@ def _build_app():
         typer.echo(md.split("### ")[0])
         typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
 
+    @bench.command("image")
+    def bench_image(
+        suite: str = typer.Option(..., "--suite", help="mtd, mnist, mvtec-emb or folder (any MVTec-style folder)."),
+        data: Path = typer.Option(..., "--data", help="The suite's folder, e.g. ../shared/data/mtd."),
+        datasets: Optional[str] = typer.Option(None, help="Comma-separated defect classes, digits or categories."),
+        detectors: Optional[str] = typer.Option(None, help="Detector specs separated by ';' or ','."),
+        seeds: int = typer.Option(3, help="Number of seeds (0 .. N-1)."),
+        size: int = typer.Option(128, help="Images are resized to SIZE x SIZE pixels (mtd, folder)."),
+        out: Path = typer.Option(Path("benchmarks/results/image.csv"), help="Long-format CSV to write."),
+        resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
+        save_maps: Optional[Path] = typer.Option(None, "--save-maps", help="Write PNG overlays of seed 0's maps here."),
+        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+    ):
+        """Image detection with localisation (image AUROC/AUPRC, pixel AUROC, AUPRO).
+
+        Example: adgdm bench image --suite mtd --data ../shared/data/mtd --seeds 3 --size 128 --out mtd.csv
+        """
+        from .bench.image import run_image
+        from .bench.image_summary import summarize_image
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        try:
+            csv_path = run_image(suite, data, _split(datasets), _split(detectors), seeds, size, out, resume,
+                                 save_maps=save_maps)
+        except (ValueError, ImportError, FileNotFoundError) as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(2)
+        command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        md = summarize_image(csv_path, csv_path.with_suffix(".md"), command=command)
+        typer.echo(md.split("### ")[0])
+        typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+
     @app.command()
     def generate(
         model_dir: Path = typer.Argument(..., help="A saved model folder (detector.save / adgdm fit)."),

@@ -82,6 +82,11 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
     new_file = not out.exists() or not resume
     if suite == "mvtec-emb":
         return _run_embeddings(data, datasets, specs, seeds, out, done, new_file, progress)
+    bar = None
+    if progress:
+        from .tabular import _bar
+
+        bar = _bar(seeds * len(specs) * (10 if suite == "mnist" and not datasets else 1), True)
     with out.open("w" if new_file else "a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="", lineterminator="\n")
         if new_file:
@@ -89,23 +94,29 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
         for seed in range(seeds):
             for name, train, test, groups in _jobs(suite, data, seed, size, datasets):
                 for spec in specs:
+                    if bar is not None:
+                        bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
                     if all((g, spec, seed) in done for g in groups):
+                        if bar is not None:
+                            bar.update(1)
                         continue
                     det = make_detector(spec, random_state=seed)
-                    if progress:
-                        print(f"[{suite}] seed {seed} {name} {spec}: fit on {len(train)} images", flush=True)
+                    if getattr(det, "modality", None) != "image":
+                        raise ValueError(f"{spec!r} is not an image detector; image detectors: "
+                                         f"{', '.join(image_detectors())}")
                     t0 = time.perf_counter()
                     det.fit(train)
                     fit_s = time.perf_counter() - t0
                     t0 = time.perf_counter()
                     maps = det.anomaly_map(test.images)
-                    scores = det._image_scores(maps)
+                    # the image score is a function of the map: do not compute the maps twice
+                    scores = det._image_scores(maps) if hasattr(det, "_image_scores") else det.decision_function(test.images)
                     score_s = time.perf_counter() - t0
                     if save_maps is not None and seed == 0:
                         _save_overlays(Path(save_maps) / suite / spec, test, maps)
                     for g, idx in groups.items():
                         y = test.labels[idx]
-                        row = {"suite": suite, "dataset": g, "detector": spec, "seed": seed, "size": size,
+                        row = {"suite": suite, "dataset": g, "detector": spec, "seed": seed, "size": train.shape[1],
                                "auroc": round(100 * auroc(y, scores[idx]), 3),
                                "auprc": round(100 * auprc(y, scores[idx]), 3),
                                "best_f1": round(best_f1(y, scores[idx]), 4), "fit_s": round(fit_s, 3),
@@ -116,7 +127,17 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
                             row["aupro"] = round(100 * aupro(test.masks[idx], maps[idx]), 3)
                         writer.writerow(row)
                         fh.flush()
+                    if bar is not None:
+                        bar.update(1)
+    if bar is not None:
+        bar.close()
     return out
+
+
+def image_detectors() -> list[str]:
+    from ..detectors import list_detectors
+
+    return list_detectors("image")
 
 
 def _run_embeddings(data, datasets, specs, seeds, out, done, new_file, progress) -> Path:
