@@ -9,7 +9,7 @@ import numpy as np
 from .summary import _table, machine
 
 
-FIDELITY_ROWS = ("ddpm-sample", "ddim50-sample", "series-recon-sample")
+FIDELITY_ROWS = ("ddpm-sample", "ddim50-sample", "series-recon-sample", "train-windows")
 
 
 def summarize_generation(csv_path, out_md=None, command: str | None = None) -> str:
@@ -43,7 +43,7 @@ def summarize_generation(csv_path, out_md=None, command: str | None = None) -> s
         parts += ["## Fidelity of generated normals", "",
                   "`ddpm-sample` is the generator's default sampler (the ancestral chain over all 1000 timesteps), "
                   "`ddim50-sample` the same model with 50 DDIM steps; `series-recon-sample`: windows drawn by "
-                  "`series-recon` (see `adgdm.bench.generation_series`). Sample s: seconds to draw the samples, "
+                  "`series-recon` and `train-windows` the real training windows against the same reference, the ceiling under drift (see `adgdm.bench.generation_series`). Sample s: seconds to draw the samples, "
                   "summed over datasets.", "",
                   _table(rows, ["sampler", "datasets", "median C2ST", "mean C2ST", "sets <= 0.65", "median MMD",
                                 "median density", "median coverage", "median DCR ratio", "sample s"]), ""]
