@@ -59,3 +59,13 @@ def test_image_detector_bad_input():
         ImageDiffusion().fit("/nonexistent/folder")
     with pytest.raises(ValueError, match="top_k"):
         ImageDiffusion(top_k=0).fit(_texture(4))
+
+
+def test_a_single_scale_may_be_given_as_an_int():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.4, 0.6, size=(8, 16, 16))
+    a = ImageDiffusion(scales=1, random_state=0).fit(X).anomaly_map(X[:2])
+    b = ImageDiffusion(scales=(1,), random_state=0).fit(X).anomaly_map(X[:2])
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="scales"):
+        ImageDiffusion(scales=0).fit(X)

@@ -142,8 +142,9 @@ class ImageDiffusion(BaseEstimator):
         """Fit on normal images ``(N, H, W[, C])`` (or a folder of them); ``y`` is ignored."""
         if not 0.0 < float(self.top_k) <= 1.0:
             raise ValueError(f"top_k must be a fraction in (0, 1], got {self.top_k}")
-        if not self.scales or any(int(f) < 1 for f in self.scales):
-            raise ValueError(f"scales must be downsampling factors >= 1, got {self.scales}")
+        scales = (self.scales,) if isinstance(self.scales, (int, np.integer)) else tuple(self.scales or ())
+        if not scales or any(int(f) < 1 for f in scales):
+            raise ValueError(f"scales must be downsampling factors >= 1 (an int or a tuple), got {self.scales}")
         imgs = self._prep(X)
         if len(imgs) < 2:
             raise ValueError(f"{self.name} needs at least 2 training images, got {len(imgs)}")
@@ -151,7 +152,7 @@ class ImageDiffusion(BaseEstimator):
         rng = np.random.default_rng(seed_of(self.random_state))
         group = rng.permutation(len(imgs)) % min(int(self.n_folds), len(imgs))  # image -> fold
         self.scales_ = []
-        for f in self.scales:
+        for f in scales:
             small = self._down(imgs, int(f))
             patch, stride = self._geometry(min(small.shape[1:3]))
             P, grid = patch_grid(small, patch, stride)
