@@ -81,6 +81,10 @@ def test_mnist_rows_per_digit(tmp_path):
     df = pd.read_csv(out)
     assert list(df.dataset.astype(str)) == ["0", "1"] and (df.auroc > 95).all() and df.pixel_auroc.isna().all()
     assert (df["size"] == 28).all()
+    # resume skips the digits already there (their names must stay text, not become numbers)
+    run_image("mnist", root, datasets=["0", "1"], detectors=["image-patchknn"], seeds=1, out=out, resume=True,
+              progress=False)
+    assert len(pd.read_csv(out)) == 2
 
 
 def test_embeddings_rows(tmp_path):
@@ -93,6 +97,9 @@ def test_embeddings_rows(tmp_path):
                     progress=False)
     df = pd.read_csv(out)
     assert len(df) == 4 and (df.auroc > 95).all()
+    run_image("mvtec-emb", tmp_path, detectors=["diffusion", "pyod-knn"], seeds=2, out=out, resume=True,
+              progress=False)
+    assert len(pd.read_csv(out)) == 4
     md = summarize_image(out)
     assert "best adgdm `diffusion`" in md
 

@@ -19,7 +19,6 @@ Shot counts larger than half a dataset's anomalies are skipped for that dataset.
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Iterable
@@ -28,21 +27,15 @@ import numpy as np
 
 from ..data import list_npz, load_npz, semi_supervised_split, standardize
 from ..metrics import auprc, auroc
+from ._results import open_results
+from .tabular import _bar
 
 COLUMNS = ["suite", "dataset", "detector", "shots", "seed", "auroc", "auprc", "c2st_auc", "mmd", "density",
            "coverage", "dcr_ratio", "kept", "generated", "fit_s", "score_s", "n_train", "n_test", "d"]
 MAX_CLASSIFIER_ROWS = 10_000
+KEY = ("dataset", "detector", "shots", "seed")  # what a resumed run skips
 # fidelity rows: the default sampler (the full ancestral DDPM chain) and the fast one it replaced
 SAMPLERS = (("ddpm-sample", {}), ("ddim50-sample", {"sampler": "ddim", "steps": 50}))
-
-
-def _done(out: Path) -> set:
-    import pandas as pd
-
-    if not out.exists():
-        return set()
-    df = pd.read_csv(out)
-    return {(r.dataset, r.detector, int(r.shots), int(r.seed)) for r in df.itertuples()}
 
 
 def _cap(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -92,18 +85,8 @@ def run_generation(data_dir, datasets: Iterable[str] | None = None, seeds: int =
     if missing:
         raise ValueError(f"datasets not found in {data_dir}: {missing}; available: {', '.join(files)}")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(out) if resume else set()
-    new_file = not out.exists() or not resume
-    bar = None
-    if progress:
-        from .tabular import _bar
-
-        bar = _bar(len(names) * seeds, True)
-    with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="", lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+    bar = _bar(len(names) * seeds, progress)
+    with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for name in names:
             X, y = load_npz(files[name])
             for seed in range(seeds):
@@ -121,8 +104,7 @@ def run_generation(data_dir, datasets: Iterable[str] | None = None, seeds: int =
                              "d": X.shape[1]}
 
                 def emit(det_name, k, **vals):
-                    writer.writerow(base_info | {"detector": det_name, "shots": k} | vals)
-                    fh.flush()
+                    write(base_info | {"detector": det_name, "shots": k} | vals)
 
                 def todo(det_name, k):
                     return (name, det_name, k, seed) not in done

@@ -14,14 +14,15 @@ is ``adgdm bench series --suite skab``.
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from .generation import COLUMNS, _done
+from ._results import open_results
+from .generation import COLUMNS, KEY
+from .tabular import _bar
 
 MAX_WINDOWS = 2000
 
@@ -57,18 +58,8 @@ def run_generation_series(data, datasets: Iterable[str] | None = None, seeds: in
             free.train_end = free.n_steps // 2
             records.append(free)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(out) if resume else set()
-    new_file = not out.exists() or not resume
-    bar = None
-    if progress:
-        from .tabular import _bar
-
-        bar = _bar(len(records) * seeds, True)
-    with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="", lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+    bar = _bar(len(records) * seeds, progress)
+    with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for rec in records:
             labels = rec.labels if rec.labels is not None else np.zeros(rec.n_steps, dtype=int)
             train = rec.values[: rec.train_end]
@@ -84,10 +75,9 @@ def run_generation_series(data, datasets: Iterable[str] | None = None, seeds: in
                     tw = _windows(train, window)
                     own = tw if len(tw) <= len(ref) else tw[np.sort(rng.choice(len(tw), len(ref), replace=False))]
                     rep = fidelity_report(tw, ref, own, random_state=seed)
-                    writer.writerow({"suite": "skab", "dataset": rec.name, "detector": "train-windows", "shots": 0,
+                    write({"suite": "skab", "dataset": rec.name, "detector": "train-windows", "shots": 0,
                                      "seed": seed, "n_train": len(train), "n_test": len(ref), "d": own.shape[1],
                                      **{k: round(float(v), 4) for k, v in rep.items()}})
-                    fh.flush()
                 if (rec.name, "series-recon-sample", 0, seed) in done or len(held) < 10:
                     if bar is not None:
                         bar.update(1)
@@ -102,11 +92,10 @@ def run_generation_series(data, datasets: Iterable[str] | None = None, seeds: in
                 sample_s = time.perf_counter() - t0
                 S = S.reshape(len(S), -1)
                 rep = fidelity_report(_windows(train, window), ref, S, random_state=seed)
-                writer.writerow({"suite": "skab", "dataset": rec.name, "detector": "series-recon-sample", "shots": 0,
+                write({"suite": "skab", "dataset": rec.name, "detector": "series-recon-sample", "shots": 0,
                                  "seed": seed, "fit_s": round(fit_s, 3), "score_s": round(sample_s, 3),
                                  "n_train": len(train), "n_test": len(ref), "d": S.shape[1],
                                  **{k: round(float(v), 4) for k, v in rep.items()}})
-                fh.flush()
                 if bar is not None:
                     bar.update(1)
     if bar is not None:

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Iterable
@@ -20,21 +19,15 @@ from typing import Iterable
 import numpy as np
 
 from ..metrics import auprc, auroc
+from ._results import open_results
+from .tabular import _bar
 
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "pixel_auroc", "aupro", "best_f1", "fit_s",
            "score_s", "images_per_s", "n_train", "n_test", "size"]
 SUITES = ("mtd", "mnist", "mvtec-emb", "folder")
+KEY = ("dataset", "detector", "seed")  # what a resumed run skips
 DEFAULT_DETECTORS = {"mtd": ["image", "image-patchknn"], "mnist": ["image", "image-patchknn"],
                      "mvtec-emb": ["diffusion", "pyod-knn", "pyod-iforest"], "folder": ["image", "image-patchknn"]}
-
-
-def _done(out: Path) -> set:
-    import pandas as pd
-
-    if not out.exists():
-        return set()
-    df = pd.read_csv(out)
-    return {(r.dataset, r.detector, int(r.seed)) for r in df.itertuples()}
 
 
 def _jobs(suite: str, data, seed: int, size: int, datasets):
@@ -77,20 +70,10 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
     specs = list(detectors or DEFAULT_DETECTORS[suite])
     datasets = list(datasets) if datasets else None
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(out) if resume else set()
-    new_file = not out.exists() or not resume
     if suite == "mvtec-emb":
-        return _run_embeddings(data, datasets, specs, seeds, out, done, new_file, progress)
-    bar = None
-    if progress:
-        from .tabular import _bar
-
-        bar = _bar(seeds * len(specs) * (10 if suite == "mnist" and not datasets else 1), True)
-    with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="", lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+        return _run_embeddings(data, datasets, specs, seeds, out, resume, progress)
+    bar = _bar(seeds * len(specs) * (10 if suite == "mnist" and not datasets else 1), progress)
+    with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for seed in range(seeds):
             for name, train, test, groups in _jobs(suite, data, seed, size, datasets):
                 for spec in specs:
@@ -125,8 +108,7 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
                         if test.masks is not None:
                             row["pixel_auroc"] = round(100 * pixel_auroc(test.masks[idx], maps[idx]), 3)
                             row["aupro"] = round(100 * aupro(test.masks[idx], maps[idx]), 3)
-                        writer.writerow(row)
-                        fh.flush()
+                        write(row)
                     if bar is not None:
                         bar.update(1)
     if bar is not None:
@@ -140,7 +122,7 @@ def image_detectors() -> list[str]:
     return list_detectors("image")
 
 
-def _run_embeddings(data, datasets, specs, seeds, out, done, new_file, progress) -> Path:
+def _run_embeddings(data, datasets, specs, seeds, out, resume, progress) -> Path:
     from ..data import list_npz, load_npz, semi_supervised_split, standardize
     from ..detectors import make_detector
 
@@ -149,10 +131,7 @@ def _run_embeddings(data, datasets, specs, seeds, out, done, new_file, progress)
     missing = [n for n in names if n not in files]
     if missing:
         raise ValueError(f"datasets not found in {data}: {missing}; available: {', '.join(files)}")
-    with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="", lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+    with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for name in names:
             X, y = load_npz(files[name])
             for seed in range(seeds):
@@ -168,11 +147,10 @@ def _run_embeddings(data, datasets, specs, seeds, out, done, new_file, progress)
                     t0 = time.perf_counter()
                     s = det.decision_function(X_te)
                     score_s = time.perf_counter() - t0
-                    writer.writerow({"suite": "mvtec-emb", "dataset": name, "detector": spec, "seed": seed,
+                    write({"suite": "mvtec-emb", "dataset": name, "detector": spec, "seed": seed,
                                      "auroc": round(100 * auroc(y[te], s), 3), "auprc": round(100 * auprc(y[te], s), 3),
                                      "fit_s": round(fit_s, 3), "score_s": round(score_s, 3),
                                      "n_train": len(tr), "n_test": len(te)})
-                    fh.flush()
                 if progress:
                     print(f"[mvtec-emb] {name} seed {seed} done", flush=True)
     return out
