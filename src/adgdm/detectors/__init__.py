@@ -5,8 +5,9 @@ from .cycle import CycleDetector
 from .ddpm import DDPMDetector
 from .default import DiffusionDetector
 from .dte import DTECategorical, DTEInverseGamma, DTENonParametric
-from .image_default import ImageDiffusion, PatchKNN
+from .image_default import ImageDiffusion
 from .image_diffusion import ImageCond, ImageRecon
+from .image_patch import PatchDiffusion, PatchKNN
 from .image_seg import ImageSegCycle
 from .series_baselines import MatrixProfile, SubIForest, SubPCA
 from .series import SeriesForecast, SeriesImpute, SeriesRecon
@@ -17,10 +18,10 @@ from .registry import detector_class, list_detectors, make_detector, parse_spec,
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector,
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
-             ImageDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond):
+             ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond):
     register(_cls)
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
-           "ImageDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
+           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
            "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]

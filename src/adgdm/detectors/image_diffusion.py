@@ -36,7 +36,7 @@ from ..diffusion import NoiseSchedule, TrainConfig, make_sampler, train
 from ..io import ModelFileError, save_detector
 from ..nets import UNet, build_net
 from ._neural import store_params
-from .image_default import load_image_dir
+from .image_patch import load_image_dir
 
 __all__ = ["ImageDenoisingDetector", "ImageRecon", "ImageCond", "smooth_noise", "ssim_map"]
 
@@ -365,6 +365,12 @@ class ImageDenoisingDetector(BaseEstimator):
         """Image scores: the mean of the top ``top_k`` share of each map (at the working size)."""
         imgs, _ = self._checked(X)
         return self._image_scores(self._maps(imgs))
+
+    def score_maps(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``(decision_function(X), anomaly_map(X))`` in one pass (the maps cost most of the time)."""
+        imgs, raw = self._checked(X)
+        maps = self._maps(imgs)
+        return self._image_scores(maps), self._to_input(maps, raw)
 
     def predict(self, X) -> np.ndarray:
         """0 = normal, 1 = anomalous: image score above ``threshold_``."""

@@ -28,7 +28,7 @@ from .._torch import resolve_device, seed_of, seeded
 from ..generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
 from ..io import ModelFileError, save_detector
 from ._neural import store_params
-from .image_default import ImageDiffusion
+from .image_patch import PatchDiffusion
 
 __all__ = ["SegNet", "ImageSegCycle", "SYNTH_DEFECTS", "synthesize_defect"]
 
@@ -255,13 +255,13 @@ def _gauss_kernel(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
-class ImageSegCycle(ImageDiffusion):
+class ImageSegCycle(PatchDiffusion):
     """Segmentation head trained on normal images with synthetic defects; the map is its
     per-pixel defect probability.
 
     Parameters
     ----------
-    size, crop, channels : preprocessing (``to_float_images``) as in the ``image`` detector. Maps
+    size, crop, channels : preprocessing (``to_float_images``) as in ``image-patch``. Maps
         come back at the input's resolution.
     width, mults : the ``SegNet`` (channels ``width * m`` per level).
     max_steps, batch_size, train_crop, lr : training: Adam with a cosine decay over ``max_steps``
@@ -382,7 +382,7 @@ class ImageSegCycle(ImageDiffusion):
         t0 = time.perf_counter()
         self.train_losses_ = self._train(imgs[tr], rng)
         self.fit_seconds_ = time.perf_counter() - t0
-        self.decision_scores_ = self._image_scores(self._maps(imgs[cal]))
+        self.decision_scores_ = self._calibrate(imgs[tr], imgs[cal])
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
@@ -447,6 +447,10 @@ class ImageSegCycle(ImageDiffusion):
         net.eval()
         return losses
 
+    def _calibrate(self, train: np.ndarray, held_out: np.ndarray) -> np.ndarray:
+        """Scores of the held-out normal images (they set ``threshold_``)."""
+        return self._image_scores(self._maps(held_out))
+
     # --- scoring --------------------------------------------------------------------------------
     def _maps(self, imgs: np.ndarray, groups=None) -> np.ndarray:
         """Defect probability maps ``(N, H, W)`` at the working size, smoothed by ``smooth_sigma``."""
@@ -466,12 +470,19 @@ class ImageSegCycle(ImageDiffusion):
     def save(self, path):
         """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``); see ``adgdm.load``."""
         self._check_fitted()
+        meta, arrays = self._get_state()
+        return save_detector(path, self.name, self.get_params(), meta, arrays)
+
+    def _get_state(self) -> tuple[dict, dict]:
         meta = {"image_shape_": [int(v) for v in self.image_shape_], "threshold_": self.threshold_,
                 "seed_": self.seed_, "sigma_": self.sigma_, "net": self.net_.config,
                 "train_losses_": [float(v) for v in self.train_losses_]}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         arrays["decision_scores_"] = np.asarray(self.decision_scores_, dtype=np.float64)
-        return save_detector(path, self.name, self.get_params(), meta, arrays)
+        return meta, arrays
+
+    def _set_state(self, fitted: dict, arrays: dict) -> None:
+        """Subclasses restore their extra fitted state here."""
 
     @classmethod
     def _from_saved(cls, config: dict, arrays: dict):
@@ -497,6 +508,7 @@ class ImageSegCycle(ImageDiffusion):
             det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
             det.threshold_ = float(f["threshold_"])
             det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
+            det._set_state(f, arrays)
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as e:

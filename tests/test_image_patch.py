@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from adgdm.detectors.image_default import ImageDiffusion, PatchKNN, _spread, patch_grid
+from adgdm.detectors.image_patch import PatchDiffusion, PatchKNN, _spread, patch_grid
 
 
 def _texture(n, size=32, seed=0):
@@ -24,7 +24,7 @@ def test_patch_grid_covers_every_pixel_and_spread_inverts_constant_scores():
     np.testing.assert_allclose(m, 3.0)
 
 
-@pytest.mark.parametrize("cls", [ImageDiffusion, PatchKNN])
+@pytest.mark.parametrize("cls", [PatchDiffusion, PatchKNN])
 def test_a_pasted_blob_scores_above_clean_images_and_the_map_peaks_inside(cls):
     train = _texture(24, seed=0)
     test = _texture(6, seed=1)
@@ -42,30 +42,30 @@ def test_a_pasted_blob_scores_above_clean_images_and_the_map_peaks_inside(cls):
 
 def test_maps_come_back_at_the_input_resolution_when_resizing():
     train = _texture(10, size=48)
-    det = ImageDiffusion(size=24, random_state=0).fit(train)
+    det = PatchDiffusion(size=24, random_state=0).fit(train)
     assert det.anomaly_map(_texture(2, size=48, seed=3)).shape == (2, 48, 48)
     assert det.image_shape_ == (24, 24, 1)
 
 
 def test_image_detector_bad_input():
-    det = ImageDiffusion(random_state=0).fit(_texture(6))
+    det = PatchDiffusion(random_state=0).fit(_texture(6))
     with pytest.raises(ValueError, match="shape"):
         det.decision_function(_texture(2, size=40))
     with pytest.raises(ValueError, match="at least 2"):
-        ImageDiffusion().fit(_texture(1))
+        PatchDiffusion().fit(_texture(1))
     with pytest.raises(ValueError, match="NaN"):
         det.decision_function(np.full((1, 32, 32), np.nan))
     with pytest.raises(ValueError, match="no such image folder"):
-        ImageDiffusion().fit("/nonexistent/folder")
+        PatchDiffusion().fit("/nonexistent/folder")
     with pytest.raises(ValueError, match="top_k"):
-        ImageDiffusion(top_k=0).fit(_texture(4))
+        PatchDiffusion(top_k=0).fit(_texture(4))
 
 
 def test_a_single_scale_may_be_given_as_an_int():
     rng = np.random.default_rng(0)
     X = rng.uniform(0.4, 0.6, size=(8, 16, 16))
-    a = ImageDiffusion(scales=1, random_state=0).fit(X).anomaly_map(X[:2])
-    b = ImageDiffusion(scales=(1,), random_state=0).fit(X).anomaly_map(X[:2])
+    a = PatchDiffusion(scales=1, random_state=0).fit(X).anomaly_map(X[:2])
+    b = PatchDiffusion(scales=(1,), random_state=0).fit(X).anomaly_map(X[:2])
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="scales"):
-        ImageDiffusion(scales=0).fit(X)
+        PatchDiffusion(scales=0).fit(X)
