@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ADGDM_DATA ?= ../shared/data
 
-.PHONY: demo test install bench-tabular bench-series clean
+.PHONY: demo test install browser bench-tabular bench-series clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/adgdm demo
 
-test: $(STAMP)
+# Headless Chromium + ChromeDriver for the report's browser test (Debian packages; as root only).
+# Without them the browser test skips and says why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and chromium-driver for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+			>/dev/null 2>&1 || echo "could not install chromium: the browser test will skip"; \
+	else echo "chromium not found and apt-get not usable: the browser test will skip"; fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 # The committed ADBench runs (benchmarks/results/); hours on 2 cores, resumable (--resume).

@@ -64,7 +64,7 @@ def test_the_local_branch_localises_a_dark_spot(fitted):
 
 
 def test_calibration_scores_are_z_sums_of_held_out_images(fitted):
-    assert fitted.decision_scores_.shape == fitted.labels_.shape == (4,)  # 10% of 40 held out
+    assert fitted.decision_scores_.shape == fitted.labels_.shape == (10,)  # at least 10 of 40 held out
     assert abs(float(np.median(fitted.decision_scores_))) < 3
     assert fitted.labels_.sum() == (fitted.decision_scores_ > fitted.threshold_).sum()
 

@@ -30,6 +30,76 @@ def _split(text: Optional[str]) -> Optional[list[str]]:
     return items
 
 
+def _split_plain(text: Optional[str]) -> Optional[list[str]]:
+    """Comma-separated names (columns), stripped; None when empty."""
+    if not text:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()] or None
+
+
+def _interactive(json_out: bool = False) -> bool:
+    """Progress bars only for a person at a terminal: silent in pipes, files, CI and --json."""
+    return not json_out and sys.stdout.isatty()
+
+
+def _status_factory(enabled: bool):
+    """A rich spinner with elapsed time around long work (fit), or None."""
+    if not enabled:
+        return None
+    from contextlib import contextmanager
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    @contextmanager
+    def status(text):
+        with console.status(text + " ..."):
+            yield
+
+    return status
+
+
+def _progress_factory(enabled: bool):
+    """``progress(total, description)`` -> a context giving ``advance(n)`` (rich bar), or None."""
+    if not enabled:
+        return None
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    @contextmanager
+    def progress(total, description):
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n: bar.advance(task, n)
+
+    return progress
+
+
+def _run(fn, json_out: bool = False):
+    """Run a command body: bad input -> one red line and exit 2; Ctrl-C -> exit 130 (outputs are
+    written atomically, so nothing half-written is left); --json -> the result as JSON."""
+    import json
+
+    try:
+        result = fn()
+    except KeyboardInterrupt:
+        typer.secho("interrupted: no output written", fg="red", err=True)
+        raise typer.Exit(130)
+    except (ValueError, TypeError, FileNotFoundError, NotImplementedError, ImportError, OSError, KeyError) as e:
+        msg = str(e) if isinstance(e, (ValueError, FileNotFoundError, ImportError)) and str(e) else f"{type(e).__name__}: {e}"
+        typer.secho(f"error: {msg.splitlines()[0] if msg else type(e).__name__}", fg="red", err=True)
+        raise typer.Exit(2)
+    except Exception as e:  # corrupted files and the like: one line, no traceback
+        typer.secho(f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", fg="red", err=True)
+        raise typer.Exit(2)
+    if json_out:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    return result
+
+
 def _build_app():
     app = typer.Typer(help="adgdm: anomaly detection and generation with diffusion models.", no_args_is_help=True)
     bench = typer.Typer(help="Run benchmark protocols and write long CSV + markdown summaries.", no_args_is_help=True)
@@ -47,7 +117,10 @@ def _build_app():
         anchors: Optional[Path] = typer.Option(None, help="Published anchors CSV to show beside the summary."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
     ):
-        """ADBench protocols on tables; writes OUT and OUT with a .md summary."""
+        """ADBench protocols on tables; writes OUT and OUT with a .md summary.
+
+        Example: adgdm bench tabular --data ../shared/data/adbench/Classical --detectors 'diffusion;pyod-knn' --seeds 3
+        """
         from .bench import run_tabular, summarize
 
         if threads:
@@ -103,7 +176,10 @@ def _build_app():
                         md: Optional[Path] = None, anchors: Optional[Path] = None,
                         command: Optional[str] = typer.Option(None, help="Command line to record in the summary."),
                         only: Optional[str] = typer.Option(None, help="Summarise only these detectors (comma-separated).")):
-        """Write the markdown summary of one or more results CSVs (pooled)."""
+        """Write the markdown summary of one or more results CSVs (pooled).
+
+        Example: adgdm bench summarize a.csv b.csv --md pooled.md
+        """
         from .bench import summarize
 
         missing = [str(c) for c in csv if not c.is_file()]
@@ -193,47 +269,165 @@ def _build_app():
         typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
 
     @app.command()
+    def fit(
+        data: Path = typer.Argument(..., help="Training data: CSV, Parquet or NPZ (tables, series), or a folder of "
+                                    "images (an MVTec-style folder trains on train/good)."),
+        out: Path = typer.Option(..., "--out", help="Model folder to write (replaced if it is an adgdm model)."),
+        modality: Optional[str] = typer.Option(None, help="tabular, series or image (default: the detector's)."),
+        detector: Optional[str] = typer.Option(None, help="Detector name or spec, e.g. 'diffusion' or "
+                                               "'ddpm:steps=100' (default: the modality's recommended one)."),
+        config: Optional[Path] = typer.Option(None, help="TOML file: detector, modality, columns, label, time, "
+                                              "seed, threshold and a [params] table. Flags win over it."),
+        param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Detector parameter key=value "
+                                                  "(repeatable)."),
+        columns: Optional[str] = typer.Option(None, help="Comma-separated feature/channel columns (default: all "
+                                              "numeric)."),
+        label: Optional[str] = typer.Option(None, help="0/1 label column: tables fit on the rows labelled 0."),
+        time: Optional[str] = typer.Option(None, "--time", help="Id/time column (kept as the row id)."),
+        threshold: Optional[str] = typer.Option(None, help="contamination (the quantile), pot (extreme-value, "
+                                                "for unknown contamination) or fixed:VALUE."),
+        contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default 0.1)."),
+        seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ):
+        """Fit a detector on (mostly) normal data and save it.
+
+        Examples:
+          adgdm fit data.csv --out model/ --label is_fraud
+          adgdm fit data.csv --out model/ --detector ddpm --param steps=200 --threshold pot
+          adgdm fit sensors.csv --modality series --time timestamp --out series_model/
+          adgdm fit tiles/ --modality image --param size=128 --out image_model/
+          adgdm fit data.csv --config adgdm.toml --out model/
+        """
+        from .commands.fit import parse_params, run_fit
+
+        def body():
+            return run_fit(data, modality, detector, out, config, parse_params(param), _split_plain(columns), label,
+                           time, threshold, contamination, seed, status=_status_factory(_interactive(json_out)))
+
+        r = _run(body, json_out)
+        if not json_out:
+            typer.echo(f"fitted {r['detector']} ({r['modality']}) on {r['n_fit'] if r['n_fit'] is not None else '?'} "
+                       f"{'images' if r['modality'] == 'image' else 'rows'} in {r['fit_seconds']:.1f} s; threshold "
+                       f"{r['threshold']:.4g} ({r['threshold_method']}); wrote {r['model']}")
+            for note in r["notes"]:
+                typer.echo(f"note: {note}")
+
+    @app.command()
+    def score(
+        model_dir: Path = typer.Argument(..., help="A model folder (adgdm fit, or detector.save)."),
+        data: Path = typer.Argument(..., help="Data to score, like the training data."),
+        out: Path = typer.Option(..., "--out", help="Scores file: .csv or .parquet."),
+        columns: Optional[str] = typer.Option(None, help="Override the columns recorded at fit time."),
+        label: Optional[str] = typer.Option(None, help="0/1 label column to carry into the output."),
+        time: Optional[str] = typer.Option(None, "--time", help="Id/time column."),
+        explain: bool = typer.Option(True, help="Add each row's top contributing features (tables, series)."),
+        top_k: int = typer.Option(3, help="Features listed per row."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ):
+        """Score data with a saved model: id, score, flagged (0/1), label, top features.
+
+        Examples:
+          adgdm score model/ new.csv --out scores.csv
+          adgdm score model/ new.parquet --out scores.parquet --label is_fraud
+          adgdm score image_model/ tiles_test/ --out scores.csv
+        """
+        from .commands.score import run_score
+
+        def body():
+            return run_score(model_dir, data, out, _split_plain(columns), label, time, explain, top_k,
+                             progress=_progress_factory(_interactive(json_out)))
+
+        r = _run(body, json_out)
+        if not json_out:
+            extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
+            typer.echo(f"scored {r['rows']} {'images' if r['modality'] == 'image' else 'rows'}: {r['flagged']} flagged "
+                       f"above {r['threshold']:.4g}{extra}; wrote {r['out']}")
+
+    @app.command()
     def generate(
-        model_dir: Path = typer.Argument(..., help="A saved model folder (detector.save / adgdm fit)."),
-        kind: str = typer.Option("normal", help="'normal' (samples of the model), a table kind (local, global, "
-                                 "dependency, clustered, masked) or a series kind (spike, level_shift, pattern, "
-                                 "frequency, trend, noise, channel_break)."),
-        n: int = typer.Option(100, "--n", help="Rows (tables) or injected anomalies (series) to generate."),
-        out: Path = typer.Option(..., "--out", help="CSV to write (tables: one row per sample; series: the "
-                                 "series with a 'label' column)."),
-        data: Optional[Path] = typer.Option(None, help="Normal data (CSV or NPZ) the anomaly kinds start from."),
+        model_dir: Path = typer.Argument(..., help="A saved model folder (adgdm fit, or detector.save)."),
+        kind: str = typer.Option("normal", help="'normal' (samples of the model); tables: local, global, dependency, "
+                                 "clustered, masked; series: spike, level_shift, pattern, frequency, trend, noise, "
+                                 "channel_break; images: perlin, cutpaste, masked."),
+        n: int = typer.Option(100, "--n", help="Rows, images, or injected series anomalies to generate."),
+        out: Path = typer.Option(..., "--out", help="CSV to write (tables, series) or a folder (images: images/ and "
+                                 "masks/ PNGs)."),
+        data: Optional[Path] = typer.Option(None, help="Normal data the anomaly kinds start from (CSV/NPZ, or an "
+                                            "image folder)."),
         severity: float = typer.Option(1.0, help="How far from normal (>= 0)."),
         seed: int = typer.Option(0, help="Random seed."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
-        """Generate normal samples or synthetic anomalies with a saved diffusion model.
+        """Generate normal samples or synthetic anomalies with a saved model.
 
         Examples:
           adgdm generate model/ --kind normal --n 500 --out samples.csv
           adgdm generate model/ --kind local --severity 1.5 --n 200 --data normal.csv --out anomalies.csv
           adgdm generate series_model/ --kind spike --n 5 --data clean.csv --out injected.csv
+          adgdm generate image_model/ --kind cutpaste --n 24 --data tiles/ --out synthetic/
         """
-        from .generate_cmd import run_generate
+        from .commands.generate import run_generate
 
-        try:
-            msg = run_generate(model_dir, kind, n, out, data, severity, seed)
-        except (ValueError, TypeError, FileNotFoundError, NotImplementedError) as e:
-            typer.secho(f"error: {e}", fg="red", err=True)
-            raise typer.Exit(2)
-        except Exception as e:  # corrupted model files and the like: one line, no traceback
-            typer.secho(f"error: {type(e).__name__}: {e}", fg="red", err=True)
-            raise typer.Exit(2)
-        typer.echo(msg)
+        msg = _run(lambda: run_generate(model_dir, kind, n, out, data, severity, seed), False)
+        if json_out:
+            import json
+
+            typer.echo(json.dumps({"out": str(out), "kind": kind, "message": msg}))
+        else:
+            typer.echo(msg)
+
+    @app.command()
+    def report(
+        input: Path = typer.Argument(..., help="A bench CSV, a scores file (adgdm score), a folder of generated "
+                                     "images (adgdm generate), or a model folder (with --data)."),
+        out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write (one self-contained file)."),
+        data: Optional[Path] = typer.Option(None, help="With a model folder: the data to score and show."),
+        title: Optional[str] = typer.Option(None, help="Report title."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ):
+        """Write a self-contained HTML report (no network needed to view it).
+
+        Examples:
+          adgdm report scores.csv --out report.html
+          adgdm report model/ --data new.csv --out report.html
+          adgdm report benchmarks/results/skab.csv --out skab.html
+          adgdm report synthetic/ --out gallery.html
+        """
+        from .commands.report import run_report
+
+        r = _run(lambda: run_report(input, out, data, title), json_out)
+        if not json_out:
+            typer.echo(f"wrote {r['out']} ({r['kind']} report: {', '.join(r['sections'])})")
+
+    @app.command()
+    def info(json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")):
+        """Versions, device, threads and installed extras.
+
+        Example: adgdm info --json
+        """
+        from .commands.info import format_info, run_info
+
+        r = _run(run_info, json_out)
+        if not json_out:
+            typer.echo(format_info(r))
 
     @app.command()
     def demo(seed: int = 0):
-        """Breast-cancer demo (no download): adgdm detectors beside PyOD baselines."""
+        """Breast-cancer demo (no download): adgdm detectors beside PyOD baselines.
+
+        Example: adgdm demo --seed 1
+        """
         from .demo import run
 
         run(seed)
 
     @app.command("list")
     def list_cmd():
-        """List registered detectors."""
+        """List registered detectors.
+
+        Example: adgdm list
+        """
         from . import list_detectors
 
         for name in list_detectors(None):

@@ -110,4 +110,4 @@ def _bar(total, progress):
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc="bench", unit="fit")
+    return tqdm(total=total, desc="bench", unit="fit", disable=None)  # silent when stderr is not a terminal

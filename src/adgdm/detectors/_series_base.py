@@ -1,5 +1,5 @@
 """What every adgdm series detector shares: the trailing-mean smoothing, ``predict`` and
-``predict_proba`` through ``threshold_`` and the training scores, and the fitted check."""
+``predict_proba`` through ``threshold_`` and the training scores, ``explain``, and the fitted check."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from ..io import ModelFileError
+from ..thresholds import _recorded_method, calibrated_proba
 
 
 class SeriesBase(BaseEstimator):
@@ -33,16 +34,39 @@ class SeriesBase(BaseEstimator):
         """0/1 per step: score above ``threshold_``."""
         return (self.decision_function(X) > self.threshold_).astype(int)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """``(T, 2)``: [normal, anomaly] probability by rank among the training scores."""
-        p = np.searchsorted(np.sort(self.decision_scores_), self.decision_function(X), side="right")
-        p = p / len(self.decision_scores_)
+    def predict_proba(self, X, method: str = "rank") -> np.ndarray:
+        """``(T, 2)``: [normal, anomaly] probability by rank among the training scores (``"rank"``)
+        or ``"calibrated"``: a logistic in the score, 0.5 at ``threshold_``, scaled by the spread of
+        the training scores (:func:`adgdm.thresholds.calibrated_proba`)."""
+        scores = self.decision_function(X)
+        if method == "rank":
+            p = np.searchsorted(np.sort(self.decision_scores_), scores, side="right")
+            p = p / len(self.decision_scores_)
+        elif method == "calibrated":
+            p = calibrated_proba(scores, self.decision_scores_, self.threshold_)
+        else:
+            raise ValueError(f"unknown method {method!r}; choose 'rank' or 'calibrated'")
         return np.column_stack([1 - p, p])
+
+    def explain(self, X, baseline=None) -> np.ndarray:
+        """``(T, channels)`` non-negative contribution of each channel to each step's score; see
+        :func:`adgdm.explain.explain`.
+
+        Example
+        -------
+        >>> det.explain(series).argmax(axis=1)   # the channel that drives each step  # doctest: +SKIP
+        """
+        from ..explain import explain
+
+        return explain(self, X, baseline=baseline)
 
     # --- persistence: the fields every series detector saves --------------------------------
     def _common_state(self) -> tuple[dict, dict]:
         meta = {"n_channels_": self.n_channels_, "threshold_": self.threshold_,
                 "channel_names_": None if self.channel_names_ is None else [str(c) for c in self.channel_names_]}
+        method = _recorded_method(self)  # only if adgdm.thresholds set threshold_ since the last fit
+        if method is not None:
+            meta["threshold_method_"] = method
         arrays = {"center_": self.center_, "scale_": self.scale_, "decision_scores_": self.decision_scores_}
         return meta, arrays
 
@@ -56,6 +80,8 @@ class SeriesBase(BaseEstimator):
         self.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
         self.threshold_ = float(fitted["threshold_"])
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        if "threshold_method_" in fitted:
+            self.threshold_method_ = dict(fitted["threshold_method_"])
 
     @classmethod
     def _from_saved(cls, config: dict, arrays: dict):

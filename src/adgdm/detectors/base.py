@@ -2,8 +2,9 @@
 
 ``fit(X)``; ``decision_function(X)`` (higher = more anomalous); ``predict(X)`` -> 0/1 through
 ``threshold_``, the ``1 - contamination`` quantile of the training scores ``decision_scores_``;
-``predict_proba(X)``; ``labels_``; ``save(path)`` / ``adgdm.load(path)``.
-``__init__`` only stores parameters, so ``sklearn.base.clone`` works.
+``predict_proba(X)``; ``labels_``; ``save(path)`` / ``adgdm.load(path)``; ``explain(X)``.
+``__init__`` only stores parameters, so ``sklearn.base.clone`` works. ``adgdm.thresholds`` sets
+other thresholds (POT for unknown contamination, fixed) on a fitted detector.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 from .._validation import check_tabular
 from ..io import ModelFileError, save_detector
+from ..thresholds import _recorded_method, calibrated_proba
 
 __all__ = ["BaseDetector"]
 
@@ -34,6 +36,8 @@ class BaseDetector(BaseEstimator):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        # the neutral value of each feature, for explanations by occlusion (adgdm.explain)
+        self.feature_median_ = np.median(arr, axis=0)
         if getattr(self, "standardize", False):
             self.center_ = arr.mean(axis=0)
             scale = arr.std(axis=0)
@@ -59,7 +63,15 @@ class BaseDetector(BaseEstimator):
 
     def predict_proba(self, X, method: str = "linear") -> np.ndarray:
         """``(n, 2)`` probabilities of [normal, anomaly]: training scores rescaled to [0, 1]
-        (``"linear"``, PyOD's default) or by rank among the training scores (``"rank"``)."""
+        (``"linear"``, PyOD's default), by rank among the training scores (``"rank"``), or
+        ``"calibrated"``: a logistic in the score, 0.5 at ``threshold_``, with the spread of the
+        training scores as its scale (:func:`adgdm.thresholds.calibrated_proba`), so ``p > 0.5``
+        exactly when ``predict`` flags the row.
+
+        Example
+        -------
+        >>> det.predict_proba(X, method="calibrated")[:, 1]   # doctest: +SKIP
+        """
         scores = self.decision_function(X)
         train = self.decision_scores_
         if method == "linear":
@@ -67,9 +79,24 @@ class BaseDetector(BaseEstimator):
             p = np.clip((scores - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
         elif method == "rank":
             p = np.searchsorted(np.sort(train), scores, side="right") / len(train)
+        elif method == "calibrated":
+            p = calibrated_proba(scores, train, self.threshold_)
         else:
-            raise ValueError(f"unknown method {method!r}; choose 'linear' or 'rank'")
+            raise ValueError(f"unknown method {method!r}; choose 'linear', 'rank' or 'calibrated'")
         return np.column_stack([1 - p, p])
+
+    def explain(self, X, baseline=None) -> np.ndarray:
+        """``(n, n_features)`` non-negative contribution of each feature to each row's score; see
+        :func:`adgdm.explain.explain` (and ``top_features`` to read it).
+
+        Example
+        -------
+        >>> det.explain(X_test[:5]).shape                      # doctest: +SKIP
+        (5, 4)
+        """
+        from ..explain import explain
+
+        return explain(self, X, baseline=baseline)
 
     # --- helpers --------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -78,6 +105,7 @@ class BaseDetector(BaseEstimator):
             raise ValueError(f"contamination must lie in (0, 0.5], got {c}")
 
     def _set_threshold(self) -> None:
+        self.__dict__.pop("threshold_method_", None)  # a threshold set by adgdm.thresholds no longer holds
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
 
@@ -104,7 +132,12 @@ class BaseDetector(BaseEstimator):
         meta = dict(meta, n_features_in_=self.n_features_in_, threshold_=self.threshold_)
         if hasattr(self, "feature_names_in_"):
             meta["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
+        method = _recorded_method(self)
+        if method is not None:
+            meta["threshold_method_"] = method
         arrays = dict(arrays, decision_scores_=self.decision_scores_)
+        if hasattr(self, "feature_median_"):
+            arrays["feature_median_"] = self.feature_median_
         if getattr(self, "standardize", False):
             arrays.update(center_=self.center_, scale_=self.scale_)
         return save_detector(path, self.name, self.get_params(), meta, arrays)
@@ -125,6 +158,12 @@ class BaseDetector(BaseEstimator):
             det._set_state(fitted, arrays)
             det.threshold_ = float(fitted["threshold_"])
             det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
+            if "threshold_method_" in fitted:
+                det.threshold_method_ = dict(fitted["threshold_method_"])
+            if "feature_median_" in arrays:  # absent from models saved before explanations
+                det.feature_median_ = np.asarray(arrays["feature_median_"], dtype=np.float64)
+                if det.feature_median_.shape != (det.n_features_in_,):
+                    raise ValueError("stored feature medians do not match the feature count")
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as e:

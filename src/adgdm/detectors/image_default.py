@@ -60,8 +60,8 @@ class ImageDiffusion(ImageSegCycle):
     global_neighbors : nearest training thumbnails the ideal denoiser averages over.
     other parameters : as ``image-cycle`` (``ImageSegCycle``): preprocessing, the segmentation
         head and its training, ``top_k`` and ``smooth_sigma`` of the local branch,
-        ``calibration_fraction`` of training images held out to set both z-scores and
-        ``threshold_``.
+        ``calibration_fraction`` of training images (at least ``min(10, N // 2)``) held out to
+        set both z-scores and ``threshold_``.
 
     Attributes
     ----------
@@ -81,6 +81,7 @@ class ImageDiffusion(ImageSegCycle):
     """
 
     name = "image"
+    _min_calibration = 10  # the z-scales come from the held-out images: 4 of them are noise
 
     def __init__(self, size=None, crop=None, channels=None, global_size: int = 12, local_weight: float = 0.5,
                  global_neighbors: int = 10, width: int = 16, mults: tuple = (1, 2, 4, 4), max_steps: int = 1500,

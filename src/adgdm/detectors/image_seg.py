@@ -297,6 +297,7 @@ class ImageSegCycle(PatchDiffusion):
 
     name = "image-cycle"
     modality = "image"
+    _min_calibration = 1  # held-out images at least (when there are twice as many)
 
     def __init__(self, size=None, crop=None, channels=None, width: int = 16, mults: tuple = (1, 2, 4, 4),
                  max_steps: int = 1500, batch_size: int = 8, train_crop: int = 64, lr: float = 2e-3,
@@ -372,7 +373,8 @@ class ImageSegCycle(PatchDiffusion):
         self.seed_ = seed_of(self.random_state)
         self.device_ = resolve_device(self.device)
         rng = np.random.default_rng(self.seed_)
-        n_cal = min(int(self.max_calibration_images), max(1, int(round(float(self.calibration_fraction) * N))))
+        n_cal = min(int(self.max_calibration_images),
+                    max(1, min(self._min_calibration, N // 2), int(round(float(self.calibration_fraction) * N))))
         perm = rng.permutation(N)
         cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
         self.sigma_ = self._sigma(min(H, W))

@@ -159,6 +159,7 @@ class SeriesDiffusionDetector(SeriesBase):
             self.mode_center_[m], self.mode_scale_[m] = float(q50), float(q75 - q25) if q75 > q25 else 1.0
         self.decision_scores_ = self._smooth(self._combine(per_mode))
         self.threshold_ = float(np.quantile(self.decision_scores_[cal], 1.0 - float(self.contamination)))
+        self.__dict__.pop("threshold_method_", None)  # set by adgdm.thresholds for the previous fit
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 

@@ -148,6 +148,10 @@ class SeriesDetector(BaseEstimator):
         self.n_channels_ = X.shape[1]
         self.window_ = self._resolve_window(X)
         self._check_length(X, "fit")
+        # a threshold set by adgdm.thresholds.apply_threshold belongs to the previous fit
+        for name in ("threshold_", "labels_", "threshold_method_"):
+            self.__dict__.pop(name, None)
+        self.channel_median_ = np.median(X, axis=0)  # neutral values for adgdm.explain's occlusion
         self.decision_scores_ = np.asarray(self._fit(X), dtype=np.float64)
         return self
 
@@ -161,6 +165,13 @@ class SeriesDetector(BaseEstimator):
                              f"with {self.n_channels_}")
         self._check_length(X, "score")
         return np.asarray(self._score(X), dtype=np.float64)
+
+    def explain(self, series, baseline=None) -> np.ndarray:
+        """``(T, channels)`` non-negative contribution of each channel to each step's score, by
+        occlusion; see :func:`adgdm.explain.explain`."""
+        from ..explain import explain
+
+        return explain(self, series, baseline=baseline)
 
     # --- helpers ---------------------------------------------------------------------------------
     def _check_params(self) -> None:

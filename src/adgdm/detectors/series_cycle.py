@@ -117,6 +117,7 @@ class SeriesCycle(SeriesBase):
         clf_tr[w - 1:] = oof
         self.decision_scores_ = self._smooth(self._combine(base_tr, clf_tr))
         self.threshold_ = float(np.quantile(self.decision_scores_[w - 1:], 1.0 - float(self.contamination)))
+        self.__dict__.pop("threshold_method_", None)  # set by adgdm.thresholds for the previous fit
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 

@@ -124,6 +124,7 @@ class SeriesDiffusion(SeriesBase):
             raw[others] = self.tab_.decision_function(W[others])
         self.decision_scores_ = self._smooth(raw)
         self.threshold_ = float(np.quantile(self.decision_scores_[first:], 1.0 - float(self.contamination)))
+        self.__dict__.pop("threshold_method_", None)  # set by adgdm.thresholds for the previous fit
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ideal_denoiser_error", "smoothed_nll", "MarginalSmoothedNLL"]
+__all__ = ["ideal_denoiser_error", "ideal_denoiser_residual", "smoothed_nll", "MarginalSmoothedNLL"]
 
 
 def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weights: np.ndarray,
@@ -21,6 +21,23 @@ def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weigh
     and multiplicities of each row's nearest reference rows. The posterior mean is a sparse
     ``(n, len(reference))`` weight matrix times ``reference``, so no ``(n, k, d)`` block is built.
     """
+    return ideal_denoiser_residual(x, dist, idx, weights, reference, sigma2).sum(axis=1)
+
+
+def ideal_denoiser_residual(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weights: np.ndarray,
+                            reference: np.ndarray, sigma2: float) -> np.ndarray:
+    """``(x - E[x_0 | x])^2`` per row and feature, ``(n, d)``: the terms that
+    :func:`ideal_denoiser_error` sums (arguments as there). Which features the ideal denoiser had
+    to move, and how far, explains the error.
+
+    Example
+    -------
+    >>> ref = np.array([[0.0, 0.0], [0.0, 1.0]])
+    >>> x = np.array([[3.0, 0.0]])
+    >>> d = np.sqrt(((x[:, None] - ref[None]) ** 2).sum(-1))
+    >>> ideal_denoiser_residual(x, d, np.array([[0, 1]]), np.ones((1, 2)), ref, 1e-4).round(6)
+    array([[9., 0.]])
+    """
     from scipy.sparse import csr_matrix
 
     n, k = dist.shape
@@ -30,7 +47,7 @@ def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weigh
     w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
     W = csr_matrix((w.ravel(), np.asarray(idx).ravel(), np.arange(0, n * k + 1, k)), shape=(n, len(reference)))
     x_hat = W @ reference
-    return ((x - x_hat) ** 2).sum(axis=1)
+    return (x - x_hat) ** 2
 
 
 def smoothed_nll(dist: np.ndarray, weights: np.ndarray, sigma2: float) -> np.ndarray:

@@ -8,7 +8,19 @@ import torch
 from ..diffusion import NoiseSchedule, denoise, make_sampler
 from .noise import shared_noise
 
-__all__ = ["reconstruction_score"]
+__all__ = ["reconstruction_score", "reconstruction_residual"]
+
+
+def _reconstructions(model, schedule, x, t_starts, steps, sampler, n_repeats, generator, cond):
+    """Yield ``x_hat`` for every start level and repeat, in the order the scores consume noise."""
+    eps_model = lambda xt, t: model(xt, t, cond)  # noqa: E731
+    for t0 in t_starts:
+        s = make_sampler(sampler, schedule)
+        s.set_timesteps(steps, start=int(t0))
+        for _ in range(n_repeats):
+            eps = shared_noise(x, generator)
+            xt = schedule.add_noise(x, eps, torch.full((x.shape[0],), int(t0), device=x.device))
+            yield denoise(eps_model, s, xt, generator, noise_fn=shared_noise)
 
 
 @torch.no_grad()
@@ -29,14 +41,36 @@ def reconstruction_score(
     steps of ``sampler`` ("ddim" deterministic, "ddpm" ancestral). Works for any tensor rank.
     The starting noise is shared by all rows (see :func:`shared_noise`).
     """
-    eps_model = lambda xt, t: model(xt, t, cond)  # noqa: E731
     total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
-    for t0 in t_starts:
-        s = make_sampler(sampler, schedule)
-        s.set_timesteps(steps, start=int(t0))
-        for _ in range(n_repeats):
-            eps = shared_noise(x, generator)
-            xt = schedule.add_noise(x, eps, torch.full((x.shape[0],), int(t0), device=x.device))
-            x_hat = denoise(eps_model, s, xt, generator, noise_fn=shared_noise)
-            total += ((x_hat - x) ** 2).flatten(1).mean(1).double()
+    for x_hat in _reconstructions(model, schedule, x, t_starts, steps, sampler, n_repeats, generator, cond):
+        total += ((x_hat - x) ** 2).flatten(1).mean(1).double()
+    return total / (len(t_starts) * n_repeats)
+
+
+@torch.no_grad()
+def reconstruction_residual(
+    model,
+    schedule: NoiseSchedule,
+    x: torch.Tensor,
+    t_starts: Sequence[int],
+    steps: int = 10,
+    sampler: str = "ddim",
+    n_repeats: int = 1,
+    generator: torch.Generator | None = None,
+    cond: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Squared reconstruction error per element (same shape as ``x``, float64), averaged over
+    ``t_starts`` and ``n_repeats``; its mean over all but the first axis is
+    :func:`reconstruction_score` (same arguments, same noise for the same ``generator`` seed).
+
+    Example
+    -------
+    >>> from adgdm.diffusion import NoiseSchedule
+    >>> zero = lambda xt, t, cond=None: torch.zeros_like(xt)
+    >>> reconstruction_residual(zero, NoiseSchedule("linear", 100), torch.ones(2, 3), [30], steps=3).shape
+    torch.Size([2, 3])
+    """
+    total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
+    for x_hat in _reconstructions(model, schedule, x, t_starts, steps, sampler, n_repeats, generator, cond):
+        total += ((x_hat - x) ** 2).double()
     return total / (len(t_starts) * n_repeats)

@@ -1,4 +1,5 @@
-"""``adgdm generate``: samples and synthetic anomalies from a saved model, written atomically."""
+"""``adgdm generate``: samples and synthetic anomalies from a saved model, written atomically
+(tables and series: a CSV; images: a folder with ``images/`` and ``masks/`` PNGs)."""
 from __future__ import annotations
 
 import os
@@ -53,6 +54,9 @@ def write_csv_atomic(out: Path, header: list[str], rows: np.ndarray) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(",".join(header) + "\n")
             np.savetxt(fh, rows, delimiter=",", fmt="%.10g")
+        from .data import file_mode
+
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -60,10 +64,12 @@ def write_csv_atomic(out: Path, header: list[str], rows: np.ndarray) -> None:
 
 
 def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float = 1.0, seed: int = 0) -> str:
-    from . import load
-    from .generation import SERIES_KINDS, TABULAR_KINDS, generate_anomalies, inject_series_anomalies
+    from ..generation import SERIES_KINDS, TABULAR_KINDS, generate_anomalies, inject_series_anomalies
+    from .fit import read_model
 
-    model = load(model_dir)
+    model, _ = read_model(model_dir)
+    if getattr(model, "modality", "tabular") == "image":
+        return _generate_images(model, kind, n, out, data, severity, seed)
     if getattr(model, "modality", "tabular") == "series":
         if kind == "normal":
             if not hasattr(model, "sample"):
@@ -105,3 +111,51 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
     header = names or [f"x{j}" for j in range(X.shape[1])]
     write_csv_atomic(out, header, X)
     return f"wrote {out}: {len(X)} rows ({kind})"
+
+
+GALLERY_MARKER = "generated.json"
+
+
+def _generate_images(model, kind, n, out, data, severity, seed) -> str:
+    """Image kinds: ``perlin``, ``cutpaste`` (classical), ``masked`` (inpainting with off-distribution
+    guidance; needs a diffusion model: ``image-recon`` or ``image-cond``), from normal images."""
+    import json
+
+    from ..generation.image_anomalies import IMAGE_KINDS, generate_image_anomalies
+    from .data import read_images, replace_dir, temp_dir_beside
+
+    kinds = [k for k in IMAGE_KINDS if k != "conditional"]
+    if kind not in kinds:
+        hint = (" ('conditional' needs real defects and their masks: use the Python API, "
+                "adgdm.generation.generate_anomalies)" if kind == "conditional" else "")
+        raise ValueError(f"an image model takes --kind {', '.join(kinds)}; got {kind!r}{hint}")
+    if data is None:
+        raise ValueError("image kinds start from normal images: give --data FOLDER")
+    use_model = None
+    if kind == "masked":
+        if not hasattr(model, "schedule_"):
+            raise ValueError(f"kind 'masked' needs a diffusion image model (image-recon or image-cond); this one is "
+                             f"{model.name!r}")
+        use_model = model
+    prep = {k: getattr(model, k, None) for k in ("size", "crop", "channels")}
+    imgs = read_images(data, **prep).images
+    X, masks = generate_image_anomalies(imgs, n, kind, model=use_model, severity=severity, random_state=seed)
+    from PIL import Image
+
+    tmp = temp_dir_beside(out)
+    try:
+        (tmp / "images").mkdir()
+        (tmp / "masks").mkdir()
+        for i, (x, m) in enumerate(zip(X, masks)):
+            a = np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
+            Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(tmp / "images" / f"{i:05d}.png")
+            Image.fromarray(np.clip(np.rint(m * 255), 0, 255).astype(np.uint8)).save(tmp / "masks" / f"{i:05d}.png")
+        (tmp / GALLERY_MARKER).write_text(json.dumps({"kind": kind, "n": int(n), "severity": severity, "seed": seed,
+                                                      "model": getattr(model, "name", ""), "data": str(data)}))
+        replace_dir(tmp, Path(out), GALLERY_MARKER)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return f"wrote {out}: {len(X)} images with masks ({kind})"

@@ -1,0 +1,218 @@
+"""User data for the commands: tables and series from CSV, Parquet or NPZ, images from a folder,
+with column selection, an optional label column and an optional id/time column; and atomic
+writers. Every problem raises ``ValueError``/``FileNotFoundError`` naming the file and the fix."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".npz")
+ID_COLUMN = {"tabular": "row", "series": "time", "image": "image"}
+
+
+@dataclass
+class Data:
+    """What a command reads. ``X``: ``(n, d)`` rows or ``(T, C)`` steps (None for images, which
+    the detector reads itself from ``images``); ``ids``: row numbers, time values or image paths."""
+
+    modality: str
+    X: np.ndarray | None
+    names: list[str]
+    ids: np.ndarray
+    labels: np.ndarray | None = None
+    images: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _frame(path: Path):
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except ImportError as e:
+        raise ValueError(f"{path}: reading it needs {e.name or 'pyarrow'}: pip install 'adgdm[cli]'") from None
+    except Exception as e:  # pandas raises many types on unreadable files
+        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+        raise ValueError(f"{path}: could not read it as {kind}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def _labels(values, where: str) -> np.ndarray:
+    y = np.asarray(values)
+    try:
+        yf = y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must hold 0 (normal) and 1 (anomaly); it holds {sorted(set(map(str, y)))[:5]}") from None
+    bad = ~np.isin(yf, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"{where} must hold 0 (normal) and 1 (anomaly); found {sorted(set(yf[bad].tolist()))[:5]} "
+                         f"({int(bad.sum())} rows)")
+    return yf.astype(np.int64)
+
+
+def read_table(path, modality: str = "tabular", columns=None, label=None, time=None) -> Data:
+    """Rows (``tabular``) or time steps (``series``) of a CSV/TSV, Parquet or NPZ file.
+
+    ``columns``: the feature/channel columns (default: every numeric column but ``label`` and
+    ``time``); ``label``: a 0/1 column kept apart; ``time``: an id column (series: the time stamp).
+    NPZ files hold ``X`` and optionally ``y`` (the labels) and ``names``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such data file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; {modality} data is a CSV, Parquet or NPZ file (folders are images: "
+                         "--modality image)")
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise ValueError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}")
+    if path.suffix.lower() == ".npz":
+        return _read_npz(path, modality, columns, label)
+    df = _frame(path)
+    if df.shape[0] == 0:
+        raise ValueError(f"{path}: no rows")
+    cols = [str(c) for c in df.columns]
+    df.columns = cols
+    for flag, col in (("--label", label), ("--time", time)):
+        if col is not None and col not in cols:
+            raise ValueError(f"{path}: {flag} column {col!r} not found; columns are {cols[:20]}")
+    labels = _labels(df[label].to_numpy(), f"{path}: label column {label!r}") if label is not None else None
+    ids = df[time].to_numpy() if time is not None else np.arange(len(df))
+    if columns:
+        missing = [c for c in columns if c not in cols]
+        if missing:
+            raise ValueError(f"{path}: columns {missing} not found; columns are {cols[:20]}")
+        feats = df[list(columns)]
+        non_num = [c for c in feats.columns if not np.issubdtype(feats[c].dtype, np.number)]
+        if non_num:
+            raise ValueError(f"{path}: columns {non_num} are not numeric")
+    else:
+        feats = df.drop(columns=[c for c in (label, time) if c is not None]).select_dtypes("number")
+        if feats.shape[1] == 0:
+            raise ValueError(f"{path}: no numeric columns besides the label/time columns")
+    return Data(modality, feats.to_numpy(dtype=np.float64), list(feats.columns), ids, labels, source=str(path))
+
+
+def _read_npz(path: Path, modality: str, columns, label) -> Data:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "X" not in f:
+                raise ValueError(f"{path}: an NPZ needs an array named 'X', found {list(f.keys())}")
+            X = np.asarray(f["X"], dtype=np.float64)
+            y = np.asarray(f["y"]).ravel() if "y" in f else None
+            names = [str(n) for n in f["names"]] if "names" in f else None
+    except (OSError, EOFError, ValueError) as e:
+        if "needs an array" in str(e):
+            raise
+        raise ValueError(f"{path}: not a readable NPZ file ({e})") from None
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{path}: 'X' must be a non-empty 2-D array, got shape {X.shape}")
+    names = names or [f"x{j}" for j in range(X.shape[1])]
+    if columns:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise ValueError(f"{path}: columns {missing} not found; the NPZ's columns are {names[:20]}")
+        idx = [names.index(c) for c in columns]
+        X, names = X[:, idx], list(columns)
+    labels = None
+    if y is not None:
+        if len(y) != len(X):
+            raise ValueError(f"{path}: 'y' has {len(y)} entries, 'X' has {len(X)} rows")
+        labels = _labels(y, f"{path}: 'y'")
+    elif label is not None:
+        raise ValueError(f"{path}: --label {label!r} given but the NPZ has no 'y' array")
+    return Data(modality, X, names, np.arange(len(X)), labels, source=str(path))
+
+
+def read_images(path, size=None, crop=None, channels=None) -> Data:
+    """Images to score: an MVTec-style folder's test set (labels from ``test/<good|defect>``,
+    masks from ``ground_truth`` when present), else every image file in the folder (no labels)."""
+    from ..data.images import load_image_files, load_image_folder
+    from ..detectors.image_patch import IMAGE_SUFFIXES
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such image folder: {p}")
+    if not p.is_dir():
+        raise ValueError(f"{p} is a file; image data is a folder of images (or an MVTec-style folder)")
+    if (p / "train" / "good").is_dir() and (p / "test").is_dir():
+        _, test = load_image_folder(p, size=size, crop=crop, channels=channels)
+        ids = np.asarray([f"{k}/{n}" for k, n in zip(test.kinds, test.names)], dtype=object)  # test/<kind>/<name>
+        return Data("image", None, [], ids, test.labels.astype(np.int64),
+                    images=test.images, masks=test.masks, source=str(p / "test"))
+    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {p}")
+    imgs = load_image_files(files, size=size, crop=crop, channels=channels)
+    return Data("image", None, [], np.asarray([f.name for f in files], dtype=object), images=imgs, source=str(p))
+
+
+def read_data(path, modality: str, columns=None, label=None, time=None, image_prep: dict | None = None) -> Data:
+    if modality == "image":
+        if columns or label or time:
+            raise ValueError("--columns, --label and --time are for tables and series; image labels come from an "
+                             "MVTec-style folder (test/good, test/<defect>)")
+        return read_images(path, **(image_prep or {}))
+    if modality not in ("tabular", "series"):
+        raise ValueError(f"--modality must be tabular, series or image, got {modality!r}")
+    return read_table(path, modality, columns, label, time)
+
+
+# --- atomic output ------------------------------------------------------------------------------
+def write_frame(df, out) -> Path:
+    """CSV (or Parquet for ``.parquet``/``.pq``) written to a temporary file beside ``out``, then
+    renamed: an interrupted run (Ctrl-C) leaves no half-written file."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        if out.suffix.lower() in (".parquet", ".pq"):
+            try:
+                df.to_parquet(tmp, index=False)
+            except ImportError:
+                raise ValueError("writing Parquet needs pyarrow: pip install 'adgdm[cli]'") from None
+        else:
+            df.to_csv(tmp, index=False)
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; give the file the user's usual mode
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """``0o666`` less the process umask: what ``open()`` would have given the file."""
+    return 0o666 & ~_umask()
+
+
+def replace_dir(tmp_dir: Path, out: Path, marker: str) -> None:
+    """Move the finished folder ``tmp_dir`` to ``out``. An existing ``out`` is replaced only when it
+    holds ``marker`` (it is one of ours); anything else is left alone and reported."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists()):
+            raise ValueError(f"{out} exists and is not an adgdm output folder; choose another --out")
+        shutil.rmtree(out)
+    os.chmod(tmp_dir, 0o777 & ~_umask())  # mkdtemp makes 0700
+    os.replace(tmp_dir, out)
+
+
+def temp_dir_beside(out) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

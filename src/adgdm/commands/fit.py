@@ -1,0 +1,230 @@
+"""``adgdm fit``: data + detector spec (+ TOML config, ``--param`` overrides, threshold rule) ->
+a model folder: the detector's own save (``config.json`` + ``weights.safetensors``) and
+``cli.json`` (modality, columns, label/time columns, threshold rule), written atomically."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .data import read_data, replace_dir, temp_dir_beside
+
+CLI_META = "cli.json"
+THRESHOLDS = ("contamination", "pot", "fixed")
+
+
+def read_config(path) -> dict:
+    """A TOML config: top-level ``detector``, ``modality``, ``columns``, ``label``, ``time``,
+    ``seed``, ``threshold`` (a method name, or a table ``{method, contamination, q, level,
+    value}``) and a ``[params]`` table of detector parameters."""
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such config file: {path}")
+    try:
+        cfg = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid TOML ({e})") from None
+    known = {"detector", "modality", "columns", "label", "time", "seed", "threshold", "params"}
+    extra = sorted(set(cfg) - known)
+    if extra:
+        raise ValueError(f"{path}: unknown key(s) {extra}; known: {sorted(known)}")
+    if "params" in cfg and not isinstance(cfg["params"], dict):
+        raise ValueError(f"{path}: 'params' must be a table ([params])")
+    return cfg
+
+
+def parse_params(items) -> dict:
+    """``["k=v", ...]`` -> dict, values parsed like detector specs (numbers, true/false, none,
+    ``a|b`` tuples)."""
+    from ..detectors.registry import _value
+
+    out = {}
+    for item in items or []:
+        key, eq, val = str(item).partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"bad --param {item!r}; write key=value")
+        out[key.strip()] = _value(val)
+    return out
+
+
+def build_detector(spec: str, params: dict, seed: int | None):
+    from ..detectors.registry import detector_class, parse_spec
+
+    name, spec_params = parse_spec(spec)
+    cls = detector_class(name)
+    valid = cls().get_params()
+    merged = {**spec_params, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()}}
+    unknown = [k for k in merged if k not in valid]
+    if unknown:
+        raise ValueError(f"detector {name!r} has no parameter(s) {unknown}; it takes: {', '.join(valid)}")
+    if seed is not None and "random_state" in valid:
+        merged.setdefault("random_state", seed)
+    return cls(**merged)
+
+
+def _threshold_rule(threshold, contamination=None) -> dict:
+    if threshold is None:
+        rule = {"method": "contamination"}
+    elif isinstance(threshold, dict):
+        rule = dict(threshold)
+    else:
+        text = str(threshold)
+        method, _, val = text.partition(":")
+        rule = {"method": method}
+        if method == "fixed":
+            try:
+                rule["value"] = float(val)
+            except ValueError:
+                raise ValueError(f"--threshold fixed needs a value: fixed:2.5, got {text!r}") from None
+        elif val:
+            raise ValueError(f"--threshold {text!r}: only 'fixed' takes a value (fixed:2.5)")
+    if rule.get("method") not in THRESHOLDS:
+        raise ValueError(f"--threshold must be contamination, pot or fixed:VALUE; got {rule.get('method')!r}")
+    if contamination is not None:
+        rule.setdefault("contamination", float(contamination))
+    return rule
+
+
+def run_fit(data, modality=None, detector=None, out=None, config=None, params=None, columns=None, label=None,
+            time_col=None, threshold=None, contamination=None, seed=None, status=None) -> dict:
+    """Fit and save; returns a summary dict (what ``--json`` prints)."""
+    from .. import __version__
+    from ..detectors.registry import detector_class, parse_spec
+    from ..thresholds import apply_threshold
+
+    cfg = read_config(config) if config else {}
+    spec = detector or cfg.get("detector")
+    if out is None:
+        raise ValueError("--out MODEL_DIR is required")
+    if spec is None:
+        spec = {"tabular": "diffusion", "series": "series", "image": "image"}.get(modality or cfg.get("modality") or "tabular")
+    name, _ = parse_spec(spec)
+    det_modality = getattr(detector_class(name), "modality", "tabular")
+    modality = modality or cfg.get("modality") or det_modality
+    if modality != det_modality:
+        raise ValueError(f"detector {name!r} is a {det_modality} detector, not {modality}; "
+                         f"{modality} detectors: {', '.join(_names(modality))}")
+    merged_params = {**cfg.get("params", {}), **(params or {})}
+    seed = seed if seed is not None else cfg.get("seed", 0)
+    det = build_detector(spec, merged_params, seed)
+    columns = columns or cfg.get("columns")
+    label = label if label is not None else cfg.get("label")
+    time_col = time_col if time_col is not None else cfg.get("time")
+    rule = _threshold_rule(threshold if threshold is not None else cfg.get("threshold"), contamination)
+    if "contamination" in rule and "contamination" in det.get_params():
+        det.set_params(contamination=rule["contamination"])
+
+    notes = []
+    if modality == "image":
+        from .data import read_images  # noqa: F401 - the detector reads the folder itself
+        p = Path(data)
+        if not p.exists():
+            raise FileNotFoundError(f"no such image folder: {p}")
+        if columns or label or time_col:
+            raise ValueError("--columns, --label and --time are for tables and series")
+        X, n_rows, names = str(p), None, []
+    else:
+        d = read_data(data, modality, columns, label, time_col)
+        X, names = d.X, d.names
+        if d.labels is not None:
+            keep = d.labels == 0
+            if not keep.any():
+                raise ValueError(f"{data}: every row is labelled anomalous (label 1); nothing normal to fit on")
+            if modality == "tabular":
+                notes.append(f"fitted on the {int(keep.sum())} rows labelled 0 (of {len(keep)})")
+                X = X[keep]
+            else:
+                notes.append("series: the label column is ignored when fitting (the detector sees the whole series)")
+        bad = ~np.isfinite(X)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise ValueError(f"{data}: {int(bad.sum())} missing or infinite values (first at row {int(r)}, column "
+                             f"{names[c]!r}); clean or impute them first")
+        n_rows = len(X)
+        if modality == "tabular":
+            import pandas as pd
+
+            X = pd.DataFrame(X, columns=names)  # the detector records the feature names
+    t0 = time.perf_counter()
+    if status is not None and "verbose" in det.get_params() and "verbose" not in merged_params:
+        det.set_params(verbose=True)  # the training loop's own progress bar (steps, loss)
+        try:
+            det.fit(X)
+        finally:
+            det.set_params(verbose=False)  # not saved with the model: scoring stays quiet
+    elif status is not None:
+        with status(f"fitting {spec} on {data}"):
+            det.fit(X)
+    else:
+        det.fit(X)
+    fit_s = time.perf_counter() - t0
+    if rule["method"] != "contamination" or "contamination" not in det.get_params():
+        apply_threshold(det, **rule)
+    if modality == "image":
+        n_rows = len(det.decision_scores_)  # held-out calibration images; the rest trained the model
+
+    tmp = temp_dir_beside(out)
+    try:
+        det.save(tmp)
+        meta = {"format": "adgdm-cli-model", "adgdm_version": __version__, "modality": modality, "detector": spec,
+                "params": {k: v for k, v in merged_params.items()}, "columns": names or None, "label": label,
+                "time": time_col, "threshold": dict(rule, value=float(det.threshold_)), "seed": seed,
+                "data": str(data), "fit_seconds": round(fit_s, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json))
+        replace_dir(tmp, Path(out), CLI_META)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"model": str(out), "detector": spec, "modality": modality, "n_fit": n_rows, "features": len(names) or None,
+            "threshold": float(det.threshold_), "threshold_method": rule["method"], "fit_seconds": round(fit_s, 3),
+            "notes": notes}
+
+
+def _names(modality):
+    from ..detectors.registry import list_detectors
+
+    return list_detectors(modality)
+
+
+def _json(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, tuple):
+        return list(o)
+    return str(o)
+
+
+def read_model(model_dir):
+    """``(detector, cli meta)``; a model saved from Python (no ``cli.json``) gets meta inferred from
+    the detector."""
+    from .. import load
+
+    p = Path(model_dir)
+    if not p.exists():
+        raise FileNotFoundError(f"no such model folder: {p}")
+    if not p.is_dir():
+        raise ValueError(f"{p} is a file; a model is the folder written by adgdm fit or detector.save")
+    det = load(p)
+    meta_path = p / CLI_META
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{meta_path}: corrupted ({e}); refit the model") from None
+        if not isinstance(meta, dict) or "modality" not in meta:
+            raise ValueError(f"{meta_path}: corrupted (no 'modality'); refit the model")
+    else:
+        names = getattr(det, "feature_names_in_", None)
+        if names is None:
+            names = getattr(det, "channel_names_", None)
+        meta = {"modality": getattr(det, "modality", "tabular"), "detector": det.name,
+                "columns": None if names is None else [str(n) for n in names], "label": None, "time": None}
+    return det, meta

@@ -1,0 +1,53 @@
+"""``adgdm info``: versions, device, threads and which optional extras are installed."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+EXTRAS = {"bench": ("pyod", "pandas", "tqdm", "stumpy", "xgboost"), "cli": ("typer", "rich", "pyarrow"),
+          "report": ("plotly", "matplotlib"), "test": ("pytest", "selenium")}
+_DIST = {"xgboost": ("xgboost", "xgboost-cpu")}
+
+
+def _version(module: str) -> str | None:
+    for dist in _DIST.get(module, (module,)):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def run_info() -> dict:
+    import torch
+
+    from .. import __version__
+    from .._torch import resolve_device
+
+    extras = {}
+    for extra, mods in EXTRAS.items():
+        found = {m: _version(m) for m in mods}
+        extras[extra] = {"installed": all(v is not None for v in found.values()), "packages": found}
+    data = os.environ.get("ADGDM_DATA")
+    return {"adgdm": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            "torch": torch.__version__, "device": str(resolve_device("auto")), "cuda": torch.cuda.is_available(),
+            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "numpy": _version("numpy"), "scikit-learn": _version("scikit-learn"), "scipy": _version("scipy"),
+            "safetensors": _version("safetensors"), "extras": extras,
+            "ADGDM_DATA": data, "ADGDM_DATA_exists": bool(data) and os.path.isdir(data)}
+
+
+def format_info(info: dict) -> str:
+    lines = [f"adgdm {info['adgdm']}  (Python {info['python']}, {info['platform']})",
+             f"torch {info['torch']}  device {info['device']}  threads {info['torch_threads']} of "
+             f"{info['cpu_count']} CPUs  CUDA {'yes' if info['cuda'] else 'no'}",
+             f"numpy {info['numpy']}  scikit-learn {info['scikit-learn']}  scipy {info['scipy']}  "
+             f"safetensors {info['safetensors']}"]
+    for extra, e in info["extras"].items():
+        pk = ", ".join(f"{m} {v}" if v else f"{m} missing" for m, v in e["packages"].items())
+        lines.append(f"[{extra}] {'installed' if e['installed'] else 'incomplete'}: {pk}")
+    if info["ADGDM_DATA"]:
+        lines.append(f"ADGDM_DATA={info['ADGDM_DATA']} ({'found' if info['ADGDM_DATA_exists'] else 'missing'})")
+    return "\n".join(lines)

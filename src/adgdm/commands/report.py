@@ -1,0 +1,108 @@
+"""``adgdm report``: pick the report for what ``INPUT`` is (bench CSV, scores file, generated image
+folder, model folder + data) and write one self-contained HTML file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .data import ID_COLUMN
+
+BENCH_COLUMNS = {"dataset", "detector", "seed"}
+
+
+def _read_any(path: Path):
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except Exception as e:  # pandas raises many types on unreadable files
+        raise ValueError(f"{path}: could not read it ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def _scores_sections(rep, df) -> list[str]:
+    """Sections of a scores table (``adgdm score`` output)."""
+    sections = []
+    scores = df["score"].to_numpy(dtype=np.float64)
+    labels = df["label"].to_numpy() if "label" in df else None
+    threshold = float(df["threshold"].iloc[0]) if "threshold" in df else None
+    id_col = next((c for c in ID_COLUMN.values() if c in df.columns), None)
+    ids = df[id_col].astype(str).to_numpy() if id_col else np.arange(len(df)).astype(str)
+    rep.add_scores(scores, threshold=threshold, labels=labels, ids=ids)
+    sections.append("scores")
+    contrib_cols = [c for c in df.columns if str(c).startswith("contrib:")]
+    if id_col == "time":
+        skip = {"time", "score", "flagged", "label", "threshold", "top_features", *contrib_cols}
+        chans = [c for c in df.columns if c not in skip and np.issubdtype(df[c].dtype, np.number)]
+        # add_series thins long series itself, keeping each bucket's extremes (spikes stay visible)
+        rep.add_series(df["time"].to_numpy(), df[chans].to_numpy(dtype=np.float64), scores, labels=labels,
+                       flagged=df["flagged"].to_numpy() if "flagged" in df else None, channel_names=chans,
+                       threshold=threshold)
+        sections.append("series")
+    contrib = df[contrib_cols].to_numpy(dtype=np.float64) if contrib_cols else None
+    names = [c[len("contrib:"):] for c in contrib_cols] or None
+    rep.add_top_anomalies(ids, scores, contributions=contrib, feature_names=names, labels=labels)
+    sections.append("top anomalies")
+    return sections
+
+
+def run_report(input, out, data=None, title=None) -> dict:
+    from ..report import Report, bench_report
+
+    p = Path(input)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file or folder: {p}")
+    if p.is_file():
+        df = _read_any(p)
+        if len(df) == 0:
+            raise ValueError(f"{p}: no rows")
+        if BENCH_COLUMNS <= set(df.columns):
+            bench_report([p], out, title=title)
+            return {"out": str(out), "kind": "bench", "sections": ["benchmark"]}
+        if "score" not in df.columns:
+            raise ValueError(f"{p}: neither a bench CSV (columns dataset, detector, seed) nor a scores file (a 'score' "
+                             f"column); it has {list(df.columns)[:12]}")
+        rep = Report(title=title or f"adgdm scores: {p.name}", subtitle=str(p))
+        sections = _scores_sections(rep, df)
+        rep.save(out)
+        return {"out": str(out), "kind": "scores", "sections": sections}
+    from .generate import GALLERY_MARKER
+
+    if (p / GALLERY_MARKER).is_file():
+        from ..data.images import load_image_files
+
+        files = sorted((p / "images").glob("*.png"))
+        if not files:
+            raise ValueError(f"{p}: no images in {p / 'images'}")
+        imgs = load_image_files(files)
+        mfiles = [p / "masks" / f.name for f in files]
+        masks = load_image_files(mfiles, mask=True) if all(m.is_file() for m in mfiles) else None
+        rep = Report(title=title or f"adgdm generated anomalies: {p.name}", subtitle=str(p))
+        rep.add_gallery(imgs, masks=masks, titles=[f.name for f in files])
+        rep.save(out)
+        return {"out": str(out), "kind": "gallery", "sections": ["gallery"]}
+    if (p / "config.json").is_file():
+        from .fit import read_model
+        from .score import score_data
+
+        if data is None:
+            raise ValueError(f"{p} is a model folder: give --data to score and report on")
+        det, meta = read_model(p)
+        df, extras = score_data(det, meta, data)
+        rep = Report(title=title or f"adgdm report: {meta.get('detector', det.name)} on {Path(data).name}",
+                     subtitle=f"model {p}, data {data}")
+        sections = _scores_sections(rep, df)
+        if meta["modality"] == "image" and extras.get("maps") is not None:
+            order = np.argsort(-df["score"].to_numpy())
+            pick = np.r_[order[:9], order[-3:]] if len(order) > 12 else order
+            masks = extras["masks"][pick] if extras.get("masks") is not None else None
+            rep.add_image_overlays(extras["images"][pick], extras["maps"][pick],
+                                   titles=[f"{df['image'].iloc[i]}: {df['score'].iloc[i]:.3g}" for i in pick],
+                                   masks=masks)
+            sections.append("anomaly maps")
+        rep.save(out)
+        return {"out": str(out), "kind": "model", "sections": sections}
+    raise ValueError(f"{p}: a folder, but neither a model folder (config.json) nor generated images "
+                     f"({GALLERY_MARKER}); give a bench CSV, a scores file, a model folder or a generated folder")

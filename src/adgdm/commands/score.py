@@ -1,0 +1,109 @@
+"""``adgdm score``: a model folder + data -> one row per table row, time step or image with its
+score, the model's 0/1 flag, the label when the data has one, and for tables and series the
+top contributing features/channels (``explain``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .data import ID_COLUMN, read_data, write_frame
+from .fit import read_model
+
+SCORE_BATCH = 4096
+
+
+def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, explain: bool = True,
+               top_k: int = 3, progress=None):
+    """``(frame, extras)``: the scores table, and for images ``{"images", "maps", "masks"}`` (for
+    the report)."""
+    import pandas as pd
+
+    modality = meta["modality"]
+    columns = columns or meta.get("columns")
+    label = label if label is not None else meta.get("label")
+    time_col = time_col if time_col is not None else meta.get("time")
+    extras = {}
+    if modality == "image":
+        prep = {k: getattr(det, k, None) for k in ("size", "crop", "channels")}
+        if Path(data).is_file():
+            raise ValueError(f"{data} is a file, but this is an image model: give a folder of images")
+        d = read_data(data, "image", image_prep=prep)
+        if hasattr(det, "score_maps"):
+            scores, maps = det.score_maps(d.images)
+        else:
+            scores, maps = det.decision_function(d.images), None
+        extras = {"images": d.images, "maps": maps, "masks": d.masks}
+    else:
+        if Path(data).is_dir():
+            raise ValueError(f"{data} is a folder, but this is a {modality} model: give a CSV, Parquet or NPZ file")
+        # a label column named at fit time may be absent from new data: score without labels then
+        try:
+            d = read_data(data, modality, columns, label, time_col)
+        except ValueError as e:
+            if label is not None and "--label column" in str(e) and label == meta.get("label"):
+                d = read_data(data, modality, columns, None, time_col)
+            else:
+                raise
+        bad = ~np.isfinite(d.X)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise ValueError(f"{data}: {int(bad.sum())} missing or infinite values (first at row {int(r)}, column "
+                             f"{d.names[c]!r}); clean or impute them first")
+        X = pd.DataFrame(d.X, columns=d.names) if modality == "tabular" and meta.get("columns") else d.X
+        if modality == "tabular" and len(d.X) > SCORE_BATCH:
+            parts = []
+            with (progress(len(d.X), "scoring") if progress else _null()) as advance:
+                for i in range(0, len(d.X), SCORE_BATCH):
+                    parts.append(det.decision_function(X[i:i + SCORE_BATCH]))
+                    advance(min(SCORE_BATCH, len(d.X) - i))
+            scores = np.concatenate(parts)
+        else:
+            scores = det.decision_function(X)
+    scores = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {data}")
+    out = {ID_COLUMN[modality]: d.ids}
+    if modality == "series":
+        for j, n in enumerate(d.names):
+            out[n] = d.X[:, j]
+    out["score"] = scores
+    out["flagged"] = (scores > float(det.threshold_)).astype(np.int64)
+    if d.labels is not None:
+        out["label"] = d.labels
+    out["threshold"] = float(det.threshold_)
+    frame = pd.DataFrame(out)
+    if explain and modality in ("tabular", "series"):
+        from ..explain import explain as explain_fn
+        from ..explain import top_features
+
+        contrib = np.asarray(explain_fn(det, X), dtype=np.float64)
+        tops = top_features(contrib, d.names, k=top_k)
+        frame["top_features"] = ["; ".join(f"{n} ({100 * s:.0f}%)" for n, s in row) for row in tops]
+        for j, n in enumerate(d.names):
+            frame[f"contrib:{n}"] = contrib[:, j]
+    return frame, extras
+
+
+def run_score(model_dir, data, out, columns=None, label=None, time_col=None, explain=True, top_k=3,
+              progress=None) -> dict:
+    det, meta = read_model(model_dir)
+    frame, _ = score_data(det, meta, data, columns, label, time_col, explain, top_k, progress)
+    write_frame(frame, out)
+    summary = {"out": str(out), "rows": len(frame), "flagged": int(frame["flagged"].sum()),
+               "threshold": float(det.threshold_), "modality": meta["modality"], "detector": meta.get("detector")}
+    if "label" in frame:
+        from ..metrics import auroc
+
+        y = frame["label"].to_numpy()
+        if 0 < y.sum() < len(y):
+            summary["auroc"] = round(float(auroc(y, frame["score"].to_numpy())), 4)
+    return summary
+
+
+class _null:
+    def __enter__(self):
+        return lambda n: None
+
+    def __exit__(self, *a):
+        return False

@@ -1,0 +1,422 @@
+"""Thresholds on anomaly scores: from a known contamination, from extreme value theory (POT and its
+streaming form SPOT) or fixed; and the calibrated anomaly probability around a threshold.
+
+Every detector sets ``threshold_`` at ``fit`` as the ``1 - contamination`` quantile of its training
+scores. When the contamination is unknown, Peaks-Over-Threshold (Siffer et al., "Anomaly Detection
+in Streams with Extreme Value Theory", KDD 2017) sets it from the tail of the training scores
+instead: the excesses over a high quantile follow a generalised Pareto distribution (GPD)
+(Pickands-Balkema-de Haan), whose fit extrapolates to the score exceeded with probability ``q``.
+
+Example
+-------
+>>> rng = np.random.default_rng(0)
+>>> scores = rng.exponential(size=20000)
+>>> round(pot_threshold(scores, q=1e-3), 1)          # the true 1e-3 quantile is log(1000) = 6.9
+6.9
+>>> det = apply_threshold(det, method="pot", q=1e-3)  # doctest: +SKIP
+>>> det.threshold_method_["method"]                   # doctest: +SKIP
+'pot'
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = ["contamination_threshold", "pot_threshold", "fixed_threshold", "fit_gpd", "SPOT", "choose_threshold",
+           "apply_threshold", "calibrated_proba", "METHODS", "MIN_PEAKS"]
+
+METHODS = ("contamination", "pot", "fixed")
+MIN_PEAKS = 10  # fewer excesses than this give no usable GPD fit
+
+
+# --- input checks ----------------------------------------------------------------------------------
+def _check_scores(scores, what: str = "train_scores") -> np.ndarray:
+    try:
+        arr = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} must be numbers: {e}") from None
+    if arr.ndim != 1:
+        arr = arr.squeeze()
+        if arr.ndim != 1:
+            raise ValueError(f"{what} must be 1-D, got shape {np.shape(scores)}")
+    if arr.size == 0:
+        raise ValueError(f"{what} is empty")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what} contains {int(bad.sum())} non-finite values (NaN or inf); first at index {i}")
+    return arr
+
+
+def _check_fraction(value, name: str, hi_inclusive: bool = False, hi: float = 1.0) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    ok = 0.0 < v <= hi if hi_inclusive else 0.0 < v < hi
+    if not ok:
+        bracket = "]" if hi_inclusive else ")"
+        raise ValueError(f"{name} must lie in (0, {hi:g}{bracket}, got {value!r}")
+    return v
+
+
+def _check_q_level(q, level) -> tuple[float, float]:
+    q, level = _check_fraction(q, "q"), _check_fraction(level, "level")
+    if q >= 1.0 - level:
+        raise ValueError(f"q must be smaller than 1 - level = {1 - level:g} (the tail the GPD models lies "
+                         f"beyond the level quantile), got q={q:g}; lower q or level")
+    return q, level
+
+
+# --- the generalised Pareto fit ----------------------------------------------------------------------
+def fit_gpd(excesses) -> tuple[float, float]:
+    """Maximum-likelihood ``(gamma, sigma)`` of a generalised Pareto distribution with location 0,
+    ``P(Y > y) = (1 + gamma y / sigma)^(-1/gamma)`` (``exp(-y / sigma)`` when ``gamma = 0``).
+
+    Grimshaw's reduction: with ``theta = gamma / sigma`` the likelihood is maximised over ``gamma``
+    in closed form, ``gamma(theta) = mean(log(1 + theta y))``, leaving a 1-D profile likelihood in
+    ``theta``. It is searched on a log-spaced grid of both signs (plus the exponential case
+    ``theta = 0``) and refined by bounded Brent. ``gamma`` is kept ``>= -1``: below, the
+    likelihood is unbounded (the fitted end point collapses on the largest excess). Should the
+    search fail, the method-of-moments estimate is returned with a warning.
+
+    Example
+    -------
+    >>> from scipy.stats import genpareto
+    >>> y = genpareto(c=0.2, scale=1.0).rvs(20000, random_state=0)
+    >>> gamma, sigma = fit_gpd(y)
+    >>> round(gamma, 1), round(sigma, 1)
+    (0.2, 1.0)
+    """
+    from scipy.optimize import brentq, minimize_scalar
+
+    y = _check_scores(excesses, "excesses")
+    if (y <= 0).any():
+        raise ValueError("excesses must all be > 0 (values above the initial threshold minus it)")
+    if len(y) < 2:
+        raise ValueError(f"fit_gpd needs at least 2 excesses, got {len(y)}")
+    mean, ymax = float(y.mean()), float(y.max())
+    if np.ptp(y) <= 1e-12 * ymax:  # identical excesses: no shape to fit, the exponential is the MLE
+        return 0.0, mean
+
+    def u(theta):
+        return float(np.mean(np.log1p(theta * y)))
+
+    def nll(theta):  # negative profile log-likelihood per excess
+        if abs(theta) * mean < 1e-10:
+            return math.log(mean) + 1.0  # exponential limit
+        g = u(theta)
+        return math.log(g / theta) + 1.0 + g
+
+    # gamma(theta) increases with theta; theta_lo is where gamma = -1 (see the docstring)
+    edge = -1.0 / ymax
+    near = edge * (1 - 1e-12)
+    theta_lo = near if u(near) >= -1.0 else brentq(lambda t: u(t) + 1.0, near, edge * 1e-9)
+    pos = np.logspace(-6, 6, 40) / mean
+    neg = -np.logspace(np.log10(1e-6 / mean), np.log10(-theta_lo), 40)
+    grid = np.unique(np.concatenate([neg, [0.0], pos]))
+    vals = np.array([nll(t) for t in grid])
+    if not np.isfinite(vals).any():
+        return _gpd_moments(y, "the likelihood search found no finite value")
+    i = int(np.nanargmin(np.where(np.isfinite(vals), vals, np.nan)))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    best_t, best_v = grid[i], vals[i]
+    if hi > lo:
+        res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10 * max(abs(lo), abs(hi))})
+        if res.success and np.isfinite(res.fun) and res.fun < best_v:
+            best_t = float(res.x)
+    if abs(best_t) * mean < 1e-10:
+        return 0.0, mean
+    gamma = u(best_t)
+    sigma = gamma / best_t
+    if not (np.isfinite(gamma) and np.isfinite(sigma) and sigma > 0):
+        return _gpd_moments(y, "the likelihood fit was degenerate")
+    return float(gamma), float(sigma)
+
+
+def _gpd_moments(y: np.ndarray, why: str) -> tuple[float, float]:
+    """Method-of-moments GPD fit: ``gamma = (1 - m^2 / v) / 2``, ``sigma = m (1 + m^2 / v) / 2``."""
+    warnings.warn(f"GPD fit: {why}; using the method-of-moments estimate", RuntimeWarning, stacklevel=3)
+    m, v = float(y.mean()), float(y.var())
+    if v <= 0:
+        return 0.0, m
+    r = m * m / v
+    return 0.5 * (1.0 - r), 0.5 * m * (1.0 + r)
+
+
+def _gpd_quantile(t: float, gamma: float, sigma: float, q: float, n: int, n_peaks: int) -> float:
+    """``z_q = t + sigma / gamma ((q n / N_t)^(-gamma) - 1)``, exponential form at ``gamma = 0``;
+    written with ``expm1`` so it stays accurate as ``gamma`` approaches 0."""
+    log_r = math.log(q * n / n_peaks)
+    if gamma == 0.0:
+        return t - sigma * log_r
+    return t + sigma * math.expm1(-gamma * log_r) / gamma
+
+
+# --- thresholds --------------------------------------------------------------------------------------
+def contamination_threshold(train_scores, contamination: float = 0.1) -> float:
+    """The ``1 - contamination`` quantile of the training scores (what ``fit`` sets): a share
+    ``contamination`` of the training rows is flagged.
+
+    Example
+    -------
+    >>> contamination_threshold(np.arange(101.0), 0.1)
+    90.0
+    """
+    s = _check_scores(train_scores)
+    c = _check_fraction(contamination, "contamination", hi_inclusive=True, hi=0.5)
+    return float(np.quantile(s, 1.0 - c))
+
+
+def fixed_threshold(value) -> float:
+    """A threshold given by hand (e.g. set from domain knowledge or a validation set).
+
+    Example
+    -------
+    >>> fixed_threshold(2.5)
+    2.5
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"value must be a finite number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"value must be a finite number, got {value!r}")
+    return v
+
+
+def pot_threshold(train_scores, q: float = 1e-3, level: float = 0.98) -> float:
+    """Peaks-Over-Threshold: the score exceeded with probability ``q``, from a GPD fitted to the
+    tail of ``train_scores`` (Siffer et al., KDD 2017); for unknown contamination.
+
+    The initial threshold ``t`` is the ``level`` quantile; the ``N_t`` excesses ``x - t`` of the
+    scores above it get a GPD fit ``(gamma, sigma)`` (:func:`fit_gpd`), and the threshold is
+    ``z_q = t + sigma / gamma ((q n / N_t)^(-gamma) - 1)`` (``t - sigma log(q n / N_t)`` when
+    ``gamma = 0``). Unlike an empirical quantile it extrapolates beyond the largest training score
+    when ``q n < 1``.
+
+    With fewer than ``MIN_PEAKS`` (10) excesses the GPD cannot be fitted: a ``RuntimeWarning`` is
+    issued and the empirical ``1 - q`` quantile is returned instead.
+
+    Parameters
+    ----------
+    train_scores : scores of (mostly) normal data, 1-D, finite.
+    q : the risk: probability that a normal score exceeds the threshold, in (0, 1 - level).
+    level : quantile of the initial threshold, in (0, 1); 0.98 leaves 2% of the scores as peaks.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> round(pot_threshold(rng.exponential(size=20000), q=1e-4), 1)   # true: log(1e4) = 9.2
+    9.2
+    """
+    s = _check_scores(train_scores)
+    q, level = _check_q_level(q, level)
+    t = float(np.quantile(s, level))
+    peaks = s[s > t] - t
+    if len(peaks) < MIN_PEAKS:
+        warnings.warn(f"POT: only {len(peaks)} scores exceed the initial threshold (level={level:g} of "
+                      f"{len(s)} scores; at least {MIN_PEAKS} are needed to fit the tail); falling back to "
+                      f"the empirical 1 - q quantile. Give more training scores or lower level",
+                      RuntimeWarning, stacklevel=2)
+        return float(np.quantile(s, 1.0 - q))
+    gamma, sigma = fit_gpd(peaks)
+    return float(_gpd_quantile(t, gamma, sigma, q, len(s), len(peaks)))
+
+
+class SPOT:
+    """Streaming POT (SPOT, Siffer et al., KDD 2017): a threshold that follows the tail of a stream.
+
+    ``fit(initial_scores)`` runs POT on a calibration batch. Then each new score is, against the
+    current threshold ``z_q``: an alarm (``> z_q``; flagged, and kept out of the model so that
+    anomalies do not raise the threshold), a peak (between the initial threshold ``t`` and
+    ``z_q``; its excess joins the GPD fit and ``z_q`` is recomputed), or normal (only the count
+    ``n`` grows, which lowers ``z_q`` slightly on the next peak). Each refit costs time linear in
+    the number of peaks.
+
+    Attributes after ``fit``: ``init_threshold_`` (``t``), ``threshold_`` (``z_q``), ``peaks_``
+    (the excesses), ``n_`` (scores seen, alarms excluded), ``gamma_``, ``sigma_`` (NaN while too
+    few peaks: then ``threshold_`` is the calibration batch's empirical ``1 - q`` quantile).
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> spot = SPOT(q=1e-4).fit(rng.exponential(size=5000))
+    >>> stream = rng.exponential(size=1000)
+    >>> stream[500] = 40.0
+    >>> flags, thresholds = spot.run(stream)
+    >>> bool(flags[500]), int(flags.sum())
+    (True, 1)
+    """
+
+    def __init__(self, q: float = 1e-3, level: float = 0.98):
+        self.q = q
+        self.level = level
+
+    def fit(self, initial_scores) -> "SPOT":
+        """Calibrate on a batch of (mostly) normal scores; see :func:`pot_threshold`."""
+        s = _check_scores(initial_scores, "initial_scores")
+        self.q_, self.level_ = _check_q_level(self.q, self.level)
+        self.init_threshold_ = float(np.quantile(s, self.level_))
+        self.peaks_ = s[s > self.init_threshold_] - self.init_threshold_
+        self.n_ = len(s)
+        self.gamma_ = self.sigma_ = float("nan")
+        if len(self.peaks_) < MIN_PEAKS:
+            warnings.warn(f"SPOT: only {len(self.peaks_)} calibration scores exceed the initial threshold "
+                          f"(at least {MIN_PEAKS} are needed to fit the tail); the threshold is the empirical "
+                          f"1 - q quantile until enough peaks arrive", RuntimeWarning, stacklevel=2)
+            self.threshold_ = float(np.quantile(s, 1.0 - self.q_))
+        else:
+            self._refit()
+        return self
+
+    def _refit(self) -> None:
+        self.gamma_, self.sigma_ = fit_gpd(self.peaks_)
+        self.threshold_ = float(_gpd_quantile(self.init_threshold_, self.gamma_, self.sigma_, self.q_, self.n_,
+                                              len(self.peaks_)))
+
+    def step(self, score) -> tuple[bool, float]:
+        """Judge one score: ``(is_alarm, threshold it was compared with)``; updates the model."""
+        if not hasattr(self, "threshold_"):
+            raise ValueError("SPOT is not fitted yet; call fit(initial_scores) first")
+        try:
+            x = float(score)
+        except (TypeError, ValueError):
+            raise ValueError(f"score must be a finite number, got {score!r}") from None
+        if not math.isfinite(x):
+            raise ValueError(f"score must be a finite number, got {score!r}")
+        z = self.threshold_
+        if x > z:
+            return True, z
+        self.n_ += 1
+        if x > self.init_threshold_:
+            self.peaks_ = np.append(self.peaks_, x - self.init_threshold_)
+            if len(self.peaks_) >= MIN_PEAKS:
+                self._refit()
+        return False, z
+
+    def run(self, scores) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` over ``scores``: ``(flags bool (n,), thresholds (n,))``, ``thresholds[i]``
+        being the threshold ``scores[i]`` was compared with."""
+        s = _check_scores(scores, "scores")
+        flags = np.zeros(len(s), dtype=bool)
+        thresholds = np.empty(len(s))
+        for i, x in enumerate(s):
+            flags[i], thresholds[i] = self.step(x)
+        return flags, thresholds
+
+
+def choose_threshold(train_scores, method: str = "contamination", contamination: float = 0.1, q: float = 1e-3,
+                     level: float = 0.98, value=None) -> float:
+    """One entry point for the thresholds above.
+
+    Parameters
+    ----------
+    method : ``"contamination"`` (:func:`contamination_threshold`), ``"pot"``
+        (:func:`pot_threshold`, for unknown contamination) or ``"fixed"`` (``value``).
+
+    Example
+    -------
+    >>> choose_threshold(np.arange(101.0), "contamination", contamination=0.05)
+    95.0
+    >>> choose_threshold(np.arange(101.0), "fixed", value=3)
+    3.0
+    """
+    if method == "contamination":
+        return contamination_threshold(train_scores, contamination)
+    if method == "pot":
+        return pot_threshold(train_scores, q=q, level=level)
+    if method == "fixed":
+        _check_scores(train_scores)  # the same bad input is refused whatever the method
+        if value is None:
+            raise ValueError("method='fixed' needs value=")
+        return fixed_threshold(value)
+    raise ValueError(f"unknown threshold method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def apply_threshold(detector, method: str = "contamination", scores=None, **kw):
+    """Set ``detector.threshold_`` (and ``labels_``) by ``method`` from its training scores.
+
+    ``threshold_method_`` records the choice as a plain dict (``{"method": "pot", "q": ..., "level":
+    ..., "threshold": ...}``); ``save`` stores it and ``adgdm.load`` restores it. Refitting the
+    detector resets ``threshold_`` to its contamination quantile and drops the record.
+
+    Parameters
+    ----------
+    detector : a fitted detector (tabular or series) with ``decision_scores_``.
+    method : see :func:`choose_threshold`; keyword arguments ``contamination`` (default: the
+        detector's own), ``q``, ``level``, ``value`` go there.
+    scores : calibration scores to use instead of ``decision_scores_``, e.g. held-out normal data
+        (``labels_`` stay those of ``decision_scores_``). Series detectors set their own threshold
+        from a calibration part of the training series; ``decision_scores_`` covers all of it.
+
+    Example
+    -------
+    >>> det = adgdm.make_detector("diffusion").fit(X)          # doctest: +SKIP
+    >>> apply_threshold(det, "pot", q=1e-3).threshold_method_  # doctest: +SKIP
+    {'method': 'pot', 'q': 0.001, 'level': 0.98, 'threshold': 3.1}
+    """
+    if not hasattr(detector, "decision_scores_"):
+        raise ValueError(f"{type(detector).__name__} is not fitted (no decision_scores_); call fit first")
+    unknown = set(kw) - {"contamination", "q", "level", "value"}
+    if unknown:
+        raise ValueError(f"apply_threshold got unknown argument(s) {sorted(unknown)}; "
+                         f"it takes contamination, q, level, value")
+    if method == "contamination":
+        kw.setdefault("contamination", getattr(detector, "contamination", 0.1))
+    train = detector.decision_scores_ if scores is None else scores
+    thr = choose_threshold(train, method, **kw)
+    record = {"method": str(method)}
+    if method == "contamination":
+        record["contamination"] = float(kw["contamination"])
+    elif method == "pot":
+        record.update(q=float(kw.get("q", 1e-3)), level=float(kw.get("level", 0.98)))
+    elif method == "fixed":
+        record["value"] = float(kw["value"])
+    if scores is not None:
+        record["calibration"] = "scores"
+    record["threshold"] = float(thr)
+    detector.threshold_ = float(thr)
+    detector.labels_ = (np.asarray(detector.decision_scores_) > detector.threshold_).astype(int)
+    detector.threshold_method_ = record
+    return detector
+
+
+def _recorded_method(detector) -> dict | None:
+    """``threshold_method_`` if it still describes ``threshold_`` (a refit may have moved it), else None."""
+    rec = getattr(detector, "threshold_method_", None)
+    if isinstance(rec, dict) and rec.get("threshold") == getattr(detector, "threshold_", None):
+        return dict(rec)
+    return None
+
+
+# --- probabilities -------------------------------------------------------------------------------------
+def calibrated_proba(scores, train_scores, threshold: float) -> np.ndarray:
+    """Probability of being anomalous: a logistic in the score centred at ``threshold``,
+    ``p = 1 / (1 + exp(-(s - threshold) / b))``, with the scale ``b`` from the spread of the
+    training scores: ``b = IQR / (2 log 3)``, so a logistic of scale ``b`` has the training
+    scores' inter-quartile range (the standard deviation times ``sqrt(3) / pi`` if the IQR is 0,
+    1 if both are). So ``p = 0.5`` at the threshold, ``p`` rises with the score, and a score one
+    training IQR above the threshold gets ``p = 0.9``, whatever the units of the detector.
+
+    Example
+    -------
+    >>> train = np.random.default_rng(0).normal(size=1000)
+    >>> p = calibrated_proba(np.array([-3.0, 1.28, 4.0]), train, threshold=1.28)
+    >>> p.round(2).tolist()
+    [0.0, 0.5, 0.99]
+    """
+    s = _check_scores(scores, "scores")
+    train = _check_scores(train_scores)
+    q25, q75 = np.percentile(train, [25, 75])
+    iqr = float(q75 - q25)
+    if iqr > 1e-12:
+        b = iqr / (2.0 * math.log(3.0))
+    else:
+        sd = float(train.std())
+        b = sd * math.sqrt(3.0) / math.pi if sd > 1e-12 else 1.0
+    from scipy.special import expit
+
+    return expit((s - float(threshold)) / b)
