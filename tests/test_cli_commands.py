@@ -59,6 +59,7 @@ def test_fit_score_report_round_trip(table, fitted):
     assert {"row", "score", "flagged", "label", "threshold", "top_features"} <= set(s.columns)
     assert len(s) == 269 and s["flagged"].isin([0, 1]).all()
     assert (s["flagged"] == (s["score"] > s["threshold"])).all()
+    assert ((s["probability"] > 0.5) == (s["flagged"] == 1)).all()
     from adgdm.metrics import auroc
 
     assert auroc(s["label"], s["score"]) > 0.85  # malignant rows score higher
@@ -118,6 +119,8 @@ def test_series_fit_score_report(tmp_path):
     assert s.loc[900:909, "top_features"].str.startswith("a").mean() >= 0.8  # the spiked channel
     res = _invoke("report", tmp_path / "s.csv", "--out", tmp_path / "r.html")
     assert res.exit_code == 0, res.output
+    html = (tmp_path / "r.html").read_text()
+    assert "Time series" in html and '"name":"probability"' not in html  # channels a, b only
 
 
 def _texture_folder(root, n, seed, spot=False):

@@ -1,6 +1,7 @@
 """``adgdm score``: a model folder + data -> one row per table row, time step or image with its
-score, the model's 0/1 flag, the label when the data has one, and for tables and series the
-top contributing features/channels (``explain``)."""
+score, the model's 0/1 flag, a probability calibrated on the training scores (0.5 at the
+threshold), the label when the data has one, and for tables and series the top contributing
+features/channels (``explain``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,6 +70,11 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
             out[n] = d.X[:, j]
     out["score"] = scores
     out["flagged"] = (scores > float(det.threshold_)).astype(np.int64)
+    train = np.asarray(getattr(det, "decision_scores_", []), dtype=np.float64)
+    if train.size and np.isfinite(train).all():
+        from ..thresholds import calibrated_proba
+
+        out["probability"] = calibrated_proba(scores, train, float(det.threshold_))  # 0.5 at the threshold
     if d.labels is not None:
         out["label"] = d.labels
     out["threshold"] = float(det.threshold_)
