@@ -183,6 +183,10 @@ def test_bad_input_gives_one_line(table, fitted, tmp_path):
         (["score", fitted, tmp_path, "--out", tmp_path / "s.csv"], "folder"),
         (["score", tmp_path / "nomodel", table / "test.csv", "--out", tmp_path / "s.csv"], "no such model"),
         (["report", tmp_path / "nothing.csv"], "no such file"),
+        (["report", table / "train.csv", "--out", tmp_path / "r.html"], "neither a bench CSV"),
+        (["report", fitted, "--out", tmp_path / "r.html"], "give --data"),
+        (["generate", fitted, "--kind", "sparkle", "--out", tmp_path / "g.csv"], "--kind"),
+        (["generate", fitted, "--kind", "local", "--out", tmp_path / "g.csv"], "give --data"),
     ]
     for args, match in cases:
         line = _one_line_error(_invoke(*args))
@@ -191,6 +195,8 @@ def test_bad_input_gives_one_line(table, fitted, tmp_path):
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
     _one_line_error(_invoke("score", bad, table / "test.csv", "--out", tmp_path / "s.csv"))
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    assert "no rows" in _one_line_error(_invoke("fit", tmp_path / "empty.csv", "--out", tmp_path / "m"))
     nan = tmp_path / "nan.csv"
     pd.read_csv(table / "test.csv").assign(mean_radius=np.nan).to_csv(nan, index=False)
     assert "missing or infinite" in _one_line_error(_invoke("score", fitted, nan, "--out", tmp_path / "s.csv"))

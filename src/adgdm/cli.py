@@ -307,8 +307,8 @@ def _build_app():
 
         r = _run(body, json_out)
         if not json_out:
-            typer.echo(f"fitted {r['detector']} ({r['modality']}) on {r['n_fit'] if r['n_fit'] is not None else '?'} "
-                       f"{'images' if r['modality'] == 'image' else 'rows'} in {r['fit_seconds']:.1f} s; threshold "
+            what = f"{r['n_fit']} rows" if r["n_fit"] is not None else f"the images in {data}"
+            typer.echo(f"fitted {r['detector']} ({r['modality']}) on {what} in {r['fit_seconds']:.1f} s; threshold "
                        f"{r['threshold']:.4g} ({r['threshold_method']}); wrote {r['model']}")
             for note in r["notes"]:
                 typer.echo(f"note: {note}")

@@ -165,7 +165,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     if rule["method"] != "contamination" or "contamination" not in det.get_params():
         apply_threshold(det, **rule)
     if modality == "image":
-        n_rows = len(det.decision_scores_)  # held-out calibration images; the rest trained the model
+        notes.append(f"{len(det.decision_scores_)} training images were held out to set the threshold")
 
     tmp = temp_dir_beside(out)
     try:
