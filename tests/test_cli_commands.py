@@ -221,3 +221,22 @@ def test_every_command_has_help_with_an_example():
     for c in cmds:
         res = _invoke(*c, "--help")
         assert res.exit_code == 0 and "Example" in res.output, (c, res.output[-300:])
+
+
+def test_parquet_and_npz_inputs(table, tmp_path):
+    df = pd.read_csv(table / "train.csv")
+    df.to_parquet(tmp_path / "train.parquet")
+    res = _invoke("fit", tmp_path / "train.parquet", "--out", tmp_path / "pq", "--label", "is_anomaly",
+                  "--columns", "mean_radius,mean_texture,mean_area")
+    assert res.exit_code == 0, res.output
+    res = _invoke("score", tmp_path / "pq", tmp_path / "train.parquet", "--out", tmp_path / "s.csv")
+    assert res.exit_code == 0, res.output
+    s = pd.read_csv(tmp_path / "s.csv")
+    assert {"contrib:mean_radius", "contrib:mean_area"} <= set(s.columns) and len(s) == len(df)
+    X = df.drop(columns=["is_anomaly", "note"]).to_numpy()
+    np.savez(tmp_path / "d.npz", X=X, y=df["is_anomaly"].to_numpy())
+    res = _invoke("fit", tmp_path / "d.npz", "--out", tmp_path / "npz", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["n_fit"] == int((df["is_anomaly"] == 0).sum())  # y == 1 rows left out
+    np.savez(tmp_path / "bad.npz", Z=X)
+    assert "'X'" in _one_line_error(_invoke("fit", tmp_path / "bad.npz", "--out", tmp_path / "b"))
