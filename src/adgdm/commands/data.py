@@ -167,13 +167,13 @@ def read_data(path, modality: str, columns=None, label=None, time=None, image_pr
 
 # --- atomic output ------------------------------------------------------------------------------
 def write_frame(df, out) -> Path:
-    """CSV (or Parquet for ``.parquet``/``.pq``) written to a temporary file beside ``out``, then
-    renamed: an interrupted run (Ctrl-C) leaves no half-written file."""
+    """CSV (or Parquet for ``.parquet``/``.pq``) written atomically (``adgdm._atomic``): an
+    interrupted run (Ctrl-C) leaves no half-written file."""
+    from .._atomic import atomic_file
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_file(out) as tmp:
         if out.suffix.lower() in (".parquet", ".pq"):
             try:
                 df.to_parquet(tmp, index=False)
@@ -181,11 +181,6 @@ def write_frame(df, out) -> Path:
                 raise ValueError("writing Parquet needs pyarrow: pip install 'adgdm[cli]'") from None
         else:
             df.to_csv(tmp, index=False)
-        os.chmod(tmp, file_mode())  # mkstemp makes 0600; give the file the user's usual mode
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 
@@ -193,11 +188,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def file_mode() -> int:
-    """``0o666`` less the process umask: what ``open()`` would have given the file."""
-    return 0o666 & ~_umask()
 
 
 def replace_dir(tmp_dir: Path, out: Path, marker: str) -> None:

@@ -94,6 +94,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     """Fit and save; returns a summary dict (what ``--json`` prints)."""
     from .. import __version__
     from ..detectors.registry import detector_class, parse_spec
+    from ..io import _json_default
     from ..thresholds import apply_threshold
 
     cfg = read_config(config) if config else {}
@@ -120,7 +121,6 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
 
     notes = []
     if modality == "image":
-        from .data import read_images  # noqa: F401 - the detector reads the folder itself
         p = Path(data)
         if not p.exists():
             raise FileNotFoundError(f"no such image folder: {p}")
@@ -174,7 +174,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
                 "params": {k: v for k, v in merged_params.items()}, "columns": names or None, "label": label,
                 "time": time_col, "threshold": dict(rule, value=float(det.threshold_)), "seed": seed,
                 "data": str(data), "fit_seconds": round(fit_s, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json))
+        (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json_default))
         replace_dir(tmp, Path(out), CLI_META)
     except BaseException:
         import shutil
@@ -190,16 +190,6 @@ def _names(modality):
     from ..detectors.registry import list_detectors
 
     return list_detectors(modality)
-
-
-def _json(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, tuple):
-        return list(o)
-    return str(o)
 
 
 def read_model(model_dir):

@@ -2,65 +2,27 @@
 (tables and series: a CSV; images: a folder with ``images/`` and ``masks/`` PNGs)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .data import read_table, write_frame
 
-def read_table(path: Path, columns=None) -> tuple[np.ndarray, list[str] | None]:
-    """Numeric rows of a CSV, Parquet or NPZ file (NPZ: ``X``, and only rows with ``y == 0`` when
-    ``y`` is there). Raises ``ValueError`` naming the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such data file: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                if "X" not in f:
-                    raise ValueError(f"{path}: an NPZ needs an array named 'X', found {list(f.keys())}")
-                X = np.asarray(f["X"], dtype=np.float64)
-                if "y" in f:
-                    X = X[np.asarray(f["y"]).ravel() == 0]
-        except (OSError, EOFError) as e:
-            raise ValueError(f"{path}: not a readable NPZ file ({e})") from None
-        return X, None
-    import pandas as pd
 
-    try:
-        df = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
-    except Exception as e:  # pandas raises many types on unreadable files
-        raise ValueError(f"{path}: could not read it as {'Parquet' if suffix in ('.parquet', '.pq') else 'CSV'}: {e}") from None
-    if columns:
-        missing = [c for c in columns if c not in df.columns]
-        if missing:
-            raise ValueError(f"{path}: columns {missing} not found; it has {list(df.columns)[:20]}")
-        df = df[list(columns)]
-    else:
-        df = df.select_dtypes("number")
-    if df.shape[1] == 0:
-        raise ValueError(f"{path}: no numeric columns")
-    return df.to_numpy(dtype=np.float64), [str(c) for c in df.columns]
+def _normal_rows(path, modality: str, columns=None) -> tuple[np.ndarray, list[str]]:
+    """Rows to start from: every numeric column (or ``columns``); an NPZ's rows with ``y == 0``."""
+    d = read_table(path, modality, columns)
+    X = d.X if d.labels is None else d.X[d.labels == 0]
+    if len(X) == 0:
+        raise ValueError(f"{path}: no normal rows (y == 0) to start from")
+    return X, d.names
 
 
 def write_csv_atomic(out: Path, header: list[str], rows: np.ndarray) -> None:
-    """Write to a temporary file beside ``out``, then rename: an interrupted run leaves no half file."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(",".join(header) + "\n")
-            np.savetxt(fh, rows, delimiter=",", fmt="%.10g")
-        from .data import file_mode
+    """``rows`` under ``header`` as a CSV, written atomically (``write_frame``)."""
+    import pandas as pd
 
-        os.chmod(tmp, file_mode())  # mkstemp makes 0600
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_frame(pd.DataFrame(np.asarray(rows), columns=header), out)
 
 
 def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float = 1.0, seed: int = 0) -> str:
@@ -85,7 +47,7 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
             raise ValueError(f"a series model takes kinds normal, {', '.join(SERIES_KINDS)}; got {kind!r}")
         if data is None:
             raise ValueError("series kinds inject anomalies into a clean series: give --data CLEAN.csv")
-        values, names = read_table(data)
+        values, names = _normal_rows(data, "series")
         if values.shape[1] != model.n_channels_:
             raise ValueError(f"{data} has {values.shape[1]} numeric columns, the model was fitted on "
                              f"{model.n_channels_} channels")
@@ -104,7 +66,7 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
                              "('conditional' and 'guided' need labelled anomalies or a detector: use the Python API)")
         if data is None:
             raise ValueError(f"kind {kind!r} starts from normal rows: give --data NORMAL.csv")
-        Xn, data_names = read_table(data, names)
+        Xn, data_names = _normal_rows(data, "tabular", names)
         X = generate_anomalies(model if hasattr(model, "net_") else None, Xn, n, kind=kind, severity=severity,
                                random_state=seed)
         names = names or data_names

@@ -8,7 +8,6 @@ import html
 import math
 import os
 import re
-import secrets
 from pathlib import Path
 
 __all__ = ["esc", "fmt", "page", "section", "table", "markdown", "write_atomic", "adgdm_version"]
@@ -183,16 +182,11 @@ def write_atomic(path, text: str) -> Path:
         raise ValueError(f"report path {path} is a folder; give a file name such as {path / 'report.html'}")
     if not path.parent.is_dir():
         raise ValueError(f"folder {path.parent} does not exist; create it first")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 honours the umask (NamedTemporaryFile would leave the report 0600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+    from .._atomic import atomic_file
+
+    with atomic_file(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
