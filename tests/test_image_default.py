@@ -106,3 +106,16 @@ def test_score_maps_equals_decision_function_and_anomaly_map(fitted):
     s, m = fitted.score_maps(imgs)
     np.testing.assert_allclose(s, fitted.decision_function(imgs))
     np.testing.assert_allclose(m, fitted.anomaly_map(imgs))
+
+
+def test_a_chosen_threshold_survives_save_and_load(tmp_path):
+    from adgdm.thresholds import apply_threshold
+
+    det = ImageDiffusion(**dict(FAST, max_steps=5)).fit(_bars(40))
+    apply_threshold(det, method="fixed", value=1.25)
+    det.save(tmp_path / "m")
+    back = adgdm.load(tmp_path / "m")
+    assert back.threshold_ == 1.25 and back.threshold_method_["method"] == "fixed"
+    det.fit(_bars(40))  # a refit moves the threshold: the old record is not saved again
+    det.save(tmp_path / "m2")
+    assert not hasattr(adgdm.load(tmp_path / "m2"), "threshold_method_")

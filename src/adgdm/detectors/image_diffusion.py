@@ -390,6 +390,11 @@ class ImageDenoisingDetector(BaseEstimator):
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         arrays["decision_scores_"] = self.decision_scores_
         arrays["calibration_index_"] = np.asarray(self.calibration_index_, dtype=np.int64)
+        from ..thresholds import _recorded_method
+
+        method = _recorded_method(self)  # a threshold set by adgdm.thresholds since the last fit
+        if method is not None:
+            meta["threshold_method_"] = method
         return save_detector(path, self.name, self.get_params(), meta, arrays)
 
     @classmethod
@@ -420,6 +425,8 @@ class ImageDenoisingDetector(BaseEstimator):
             det.calibration_index_ = np.asarray(arrays["calibration_index_"], dtype=np.int64)
             det.threshold_ = float(f["threshold_"])
             det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
+            if "threshold_method_" in f:
+                det.threshold_method_ = dict(f["threshold_method_"])
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:

@@ -27,6 +27,7 @@ from torch import nn
 from .._torch import resolve_device, seed_of, seeded
 from ..generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
 from ..io import ModelFileError, save_detector
+from ..thresholds import _recorded_method
 from ._neural import store_params
 from .image_patch import PatchDiffusion
 
@@ -481,6 +482,9 @@ class ImageSegCycle(PatchDiffusion):
                 "train_losses_": [float(v) for v in self.train_losses_]}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         arrays["decision_scores_"] = np.asarray(self.decision_scores_, dtype=np.float64)
+        method = _recorded_method(self)  # a threshold set by adgdm.thresholds since the last fit
+        if method is not None:
+            meta["threshold_method_"] = method
         return meta, arrays
 
     def _set_state(self, fitted: dict, arrays: dict) -> None:
@@ -510,6 +514,8 @@ class ImageSegCycle(PatchDiffusion):
             det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
             det.threshold_ = float(f["threshold_"])
             det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
+            if "threshold_method_" in f:
+                det.threshold_method_ = dict(f["threshold_method_"])
             det._set_state(f, arrays)
         except ModelFileError:
             raise
