@@ -16,7 +16,6 @@ that threshold and, as NAB itself does, at one threshold tuned on the labels ove
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Iterable
@@ -28,6 +27,7 @@ from ..metrics import auprc, auroc
 from ..metrics.series import best_f1, nab_score, point_adjusted_f1, vus
 from ..data.series import load_nab, load_skab
 from ..detectors.series_baselines import estimate_period
+from ._results import open_results
 from .tabular import _bar, check_specs
 
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "vus_pr", "vus_roc", "f1", "pa_f1",
@@ -42,13 +42,6 @@ def load_suite(suite: str, data, datasets=None):
     if suite == "skab":
         return load_skab(data, datasets)
     raise ValueError(f"suite must be 'nab' or 'skab', got {suite!r}")
-
-
-def _done(out: Path) -> set:
-    if not out.exists():
-        return set()
-    with out.open() as f:
-        return {(r["dataset"], r["detector"], int(r["seed"])) for r in csv.DictReader(f)}
 
 
 def score_cache_path(out: Path, dataset: str, spec: str, seed: int) -> Path:
@@ -105,14 +98,8 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
         raise ValueError(f"no {suite} files found under {data}")
     specs = check_specs(detectors or DEFAULT_DETECTORS)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(out) if resume else set()
-    new_file = not out.exists() or not resume
     bar = _bar(len(records) * seeds * len(specs), progress)
-    with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="", lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+    with open_results(out, COLUMNS, resume, ("dataset", "detector", "seed")) as (write, done):
         for rec in records:
             for seed in range(seeds):
                 for spec in specs:
@@ -141,8 +128,7 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
                         row.update(suite=suite, dataset=rec.name, detector=spec, seed=seed, fit_s=round(fit_s, 3),
                                    score_s=round(score_s, 3), n_train=rec.train_end,
                                    n_test=rec.n_steps - rec.train_end, channels=rec.n_channels, error=error)
-                        writer.writerow(row)
-                        fh.flush()
+                        write(row)
                     if bar is not None:
                         bar.update(1)
     if bar is not None:

@@ -8,7 +8,6 @@ Rows go to the CSV as soon as they exist, so an interrupted run keeps what it di
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Iterable
@@ -18,18 +17,13 @@ import numpy as np
 from ..data import list_npz, load_npz, semi_supervised_split, standardize
 from ..detectors import make_detector, parse_spec, detector_class
 from ..metrics import auprc, auroc
+from ._results import open_results
 
 COLUMNS = ["suite", "dataset", "setting", "detector", "seed", "auroc", "auprc", "fit_s", "score_s",
            "n_train", "n_test", "d"]
+KEY = ("dataset", "setting", "detector", "seed")
 DEFAULT_DETECTORS = ["diffusion", "ddpm", "dte-np", "dte-c", "dte-ig", "pyod-knn", "pyod-iforest", "pyod-ecod",
                      "pyod-lof", "pyod-ocsvm"]
-
-
-def _done(out: Path) -> set:
-    if not out.exists():
-        return set()
-    with out.open() as f:
-        return {(r["dataset"], r["setting"], r["detector"], int(r["seed"])) for r in csv.DictReader(f)}
 
 
 def check_specs(specs) -> list[str]:
@@ -57,14 +51,8 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
         raise ValueError(f"datasets not found in {data_dir}: {missing}; available: {', '.join(files)}")
     specs = check_specs(detectors or DEFAULT_DETECTORS)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(out) if resume else set()
-    new_file = not out.exists() or not resume
     bar = _bar(len(names) * seeds * len(specs), progress)
-    with out.open("w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+    with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for name in names:
             X, y = load_npz(files[name])
             for seed in range(seeds):
@@ -79,10 +67,8 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
                     if bar is not None:
                         bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
                     if (name, setting, spec, seed) not in done:
-                        writer.writerow(_run_one(spec, seed, X_train, X_test, y_test, setting) |
-                                        {"suite": suite, "dataset": name, "setting": setting, "detector": spec,
-                                         "seed": seed})
-                        fh.flush()
+                        write(_run_one(spec, seed, X_train, X_test, y_test, setting) |
+                              {"suite": suite, "dataset": name, "setting": setting, "detector": spec, "seed": seed})
                     if bar is not None:
                         bar.update(1)
     if bar is not None:
