@@ -92,8 +92,6 @@ def _run_one(spec, seed, X_train, X_test, y_test, setting) -> dict:
 def _bar(total, progress):
     if not progress:
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="bench", unit="fit", disable=None)  # silent when stderr is not a terminal
+    from .._progress import progress_bar
+
+    return progress_bar(total, "bench", unit="fit")

@@ -436,11 +436,9 @@ class ImageDenoisingDetector(BaseEstimator):
 
 
 def _bar(it, desc: str, total: int):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # progress bars are optional
-        return it
-    return tqdm(it, desc=desc, total=total, leave=False)
+    from .._progress import iterate
+
+    return iterate(it, desc, total)
 
 
 _PARAMS_DOC = """

@@ -24,6 +24,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
+from .._progress import progress_bar
 from .._torch import resolve_device, seed_of, seeded
 from ..generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
 from ..io import ModelFileError, save_detector
@@ -432,6 +433,7 @@ class ImageSegCycle(PatchDiffusion):
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
         losses, running = [], []
+        bar = progress_bar(steps, self.name, unit="step") if self.verbose else None
         with seeded(self.seed_ + 1):
             for step in range(steps):
                 feats, target = self._batch(imgs, rng, kinds)
@@ -442,11 +444,17 @@ class ImageSegCycle(PatchDiffusion):
                 opt.step()
                 sched.step()
                 running.append(loss.item())
+                if bar is not None:
+                    bar.update(1)
                 if (step + 1) % 50 == 0 or step + 1 == steps:
                     losses.append(float(np.mean(running)))
                     running = []
-                    if self.verbose:
+                    if bar is not None:
+                        bar.set_postfix_str(f"loss {losses[-1]:.4f}")
+                    elif self.verbose:  # no terminal: a line per 50 steps
                         print(f"[{self.name}] step {step + 1}/{steps} loss {losses[-1]:.4f}", flush=True)
+        if bar is not None:
+            bar.close()
         net.eval()
         return losses
 

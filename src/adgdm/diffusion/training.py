@@ -168,8 +168,6 @@ def _eval(model, val, loss_fn, seed, batch_size) -> float:
 
 
 def _progress(total: int, desc: str):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # progress bars are optional
-        return None
-    return tqdm(total=total, desc=desc, leave=False)
+    from .._progress import progress_bar
+
+    return progress_bar(total, desc, unit="step")
