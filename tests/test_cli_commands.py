@@ -240,3 +240,16 @@ def test_parquet_and_npz_inputs(table, tmp_path):
     assert json.loads(res.output)["n_fit"] == int((df["is_anomaly"] == 0).sum())  # y == 1 rows left out
     np.savez(tmp_path / "bad.npz", Z=X)
     assert "'X'" in _one_line_error(_invoke("fit", tmp_path / "bad.npz", "--out", tmp_path / "b"))
+
+
+def test_bench_json_prints_the_files_and_row_count(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(120, 4)), rng.normal(4, 1, size=(12, 4))]
+    y = np.r_[np.zeros(120), np.ones(12)]
+    (tmp_path / "data").mkdir()
+    np.savez(tmp_path / "data" / "toy.npz", X=X, y=y)
+    res = _invoke("bench", "tabular", "--data", tmp_path / "data", "--detectors", "diffusion", "--seeds", "2",
+                  "--out", tmp_path / "r.csv", "--json")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output)
+    assert r["rows"] == 2 and r["csv"].endswith("r.csv") and (tmp_path / "r.md").is_file()

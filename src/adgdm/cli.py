@@ -78,6 +78,19 @@ def _progress_factory(enabled: bool):
     return progress
 
 
+def _bench_done(csv_path: Path, head: str, json_out: bool) -> None:
+    """What a bench command prints at the end: the summary's head, or JSON with the file names."""
+    if json_out:
+        import json
+
+        with open(csv_path) as fh:
+            rows = max(0, sum(1 for _ in fh) - 1)
+        typer.echo(json.dumps({"csv": str(csv_path), "md": str(csv_path.with_suffix(".md")), "rows": rows}))
+        return
+    typer.echo(head)
+    typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+
+
 def _run(fn, json_out: bool = False):
     """Run a command body: bad input -> one red line and exit 2; Ctrl-C -> exit 130 (outputs are
     written atomically, so nothing half-written is left); --json -> the result as JSON."""
@@ -116,6 +129,7 @@ def _build_app():
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Published anchors CSV to show beside the summary."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
     ):
         """ADBench protocols on tables; writes OUT and OUT with a .md summary.
 
@@ -134,8 +148,7 @@ def _build_app():
             raise typer.Exit(2)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize(csv_path, csv_path.with_suffix(".md"), command=command, anchors=str(anchors) if anchors else None)
-        typer.echo(md.split("### ")[0])
-        typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+        _bench_done(csv_path, md.split("### ")[0], json_out)
 
     @bench.command("series")
     def bench_series(
@@ -148,6 +161,7 @@ def _build_app():
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Folder of published anchors (../shared/anchors)."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
     ):
         """NAB / SKAB protocols on series; writes OUT and OUT with a .md summary.
 
@@ -168,8 +182,7 @@ def _build_app():
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize_series(csv_path, csv_path.with_suffix(".md"), command=command, data=data,
                               anchors=str(anchors) if anchors else None)
-        typer.echo(md.split("### VUS-PR per file")[0])
-        typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+        _bench_done(csv_path, md.split("### VUS-PR per file")[0], json_out)
 
     @bench.command("summarize")
     def bench_summarize(csv: list[Path] = typer.Argument(..., help="Results CSVs to pool."),
@@ -202,6 +215,7 @@ def _build_app():
         out: Path = typer.Option(Path("benchmarks/results/generation.csv"), help="Long-format CSV to write."),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
     ):
         """Fidelity of generated normals and the detection-generation cycle (semi protocol).
 
@@ -230,8 +244,7 @@ def _build_app():
             raise typer.Exit(2)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize_generation(csv_path, csv_path.with_suffix(".md"), command=command)
-        typer.echo(md.split("### ")[0])
-        typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+        _bench_done(csv_path, md.split("### ")[0], json_out)
 
     @bench.command("image")
     def bench_image(
@@ -245,6 +258,7 @@ def _build_app():
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         save_maps: Optional[Path] = typer.Option(None, "--save-maps", help="Write PNG overlays of seed 0's maps here."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
     ):
         """Image detection with localisation (image AUROC/AUPRC, pixel AUROC, AUPRO).
 
@@ -265,8 +279,7 @@ def _build_app():
             raise typer.Exit(2)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize_image(csv_path, csv_path.with_suffix(".md"), command=command)
-        typer.echo(md.split("### ")[0])
-        typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+        _bench_done(csv_path, md.split("### ")[0], json_out)
 
     @app.command()
     def fit(
