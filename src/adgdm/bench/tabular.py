@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 
 from ..data import list_npz, load_npz, semi_supervised_split, standardize
 from ..detectors import make_detector, parse_spec, detector_class
