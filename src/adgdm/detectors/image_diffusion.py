@@ -36,7 +36,7 @@ from ..diffusion import NoiseSchedule, TrainConfig, make_sampler, train
 from ..io import ModelFileError, save_detector
 from ..nets import UNet, build_net
 from ._neural import store_params
-from .image_patch import load_image_dir
+from .image_patch import load_image_dir, top_k_mean
 
 __all__ = ["ImageDenoisingDetector", "ImageRecon", "ImageCond", "smooth_noise", "ssim_map"]
 
@@ -321,9 +321,7 @@ class ImageDenoisingDetector(BaseEstimator):
         return out
 
     def _image_scores(self, maps: np.ndarray) -> np.ndarray:
-        flat = maps.reshape(len(maps), -1)
-        k = max(1, int(round(float(self.top_k) * flat.shape[1])))
-        return np.sort(flat, axis=1)[:, -k:].mean(axis=1)
+        return top_k_mean(maps, self.top_k)
 
     # --- scoring --------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

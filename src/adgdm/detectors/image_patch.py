@@ -55,6 +55,13 @@ def load_image_dir(path, size=None, crop=None, channels=None) -> np.ndarray:
     return load_image_files(files, size=size, crop=crop, channels=channels)
 
 
+def top_k_mean(maps: np.ndarray, top_k: float) -> np.ndarray:
+    """Image scores: the mean of the top ``top_k`` share of each map's pixels."""
+    flat = maps.reshape(len(maps), -1)
+    k = max(1, int(round(float(top_k) * flat.shape[1])))
+    return np.sort(flat, axis=1)[:, -k:].mean(axis=1)
+
+
 def _starts(n: int, patch: int, stride: int) -> np.ndarray:
     s = list(range(0, max(1, n - patch + 1), stride))
     if s[-1] != n - patch:
@@ -181,8 +188,9 @@ class PatchDiffusion(BaseEstimator):
 
     # --- scoring --------------------------------------------------------------------------------
     def _maps(self, imgs: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-        """Maps at the working size; with ``groups`` (training folds) each image is scored only
-        against reference patches of other folds."""
+        """Maps at the working size: each scale's patch scores spread to pixels and averaged;
+        with ``groups`` (training folds) each image is scored only against reference patches of
+        other folds."""
         from scipy.ndimage import gaussian_filter
 
         H, W = imgs.shape[1:3]
@@ -190,25 +198,7 @@ class PatchDiffusion(BaseEstimator):
         for sc in self.scales_:
             small = self._down(imgs, sc["factor"])
             P, grid = patch_grid(small, sc["patch"], sc["stride"])
-            scores = np.empty(P.shape[:2])
-            tabs = {None: sc["tab"]}
-            if groups is not None:
-                for k in np.unique(groups):
-                    part = clone(sc["tab"])
-                    part.__dict__.update({a: getattr(sc["tab"], a) for a in ("norm_center_", "norm_scale_",
-                                                                              "center_", "scale_")})
-                    part._build(sc["tab"].X_train_[sc["ref_group"] != k])
-                    tabs[k] = part
-            for i in range(0, len(imgs), int(self.batch_size)):
-                rows = np.arange(i, min(len(imgs), i + int(self.batch_size)))
-                keys = [None] if groups is None else np.unique(groups[rows])
-                for k in keys:
-                    r = rows if k is None else rows[groups[rows] == k]
-                    flat = P[r].reshape(-1, P.shape[2])
-                    t = tabs[k]
-                    z = t._score(t._transform(flat)) if k is not None else t.decision_function(flat)
-                    scores[r] = z.reshape(len(r), -1)
-            m = _spread(scores, grid, small.shape[1:3], sc["patch"], sc["stride"])
+            m = _spread(self._patch_scores(sc, P, groups), grid, small.shape[1:3], sc["patch"], sc["stride"])
             if sc["factor"] > 1:
                 m = torch.nn.functional.interpolate(torch.from_numpy(m)[:, None], size=(H, W), mode="bilinear",
                                                     align_corners=False)[:, 0].numpy()
@@ -218,10 +208,30 @@ class PatchDiffusion(BaseEstimator):
             total = gaussian_filter(total, sigma=(0, float(self.smooth_sigma), float(self.smooth_sigma)))
         return total
 
+    def _patch_scores(self, sc: dict, P: np.ndarray, groups) -> np.ndarray:
+        """``(N, n_patches)`` scores of one scale's patches ``P`` by its patch detector."""
+        scores = np.empty(P.shape[:2])
+        tabs = {None: sc["tab"]}
+        if groups is not None:
+            for k in np.unique(groups):
+                part = clone(sc["tab"])
+                part.__dict__.update({a: getattr(sc["tab"], a) for a in ("norm_center_", "norm_scale_",
+                                                                          "center_", "scale_")})
+                part._build(sc["tab"].X_train_[sc["ref_group"] != k])
+                tabs[k] = part
+        for i in range(0, len(P), int(self.batch_size)):
+            rows = np.arange(i, min(len(P), i + int(self.batch_size)))
+            keys = [None] if groups is None else np.unique(groups[rows])
+            for k in keys:
+                r = rows if k is None else rows[groups[rows] == k]
+                flat = P[r].reshape(-1, P.shape[2])
+                t = tabs[k]
+                z = t._score(t._transform(flat)) if k is not None else t.decision_function(flat)
+                scores[r] = z.reshape(len(r), -1)
+        return scores
+
     def _image_scores(self, maps: np.ndarray) -> np.ndarray:
-        flat = maps.reshape(len(maps), -1)
-        k = max(1, int(round(float(self.top_k) * flat.shape[1])))
-        return np.sort(flat, axis=1)[:, -k:].mean(axis=1)
+        return top_k_mean(maps, self.top_k)
 
     def _check_fitted(self):
         if not hasattr(self, "threshold_"):
@@ -286,25 +296,9 @@ class PatchKNN(PatchDiffusion):
         norm = float(np.median(d.min(dim=1).values.numpy()))
         return {"bank": bank, "norm": norm if np.isfinite(norm) and norm > 0 else 1.0}
 
-    def _maps(self, imgs, groups=None):
-        from scipy.ndimage import gaussian_filter
-
-        H, W = imgs.shape[1:3]
-        total = np.zeros((len(imgs), H, W))
-        for sc in self.scales_:
-            small = self._down(imgs, sc["factor"])
-            P, grid = patch_grid(small, sc["patch"], sc["stride"])
-            scores = np.empty(P.shape[:2])
-            for i in range(len(imgs)):
-                bank = sc["bank"] if groups is None else sc["bank"][torch.from_numpy(sc["ref_group"] != groups[i])]
-                q = torch.from_numpy(P[i].astype(np.float32))
-                scores[i] = torch.cdist(q, bank).min(dim=1).values.numpy()
-            m = _spread(scores, grid, small.shape[1:3], sc["patch"], sc["stride"])
-            if sc["factor"] > 1:
-                m = torch.nn.functional.interpolate(torch.from_numpy(m)[:, None], size=(H, W), mode="bilinear",
-                                                    align_corners=False)[:, 0].numpy()
-            total += m / sc["norm"]
-        total /= len(self.scales_)
-        if float(self.smooth_sigma) > 0:
-            total = gaussian_filter(total, sigma=(0, float(self.smooth_sigma), float(self.smooth_sigma)))
-        return total
+    def _patch_scores(self, sc: dict, P: np.ndarray, groups) -> np.ndarray:
+        scores = np.empty(P.shape[:2])
+        for i in range(len(P)):
+            bank = sc["bank"] if groups is None else sc["bank"][torch.from_numpy(sc["ref_group"] != groups[i])]
+            scores[i] = torch.cdist(torch.from_numpy(P[i].astype(np.float32)), bank).min(dim=1).values.numpy()
+        return scores / sc["norm"]  # the scales on one footing

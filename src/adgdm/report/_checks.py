@@ -88,16 +88,21 @@ def images(x, what: str = "images") -> np.ndarray:
         raise ValueError(f"{what} is empty: shape {arr.shape}")
     if arr.dtype == np.uint8 or arr.dtype == bool:
         return arr
+    arr = _finite_float32(arr, what)
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"{what} are floats in [{lo:.3g}, {hi:.3g}]; pass floats in [0, 1] or uint8 in [0, 255]")
+    return np.clip(arr, 0.0, 1.0)
+
+
+def _finite_float32(arr: np.ndarray, what: str) -> np.ndarray:
     try:
         arr = arr.astype(np.float32)
     except (ValueError, TypeError):
         raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}") from None
     if not np.isfinite(arr).all():
         raise ValueError(f"{what} contain NaN or inf values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < -1e-6 or hi > 1 + 1e-6:
-        raise ValueError(f"{what} are floats in [{lo:.3g}, {hi:.3g}]; pass floats in [0, 1] or uint8 in [0, 255]")
-    return np.clip(arr, 0.0, 1.0)
+    return arr
 
 
 def maps(x, shape: tuple, what: str = "maps") -> np.ndarray:
@@ -108,13 +113,7 @@ def maps(x, shape: tuple, what: str = "maps") -> np.ndarray:
     if arr.shape != tuple(shape):
         raise ValueError(f"shape mismatch: {what} has shape {arr.shape} but the images are {tuple(shape)} "
                          "(N, H, W); resize the maps to the image size first")
-    try:
-        arr = arr.astype(np.float32)
-    except (ValueError, TypeError):
-        raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}") from None
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what} contain NaN or inf values")
-    return arr
+    return _finite_float32(arr, what)
 
 
 def masks(x, shape: tuple, what: str = "masks") -> np.ndarray:

@@ -41,10 +41,8 @@ def reconstruction_score(
     steps of ``sampler`` ("ddim" deterministic, "ddpm" ancestral). Works for any tensor rank.
     The starting noise is shared by all rows (see :func:`shared_noise`).
     """
-    total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
-    for x_hat in _reconstructions(model, schedule, x, t_starts, steps, sampler, n_repeats, generator, cond):
-        total += ((x_hat - x) ** 2).flatten(1).mean(1).double()
-    return total / (len(t_starts) * n_repeats)
+    return reconstruction_residual(model, schedule, x, t_starts, steps, sampler, n_repeats, generator,
+                                   cond).flatten(1).mean(1)
 
 
 @torch.no_grad()
