@@ -21,7 +21,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from adgdm.data.images import load_mnist, load_mtd
-from adgdm.detectors.image_default import ImageDiffusion
+from adgdm.detectors.image.default import ImageDiffusion
 
 VARIANTS = {"global": lambda g, l: g, "local": lambda g, l: l, "sum": lambda g, l: g + l,
             "max": lambda g, l: np.maximum(g, l), "sum_w0.5": lambda g, l: g + 0.5 * l}

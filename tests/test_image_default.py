@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 import adgdm
 from adgdm.detectors import make_detector
-from adgdm.detectors.image_default import ImageDiffusion, thumbnails
+from adgdm.detectors.image.default import ImageDiffusion, thumbnails
 from adgdm.io import ModelFileError
 
 SIDE = 32

@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 import adgdm
 from adgdm.detectors import make_detector
-from adgdm.detectors.image_diffusion import ImageCond, ImageRecon, smooth_noise, ssim_map
+from adgdm.detectors.image.denoising import ImageCond, ImageRecon, smooth_noise, ssim_map
 
 TINY = dict(width=8, max_steps=100, train_crop=16, random_state=0)
 BLOB = (slice(12, 18), slice(14, 20))  # rows, columns of the pasted blob

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from adgdm.detectors.image_patch import PatchDiffusion, PatchKNN, _spread, patch_grid
+from adgdm.detectors.image.patch import PatchDiffusion, PatchKNN, _spread, patch_grid
 
 
 def _texture(n, size=32, seed=0):

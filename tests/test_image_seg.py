@@ -7,7 +7,7 @@ from sklearn.exceptions import NotFittedError
 
 import adgdm
 from adgdm.detectors import list_detectors, make_detector
-from adgdm.detectors.image_seg import SYNTH_DEFECTS, ImageSegCycle, SegNet, synthesize_defect
+from adgdm.detectors.image.seg import SYNTH_DEFECTS, ImageSegCycle, SegNet, synthesize_defect
 
 SIDE = 32
 FAST = dict(width=8, mults=(1, 2, 2), max_steps=120, batch_size=8, train_crop=32, random_state=0)

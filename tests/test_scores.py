@@ -238,7 +238,7 @@ def _brute(X, Q, k, leave_one_out=False):
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 20, 42])
 def test_dedup_knn_query_matches_brute_force(k):
-    from adgdm.detectors._knn import DedupKNN
+    from adgdm.scores.knn import DedupKNN
 
     X = _table_with_duplicates()
     Q = np.vstack([X[:5], np.random.default_rng(5).normal(size=(6, 3)), X[:2]])
@@ -250,7 +250,7 @@ def test_dedup_knn_query_matches_brute_force(k):
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 20, 42])
 def test_dedup_knn_leave_one_out_matches_brute_force(k):
     """A training row is not its own neighbour, but its duplicates are (distance 0)."""
-    from adgdm.detectors._knn import DedupKNN
+    from adgdm.scores.knn import DedupKNN
 
     X = _table_with_duplicates()
     np.testing.assert_allclose(DedupKNN(X).query_train(k), _brute(X, X, k, leave_one_out=True), atol=1e-12)

@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from adgdm.detectors.series_baselines import MatrixProfile, SubIForest, SubPCA, _mp_numpy, estimate_period
+from adgdm.detectors.series.baselines import MatrixProfile, SubIForest, SubPCA, _mp_numpy, estimate_period
 
 DATA = Path(os.environ.get("ADGDM_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 SAMPLE = DATA / "tsb-ad-sample" / "001_NAB_id_1_Facility_tr_1007_1st_2014.csv"

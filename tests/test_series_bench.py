@@ -4,7 +4,7 @@ import csv
 import numpy as np
 import pytest
 
-from adgdm.detectors._knn import DedupKNN
+from adgdm.scores.knn import DedupKNN
 
 pd = pytest.importorskip("pandas")
 

@@ -6,8 +6,8 @@ from sklearn.base import clone
 
 import adgdm
 from adgdm.data.windows import fold, grid_starts, window_view
-from adgdm.detectors.series import SeriesForecast, SeriesImpute, SeriesRecon
-from adgdm.detectors.series_default import SeriesDiffusion
+from adgdm.detectors.series.window import SeriesForecast, SeriesImpute, SeriesRecon
+from adgdm.detectors.series.diffusion import SeriesDiffusion
 
 FAST = dict(window=32, max_steps=250, width=16, depth=3, random_state=0, smooth=4)
 ANOMALIES = {"spike": (2000, 2008), "level shift": (2200, 2280), "frequency change": (2400, 2480)}

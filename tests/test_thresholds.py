@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import genpareto
 
 import adgdm
-from adgdm.detectors.series_default import SeriesDiffusion
+from adgdm.detectors.series.diffusion import SeriesDiffusion
 from adgdm.thresholds import (MIN_PEAKS, SPOT, _gpd_quantile, apply_threshold, calibrated_proba, choose_threshold,
                               contamination_threshold, fit_gpd, fixed_threshold, pot_threshold)
 from conftest import make

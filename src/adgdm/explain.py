@@ -175,8 +175,8 @@ def _tabular_median(det):
 
 # --- tabular ------------------------------------------------------------------------------------------
 def _tabular_model_explanation(det, arr):
-    from .detectors.ddpm import DDPMDetector
-    from .detectors.default import DiffusionDetector
+    from .detectors.tabular.ddpm import DDPMDetector
+    from .detectors.tabular.diffusion import DiffusionDetector
 
     if isinstance(det, DiffusionDetector):
         return _diffusion_residual(det, det._transform(arr))
@@ -230,7 +230,7 @@ def _series_array(det, X) -> np.ndarray:
 
 
 def _series_median(det):
-    from .detectors._series_base import SeriesBase
+    from .detectors.series.base import SeriesBase
 
     if getattr(det, "channel_median_", None) is not None:
         return det.channel_median_
@@ -240,8 +240,8 @@ def _series_median(det):
 
 
 def _explain_series(det, X, baseline, method) -> np.ndarray:
-    from .detectors.series import SeriesDiffusionDetector
-    from .detectors.series_default import SeriesDiffusion
+    from .detectors.series.window import SeriesDiffusionDetector
+    from .detectors.series.diffusion import SeriesDiffusion
 
     arr = _series_array(det, X)
     if method != "occlusion":
@@ -271,7 +271,7 @@ def _per_channel_smooth(det, per: np.ndarray) -> np.ndarray:
 
 def _series_default_residual(det, arr: np.ndarray) -> np.ndarray:
     """``series``: the residual of the window ending at each step, summed over its steps per channel."""
-    from .detectors.series_default import causal_windows
+    from .detectors.series.diffusion import causal_windows
 
     if len(arr) < int(det.window_):
         raise ValueError(f"series has {len(arr)} steps, fewer than the window length {det.window_}")

@@ -71,7 +71,7 @@ def run_generation(data_dir, datasets: Iterable[str] | None = None, seeds: int =
                    generator_steps: int = 1500, suite: str = "adbench") -> Path:
     """Run the generation protocol (module docstring) and append long-format rows to ``out``."""
     from ..detectors import CycleDetector, DiffusionDetector
-    from ..detectors.cycle import make_generator
+    from ..detectors.tabular.cycle import make_generator
     from ..metrics.fidelity import fidelity_report
 
     if seeds < 1:

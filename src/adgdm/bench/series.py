@@ -26,7 +26,7 @@ from ..detectors import make_detector
 from ..metrics import auprc, auroc
 from ..metrics.series import best_f1, nab_score, point_adjusted_f1, vus
 from ..data.series import load_nab, load_skab
-from ..detectors.series_baselines import estimate_period
+from ..detectors.series.baselines import estimate_period
 from ._results import open_results
 from .tabular import _bar, check_specs
 

@@ -135,7 +135,7 @@ def read_images(path, size=None, crop=None, channels=None) -> Data:
     """Images to score: an MVTec-style folder's test set (labels from ``test/<good|defect>``,
     masks from ``ground_truth`` when present), else every image file in the folder (no labels)."""
     from ..data.images import load_image_files, load_image_folder
-    from ..detectors.image_patch import IMAGE_SUFFIXES
+    from ..detectors.image.patch import IMAGE_SUFFIXES
 
     p = Path(path)
     if not p.exists():

@@ -3,7 +3,7 @@
 The grid is anchored at step 0: windows start at ``0, stride, 2 * stride, ...`` while they fit.
 Steps after the last grid window are covered by one extra window aligned to the end, used only
 for those steps. The same rule, applied as data arrive, is what makes streaming scores equal
-batch scores (see ``adgdm.detectors.series.SeriesStream``).
+batch scores (see ``adgdm.detectors.series.window.SeriesStream``).
 """
 from __future__ import annotations
 

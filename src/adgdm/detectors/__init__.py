@@ -1,18 +1,18 @@
 """User-facing detectors, one class per method, registered under a short name."""
 from .base import BaseDetector
-from .baselines import PyODECOD, PyODIForest, PyODKNN, PyODLOF, PyODOCSVM
-from .cycle import CycleDetector
-from .ddpm import DDPMDetector
-from .default import DiffusionDetector
-from .dte import DTECategorical, DTEInverseGamma, DTENonParametric
-from .image_default import ImageDiffusion
-from .image_diffusion import ImageCond, ImageRecon
-from .image_patch import PatchDiffusion, PatchKNN
-from .image_seg import ImageSegCycle
-from .series_baselines import MatrixProfile, SubIForest, SubPCA
-from .series import SeriesForecast, SeriesImpute, SeriesRecon
-from .series_cycle import SeriesCycle
-from .series_default import SeriesDiffusion
+from .tabular.pyod import PyODECOD, PyODIForest, PyODKNN, PyODLOF, PyODOCSVM
+from .tabular.cycle import CycleDetector
+from .tabular.ddpm import DDPMDetector
+from .tabular.diffusion import DiffusionDetector
+from .tabular.dte import DTECategorical, DTEInverseGamma, DTENonParametric
+from .image.default import ImageDiffusion
+from .image.denoising import ImageCond, ImageRecon
+from .image.patch import PatchDiffusion, PatchKNN
+from .image.seg import ImageSegCycle
+from .series.baselines import MatrixProfile, SubIForest, SubPCA
+from .series.window import SeriesForecast, SeriesImpute, SeriesRecon
+from .series.cycle import SeriesCycle
+from .series.diffusion import SeriesDiffusion
 from .registry import detector_class, list_detectors, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,

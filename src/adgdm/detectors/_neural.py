@@ -10,12 +10,6 @@ from ..nets import ResidualMLP, build_net
 from .base import BaseDetector
 
 
-def store_params(est, params: dict) -> None:
-    """``__init__`` helper: store every constructor argument unchanged (scikit-learn's rule)."""
-    for name, value in params.items():
-        if name not in ("self", "__class__"):
-            setattr(est, name, value)
-
 
 class NeuralDetector(BaseDetector):
     """Base of the diffusion detectors that own a ``ResidualMLP`` and a ``NoiseSchedule``.

@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator
 from .._torch import resolve_device, seed_of, seeded
 from .._validation import check_tabular
 from ..data.featuremap import FeatureMap
-from ..detectors._neural import store_params
+from .._params import store_params
 from ..diffusion import NoiseSchedule, TrainConfig, denoising_loss, train
 from ..nets import ResidualMLP
 

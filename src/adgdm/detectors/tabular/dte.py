@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..scores import dte_nonparametric_score, expected_time_from_logits, inverse_gamma_mean
-from ._knn import DedupKNN
-from ._neural import NeuralDetector, store_params
-from .base import BaseDetector
+from ...scores import dte_nonparametric_score, expected_time_from_logits, inverse_gamma_mean
+from ...scores.knn import DedupKNN
+from .._neural import NeuralDetector
+from ..._params import store_params
+from ..base import BaseDetector
 
 
 class DTENonParametric(BaseDetector):
@@ -45,7 +46,7 @@ class DTENonParametric(BaseDetector):
             raise ValueError(f"max_time must lie in (0, 1], got {self.max_time}")
 
     def _build(self, X):
-        from ..diffusion import NoiseSchedule
+        from ...diffusion import NoiseSchedule
 
         self.schedule_ = NoiseSchedule(self.schedule, self.n_steps)
         self.X_train_ = np.ascontiguousarray(X)

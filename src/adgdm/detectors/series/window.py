@@ -14,15 +14,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._torch import resolve_device, seed_of, seeded
-from .._validation import check_series
-from ..data.windows import fold, grid_starts, window_view
-from ..diffusion import NoiseSchedule, TrainConfig, train
-from ..io import save_detector
-from ..nets import TemporalConvNet, build_net
-from ..scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
-from ._neural import store_params
-from ._series_base import SeriesBase
+from ..._torch import resolve_device, seed_of, seeded
+from ..._validation import check_series
+from ...data.windows import fold, grid_starts, window_view
+from ...diffusion import NoiseSchedule, TrainConfig, train
+from ...io import save_detector
+from ...nets import TemporalConvNet, build_net
+from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
+from ..._params import store_params
+from .base import SeriesBase
 
 __all__ = ["SeriesDiffusionDetector", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesStream"]
 
@@ -277,7 +277,7 @@ class SeriesDiffusionDetector(SeriesBase):
         >>> det.sample(3, steps=10, random_state=0).shape
         (3, 32, 1)
         """
-        from ..generation.sampling import reverse
+        from ...generation.sampling import reverse
 
         self._check_fitted()
         if "recon" not in self._modes():

@@ -30,13 +30,13 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from .._torch import resolve_device, seed_of, seeded
-from ..data.images import to_float_images
-from ..diffusion import NoiseSchedule, TrainConfig, make_sampler, train
-from ..io import ModelFileError, save_detector
-from ..nets import UNet, build_net
-from ._neural import store_params
-from .image_patch import load_image_dir, top_k_mean
+from ..._torch import resolve_device, seed_of, seeded
+from ...data.images import to_float_images
+from ...diffusion import NoiseSchedule, TrainConfig, make_sampler, train
+from ...io import ModelFileError, save_detector
+from ...nets import UNet, build_net
+from ..._params import store_params
+from .patch import load_image_dir, top_k_mean
 
 __all__ = ["ImageDenoisingDetector", "ImageRecon", "ImageCond", "smooth_noise", "ssim_map"]
 
@@ -388,7 +388,7 @@ class ImageDenoisingDetector(BaseEstimator):
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         arrays["decision_scores_"] = self.decision_scores_
         arrays["calibration_index_"] = np.asarray(self.calibration_index_, dtype=np.int64)
-        from ..thresholds import _recorded_method
+        from ...thresholds import _recorded_method
 
         method = _recorded_method(self)  # a threshold set by adgdm.thresholds since the last fit
         if method is not None:
@@ -434,7 +434,7 @@ class ImageDenoisingDetector(BaseEstimator):
 
 
 def _bar(it, desc: str, total: int):
-    from .._progress import iterate
+    from ..._progress import iterate
 
     return iterate(it, desc, total)
 

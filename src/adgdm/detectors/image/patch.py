@@ -12,11 +12,11 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
-from .._torch import seed_of
-from ..data.images import to_float_images
-from ._crossfit import cross_fit_scale
-from ._neural import store_params
-from .default import DiffusionDetector
+from ..._torch import seed_of
+from ...data.images import to_float_images
+from ...scores.crossfit import cross_fit_scale
+from ..._params import store_params
+from ..tabular.diffusion import DiffusionDetector
 
 __all__ = ["PatchDiffusion", "PatchKNN", "patch_grid", "load_image_dir"]
 
@@ -42,7 +42,7 @@ def load_image_dir(path, size=None, crop=None, channels=None) -> np.ndarray:
     ``path``."""
     from pathlib import Path
 
-    from ..data.images import load_image_files, load_image_folder
+    from ...data.images import load_image_files, load_image_folder
 
     p = Path(path)
     if not p.is_dir():

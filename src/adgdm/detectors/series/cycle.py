@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from .._torch import seed_of
-from .._validation import check_series
-from ._neural import store_params
-from ._series_base import SeriesBase
-from ._trees import ExportedTrees
-from .cycle import _robust, log_odds
-from .series_default import SeriesDiffusion, causal_windows
+from ..._torch import seed_of
+from ..._validation import check_series
+from ..._params import store_params
+from .base import SeriesBase
+from ..trees import ExportedTrees
+from ..tabular.cycle import _robust, log_odds
+from .diffusion import SeriesDiffusion, causal_windows
 
 __all__ = ["SeriesCycle"]
 
@@ -64,7 +64,7 @@ class SeriesCycle(SeriesBase):
 
     def fit(self, X, y=None):
         """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
-        from ..generation import inject_series_anomalies
+        from ...generation import inject_series_anomalies
 
         if int(self.copies) < 1:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
@@ -136,7 +136,7 @@ class SeriesCycle(SeriesBase):
 
     def save(self, path):
         """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``; no pickle)."""
-        from ..io import save_detector
+        from ...io import save_detector
 
         self._check_fitted()
         meta, arrays = self._common_state()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._torch import seed_of
-from .base import BaseDetector
+from ..._torch import seed_of
+from ..base import BaseDetector
 
 
 def _pyod(module: str, cls: str):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..diffusion import NoiseSchedule
-from ..scores import MarginalSmoothedNLL, ideal_denoiser_error, smoothed_nll
-from ._knn import DedupKNN
-from .base import BaseDetector
+from ...diffusion import NoiseSchedule
+from ...scores import MarginalSmoothedNLL, ideal_denoiser_error, smoothed_nll
+from ...scores.knn import DedupKNN
+from ..base import BaseDetector
 
 
 class DiffusionDetector(BaseDetector):

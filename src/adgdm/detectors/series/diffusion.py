@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_series
-from ..io import save_detector
-from ._crossfit import cross_fit_scale
-from ._neural import store_params
-from ._series_base import SeriesBase
-from .default import DiffusionDetector
+from ..._validation import check_series
+from ...io import save_detector
+from ...scores.crossfit import cross_fit_scale
+from ..._params import store_params
+from .base import SeriesBase
+from ..tabular.diffusion import DiffusionDetector
 
 __all__ = ["SeriesDiffusion", "SeriesDiffusionStream"]
 
@@ -78,7 +78,7 @@ class SeriesDiffusion(SeriesBase):
         if self.window == "auto":
             if arr is None:
                 return int(self.window_)
-            from .series_baselines import estimate_period
+            from .baselines import estimate_period
 
             return int(np.clip(estimate_period(arr[:, 0]), 16, 128))
         return int(self.window)

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from ..io import ModelFileError
-from ..thresholds import _recorded_method, calibrated_proba
+from ...io import ModelFileError
+from ...thresholds import _recorded_method, calibrated_proba
 
 
 class SeriesBase(BaseEstimator):
@@ -56,7 +56,7 @@ class SeriesBase(BaseEstimator):
         -------
         >>> det.explain(series).argmax(axis=1)   # the channel that drives each step  # doctest: +SKIP
         """
-        from ..explain import explain
+        from ...explain import explain
 
         return explain(self, X, baseline=baseline)
 

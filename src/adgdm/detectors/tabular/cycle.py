@@ -19,13 +19,13 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
-from .._torch import seed_of
-from .._validation import check_tabular
-from ._neural import store_params
-from ._trees import ExportedTrees
-from .base import BaseDetector
+from ..._torch import seed_of
+from ..._validation import check_tabular
+from ..._params import store_params
+from ..trees import ExportedTrees
+from ..base import BaseDetector
 from .ddpm import DDPMDetector
-from .default import DiffusionDetector
+from .diffusion import DiffusionDetector
 
 
 def make_generator(steps: int = 1500, width: int = 128, seed=None) -> DDPMDetector:
@@ -88,7 +88,7 @@ class CycleDetector(BaseDetector):
             raise ValueError(f"rounds must be >= 1, got {self.rounds}")
         if not 0.0 <= float(self.band) < 1.0:
             raise ValueError(f"band must be a quantile in [0, 1), got {self.band}")
-        from ..generation import TABULAR_KINDS
+        from ...generation import TABULAR_KINDS
 
         bad = [k for k in self.kinds if k not in ("local", "masked", "dependency", "global", "clustered")]
         if bad or not len(self.kinds):
@@ -165,7 +165,7 @@ class CycleDetector(BaseDetector):
         self._set_threshold()
 
     def _generate(self, Xn, n_gen, rng, seed, judge) -> np.ndarray:
-        from ..generation import generate_anomalies
+        from ...generation import generate_anomalies
 
         per = int(np.ceil(n_gen / len(self.kinds)))
         lo, hi = (float(v) for v in self.severity)
@@ -183,7 +183,7 @@ class CycleDetector(BaseDetector):
         return self._keep(np.vstack(parts), judge)
 
     def _keep(self, G, judge, source: str = "generic") -> np.ndarray:
-        from ..generation import filter_by_detector
+        from ...generation import filter_by_detector
 
         res = filter_by_detector(judge, G, band=(float(self.band), None))
         self.generation_report_.append({"source": source, "judge": judge.name, "generated": res.n_generated,
@@ -194,7 +194,7 @@ class CycleDetector(BaseDetector):
 
     def _conditional(self, Xn, Xa, n_gen, seed) -> np.ndarray:
         """Few-shot: anomalies like the real ones, from a label-conditioned model (guided)."""
-        from ..generation import ConditionalDiffusion, generate_anomalies
+        from ...generation import ConditionalDiffusion, generate_anomalies
 
         self.conditional_ = ConditionalDiffusion(width=int(self.generator_width), depth=2,
                                                  max_steps=int(self.generator_steps), random_state=seed)

@@ -41,7 +41,7 @@ from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from .._validation import check_tabular
+from ..._validation import check_tabular
 
 __all__ = ["estimate_period", "SeriesDetector", "SubPCA", "SubIForest", "MatrixProfile"]
 
@@ -169,7 +169,7 @@ class SeriesDetector(BaseEstimator):
     def explain(self, series, baseline=None) -> np.ndarray:
         """``(T, channels)`` non-negative contribution of each channel to each step's score, by
         occlusion; see :func:`adgdm.explain.explain`."""
-        from ..explain import explain
+        from ...explain import explain
 
         return explain(self, series, baseline=baseline)
 

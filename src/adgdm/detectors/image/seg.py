@@ -24,13 +24,13 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from .._progress import progress_bar
-from .._torch import resolve_device, seed_of, seeded
-from ..generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
-from ..io import ModelFileError, save_detector
-from ..thresholds import _recorded_method
-from ._neural import store_params
-from .image_patch import PatchDiffusion
+from ..._progress import progress_bar
+from ..._torch import resolve_device, seed_of, seeded
+from ...generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
+from ...io import ModelFileError, save_detector
+from ...thresholds import _recorded_method
+from ..._params import store_params
+from .patch import PatchDiffusion
 
 __all__ = ["SegNet", "ImageSegCycle", "SYNTH_DEFECTS", "synthesize_defect"]
 

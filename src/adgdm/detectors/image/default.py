@@ -21,10 +21,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..io import ModelFileError
-from ._neural import store_params
-from .default import DiffusionDetector
-from .image_seg import SYNTH_DEFECTS, ImageSegCycle
+from ...io import ModelFileError
+from ..._params import store_params
+from ..tabular.diffusion import DiffusionDetector
+from .seg import SYNTH_DEFECTS, ImageSegCycle
 
 __all__ = ["ImageDiffusion", "thumbnails"]
 

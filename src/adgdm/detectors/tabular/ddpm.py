@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_tabular
-from ..diffusion import denoising_loss
-from ..scores import elbo_score, noise_error_score, reconstruction_score
-from ._neural import NeuralDetector, store_params
+from ..._validation import check_tabular
+from ...diffusion import denoising_loss
+from ...scores import elbo_score, noise_error_score, reconstruction_score
+from .._neural import NeuralDetector
+from ..._params import store_params
 
 SCORES = ("reconstruction", "noise", "elbo")
 
@@ -44,7 +45,7 @@ class DDPMDetector(NeuralDetector):
 
     def fit(self, X, y=None):
         """Fit on (mostly) normal rows ``X``; ``y`` is ignored."""
-        from ..data.featuremap import FeatureMap
+        from ...data.featuremap import FeatureMap
 
         self._check_params()
         arr, _ = check_tabular(X)
@@ -63,7 +64,7 @@ class DDPMDetector(NeuralDetector):
         return meta, arrays
 
     def _set_state(self, meta, arrays):
-        from ..data.featuremap import FeatureMap
+        from ...data.featuremap import FeatureMap
 
         super()._set_state(meta, arrays)
         fm = {k[3:]: v for k, v in arrays.items() if k.startswith("fm.")}
@@ -107,7 +108,7 @@ class DDPMDetector(NeuralDetector):
         DDPM chain over all timesteps by default, or ``steps`` DDIM/DDPM steps. See
         ``adgdm.generation`` for anomaly synthesis."""
         self._check_fitted()
-        from ..generation import sample
+        from ...generation import sample
 
         return sample(self, n, steps=steps, sampler=sampler, random_state=random_state)
 
