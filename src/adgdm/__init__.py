@@ -6,7 +6,7 @@ Example
 >>> det = adgdm.make_detector("diffusion", random_state=0)   # doctest: +SKIP
 >>> det.fit(X_train).decision_function(X_test)               # doctest: +SKIP
 """
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from .detectors import (  # noqa: E402
     DDPMDetector,
@@ -15,9 +15,10 @@ from .detectors import (  # noqa: E402
     DTEInverseGamma,
     DTENonParametric,
     list_detectors,
+    load,
     make_detector,
 )
-from .io import ModelFileError, load  # noqa: E402
+from .io import ModelFileError  # noqa: E402
 
 __all__ = ["__version__", "DDPMDetector", "DiffusionDetector", "DTECategorical", "DTEInverseGamma",
            "DTENonParametric", "list_detectors", "make_detector", "load", "ModelFileError"]

@@ -1,5 +1,6 @@
 """Persistence: a folder with ``config.json`` (format version, class, parameters, fitted metadata)
-and ``weights.safetensors`` (every array). Nothing is unpickled, so loading runs no code."""
+and ``weights.safetensors`` (every array). Nothing is unpickled, so loading runs no code.
+``adgdm.load`` (in ``detectors.registry``) turns a folder back into a detector."""
 from __future__ import annotations
 
 import json
@@ -8,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
+
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.safetensors"
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "save_detector", "load"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "save_detector", "read_saved"]
 
 
 class ModelFileError(ValueError):
@@ -24,7 +27,6 @@ def save_detector(path, kind: str, params: dict, meta: dict, arrays: dict[str, n
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    from . import __version__
 
     config = {"format": "adgdm-detector", "format_version": FORMAT_VERSION, "adgdm_version": __version__,
               "detector": kind, "params": params, "fitted": meta}
@@ -76,21 +78,3 @@ def read_saved(path) -> tuple[dict, dict[str, np.ndarray]]:
     except Exception as e:  # safetensors raises its own error types for truncated or garbled files
         raise ModelFileError(f"{w_file} is corrupted or not a safetensors file: {e}") from None
     return config, arrays
-
-
-def load(path):
-    """Load a detector saved with ``detector.save(path)``.
-
-    Example
-    -------
-    >>> det = adgdm.make_detector("dte-np").fit(X)   # doctest: +SKIP
-    >>> det.save("model"); same = adgdm.load("model")  # doctest: +SKIP
-    """
-    from .detectors.registry import detector_class
-
-    config, arrays = read_saved(path)
-    try:
-        cls = detector_class(config["detector"])
-    except ValueError as e:
-        raise ModelFileError(f"{path}: {e}") from None
-    return cls._from_saved(config, arrays)

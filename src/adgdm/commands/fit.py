@@ -92,7 +92,7 @@ def _threshold_rule(threshold, contamination=None) -> dict:
 def run_fit(data, modality=None, detector=None, out=None, config=None, params=None, columns=None, label=None,
             time_col=None, threshold=None, contamination=None, seed=None, status=None) -> dict:
     """Fit and save; returns a summary dict (what ``--json`` prints)."""
-    from .. import __version__
+    from .._version import __version__
     from ..detectors.registry import detector_class, parse_spec
     from ..io import _json_default
     from ..thresholds import apply_threshold

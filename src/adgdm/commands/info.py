@@ -23,7 +23,7 @@ def _version(module: str) -> str | None:
 def run_info() -> dict:
     import torch
 
-    from .. import __version__
+    from .._version import __version__
     from .._torch import resolve_device
 
     extras = {}

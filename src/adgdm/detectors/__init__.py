@@ -13,7 +13,7 @@ from .series.baselines import MatrixProfile, SubIForest, SubPCA
 from .series.window import SeriesForecast, SeriesImpute, SeriesRecon
 from .series.cycle import SeriesCycle
 from .series.diffusion import SeriesDiffusion
-from .registry import detector_class, list_detectors, make_detector, parse_spec, register
+from .registry import detector_class, list_detectors, load, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector,
@@ -24,4 +24,4 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
            "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
-           "detector_class", "list_detectors", "make_detector", "parse_spec", "register"]
+           "detector_class", "list_detectors", "load", "make_detector", "parse_spec", "register"]

@@ -1,10 +1,24 @@
-"""The contract every adgdm detector follows (PyOD's, on scikit-learn's estimator rules).
+"""The contract every adgdm detector follows, for every modality (PyOD's, on scikit-learn's rules).
 
 ``fit(X)``; ``decision_function(X)`` (higher = more anomalous); ``predict(X)`` -> 0/1 through
-``threshold_``, the ``1 - contamination`` quantile of the training scores ``decision_scores_``;
-``predict_proba(X)``; ``labels_``; ``save(path)`` / ``adgdm.load(path)``; ``explain(X)``.
+``threshold_``, the ``1 - contamination`` quantile of the calibration scores (``decision_scores_``
+or a held-out part of them); ``predict_proba(X)``; ``labels_``; ``predict_result(X)`` (a typed
+:class:`adgdm.results.Prediction`); ``save(path)`` / ``adgdm.load(path)``; ``explain(X)``.
 ``__init__`` only stores parameters, so ``sklearn.base.clone`` works. ``adgdm.thresholds`` sets
 other thresholds (POT for unknown contamination, fixed) on a fitted detector.
+
+What differs between modalities (validating the input, what a unit is, what is saved about the
+input, occlusion) is the modality adapter's (``adgdm.modalities``); what differs between
+detectors is ``_fit`` / ``_score`` and ``_get_state`` / ``_set_state``.
+
+Example
+-------
+>>> import numpy as np, adgdm
+>>> X = np.random.default_rng(0).normal(size=(200, 3))
+>>> det = adgdm.make_detector("dte-np").fit(X)
+>>> r = det.predict_result(X[:5])
+>>> r.unit, r.score.shape, bool((r.label == det.predict(X[:5])).all())
+('row', (5,), True)
 """
 from __future__ import annotations
 
@@ -12,47 +26,40 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from .._validation import check_tabular
+from ..explain import check_baseline, check_explain_args
 from ..io import ModelFileError, save_detector
+from ..modalities import get_modality
+from ..results import Prediction
 from ..thresholds import _recorded_method, calibrated_proba
 
 __all__ = ["BaseDetector"]
 
 
 class BaseDetector(BaseEstimator):
-    """Base class. Subclasses implement ``_fit(X)``, ``_score(X)`` and, to be saved,
-    ``_get_state() -> (meta, arrays)`` / ``_set_state(meta, arrays)``; ``X`` arrives validated
-    (and standardised when the detector has ``standardize=True``)."""
+    """Base class of every detector. Subclasses implement ``_fit(data)`` (may return the training
+    scores) and ``_score(data)``, where ``data`` is what the modality adapter's ``check`` returns,
+    and, to be saved, ``_get_state() -> (meta, arrays)`` / ``_set_state(meta, arrays)``. A detector
+    that cannot be saved sets ``save_unsupported`` to the reason. Detectors whose fit holds part
+    of the data out for calibration override ``fit`` and end it with ``_finish_fit``."""
 
     name: str = "base"
+    modality: str = "tabular"
+    save_unsupported: str | None = None   # why this detector cannot be saved (None: it can)
+    _proba_method = "linear"              # predict_proba's default: PyOD's for tables
 
-    # --- sklearn / PyOD contract ----------------------------------------------------------------
+    # --- fit and score ----------------------------------------------------------------------------
     def fit(self, X, y=None):
-        """Fit on (mostly) normal rows ``X`` of shape ``(n_samples, n_features)``; ``y`` is ignored."""
+        """Fit on (mostly) normal data ``X``; ``y`` is ignored."""
         self._check_params()
-        arr, names = check_tabular(X)
-        self.n_features_in_ = arr.shape[1]
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        # the neutral value of each feature, for explanations by occlusion (adgdm.explain)
-        self.feature_median_ = np.median(arr, axis=0)
-        if getattr(self, "standardize", False):
-            self.center_ = arr.mean(axis=0)
-            scale = arr.std(axis=0)
-            self.scale_ = np.where(scale > 1e-12, scale, 1.0)
-        Z = self._transform(arr)
-        train_scores = self._fit(Z)
-        self.decision_scores_ = np.asarray(train_scores if train_scores is not None else self._score(Z), dtype=np.float64)
-        self._set_threshold()
+        data = self._model_space(self._input(X, fitting=True), fitting=True)
+        train_scores = self._fit(data)
+        self._finish_fit(train_scores if train_scores is not None else self._score(data))
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """Anomaly score per row, higher = more anomalous."""
+        """Anomaly score per unit (row, step, image), higher = more anomalous."""
         self._check_fitted()
-        arr, _ = check_tabular(X, self.n_features_in_, getattr(self, "feature_names_in_", None))
-        return np.asarray(self._score(self._transform(arr)), dtype=np.float64)
+        return np.asarray(self._score(self._model_space(self._input(X, fitting=False))), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
         """0 = normal, 1 = anomaly: score above ``threshold_``."""
@@ -61,18 +68,21 @@ class BaseDetector(BaseEstimator):
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_
 
-    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
+    def predict_proba(self, X, method: str | None = None) -> np.ndarray:
         """``(n, 2)`` probabilities of [normal, anomaly]: training scores rescaled to [0, 1]
-        (``"linear"``, PyOD's default), by rank among the training scores (``"rank"``), or
-        ``"calibrated"``: a logistic in the score, 0.5 at ``threshold_``, with the spread of the
-        training scores as its scale (:func:`adgdm.thresholds.calibrated_proba`), so ``p > 0.5``
-        exactly when ``predict`` flags the row.
+        (``"linear"``, PyOD's default for tables), by rank among the training scores (``"rank"``,
+        the series default), or ``"calibrated"``: a logistic in the score, 0.5 at ``threshold_``,
+        with the spread of the training scores as its scale (:func:`adgdm.thresholds.calibrated_proba`),
+        so ``p > 0.5`` exactly when ``predict`` flags the unit.
 
         Example
         -------
         >>> det.predict_proba(X, method="calibrated")[:, 1]   # doctest: +SKIP
         """
-        scores = self.decision_function(X)
+        return self._proba(self.decision_function(X), method)
+
+    def _proba(self, scores: np.ndarray, method: str | None) -> np.ndarray:
+        method = self._proba_method if method is None else method
         train = self.decision_scores_
         if method == "linear":
             lo, hi = train.min(), train.max()
@@ -85,87 +95,166 @@ class BaseDetector(BaseEstimator):
             raise ValueError(f"unknown method {method!r}; choose 'linear', 'rank' or 'calibrated'")
         return np.column_stack([1 - p, p])
 
-    def explain(self, X, baseline=None) -> np.ndarray:
-        """``(n, n_features)`` non-negative contribution of each feature to each row's score; see
-        :func:`adgdm.explain.explain` (and ``top_features`` to read it).
+    def predict_result(self, X, explain: bool = False) -> Prediction:
+        """Everything about ``X`` in one pass: scores, labels, calibrated probabilities and, where
+        the modality has them, anomaly maps and per-part scores (``explain=True`` adds the
+        contributions of :meth:`explain`)."""
+        self._check_fitted()
+        score, extras = self._score_with_extras(X)
+        score = np.asarray(score, dtype=np.float64)
+        return Prediction(score=score, label=(score > self.threshold_).astype(int),
+                          probability=self._proba(score, "calibrated")[:, 1], threshold=float(self.threshold_),
+                          unit=get_modality(self.modality).unit, anomaly_map=extras.get("anomaly_map"),
+                          parts=extras.get("parts", {}), contributions=self.explain(X) if explain else None)
+
+    def _score_with_extras(self, X) -> tuple[np.ndarray, dict]:
+        """``(scores, {"anomaly_map": ..., "parts": {...}})``; modalities with maps or parts override."""
+        return self.decision_function(X), {}
+
+    # --- explanations -----------------------------------------------------------------------------
+    def explain(self, X, baseline=None, method: str = "auto", max_rows: int = 65536) -> np.ndarray:
+        """Non-negative contribution of each feature (channel) to each row's (step's) score.
+
+        ``method``: ``"auto"`` (the model's own per-feature evidence where it has one, else
+        occlusion), ``"model"`` or ``"occlusion"`` (each feature set to ``baseline``, default its
+        training median, and the drop in score taken). See :mod:`adgdm.explain`.
 
         Example
         -------
         >>> det.explain(X_test[:5]).shape                      # doctest: +SKIP
         (5, 4)
         """
-        from ..explain import explain
+        check_explain_args(method, max_rows)
+        self._check_fitted()
+        adapter = get_modality(self.modality)
+        data = self._explain_input(X)
+        if method != "occlusion":
+            own = self._explain_model(data)
+            if own is not None:
+                return own
+            if method == "model":
+                part = "channel errors" if adapter.name == "series" else "feature reconstruction"
+                raise ValueError(f"{type(self).__name__} has no per-{part} to explain with; use method='occlusion'")
+        base = check_baseline(baseline, self._occlusion_baseline(), data.shape[1],
+                              "channel" if adapter.name == "series" else "feature")
+        return adapter.occlude(self, data, base, int(max_rows))
 
-        return explain(self, X, baseline=baseline)
+    def _explain_input(self, X):
+        return self._input(X, fitting=False)
 
-    # --- helpers --------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        c = getattr(self, "contamination", 0.1)
-        if not 0.0 < c <= 0.5:
-            raise ValueError(f"contamination must lie in (0, 0.5], got {c}")
+    def _explain_model(self, data) -> np.ndarray | None:
+        """The detector's own per-feature evidence for validated ``data`` (None: explain by occlusion)."""
+        return None
 
-    def _set_threshold(self) -> None:
-        self.__dict__.pop("threshold_method_", None)  # a threshold set by adgdm.thresholds no longer holds
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+    def _occlusion_baseline(self):
+        neutral = get_modality(self.modality).neutral(self)
+        Xt = getattr(self, "X_train_", None)
+        # models saved before medians were stored: their training rows, if kept and only standardised
+        if neutral is None and isinstance(Xt, np.ndarray) and Xt.ndim == 2 \
+                and Xt.shape[1] == getattr(self, "n_features_in_", -1) and type(self)._transform is BaseDetector._transform:
+            med = np.median(Xt, axis=0)
+            neutral = med * self.scale_ + self.center_ if getattr(self, "standardize", False) else med
+        return neutral
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) before scoring")
+    # --- helpers ----------------------------------------------------------------------------------
+    def _input(self, X, fitting: bool):
+        return get_modality(self.modality).check(self, X, fitting)
+
+    def _model_space(self, data, fitting: bool = False):
+        """Validated input -> what the model sees: standardised features for detectors with
+        ``standardize=True`` (mean and spread of the training data), else unchanged."""
+        if fitting and getattr(self, "standardize", False):
+            self.center_ = data.mean(axis=0)
+            scale = data.std(axis=0)
+            self.scale_ = np.where(scale > 1e-12, scale, 1.0)
+        return self._transform(data)
 
     def _transform(self, arr: np.ndarray) -> np.ndarray:
         if getattr(self, "standardize", False):
             return (arr - self.center_) / self.scale_
         return arr
 
-    # --- persistence ----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        c = getattr(self, "contamination", 0.1)
+        if not 0.0 < float(c) <= 0.5:
+            raise ValueError(f"contamination must lie in (0, 0.5], got {c}")
+
+    def _finish_fit(self, scores, calibration=None) -> None:
+        """Training scores -> ``decision_scores_``; ``threshold_`` the ``1 - contamination``
+        quantile of ``scores[calibration]`` (all of them by default); ``labels_``."""
+        self.decision_scores_ = np.asarray(scores, dtype=np.float64)
+        self.__dict__.pop("threshold_method_", None)  # a threshold set by adgdm.thresholds no longer holds
+        cal = self.decision_scores_ if calibration is None else self.decision_scores_[calibration]
+        self.threshold_ = float(np.quantile(cal, 1.0 - float(getattr(self, "contamination", 0.1))))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) before scoring")
+
+    # --- persistence ------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict, dict]:
-        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+        raise NotImplementedError
 
     def _set_state(self, meta: dict, arrays: dict) -> None:
         raise NotImplementedError
 
-    def save(self, path):
-        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``); see ``adgdm.load``."""
+    def _state(self) -> tuple[dict, dict]:
+        """Everything fitted, as ``(JSON meta, arrays)``: the input description, the detector's own
+        state, the training scores and the threshold (also used to nest one detector in another)."""
+        if self.save_unsupported:
+            raise NotImplementedError(f"{type(self).__name__} cannot be saved: {self.save_unsupported}")
         self._check_fitted()
-        meta, arrays = self._get_state()
-        meta = dict(meta, n_features_in_=self.n_features_in_, threshold_=self.threshold_)
-        if hasattr(self, "feature_names_in_"):
-            meta["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
+        meta, arrays = get_modality(self.modality).save(self)
+        own_meta, own_arrays = self._get_state()
+        meta.update(own_meta, threshold_=self.threshold_)
         method = _recorded_method(self)
         if method is not None:
             meta["threshold_method_"] = method
-        arrays = dict(arrays, decision_scores_=self.decision_scores_)
-        if hasattr(self, "feature_median_"):
-            arrays["feature_median_"] = self.feature_median_
-        if getattr(self, "standardize", False):
-            arrays.update(center_=self.center_, scale_=self.scale_)
+        arrays.update(own_arrays, decision_scores_=self.decision_scores_)
+        return meta, arrays
+
+    def save(self, path):
+        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``, no pickle); load
+        with ``adgdm.load(path)``."""
+        self._check_fitted()
+        meta, arrays = self._state()
         return save_detector(path, self.name, self.get_params(), meta, arrays)
 
     @classmethod
-    def _from_saved(cls, config: dict, arrays: dict):
+    def _from_state(cls, params: dict, meta: dict, arrays: dict):
+        """Rebuild a fitted detector from ``_state()``; a missing or inconsistent field raises
+        ``ModelFileError``."""
         try:
-            det = cls(**config["params"])
-            fitted = config["fitted"]
-            det.n_features_in_ = int(fitted["n_features_in_"])
-            if "feature_names_in_" in fitted:
-                det.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+            defaults = cls().get_params()
+            params = {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
+                      for k, v in params.items()}  # JSON stores tuples as lists
+            det = cls(**params)
+            get_modality(cls.modality).restore(det, meta, arrays)
             det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
-            if getattr(det, "standardize", False):
-                det.center_, det.scale_ = arrays["center_"], arrays["scale_"]
-                if det.center_.shape != (det.n_features_in_,):
-                    raise ValueError("scaler shape does not match the feature count")
-            det._set_state(fitted, arrays)
-            det.threshold_ = float(fitted["threshold_"])
+            det._set_state(meta, arrays)
+            det.threshold_ = float(meta["threshold_"])
             det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
-            if "threshold_method_" in fitted:
-                det.threshold_method_ = dict(fitted["threshold_method_"])
-            if "feature_median_" in arrays:  # absent from models saved before explanations
-                det.feature_median_ = np.asarray(arrays["feature_median_"], dtype=np.float64)
-                if det.feature_median_.shape != (det.n_features_in_,):
-                    raise ValueError("stored feature medians do not match the feature count")
+            if "threshold_method_" in meta:
+                det.threshold_method_ = dict(meta["threshold_method_"])
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             raise ModelFileError(f"saved {cls.__name__} is incomplete or inconsistent: {type(e).__name__}: {e}") from None
         return det
+
+    @classmethod
+    def _from_saved(cls, config: dict, arrays: dict):
+        return cls._from_state(config["params"], config["fitted"], arrays)
+
+
+def nested_state(det: BaseDetector, prefix: str) -> tuple[dict, dict]:
+    """A fitted sub-detector's state, its arrays under ``prefix.`` (one model inside another)."""
+    meta, arrays = det._state()
+    return meta, {f"{prefix}.{k}": v for k, v in arrays.items()}
+
+
+def restore_nested(cls, params: dict, meta: dict, arrays: dict, prefix: str):
+    """Inverse of :func:`nested_state`."""
+    own = {k[len(prefix) + 1:]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
+    return cls._from_state(params, meta, own)

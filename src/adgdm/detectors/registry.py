@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 
+from ..io import ModelFileError, read_saved
 from .base import BaseDetector
 
 _REGISTRY: dict[str, type[BaseDetector]] = {}
@@ -71,3 +72,19 @@ def make_detector(spec: str, **overrides) -> BaseDetector:
         raise ValueError(f"detector {name!r} has no parameter(s) {unknown}; it takes: {', '.join(valid)}")
     params.update({k: v for k, v in overrides.items() if k in valid})
     return cls(**params)
+
+
+def load(path):
+    """Load a detector saved with ``detector.save(path)``.
+
+    Example
+    -------
+    >>> det = adgdm.make_detector("dte-np").fit(X)   # doctest: +SKIP
+    >>> det.save("model"); same = adgdm.load("model")  # doctest: +SKIP
+    """
+    config, arrays = read_saved(path)
+    try:
+        cls = detector_class(config["detector"])
+    except ValueError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    return cls._from_saved(config, arrays)

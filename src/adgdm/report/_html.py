@@ -77,7 +77,7 @@ def fmt(x, digits: int = 4) -> str:
 def adgdm_version() -> str:
     """``adgdm.__version__`` or the installed distribution's version, else ``"unknown"``."""
     try:
-        from .. import __version__
+        from .._version import __version__
 
         return str(__version__)
     except ImportError:

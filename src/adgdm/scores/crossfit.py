@@ -34,5 +34,4 @@ def cross_fit_scale(tab, folds: Iterable[np.ndarray], others: Callable[[np.ndarr
     tab.norm_center_ = np.median(f, axis=0)
     spread = np.subtract(*np.percentile(f, [75, 25], axis=0))
     tab.norm_scale_ = np.where(spread > 1e-12, spread, 1.0)
-    tab.decision_scores_ = tab._combine(raw)
-    tab._set_threshold()
+    tab._finish_fit(tab._combine(raw))

@@ -131,6 +131,10 @@ class ImageDiffusion(ImageSegCycle):
     def _scores_from(self, imgs: np.ndarray, maps: np.ndarray) -> np.ndarray:
         return self._combine(self._branches(imgs, maps))
 
+    def _parts(self, imgs: np.ndarray, maps: np.ndarray) -> dict:
+        parts = self._branches(imgs, maps)
+        return {k: (v - self.z_params_[k][0]) / self.z_params_[k][1] for k, v in parts.items()}
+
     def branch_scores(self, X) -> dict[str, np.ndarray]:
         """The two branches' z-scores (``"global"``, ``"local"``) whose weighted sum is the image
         score: which branch flags an image."""
@@ -150,6 +154,7 @@ class ImageDiffusion(ImageSegCycle):
         return meta, arrays
 
     def _set_state(self, fitted: dict, arrays: dict) -> None:
+        super()._set_state(fitted, arrays)
         self.z_params_ = {k: (float(v[0]), float(v[1])) for k, v in fitted["z_params_"].items()}
         self.global_ = None
         if int(self.global_size) > 0:

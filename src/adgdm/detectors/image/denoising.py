@@ -27,15 +27,13 @@ import os
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from ..._torch import resolve_device, seed_of, seeded
 from ...data.images import to_float_images
 from ...diffusion import NoiseSchedule, TrainConfig, make_sampler, train
-from ...io import ModelFileError, save_detector
 from ...nets import UNet, build_net
 from ..._params import store_params
+from .base import ImageBase
 from .patch import load_image_dir, top_k_mean
 
 __all__ = ["ImageDenoisingDetector", "ImageRecon", "ImageCond", "smooth_noise", "ssim_map"]
@@ -117,13 +115,12 @@ def _pad_to(x: torch.Tensor, factor: int) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 # the shared detector
 # --------------------------------------------------------------------------------------------
-class ImageDenoisingDetector(BaseEstimator):
+class ImageDenoisingDetector(ImageBase):
     """Base of ``image-recon`` and ``image-cond``: preprocessing, U-Net training on crops,
     calibration, maps, scores, persistence. Subclasses implement ``_levels()`` (the noise levels
     scoring starts from) and ``_reconstructions(y, noise_of)``."""
 
     name = "image-denoise-base"
-    modality = "image"
 
     # --- parameters -----------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -219,9 +216,7 @@ class ImageDenoisingDetector(BaseEstimator):
                                               progress=bool(self.verbose), desc=self.name)
         self.net_.eval()
         self.calibration_index_ = cal_idx if n_cal else fit_idx
-        self.decision_scores_ = self._image_scores(self._maps(imgs[self.calibration_index_]))
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self._finish_fit(self._image_scores(self._maps(imgs[self.calibration_index_])))
         return self
 
     def _t_max(self) -> int:
@@ -324,10 +319,6 @@ class ImageDenoisingDetector(BaseEstimator):
         return top_k_mean(maps, self.top_k)
 
     # --- scoring --------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(images) first")
-
     def _checked(self, X) -> tuple[np.ndarray, tuple[int, int] | None]:
         self._check_fitted()
         imgs, raw = self._prep(X)
@@ -353,84 +344,29 @@ class ImageDenoisingDetector(BaseEstimator):
             m = F.pad(m, (left, W - inner[1] - left, top, H - inner[0] - top), mode="replicate")
         return m[:, 0].numpy()
 
-    def anomaly_map(self, X) -> np.ndarray:
-        """``(N, H, W)`` per-pixel anomaly maps at the input's resolution (higher = more anomalous);
-        for a folder, or a list of images of different sizes, at the working size."""
-        imgs, raw = self._checked(X)
-        return self._to_input(self._maps(imgs), raw)
-
-    def decision_function(self, X) -> np.ndarray:
-        """Image scores: the mean of the top ``top_k`` share of each map (at the working size)."""
-        imgs, _ = self._checked(X)
-        return self._image_scores(self._maps(imgs))
-
-    def score_maps(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """``(decision_function(X), anomaly_map(X))`` in one pass (the maps cost most of the time)."""
-        imgs, raw = self._checked(X)
-        maps = self._maps(imgs)
-        return self._image_scores(maps), self._to_input(maps, raw)
-
-    def predict(self, X) -> np.ndarray:
-        """0 = normal, 1 = anomalous: image score above ``threshold_``."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        return self.fit(X).labels_
-
     # --- persistence ----------------------------------------------------------------------------
-    def save(self, path):
-        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``, no pickle); load with
-        ``adgdm.load(path)``."""
-        self._check_fitted()
-        meta = {"seed_": self.seed_, "n_channels_": self.n_channels_, "image_shape_": list(self.image_shape_),
-                "threshold_": self.threshold_, "net": {"class": type(self.net_).__name__, "config": self.net_.config},
+    def _get_state(self):
+        meta = {"seed_": self.seed_, "n_channels_": self.n_channels_,
+                "net": {"class": type(self.net_).__name__, "config": self.net_.config},
                 "schedule": self.schedule_.config()}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        arrays["decision_scores_"] = self.decision_scores_
         arrays["calibration_index_"] = np.asarray(self.calibration_index_, dtype=np.int64)
-        from ...thresholds import _recorded_method
+        return meta, arrays
 
-        method = _recorded_method(self)  # a threshold set by adgdm.thresholds since the last fit
-        if method is not None:
-            meta["threshold_method_"] = method
-        return save_detector(path, self.name, self.get_params(), meta, arrays)
-
-    @classmethod
-    def _from_saved(cls, config: dict, arrays: dict):
-        """Rebuild from ``adgdm.load``; a missing or inconsistent field is a ``ModelFileError``."""
-        try:
-            params = dict(config["params"])
-            defaults = cls().get_params()
-            for k, v in params.items():  # JSON stores tuples as lists
-                if isinstance(v, list) and isinstance(defaults.get(k), tuple):
-                    params[k] = tuple(v)
-            det = cls(**params)
-            f = config["fitted"]
-            det.seed_ = int(f["seed_"])
-            det.n_channels_ = int(f["n_channels_"])
-            det.image_shape_ = tuple(int(v) for v in f["image_shape_"])
-            det.schedule_ = NoiseSchedule(**f["schedule"])
-            det.device_ = resolve_device(det.device)
-            if f["net"]["class"] != "UNet":
-                raise ValueError(f"expected a UNet, the file holds a {f['net']['class']}")
-            det.net_ = build_net("UNet", f["net"]["config"])
-            if det.net_.config["channels"] != det.n_channels_:
-                raise ValueError("the network's channel count does not match n_channels_")
-            state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-            det.net_.load_state_dict(state, strict=True)  # RuntimeError on missing or misshapen weights
-            det.net_.to(det.device_).eval()
-            det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
-            det.calibration_index_ = np.asarray(arrays["calibration_index_"], dtype=np.int64)
-            det.threshold_ = float(f["threshold_"])
-            det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
-            if "threshold_method_" in f:
-                det.threshold_method_ = dict(f["threshold_method_"])
-        except ModelFileError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
-            raise ModelFileError(f"saved {cls.__name__} is incomplete or inconsistent: "
-                                 f"{type(e).__name__}: {e}") from None
-        return det
+    def _set_state(self, f: dict, arrays: dict) -> None:
+        self.seed_ = int(f["seed_"])
+        self.n_channels_ = int(f["n_channels_"])
+        self.schedule_ = NoiseSchedule(**f["schedule"])
+        self.device_ = resolve_device(self.device)
+        if f["net"]["class"] != "UNet":
+            raise ValueError(f"expected a UNet, the file holds a {f['net']['class']}")
+        self.net_ = build_net("UNet", f["net"]["config"])
+        if self.net_.config["channels"] != self.n_channels_:
+            raise ValueError("the network's channel count does not match n_channels_")
+        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
+        self.net_.load_state_dict(state, strict=True)  # RuntimeError on missing or misshapen weights
+        self.net_.to(self.device_).eval()
+        self.calibration_index_ = np.asarray(arrays["calibration_index_"], dtype=np.int64)
 
 
 def _bar(it, desc: str, total: int):

@@ -9,14 +9,15 @@ import os
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import NotFittedError
+from sklearn.base import clone
 
 from ..._torch import seed_of
 from ...data.images import to_float_images
 from ...scores.crossfit import cross_fit_scale
 from ..._params import store_params
+from ..base import nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
+from .base import ImageBase
 
 __all__ = ["PatchDiffusion", "PatchKNN", "patch_grid", "load_image_dir"]
 
@@ -85,7 +86,7 @@ def _spread(scores: np.ndarray, grid: tuple[int, int], shape: tuple[int, int], p
     return acc / cnt
 
 
-class PatchDiffusion(BaseEstimator):
+class PatchDiffusion(ImageBase):
     """Anomaly maps from the ideal denoiser of training patches, at ``scales`` (1 = full
     resolution, 2 = half, ...): patches of ``patch`` pixels on a ``stride`` grid at each scale.
 
@@ -116,7 +117,6 @@ class PatchDiffusion(BaseEstimator):
     """
 
     name = "image-patch"
-    modality = "image"
 
     def __init__(self, size=None, crop=None, channels=None, patch="auto", stride="auto", scales: tuple = (1, 2),
                  max_train_patches: int = 20_000, n_neighbors: int = 10, coarse_neighbors: int = 50,
@@ -173,18 +173,19 @@ class PatchDiffusion(BaseEstimator):
                                      ref_group=group[owner[keep]]))
         # threshold: training images scored against the patches of the other folds' images
         calib = np.sort(rng.choice(len(imgs), min(len(imgs), int(self.max_calibration_images)), replace=False))
-        self.decision_scores_ = self._image_scores(self._maps(imgs[calib], groups=group[calib]))
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self._finish_fit(self._image_scores(self._maps(imgs[calib], groups=group[calib])))
         return self
 
     def _reference(self, rows: np.ndarray, g: np.ndarray, rng) -> dict:
         """One scale's reference: the patch detector, its evidence scale cross-fitted over the
         image folds ``g``."""
-        tab = DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
-                                knn_backend="torch", contamination=self.contamination).fit(rows)
+        tab = self._patch_detector().fit(rows)
         cross_fit_scale(tab, [np.flatnonzero(g == k) for k in np.unique(g)], lambda fold: g != g[fold[0]])
         return {"tab": tab}
+
+    def _patch_detector(self) -> DiffusionDetector:
+        return DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
+                                 knn_backend="torch", contamination=self.contamination)
 
     # --- scoring --------------------------------------------------------------------------------
     def _maps(self, imgs: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
@@ -233,10 +234,6 @@ class PatchDiffusion(BaseEstimator):
     def _image_scores(self, maps: np.ndarray) -> np.ndarray:
         return top_k_mean(maps, self.top_k)
 
-    def _check_fitted(self):
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(images) first")
-
     def _checked(self, X) -> tuple[np.ndarray, tuple[int, int] | None]:
         self._check_fitted()
         raw_shape = None
@@ -256,28 +253,35 @@ class PatchDiffusion(BaseEstimator):
                                                    mode="bilinear", align_corners=False)[:, 0].numpy()
         return maps
 
-    def anomaly_map(self, X) -> np.ndarray:
-        """``(N, H, W)`` per-pixel anomaly maps at the input's resolution (higher = more anomalous)."""
-        imgs, raw_shape = self._checked(X)
-        return self._to_input(self._maps(imgs), raw_shape)
+    # --- persistence ----------------------------------------------------------------------------
+    def _get_state(self):
+        scales, arrays = [], {}
+        for i, sc in enumerate(self.scales_):
+            meta = {"factor": int(sc["factor"]), "patch": int(sc["patch"]), "stride": int(sc["stride"]),
+                    "grid": [int(g) for g in sc["grid"]]}
+            arrays[f"scale{i}.ref_group"] = np.asarray(sc["ref_group"], dtype=np.int64)
+            ref_meta, ref_arrays = self._reference_state(sc, f"scale{i}")
+            scales.append(dict(meta, **ref_meta))
+            arrays.update(ref_arrays)
+        return {"scales": scales}, arrays
 
-    def decision_function(self, X) -> np.ndarray:
-        """Image scores: the mean of the top ``top_k`` share of each map."""
-        imgs, _ = self._checked(X)
-        return self._scores_from(imgs, self._maps(imgs))
+    def _set_state(self, meta, arrays):
+        self.scales_ = []
+        for i, m in enumerate(meta["scales"]):
+            sc = {"factor": int(m["factor"]), "patch": int(m["patch"]), "stride": int(m["stride"]),
+                  "grid": tuple(int(g) for g in m["grid"]), "ref_group": np.asarray(arrays[f"scale{i}.ref_group"])}
+            sc.update(self._restore_reference(m, arrays, f"scale{i}"))
+            self.scales_.append(sc)
+        if not self.scales_:
+            raise ValueError("no scales stored")
 
-    def score_maps(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """``(decision_function(X), anomaly_map(X))`` in one pass (the maps cost most of the time)."""
-        imgs, raw_shape = self._checked(X)
-        maps = self._maps(imgs)
-        return self._scores_from(imgs, maps), self._to_input(maps, raw_shape)
+    def _reference_state(self, sc: dict, prefix: str) -> tuple[dict, dict]:
+        tab_meta, arrays = nested_state(sc["tab"], prefix + ".tab")
+        return {"tab": tab_meta}, arrays
 
-    def _scores_from(self, imgs: np.ndarray, maps: np.ndarray) -> np.ndarray:
-        """Image scores of ``imgs`` given their maps at the working size."""
-        return self._image_scores(maps)
-
-    def predict(self, X) -> np.ndarray:
-        return (self.decision_function(X) > self.threshold_).astype(int)
+    def _restore_reference(self, meta: dict, arrays: dict, prefix: str) -> dict:
+        tab = restore_nested(DiffusionDetector, self._patch_detector().get_params(), meta["tab"], arrays, prefix + ".tab")
+        return {"tab": tab}
 
 
 class PatchKNN(PatchDiffusion):
@@ -302,3 +306,10 @@ class PatchKNN(PatchDiffusion):
             bank = sc["bank"] if groups is None else sc["bank"][torch.from_numpy(sc["ref_group"] != groups[i])]
             scores[i] = torch.cdist(torch.from_numpy(P[i].astype(np.float32)), bank).min(dim=1).values.numpy()
         return scores / sc["norm"]  # the scales on one footing
+
+    def _reference_state(self, sc: dict, prefix: str) -> tuple[dict, dict]:
+        return {"norm": float(sc["norm"])}, {prefix + ".bank": sc["bank"].numpy()}
+
+    def _restore_reference(self, meta: dict, arrays: dict, prefix: str) -> dict:
+        return {"bank": torch.from_numpy(np.array(arrays[prefix + ".bank"], dtype=np.float32)),
+                "norm": float(meta["norm"])}

@@ -27,8 +27,6 @@ from torch import nn
 from ..._progress import progress_bar
 from ..._torch import resolve_device, seed_of, seeded
 from ...generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
-from ...io import ModelFileError, save_detector
-from ...thresholds import _recorded_method
 from ..._params import store_params
 from .patch import PatchDiffusion
 
@@ -386,9 +384,7 @@ class ImageSegCycle(PatchDiffusion):
         t0 = time.perf_counter()
         self.train_losses_ = self._train(imgs[tr], rng)
         self.fit_seconds_ = time.perf_counter() - t0
-        self.decision_scores_ = self._calibrate(imgs[tr], imgs[cal])
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - float(self.contamination)))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self._finish_fit(self._calibrate(imgs[tr], imgs[cal]))
         return self
 
     def _batch(self, imgs: np.ndarray, rng: np.random.Generator, kinds: tuple):
@@ -478,58 +474,24 @@ class ImageSegCycle(PatchDiffusion):
         return out
 
     # --- persistence ----------------------------------------------------------------------------
-    def save(self, path):
-        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``); see ``adgdm.load``."""
-        self._check_fitted()
-        meta, arrays = self._get_state()
-        return save_detector(path, self.name, self.get_params(), meta, arrays)
-
     def _get_state(self) -> tuple[dict, dict]:
-        meta = {"image_shape_": [int(v) for v in self.image_shape_], "threshold_": self.threshold_,
-                "seed_": self.seed_, "sigma_": self.sigma_, "net": self.net_.config,
+        meta = {"seed_": self.seed_, "sigma_": self.sigma_, "net": self.net_.config,
                 "train_losses_": [float(v) for v in self.train_losses_]}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        arrays["decision_scores_"] = np.asarray(self.decision_scores_, dtype=np.float64)
-        method = _recorded_method(self)  # a threshold set by adgdm.thresholds since the last fit
-        if method is not None:
-            meta["threshold_method_"] = method
         return meta, arrays
 
-    def _set_state(self, fitted: dict, arrays: dict) -> None:
-        """Subclasses restore their extra fitted state here."""
-
-    @classmethod
-    def _from_saved(cls, config: dict, arrays: dict):
-        try:
-            params = dict(config["params"])
-            for k in ("mults", "defects"):  # JSON turns tuples into lists
-                if isinstance(params.get(k), list):
-                    params[k] = tuple(params[k])
-            det = cls(**params)
-            f = config["fitted"]
-            det.image_shape_ = tuple(int(v) for v in f["image_shape_"])
-            det.seed_ = int(f["seed_"])
-            det.sigma_ = float(f["sigma_"])
-            det.kernel_ = _gauss_kernel(det.sigma_)
-            det.train_losses_ = [float(v) for v in f.get("train_losses_", [])]
-            det.device_ = resolve_device(det.device)
-            det.net_ = SegNet(**f["net"])
-            state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-            det.net_.load_state_dict(state, strict=True)
-            det.net_.to(det.device_).eval()
-            if det.net_.config["in_channels"] != 2 * det.image_shape_[2]:
-                raise ValueError("network input channels do not match the image channels")
-            det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
-            det.threshold_ = float(f["threshold_"])
-            det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
-            if "threshold_method_" in f:
-                det.threshold_method_ = dict(f["threshold_method_"])
-            det._set_state(f, arrays)
-        except ModelFileError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as e:
-            raise ModelFileError(f"saved {cls.__name__} is incomplete or inconsistent: {type(e).__name__}: {e}") from None
-        return det
+    def _set_state(self, f: dict, arrays: dict) -> None:
+        self.seed_ = int(f["seed_"])
+        self.sigma_ = float(f["sigma_"])
+        self.kernel_ = _gauss_kernel(self.sigma_)
+        self.train_losses_ = [float(v) for v in f.get("train_losses_", [])]
+        self.device_ = resolve_device(self.device)
+        self.net_ = SegNet(**f["net"])
+        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
+        self.net_.load_state_dict(state, strict=True)
+        self.net_.to(self.device_).eval()
+        if self.net_.config["in_channels"] != 2 * self.image_shape_[2]:
+            raise ValueError("network input channels do not match the image channels")
 
 
 def _seg_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:

@@ -38,10 +38,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import argrelextrema
 from scipy.spatial.distance import cdist
-from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from ..._validation import check_tabular
+from .base import SeriesBase
 
 __all__ = ["estimate_period", "SeriesDetector", "SubPCA", "SubIForest", "MatrixProfile"]
 
@@ -130,51 +130,42 @@ def _pad_edges(scores: np.ndarray, w: int, T: int) -> np.ndarray:
     return np.concatenate([np.full(math.ceil((w - 1) / 2), scores[0]), scores, np.full((w - 1) // 2, scores[-1])])
 
 
-class SeriesDetector(BaseEstimator):
+class SeriesDetector(SeriesBase):
     """Base of the series baselines: ``fit(series)``; ``decision_function(series)`` -> ``(T,)``.
 
     After ``fit``: ``window_`` (subsequence length), ``n_channels_``, ``decision_scores_`` (scores of
-    the training series). Subclasses implement ``_fit(X) -> scores`` and ``_score(X) -> scores``.
+    the training series), ``threshold_`` (their ``1 - contamination`` quantile). Subclasses
+    implement ``_fit(X) -> scores`` and ``_score(X) -> scores``.
     """
 
     name = "series-base"
-    modality = "series"
     _min_window = 1
 
-    def fit(self, series, y=None):
-        """Fit on ``series`` ``(T,)`` or ``(T, C)`` (mostly normal); ``y`` is ignored."""
-        self._check_params()
+    def _input(self, series, fitting: bool) -> np.ndarray:
         X = _check_series(series)
-        self.n_channels_ = X.shape[1]
-        self.window_ = self._resolve_window(X)
-        self._check_length(X, "fit")
-        # a threshold set by adgdm.thresholds.apply_threshold belongs to the previous fit
-        for name in ("threshold_", "labels_", "threshold_method_"):
-            self.__dict__.pop(name, None)
-        self.channel_median_ = np.median(X, axis=0)  # neutral values for adgdm.explain's occlusion
-        self.decision_scores_ = np.asarray(self._fit(X), dtype=np.float64)
-        return self
-
-    def decision_function(self, series) -> np.ndarray:
-        """One anomaly score per time step of ``series`` (same channels as at fit)."""
-        if not hasattr(self, "window_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
-        X = _check_series(series)
-        if X.shape[1] != self.n_channels_:
+        if fitting:
+            self.n_channels_ = X.shape[1]
+            self.window_ = self._resolve_window(X)
+            self.channel_median_ = np.median(X, axis=0)  # neutral values for occlusion (explain)
+        elif X.shape[1] != self.n_channels_:
             raise ValueError(f"series has {X.shape[1]} channels, but {type(self).__name__} was fitted "
                              f"with {self.n_channels_}")
-        self._check_length(X, "score")
-        return np.asarray(self._score(X), dtype=np.float64)
+        self._check_length(X, "fit" if fitting else "score")
+        return X
 
-    def explain(self, series, baseline=None) -> np.ndarray:
-        """``(T, channels)`` non-negative contribution of each channel to each step's score, by
-        occlusion; see :func:`adgdm.explain.explain`."""
-        from ...explain import explain
+    def _check_fitted(self):
+        if not hasattr(self, "window_") or not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
 
-        return explain(self, series, baseline=baseline)
+    def _get_state(self):
+        return {"window_": int(self.window_)}, {}
+
+    def _set_state(self, meta, arrays):
+        self.window_ = int(meta["window_"])
 
     # --- helpers ---------------------------------------------------------------------------------
     def _check_params(self) -> None:
+        super()._check_params()
         w = self.window
         if w is not None and (isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < self._min_window):
             raise ValueError(f"window must be None (TSB-AD's period rule) or an integer >= {self._min_window}, "
@@ -224,7 +215,7 @@ class SubPCA(SeriesDetector):
     name = "tsb-subpca"
 
     def __init__(self, window=None, periodicity=1, n_components=None, n_selected_components=None, weighted=True,
-                 standardization=True, zero_pruning=True, svd_solver="auto", random_state=0):
+                 standardization=True, zero_pruning=True, svd_solver="auto", contamination=0.01, random_state=0):
         self.window = window
         self.periodicity = periodicity
         self.n_components = n_components
@@ -233,6 +224,7 @@ class SubPCA(SeriesDetector):
         self.standardization = standardization
         self.zero_pruning = zero_pruning
         self.svd_solver = svd_solver
+        self.contamination = contamination
         self.random_state = random_state
 
     def _prepare(self, W: np.ndarray) -> np.ndarray:
@@ -271,6 +263,30 @@ class SubPCA(SeriesDetector):
     def _score(self, X):
         return self._window_scores(self._prepare(_windows(X, self.window_)), X.shape[0])
 
+    def _get_state(self):
+        meta, arrays = super()._get_state()
+        arrays.update(kept_columns_=self.kept_columns_.astype(np.uint8), selected_components_=self.selected_components_,
+                      selected_weights_=self.selected_weights_)
+        if self.standardization:
+            arrays.update({"scaler.mean_": self.scaler_.mean_, "scaler.scale_": self.scaler_.scale_})
+        return meta, arrays
+
+    def _set_state(self, meta, arrays):
+        from sklearn.preprocessing import StandardScaler
+
+        super()._set_state(meta, arrays)
+        self.kept_columns_ = np.asarray(arrays["kept_columns_"]).astype(bool)
+        self.selected_components_ = np.asarray(arrays["selected_components_"], dtype=np.float64)
+        self.selected_weights_ = np.asarray(arrays["selected_weights_"], dtype=np.float64)
+        if self.standardization:  # only what transform reads: (W - mean_) / scale_
+            self.scaler_ = StandardScaler()
+            self.scaler_.mean_ = np.asarray(arrays["scaler.mean_"], dtype=np.float64)
+            self.scaler_.scale_ = np.asarray(arrays["scaler.scale_"], dtype=np.float64)
+            self.scaler_.n_features_in_ = len(self.scaler_.mean_)
+        if len(self.kept_columns_) != self.n_channels_ * self.window_ or \
+                self.selected_components_.shape[1] != int(self.kept_columns_.sum()):
+            raise ValueError("stored components do not match the window and channels")
+
 
 # --- Sub-IForest --------------------------------------------------------------------------------------
 class SubIForest(SeriesDetector):
@@ -294,9 +310,11 @@ class SubIForest(SeriesDetector):
     """
 
     name = "tsb-iforest"
+    save_unsupported = ("scikit-learn's IsolationForest has no export without pickle here; refit it on the "
+                        "training series (it takes seconds)")
 
     def __init__(self, window=None, periodicity=1, n_estimators=150, max_samples="auto", max_features=1,
-                 bootstrap=False, normalize=True, n_jobs=1, random_state=0):
+                 bootstrap=False, normalize=True, n_jobs=1, contamination=0.01, random_state=0):
         self.window = window
         self.periodicity = periodicity
         self.n_estimators = n_estimators
@@ -305,6 +323,7 @@ class SubIForest(SeriesDetector):
         self.bootstrap = bootstrap
         self.normalize = normalize
         self.n_jobs = n_jobs
+        self.contamination = contamination
         self.random_state = random_state
 
     def _check_params(self):
@@ -416,11 +435,12 @@ class MatrixProfile(SeriesDetector):
     name = "tsb-matrixprofile"
     _min_window = 3
 
-    def __init__(self, window=None, periodicity=1, mode="self", engine="auto"):
+    def __init__(self, window=None, periodicity=1, mode="self", engine="auto", contamination=0.01):
         self.window = window
         self.periodicity = periodicity
         self.mode = mode
         self.engine = engine
+        self.contamination = contamination
 
     def _check_params(self):
         super()._check_params()
@@ -481,3 +501,14 @@ class MatrixProfile(SeriesDetector):
 
     def _score(self, X):
         return self._profile(X, self.train_) if self._against_train(X) else self._profile(X)
+
+    def _get_state(self):
+        meta, arrays = super()._get_state()
+        if self.mode == "train":
+            arrays["train_"] = self.train_
+        return meta, arrays
+
+    def _set_state(self, meta, arrays):
+        super()._set_state(meta, arrays)
+        if self.mode == "train":
+            self.train_ = np.asarray(arrays["train_"], dtype=np.float64)

@@ -13,8 +13,8 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ..._torch import seed_of
-from ..._validation import check_series
 from ..._params import store_params
+from ..base import nested_state, restore_nested
 from .base import SeriesBase
 from ..trees import ExportedTrees
 from ..tabular.cycle import _robust, log_odds
@@ -71,8 +71,7 @@ class SeriesCycle(SeriesBase):
         if not 0.0 < float(self.anomaly_share) < 1.0:
             raise ValueError(f"anomaly_share must lie in (0, 1), got {self.anomaly_share}")
         self.base_ = self._base().fit(X)
-        arr, names = check_series(X, fill=self.fill)
-        self.n_channels_, self.channel_names_ = arr.shape[1], names
+        arr = self._series(X, True)
         self.center_, self.scale_ = self.base_.center_, self.base_.scale_
         w = int(self.base_.window_)
         seed = seed_of(self.random_state)
@@ -115,42 +114,31 @@ class SeriesCycle(SeriesBase):
         self.base_center_, self.base_scale_ = _robust(base_tr[w - 1:])
         clf_tr = np.full(T, np.median(oof))
         clf_tr[w - 1:] = oof
-        self.decision_scores_ = self._smooth(self._combine(base_tr, clf_tr))
-        self.threshold_ = float(np.quantile(self.decision_scores_[w - 1:], 1.0 - float(self.contamination)))
-        self.__dict__.pop("threshold_method_", None)  # set by adgdm.thresholds for the previous fit
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self._finish_fit(self._smooth(self._combine(base_tr, clf_tr)), slice(w - 1, None))
         return self
 
     def _combine(self, base, logits) -> np.ndarray:
         return (base - self.base_center_) / self.base_scale_ + float(self.weight) * (
             logits - self.clf_center_) / self.clf_scale_
 
-    def decision_function(self, X) -> np.ndarray:
-        """One score per step of ``X`` (the window ending at it), higher = more anomalous."""
-        self._check_fitted()
-        arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill,
-                              min_length=int(self.base_.window_))
+    def _input(self, X, fitting: bool):
+        return self._series(X, fitting, min_length=int(self.base_.window_))
+
+    def _score(self, arr):
+        """One score per step (the window ending at it), higher = more anomalous."""
         w = int(self.base_.window_)
         F = _features(causal_windows((arr - self.center_) / self.scale_, w), w, self.n_channels_)
         return self._smooth(self._combine(self.base_.decision_function(arr), log_odds(self.classifier_, F)))
 
-    def save(self, path):
-        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``; no pickle)."""
-        from ...io import save_detector
-
-        self._check_fitted()
-        meta, arrays = self._common_state()
-        bmeta, barrays = self.base_._state()
-        bmeta.update(self.base_._common_state()[0])
-        arrays.update({f"base.{k}": v for k, v in barrays.items()})
+    def _get_state(self):
+        bmeta, arrays = nested_state(self.base_, "base")
         arrays.update({f"clf.{k}": v for k, v in self.classifier_.arrays.items()})
-        meta.update(base=bmeta, base_params=self.base_.get_params(), base_center_=self.base_center_,
+        meta = dict(base=bmeta, base_params=self.base_.get_params(), base_center_=self.base_center_,
                     base_scale_=self.base_scale_, clf_center_=self.clf_center_, clf_scale_=self.clf_scale_)
-        return save_detector(path, self.name, self.get_params(), meta, arrays)
+        return meta, arrays
 
-    def _restore(self, f: dict, arrays: dict) -> None:
-        base_arrays = {k[5:]: v for k, v in arrays.items() if k.startswith("base.")}
-        self.base_ = SeriesDiffusion._from_saved({"params": f["base_params"], "fitted": f["base"]}, base_arrays)
+    def _set_state(self, f: dict, arrays: dict) -> None:
+        self.base_ = restore_nested(SeriesDiffusion, f["base_params"], f["base"], arrays, "base")
         self.classifier_ = ExportedTrees({k[4:]: v for k, v in arrays.items() if k.startswith("clf.")})
         for name in ("base_center_", "base_scale_", "clf_center_", "clf_scale_"):
             setattr(self, name, float(f[name]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._validation import check_series
-from ...io import save_detector
+from ..base import nested_state, restore_nested
 from ...scores.crossfit import cross_fit_scale
 from ..._params import store_params
 from .base import SeriesBase
@@ -98,11 +98,10 @@ class SeriesDiffusion(SeriesBase):
     def fit(self, X, y=None):
         """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
         self._check_params()
-        arr, names = check_series(X, fill=self.fill, min_length=2 if self.window == "auto" else max(2, int(self.window)))
+        arr = self._series(X, True, min_length=2 if self.window == "auto" else max(2, int(self.window)))
         self.window_ = self._window(arr)
         if len(arr) < self.window_:
             raise ValueError(f"series has {len(arr)} steps, fewer than the window length {self.window_}")
-        self.n_channels_, self.channel_names_ = arr.shape[1], names
         self.center_ = np.median(arr, axis=0)
         std = arr.std(axis=0)
         self.scale_ = np.where(std > 1e-8, std, 1.0)
@@ -122,10 +121,7 @@ class SeriesDiffusion(SeriesBase):
         raw[ref] = self.tab_.decision_scores_
         if len(others):
             raw[others] = self.tab_.decision_function(W[others])
-        self.decision_scores_ = self._smooth(raw)
-        self.threshold_ = float(np.quantile(self.decision_scores_[first:], 1.0 - float(self.contamination)))
-        self.__dict__.pop("threshold_method_", None)  # set by adgdm.thresholds for the previous fit
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self._finish_fit(self._smooth(raw), slice(first, None))
         return self
 
     def _cross_fit(self, ref: np.ndarray) -> None:
@@ -142,37 +138,33 @@ class SeriesDiffusion(SeriesBase):
     def _raw(self, Z, history=None):
         return self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
 
-    def decision_function(self, X) -> np.ndarray:
-        """One score per step of ``X`` (the window ending at it), higher = more anomalous."""
-        self._check_fitted()
-        arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill, min_length=int(self.window_))
+    def _input(self, X, fitting: bool):
+        return self._series(X, fitting, min_length=int(self.window_))
+
+    def _score(self, arr):
+        """One score per step (the window ending at it), higher = more anomalous."""
         return self._smooth(self._raw((arr - self.center_) / self.scale_))
+
+    def _explain_model(self, arr):
+        """The ideal-denoiser residual of the window ending at each step, summed over its steps per
+        channel (smoothed like the score)."""
+        w, C = int(self.window_), self.n_channels_
+        W = causal_windows((arr - self.center_) / self.scale_, w)  # row t: steps t-w+1..t, (step, channel)
+        R = self.tab_.feature_residuals(self.tab_._transform(W))
+        return self._per_channel_smooth(R.reshape(len(arr), w, C).sum(axis=1))
 
     def stream(self) -> "SeriesDiffusionStream":
         """Online scorer: ``update(points)`` returns one score per new point at once."""
         self._check_fitted()
         return SeriesDiffusionStream(self)
 
-    def save(self, path):
-        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``)."""
-        self._check_fitted()
-        meta, arrays = self._state()
-        return save_detector(path, self.name, self.get_params(), meta, arrays)
+    def _get_state(self) -> tuple[dict, dict]:
+        tmeta, arrays = nested_state(self.tab_, "tab")
+        return {"window_": self.window_, "tab": tmeta}, arrays
 
-    def _state(self) -> tuple[dict, dict]:
-        tmeta, tarrays = self.tab_._get_state()
-        meta, common = self._common_state()
-        meta.update(window_=self.window_,
-                    tab=dict(tmeta, n_features_in_=self.tab_.n_features_in_, threshold_=self.tab_.threshold_))
-        arrays = dict(common, **{f"tab.{k}": v for k, v in tarrays.items()})
-        arrays.update({"tab.center_": self.tab_.center_, "tab.scale_": self.tab_.scale_,
-                       "tab.decision_scores_": self.tab_.decision_scores_})
-        return meta, arrays
-
-    def _restore(self, f: dict, arrays: dict) -> None:
+    def _set_state(self, f: dict, arrays: dict) -> None:
         self.window_ = int(f["window_"])
-        tab_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("tab.")}
-        self.tab_ = DiffusionDetector._from_saved({"params": self._tab().get_params(), "fitted": f["tab"]}, tab_arrays)
+        self.tab_ = restore_nested(DiffusionDetector, self._tab().get_params(), f["tab"], arrays, "tab")
         if self.tab_.n_features_in_ != self.n_channels_ * self.window_:
             raise ValueError("stored shapes do not match the channel count and window")
 

@@ -18,7 +18,6 @@ from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import check_series
 from ...data.windows import fold, grid_starts, window_view
 from ...diffusion import NoiseSchedule, TrainConfig, train
-from ...io import save_detector
 from ...nets import TemporalConvNet, build_net
 from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ..._params import store_params
@@ -114,9 +113,7 @@ class SeriesDiffusionDetector(SeriesBase):
     def fit(self, X, y=None):
         """Fit on a (mostly) normal series; ``y`` is ignored."""
         self._check_params()
-        arr, names = check_series(X, fill=self.fill, min_length=int(self.window))
-        self.n_channels_ = arr.shape[1]
-        self.channel_names_ = names
+        arr = self._input(X, fitting=True)
         self.center_ = np.median(arr, axis=0)
         iqr = np.subtract(*np.percentile(arr, [75, 25], axis=0)) / 1.349
         std = arr.std(axis=0)
@@ -157,10 +154,7 @@ class SeriesDiffusionDetector(SeriesBase):
         for m, sc in per_mode.items():
             q25, q50, q75 = np.percentile(sc[cal], [25, 50, 75])
             self.mode_center_[m], self.mode_scale_[m] = float(q50), float(q75 - q25) if q75 > q25 else 1.0
-        self.decision_scores_ = self._smooth(self._combine(per_mode))
-        self.threshold_ = float(np.quantile(self.decision_scores_[cal], 1.0 - float(self.contamination)))
-        self.__dict__.pop("threshold_method_", None)  # set by adgdm.thresholds for the previous fit
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        self._finish_fit(self._smooth(self._combine(per_mode)), cal)
         return self
 
     def _loss(self):
@@ -254,15 +248,49 @@ class SeriesDiffusionDetector(SeriesBase):
     def _combine(self, per_mode: dict) -> np.ndarray:
         return np.mean([(per_mode[m] - self.mode_center_[m]) / self.mode_scale_[m] for m in self._modes()], axis=0)
 
-    def decision_function(self, X) -> np.ndarray:
-        """One anomaly score per step of ``X`` (same length), higher = more anomalous."""
-        self._check_fitted()
-        Z = self._scaled(X)
+    def _input(self, X, fitting: bool):
+        return self._series(X, fitting, min_length=int(self.window))
+
+    def _score(self, arr):
+        """One anomaly score per step (same length), higher = more anomalous."""
+        Z = self._scaled(arr)
         return self._smooth(self._combine({m: self._fold_mode(Z, m) for m in self._modes()}))
 
-    def _scaled(self, X):
-        arr, _ = check_series(X, self.n_channels_, self.channel_names_, fill=self.fill, min_length=int(self.window))
+    def _scaled(self, arr):
         return (arr - self.center_) / self.scale_
+
+    def _explain_model(self, arr):
+        return self._per_channel_smooth(self._channel_errors(arr))
+
+    def _channel_errors(self, arr: np.ndarray) -> np.ndarray:
+        """Per-channel version of ``_fold_mode`` and ``_combine``; summed over channels it is the
+        unsmoothed score plus ``mean(center / scale)`` over the modes (steps no window of a mode
+        covers get 0 from it)."""
+        Z = self._scaled(arr)
+        T, L, C = len(Z), int(self.window), self.n_channels_
+        modes = self._modes()
+        total = np.zeros((T, C))
+        for m in modes:
+            starts = grid_starts(T, L, self._stride(m))
+            sums, counts = np.zeros((T, C)), np.zeros(T)
+            covered = int(starts[-1]) + L if len(starts) else 0
+            windows = [(starts, None)]
+            if covered < T:  # the end-aligned window for the steps after the grid, as _finish adds it
+                windows.append((np.array([T - L]), max(0, covered - (T - L))))
+            for st, skip in windows:
+                errs, wts = self._window_errors(window_view(Z, st, L), m)
+                if skip is not None:
+                    wts[:, :skip] = 0.0
+                per = errs / self.channel_scale_[m][None, :, None]
+                for c in range(C):
+                    s, cnt = fold(per[:, c, :], wts, st, T)
+                    sums[:, c] += s
+                counts += cnt
+            ok = counts > 0
+            contrib = np.zeros((T, C))
+            contrib[ok] = sums[ok] / counts[ok, None]
+            total += contrib / (C * self.mode_scale_[m])
+        return total / len(modes)
 
     def sample(self, n: int, steps: int | None = None, sampler: str = "ddpm", random_state=None) -> np.ndarray:
         """``n`` new windows ``(n, window, channels)`` in the units of the training series, drawn with
@@ -308,20 +336,15 @@ class SeriesDiffusionDetector(SeriesBase):
         return SeriesStream(self)
 
     # --- persistence ----------------------------------------------------------------------------
-    def save(self, path):
-        """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``); see ``adgdm.load``."""
-        self._check_fitted()
-        modes = self._modes()
-        meta, common = self._common_state()
-        meta.update({"seed_": self.seed_, "mode_center_": self.mode_center_, "mode_scale_": self.mode_scale_,
-                     "net": {"class": type(self.net_).__name__, "config": self.net_.config},
-                     "schedule": self.schedule_.config()})
+    def _get_state(self):
+        meta = {"seed_": self.seed_, "mode_center_": self.mode_center_, "mode_scale_": self.mode_scale_,
+                "net": {"class": type(self.net_).__name__, "config": self.net_.config},
+                "schedule": self.schedule_.config()}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        arrays.update(common)
-        arrays.update({f"channel_scale.{m}": self.channel_scale_[m] for m in modes})
-        return save_detector(path, self.name, self.get_params(), meta, arrays)
+        arrays.update({f"channel_scale.{m}": self.channel_scale_[m] for m in self._modes()})
+        return meta, arrays
 
-    def _restore(self, f: dict, arrays: dict) -> None:
+    def _set_state(self, f: dict, arrays: dict) -> None:
         self.seed_ = int(f["seed_"])
         self.mode_center_ = {k: float(v) for k, v in f["mode_center_"].items()}
         self.mode_scale_ = {k: float(v) for k, v in f["mode_scale_"].items()}

@@ -20,10 +20,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from ..._torch import seed_of
-from ..._validation import check_tabular
 from ..._params import store_params
 from ..trees import ExportedTrees
-from ..base import BaseDetector
+from ..base import BaseDetector, nested_state, restore_nested
 from .ddpm import DDPMDetector
 from .diffusion import DiffusionDetector
 
@@ -111,16 +110,14 @@ class CycleDetector(BaseDetector):
         self._check_params()
         for name in ("conditional_",):
             self.__dict__.pop(name, None)
-        arr, names = check_tabular(X)
+        arr = self._input(X, fitting=True)
         if y is None:
             y = np.zeros(len(arr), dtype=int)
         y = np.asarray(y).astype(int).ravel()
         if y.shape != (len(arr),) or not set(np.unique(y)) <= {0, 1}:
             raise ValueError(f"y must be 0/1 per row of X ({len(arr)} rows)")
-        self.n_features_in_ = arr.shape[1]
-        if names is not None:
-            self.feature_names_in_ = names
         Xn, Xa = arr[y == 0], arr[y == 1]
+        self.feature_median_ = np.median(Xn, axis=0)  # occlusion's neutral values: those of the normal rows
         if len(Xn) < 10:
             raise ValueError(f"cycle needs at least 10 normal rows, got {len(Xn)}")
         seed = seed_of(self.random_state)
@@ -162,7 +159,7 @@ class CycleDetector(BaseDetector):
     def _refresh(self, Xn):
         self.decision_scores_ = self._combine(self.base_.decision_scores_,
                                               {k: self._normal_logits(k, Xn) for k in self.heads_})
-        self._set_threshold()
+        self._finish_fit(self.decision_scores_)
 
     def _generate(self, Xn, n_gen, rng, seed, judge) -> np.ndarray:
         from ...generation import generate_anomalies
@@ -274,32 +271,20 @@ class CycleDetector(BaseDetector):
         return self._combine(self.base_.decision_function(X),
                              {k: log_odds(h["model"], X) for k, h in self.heads_.items()})
 
-    def decision_function(self, X) -> np.ndarray:
-        """Anomaly score per row, higher = more anomalous."""
-        self._check_fitted()
-        arr, _ = check_tabular(X, self.n_features_in_, getattr(self, "feature_names_in_", None))
-        return np.asarray(self._score(arr), dtype=np.float64)
-
     # --- persistence: the scoring parts (diffusion detector, classifier trees, scales, weights) ---
     def _get_state(self):
-        tmeta, tarrays = self.base_._get_state()
-        meta = {"base": dict(tmeta, n_features_in_=self.base_.n_features_in_, threshold_=self.base_.threshold_,
-                             params=self.base_.get_params()),
+        bmeta, arrays = nested_state(self.base_, "base")
+        meta = {"base": dict(bmeta, params=self.base_.get_params()),
                 "base_center_": self.base_center_, "base_scale_": self.base_scale_,
                 "weights_": self.weights_, "heads": {k: {"center": h["center"], "scale": h["scale"]}
                                                      for k, h in self.heads_.items()},
                 "generation_report_": self.generation_report_, "n_real_anomalies_": self.n_real_anomalies_}
-        arrays = {f"base.{k}": v for k, v in tarrays.items()}
-        arrays.update({"base.center_": self.base_.center_, "base.scale_": self.base_.scale_,
-                       "base.decision_scores_": self.base_.decision_scores_})
         for name, h in self.heads_.items():
             arrays.update({f"head.{name}.{k}": v for k, v in h["model"].arrays.items()})
         return meta, arrays
 
     def _set_state(self, meta, arrays):
-        b = meta["base"]
-        base_arrays = {k[5:]: v for k, v in arrays.items() if k.startswith("base.")}
-        self.base_ = DiffusionDetector._from_saved({"params": b["params"], "fitted": b}, base_arrays)
+        self.base_ = restore_nested(DiffusionDetector, meta["base"]["params"], meta["base"], arrays, "base")
         self.base_center_, self.base_scale_ = float(meta["base_center_"]), float(meta["base_scale_"])
         self.weights_ = {k: float(v) for k, v in meta["weights_"].items()}
         self.generation_report_ = list(meta.get("generation_report_", []))

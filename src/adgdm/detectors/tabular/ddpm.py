@@ -53,6 +53,19 @@ class DDPMDetector(NeuralDetector):
         self.featuremap_ = FeatureMap(continuous=self.preprocess).fit(arr)
         return super().fit(X, y)
 
+    def _explain_model(self, arr):
+        """Per-feature squared reconstruction error from partial noise over the feature count (a
+        row's contributions sum to its score); other scores are explained by occlusion."""
+        if self.score != "reconstruction":
+            return None
+        from ...scores import reconstruction_residual
+
+        def fn(x, gen):  # the arguments of _score, per element
+            return reconstruction_residual(self.net_, self.schedule_, x, self._timesteps(), self.steps, self.sampler,
+                                           self.n_repeats, gen)
+
+        return self._batched(fn, self._transform(arr)) / arr.shape[1]
+
     def _transform(self, arr: np.ndarray) -> np.ndarray:
         if self.preprocess == "quantile":
             return self.featuremap_.transform(arr)

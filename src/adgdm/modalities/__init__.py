@@ -1,0 +1,14 @@
+"""Modalities: each adapter validates its input once, records what the detector was fitted on
+(and saves it), and names the unit a score belongs to (row, step, image, ...).
+
+A new modality is an adapter (subclass :class:`Modality`, ``register_modality``) plus detectors
+whose ``modality`` names it; the base detector does the rest (thresholds, ``predict``,
+``predict_proba``, save/load, ``explain``, ``predict_result``).
+"""
+from .base import Modality, get_modality, list_modalities, register_modality
+from .image import ImageModality
+from .series import SeriesModality
+from .tabular import TabularModality
+
+__all__ = ["Modality", "TabularModality", "SeriesModality", "ImageModality", "get_modality", "list_modalities",
+           "register_modality"]

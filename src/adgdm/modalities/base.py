@@ -1,0 +1,78 @@
+"""The modality adapter contract and the registry of modalities."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Modality", "register_modality", "get_modality", "list_modalities"]
+
+
+class Modality:
+    """How one kind of input reaches a detector.
+
+    ``check(det, X, fitting)`` validates ``X`` once and returns what the detector's ``_fit`` /
+    ``_score`` take; at fit it records the input's description on the detector (the attributes
+    named in ``fitted_meta`` and ``fitted_arrays``), at scoring it checks ``X`` against them.
+    ``save`` / ``restore`` keep that description in a model folder. ``occlude`` explains a score by
+    setting one part of the input (a feature, a channel) to a neutral value at a time.
+    """
+
+    name = "base"
+    unit = "unit"                       # what one score belongs to: "row", "step", "image", ...
+    fitted_meta: tuple[str, ...] = ()   # JSON-able fitted attributes describing the input
+    fitted_arrays: tuple[str, ...] = ()  # array-valued ones
+
+    def check(self, det, X, fitting: bool):
+        raise NotImplementedError
+
+    def neutral(self, det) -> np.ndarray | None:
+        """The value each part of the input is set to when it is occluded (or None)."""
+        return None
+
+    def occlude(self, det, data, baseline: np.ndarray, max_rows: int) -> np.ndarray:
+        raise ValueError(f"{type(det).__name__} ({self.name}) has no explanation by occlusion")
+
+    # --- persistence of the input description -------------------------------------------------
+    def save(self, det) -> tuple[dict, dict]:
+        meta = {k: _plain(getattr(det, k)) for k in self.fitted_meta if getattr(det, k, None) is not None}
+        arrays = {k: np.asarray(getattr(det, k)) for k in self.fitted_arrays if getattr(det, k, None) is not None}
+        return meta, arrays
+
+    def restore(self, det, meta: dict, arrays: dict) -> None:
+        for k in self.fitted_meta:
+            if k in meta:
+                setattr(det, k, self._meta_value(k, meta[k]))
+        for k in self.fitted_arrays:
+            if k in arrays:
+                setattr(det, k, np.asarray(arrays[k], dtype=np.float64))
+
+    def _meta_value(self, key: str, value):
+        return value
+
+
+def _plain(v):
+    if isinstance(v, np.ndarray):
+        return [x.item() if hasattr(x, "item") else x for x in v.tolist()] if v.dtype != object else [str(x) for x in v]
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+_MODALITIES: dict[str, Modality] = {}
+
+
+def register_modality(adapter: Modality) -> Modality:
+    """Make ``adapter`` the modality named ``adapter.name`` (a detector's ``modality`` attribute)."""
+    _MODALITIES[adapter.name] = adapter
+    return adapter
+
+
+def get_modality(name: str) -> Modality:
+    if name not in _MODALITIES:
+        raise ValueError(f"unknown modality {name!r}; known: {', '.join(_MODALITIES)}")
+    return _MODALITIES[name]
+
+
+def list_modalities() -> list[str]:
+    return list(_MODALITIES)

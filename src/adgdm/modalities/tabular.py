@@ -1,0 +1,62 @@
+"""Tables: rows of numeric features (numpy or pandas); a score per row."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_tabular
+from .base import Modality, register_modality
+
+
+class TabularModality(Modality):
+    name = "tabular"
+    unit = "row"
+    fitted_meta = ("n_features_in_", "feature_names_in_")
+    fitted_arrays = ("feature_median_", "center_", "scale_")
+
+    def check(self, det, X, fitting: bool) -> np.ndarray:
+        if fitting:
+            arr, names = check_tabular(X)
+            det.n_features_in_ = arr.shape[1]
+            if names is not None:
+                det.feature_names_in_ = names
+            elif hasattr(det, "feature_names_in_"):
+                del det.feature_names_in_
+            # the neutral value of each feature, for explanations by occlusion
+            det.feature_median_ = np.median(arr, axis=0)
+            return arr
+        arr, _ = check_tabular(X, det.n_features_in_, getattr(det, "feature_names_in_", None))
+        return arr
+
+    def neutral(self, det):
+        return getattr(det, "feature_median_", None)
+
+    def occlude(self, det, arr: np.ndarray, baseline: np.ndarray, max_rows: int) -> np.ndarray:
+        """Feature ``j`` of each row set to ``baseline[j]``; the contribution is the drop in score."""
+        n, d = arr.shape
+        s0 = det.decision_function(arr)
+        out = np.empty((n, d))
+        per_call = max(1, max_rows // d)  # rows per call: each becomes d occluded copies
+        diag = np.arange(d)
+        for i in range(0, n, per_call):
+            block = arr[i : i + per_call]
+            m = len(block)
+            occluded = np.repeat(block[:, None, :], d, axis=1)  # (m, d copies, d features)
+            occluded[:, diag, diag] = baseline
+            s = det.decision_function(occluded.reshape(m * d, d)).reshape(m, d)
+            out[i : i + m] = np.maximum(s0[i : i + m, None] - s, 0.0)
+        return out
+
+    def restore(self, det, meta, arrays):
+        super().restore(det, meta, arrays)
+        d = (det.n_features_in_,)
+        for k in self.fitted_arrays:
+            if getattr(det, k, None) is not None and getattr(det, k).shape != d:
+                raise ValueError(f"stored {k} has shape {getattr(det, k).shape}, not the feature count {d}")
+
+    def _meta_value(self, key, value):
+        if key == "feature_names_in_":
+            return np.asarray(value, dtype=object)
+        return int(value)
+
+
+register_modality(TabularModality())
