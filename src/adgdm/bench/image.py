@@ -91,7 +91,8 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
                     det.fit(train)
                     fit_s = time.perf_counter() - t0
                     t0 = time.perf_counter()
-                    scores, maps = det.score_maps(test.images)  # one pass: the maps cost most of the time
+                    result = det.predict_result(test.images)  # one pass: the maps cost most of the time
+                    scores, maps = result.score, result.anomaly_map
                     score_s = time.perf_counter() - t0
                     if save_maps is not None and seed == 0:
                         _save_overlays(Path(save_maps) / suite / spec, test, maps)

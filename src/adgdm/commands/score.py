@@ -30,11 +30,8 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
         if Path(data).is_file():
             raise ValueError(f"{data} is a file, but this is an image model: give a folder of images")
         d = read_data(data, "image", image_prep=prep)
-        if hasattr(det, "score_maps"):
-            scores, maps = det.score_maps(d.images)
-        else:
-            scores, maps = det.decision_function(d.images), None
-        extras = {"images": d.images, "maps": maps, "masks": d.masks}
+        result = det.predict_result(d.images)
+        extras = {"images": d.images, "maps": result.anomaly_map, "masks": d.masks}
     else:
         if Path(data).is_dir():
             raise ValueError(f"{data} is a folder, but this is a {modality} model: give a CSV, Parquet or NPZ file")
@@ -56,12 +53,12 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
             parts = []
             with (progress(len(d.X), "scoring") if progress else _null()) as advance:
                 for i in range(0, len(d.X), SCORE_BATCH):
-                    parts.append(det.decision_function(X[i:i + SCORE_BATCH]))
+                    parts.append(det.predict_result(X[i:i + SCORE_BATCH], explain=explain))
                     advance(min(SCORE_BATCH, len(d.X) - i))
-            scores = np.concatenate(parts)
+            result = concat_results(parts)
         else:
-            scores = det.decision_function(X)
-    scores = np.asarray(scores, dtype=np.float64)
+            result = det.predict_result(X, explain=explain)
+    scores = result.score
     if not np.isfinite(scores).all():
         raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {data}")
     out = {ID_COLUMN[modality]: d.ids}
@@ -69,21 +66,18 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
         for j, n in enumerate(d.names):
             out[n] = d.X[:, j]
     out["score"] = scores
-    out["flagged"] = (scores > float(det.threshold_)).astype(np.int64)
-    train = np.asarray(getattr(det, "decision_scores_", []), dtype=np.float64)
-    if train.size and np.isfinite(train).all():
-        from ..thresholds import calibrated_proba
-
-        out["probability"] = calibrated_proba(scores, train, float(det.threshold_))  # 0.5 at the threshold
+    out["flagged"] = result.label.astype(np.int64)
+    out["probability"] = result.probability  # calibrated on the training scores: 0.5 at the threshold
     if d.labels is not None:
         out["label"] = d.labels
-    out["threshold"] = float(det.threshold_)
+    out["threshold"] = result.threshold
+    for name, part in result.parts.items():  # e.g. an image's global and local branch z-scores
+        out[f"part:{name}"] = part
     frame = pd.DataFrame(out)
-    if explain and modality in ("tabular", "series"):
-        from ..explain import explain as explain_fn
+    if result.contributions is not None:
         from ..explain import top_features
 
-        contrib = np.asarray(explain_fn(det, X), dtype=np.float64)
+        contrib = np.asarray(result.contributions, dtype=np.float64)
         tops = top_features(contrib, d.names, k=top_k)
         frame["top_features"] = ["; ".join(f"{n} ({100 * s:.0f}%)" for n, s in row) for row in tops]
         for j, n in enumerate(d.names):
@@ -105,6 +99,16 @@ def run_score(model_dir, data, out, columns=None, label=None, time_col=None, exp
         if 0 < y.sum() < len(y):
             summary["auroc"] = round(float(auroc(y, frame["score"].to_numpy())), 4)
     return summary
+
+
+def concat_results(parts):
+    """One :class:`adgdm.results.Prediction` from those of consecutive batches."""
+    from ..results import Prediction
+
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    return Prediction(score=cat("score"), label=cat("label"), probability=cat("probability"),
+                      threshold=parts[0].threshold, unit=parts[0].unit,
+                      contributions=None if parts[0].contributions is None else cat("contributions"))
 
 
 class _null:
