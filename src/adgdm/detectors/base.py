@@ -133,10 +133,9 @@ class BaseDetector(BaseEstimator):
             if own is not None:
                 return own
             if method == "model":
-                part = "channel errors" if adapter.name == "series" else "feature reconstruction"
-                raise ValueError(f"{type(self).__name__} has no per-{part} to explain with; use method='occlusion'")
-        base = check_baseline(baseline, self._occlusion_baseline(), data.shape[1],
-                              "channel" if adapter.name == "series" else "feature")
+                raise ValueError(f"{type(self).__name__} has no per-{adapter.own_evidence} to explain with; "
+                                 f"use method='occlusion'")
+        base = check_baseline(baseline, self._occlusion_baseline(), data.shape[1], adapter.part)
         return adapter.occlude(self, data, base, int(max_rows))
 
     def _explain_input(self, X):

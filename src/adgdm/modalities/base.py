@@ -18,6 +18,8 @@ class Modality:
 
     name = "base"
     unit = "unit"                       # what one score belongs to: "row", "step", "image", ...
+    part = "part"                       # what explain credits: "feature", "channel", ...
+    own_evidence = "evidence"           # a detector's own per-part explanation, in words
     fitted_meta: tuple[str, ...] = ()   # JSON-able fitted attributes describing the input
     fitted_arrays: tuple[str, ...] = ()  # array-valued ones
 

@@ -9,6 +9,8 @@ from .base import Modality, register_modality
 class ImageModality(Modality):
     name = "image"
     unit = "image"
+    part = "pixel"
+    own_evidence = "anomaly map"
     fitted_meta = ("image_shape_",)
 
     def check(self, det, X, fitting: bool):

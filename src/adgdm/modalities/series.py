@@ -10,6 +10,8 @@ from .base import Modality, register_modality
 class SeriesModality(Modality):
     name = "series"
     unit = "step"
+    part = "channel"
+    own_evidence = "channel errors"
     fitted_meta = ("n_channels_", "channel_names_")
     fitted_arrays = ("channel_median_", "center_", "scale_")
 

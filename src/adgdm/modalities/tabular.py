@@ -10,6 +10,8 @@ from .base import Modality, register_modality
 class TabularModality(Modality):
     name = "tabular"
     unit = "row"
+    part = "feature"
+    own_evidence = "feature reconstruction"
     fitted_meta = ("n_features_in_", "feature_names_in_")
     fitted_arrays = ("feature_median_", "center_", "scale_")
 
