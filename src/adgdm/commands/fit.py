@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..modalities import get_modality
 from .data import read_data, replace_dir, temp_dir_beside
 
 CLI_META = "cli.json"
@@ -102,7 +103,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     if out is None:
         raise ValueError("--out MODEL_DIR is required")
     if spec is None:
-        spec = {"tabular": "diffusion", "series": "series", "image": "image"}.get(modality or cfg.get("modality") or "tabular")
+        spec = get_modality(modality or cfg.get("modality") or "tabular").default_detector
     name, _ = parse_spec(spec)
     det_modality = getattr(detector_class(name), "modality", "tabular")
     modality = modality or cfg.get("modality") or det_modality
@@ -120,7 +121,8 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
         det.set_params(contamination=rule["contamination"])
 
     notes = []
-    if modality == "image":
+    adapter = get_modality(modality)
+    if adapter.source == "folder":
         p = Path(data)
         if not p.exists():
             raise FileNotFoundError(f"no such image folder: {p}")
@@ -134,18 +136,19 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
             keep = d.labels == 0
             if not keep.any():
                 raise ValueError(f"{data}: every row is labelled anomalous (label 1); nothing normal to fit on")
-            if modality == "tabular":
+            if adapter.fit_drops_labelled:
                 notes.append(f"fitted on the {int(keep.sum())} rows labelled 0 (of {len(keep)})")
                 X = X[keep]
             else:
-                notes.append("series: the label column is ignored when fitting (the detector sees the whole series)")
+                notes.append(f"{modality}: the label column is ignored when fitting (the detector sees the whole "
+                             f"{modality})")
         bad = ~np.isfinite(X)
         if bad.any():
             r, c = np.argwhere(bad)[0]
             raise ValueError(f"{data}: {int(bad.sum())} missing or infinite values (first at row {int(r)}, column "
                              f"{names[c]!r}); clean or impute them first")
         n_rows = len(X)
-        if modality == "tabular":
+        if adapter.name == "tabular":
             import pandas as pd
 
             X = pd.DataFrame(X, columns=names)  # the detector records the feature names
@@ -164,8 +167,8 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     fit_s = time.perf_counter() - t0
     if rule["method"] != "contamination" or "contamination" not in det.get_params():
         apply_threshold(det, **rule)
-    if modality == "image":
-        notes.append(f"{len(det.decision_scores_)} training images were held out to set the threshold")
+    if adapter.source == "folder":
+        notes.append(f"{len(det.decision_scores_)} training {adapter.unit}s were held out to set the threshold")
 
     tmp = temp_dir_beside(out)
     try:

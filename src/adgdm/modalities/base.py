@@ -20,6 +20,11 @@ class Modality:
     unit = "unit"                       # what one score belongs to: "row", "step", "image", ...
     part = "part"                       # what explain credits: "feature", "channel", ...
     own_evidence = "evidence"           # a detector's own per-part explanation, in words
+    # for the command line: the recommended detector, what a data argument is ("table": CSV,
+    # Parquet or NPZ; "folder": a folder of files), and whether a fit drops rows labelled 1
+    default_detector: str | None = None
+    source = "table"
+    fit_drops_labelled = False
     fitted_meta: tuple[str, ...] = ()   # JSON-able fitted attributes describing the input
     fitted_arrays: tuple[str, ...] = ()  # array-valued ones
 

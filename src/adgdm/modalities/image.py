@@ -11,6 +11,8 @@ class ImageModality(Modality):
     unit = "image"
     part = "pixel"
     own_evidence = "anomaly map"
+    default_detector = "image"
+    source = "folder"
     fitted_meta = ("image_shape_",)
 
     def check(self, det, X, fitting: bool):

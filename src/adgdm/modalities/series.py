@@ -12,6 +12,7 @@ class SeriesModality(Modality):
     unit = "step"
     part = "channel"
     own_evidence = "channel errors"
+    default_detector = "series"
     fitted_meta = ("n_channels_", "channel_names_")
     fitted_arrays = ("channel_median_", "center_", "scale_")
 
