@@ -48,9 +48,16 @@ class Modality:
         for k in self.fitted_meta:
             if k in meta:
                 setattr(det, k, self._meta_value(k, meta[k]))
+        width = self.width(det)
         for k in self.fitted_arrays:
             if k in arrays:
                 setattr(det, k, np.asarray(arrays[k], dtype=np.float64))
+                if width is not None and getattr(det, k).shape != (width,):
+                    raise ValueError(f"stored {k} has shape {getattr(det, k).shape}, not ({width},)")
+
+    def width(self, det) -> int | None:
+        """How many features (channels) a per-part array of the fitted detector has (None: no check)."""
+        return None
 
     def _meta_value(self, key: str, value):
         return value

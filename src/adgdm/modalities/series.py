@@ -46,12 +46,8 @@ class SeriesModality(Modality):
         meta.setdefault("channel_names_", None)  # saved explicitly: None means unnamed channels
         return meta, arrays
 
-    def restore(self, det, meta, arrays):
-        super().restore(det, meta, arrays)
-        c = (det.n_channels_,)
-        for k in self.fitted_arrays:
-            if getattr(det, k, None) is not None and getattr(det, k).shape != c:
-                raise ValueError(f"stored {k} has shape {getattr(det, k).shape}, not the channel count {c}")
+    def width(self, det):
+        return det.n_channels_
 
     def _meta_value(self, key, value):
         if key == "channel_names_":

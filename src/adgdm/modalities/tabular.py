@@ -50,12 +50,8 @@ class TabularModality(Modality):
             out[i : i + m] = np.maximum(s0[i : i + m, None] - s, 0.0)
         return out
 
-    def restore(self, det, meta, arrays):
-        super().restore(det, meta, arrays)
-        d = (det.n_features_in_,)
-        for k in self.fitted_arrays:
-            if getattr(det, k, None) is not None and getattr(det, k).shape != d:
-                raise ValueError(f"stored {k} has shape {getattr(det, k).shape}, not the feature count {d}")
+    def width(self, det):
+        return det.n_features_in_
 
     def _meta_value(self, key, value):
         if key == "feature_names_in_":

@@ -41,6 +41,7 @@ from scipy.spatial.distance import cdist
 from sklearn.exceptions import NotFittedError
 
 from ..._validation import check_tabular
+from ..._params import store_params
 from .base import SeriesBase
 
 __all__ = ["estimate_period", "SeriesDetector", "SubPCA", "SubIForest", "MatrixProfile"]
@@ -216,16 +217,7 @@ class SubPCA(SeriesDetector):
 
     def __init__(self, window=None, periodicity=1, n_components=None, n_selected_components=None, weighted=True,
                  standardization=True, zero_pruning=True, svd_solver="auto", contamination=0.01, random_state=0):
-        self.window = window
-        self.periodicity = periodicity
-        self.n_components = n_components
-        self.n_selected_components = n_selected_components
-        self.weighted = weighted
-        self.standardization = standardization
-        self.zero_pruning = zero_pruning
-        self.svd_solver = svd_solver
-        self.contamination = contamination
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _prepare(self, W: np.ndarray) -> np.ndarray:
         if self.standardization:
@@ -315,16 +307,7 @@ class SubIForest(SeriesDetector):
 
     def __init__(self, window=None, periodicity=1, n_estimators=150, max_samples="auto", max_features=1,
                  bootstrap=False, normalize=True, n_jobs=1, contamination=0.01, random_state=0):
-        self.window = window
-        self.periodicity = periodicity
-        self.n_estimators = n_estimators
-        self.max_samples = max_samples
-        self.max_features = max_features
-        self.bootstrap = bootstrap
-        self.normalize = normalize
-        self.n_jobs = n_jobs
-        self.contamination = contamination
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _check_params(self):
         super()._check_params()
@@ -436,11 +419,7 @@ class MatrixProfile(SeriesDetector):
     _min_window = 3
 
     def __init__(self, window=None, periodicity=1, mode="self", engine="auto", contamination=0.01):
-        self.window = window
-        self.periodicity = periodicity
-        self.mode = mode
-        self.engine = engine
-        self.contamination = contamination
+        store_params(self, locals())
 
     def _check_params(self):
         super()._check_params()

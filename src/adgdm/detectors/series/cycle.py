@@ -70,8 +70,8 @@ class SeriesCycle(SeriesBase):
             raise ValueError(f"copies must be >= 1, got {self.copies}")
         if not 0.0 < float(self.anomaly_share) < 1.0:
             raise ValueError(f"anomaly_share must lie in (0, 1), got {self.anomaly_share}")
-        self.base_ = self._base().fit(X)
-        arr = self._series(X, True)
+        arr = self._series(X, True)  # validated once: the base detector gets the checked array
+        self.base_ = self._base().fit(arr)
         self.center_, self.scale_ = self.base_.center_, self.base_.scale_
         w = int(self.base_.window_)
         seed = seed_of(self.random_state)
