@@ -19,6 +19,8 @@ from .detectors import (  # noqa: E402
     make_detector,
 )
 from .io import ModelFileError  # noqa: E402
+from .modalities import list_modalities  # noqa: E402
+from .results import Prediction  # noqa: E402
 
 __all__ = ["__version__", "DDPMDetector", "DiffusionDetector", "DTECategorical", "DTEInverseGamma",
-           "DTENonParametric", "list_detectors", "make_detector", "load", "ModelFileError"]
+           "DTENonParametric", "list_detectors", "list_modalities", "make_detector", "load", "ModelFileError", "Prediction"]
