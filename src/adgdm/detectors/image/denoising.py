@@ -32,7 +32,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..._torch import resolve_device, seed_of, seeded
 from ...data.images import to_float_images
-from ...diffusion import NoiseSchedule, TrainConfig, make_sampler, train
+from ...diffusion import NoiseSchedule, TrainConfig, reverse, towards_input, train
 from ...io import ModelFileError, save_detector
 from ...nets import UNet, build_net
 from ..._params import store_params
@@ -260,16 +260,8 @@ class ImageDenoisingDetector(BaseEstimator):
         ``eps_tilde = eps_hat - w sqrt(1 - abar_t) (y_t - x_t)``."""
         sched = self.schedule_
         t0 = sched.t_from_fraction(float(level))
-        sampler = make_sampler("ddim", sched)
-        sampler.set_timesteps(int(self.steps), start=t0)
         x = sched.add_noise(y, noise.expand_as(y), torch.tensor(t0))
-        for i, t in enumerate(sampler.timesteps.tolist()):
-            eps = self.net_(x, torch.full((x.shape[0],), t, dtype=torch.long, device=x.device))
-            if guidance:
-                ab = float(sched.alpha_bars[t])
-                y_t = ab ** 0.5 * y + (1 - ab) ** 0.5 * eps
-                eps = eps - float(guidance) * (1 - ab) ** 0.5 * (y_t - x)
-            x = sampler.step(eps, i, x)
+        x = reverse(self.net_, sched, x, t0, int(self.steps), guide=towards_input(y), guidance=float(guidance))
         return x.clamp(-1.0, 1.0)
 
     def _reconstructions(self, y: torch.Tensor, noise_of) -> list[torch.Tensor]:
