@@ -422,3 +422,33 @@ def test_guidance_and_eps_transform_hooks():
     one = lambda x, t: torch.ones_like(x)  # noqa: E731
     assert torch.equal(reverse(one, s, x_t, 30, 3, eps_transform=lambda e: 2 * e),
                        reverse(lambda x, t: 2 * torch.ones_like(x), s, x_t, 30, 3))
+
+
+def test_noise_loss_ignores_masked_out_positions():
+    from adgdm.diffusion import noise_loss
+
+    s = NoiseSchedule(n_steps=20)
+    x0 = _gaussian(16)
+    mask = torch.tensor([[1.0, 0.0]])
+    seen = {}
+
+    def model(xt, t, cond=None):
+        seen["x"] = xt
+        out = torch.zeros_like(xt)
+        out[:, 1] = 1e6  # wildly wrong where the mask is 0
+        return out
+
+    loss = noise_loss(model, s, x0, torch.Generator().manual_seed(0), mask=mask)
+    eps = torch.randn(x0.shape, generator=_after_t(x0.shape[0], s.n_steps, 0))
+    assert loss.item() == pytest.approx((eps[:, 0] ** 2).mean().item(), rel=1e-6)
+    assert (seen["x"][:, 1] == 0).all()  # the network does not see the hidden positions
+    # custom noise and a timestep bound
+    loss2 = noise_loss(lambda xt, t, c=None: torch.zeros_like(xt), s, x0, torch.Generator().manual_seed(0),
+                       t_max=3, noise=lambda shape, g: torch.full(shape, 2.0))
+    assert loss2.item() == pytest.approx(4.0)
+
+
+def _after_t(n, n_steps, seed):
+    g = torch.Generator().manual_seed(seed)
+    torch.randint(0, n_steps, (n,), generator=g)
+    return g

@@ -1,11 +1,12 @@
 """The diffusion core: schedules, forward noising, DDPM/DDIM samplers, the reverse loop and its
-hooks, the training loop, EMA."""
+hooks, the noise-prediction loss, the training loop, EMA."""
 from .ema import EMA
+from .losses import denoising_loss, noise_loss
 from .reverse import denoise, reverse, score_gradient, towards_input
 from .samplers import DDIMSampler, DDPMSampler, make_sampler
 from .schedules import NoiseSchedule, make_betas
-from .training import TrainConfig, TrainResult, denoising_loss, train
+from .training import TrainConfig, TrainResult, train
 
 __all__ = ["EMA", "DDIMSampler", "DDPMSampler", "denoise", "reverse", "towards_input", "score_gradient",
            "make_sampler", "NoiseSchedule", "make_betas", "TrainConfig", "TrainResult", "denoising_loss",
-           "train"]
+           "noise_loss", "train"]

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .ema import EMA
-from .schedules import NoiseSchedule
+from .losses import LossFn, denoising_loss
 
 __all__ = ["TrainConfig", "TrainResult", "train", "denoising_loss"]
-
-LossFn = Callable[[nn.Module, Sequence[torch.Tensor], torch.Generator], torch.Tensor]
 
 
 @dataclass
@@ -42,26 +40,6 @@ class TrainResult:
     train_losses: list = field(default_factory=list)
     val_losses: list = field(default_factory=list)
     stopped_early: bool = False
-
-
-def denoising_loss(schedule: NoiseSchedule, cond_drop: float = 0.0, null_label: int | None = None) -> LossFn:
-    """The DDPM objective ``E ||eps - eps_theta(x_t, t)||^2`` for batches ``(x0,)`` or ``(x0, cond)``.
-
-    With ``cond_drop`` > 0 a fraction of labels is replaced by ``null_label`` (classifier-free guidance).
-    """
-
-    def loss(model: nn.Module, batch: Sequence[torch.Tensor], gen: torch.Generator) -> torch.Tensor:
-        x0 = batch[0]
-        t = torch.randint(0, schedule.n_steps, (x0.shape[0],), generator=gen).to(x0.device)
-        eps = torch.randn(x0.shape, generator=gen).to(x0.device)
-        xt = schedule.add_noise(x0, eps, t)
-        cond = batch[1] if len(batch) > 1 else None
-        if cond is not None and cond_drop > 0:
-            drop = (torch.rand(cond.shape[0], generator=gen) < cond_drop).to(cond.device)
-            cond = torch.where(drop, torch.full_like(cond, null_label), cond)
-        return ((model(xt, t, cond) - eps) ** 2).mean()
-
-    return loss
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator):

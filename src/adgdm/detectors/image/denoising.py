@@ -32,7 +32,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..._torch import resolve_device, seed_of, seeded
 from ...data.images import to_float_images
-from ...diffusion import NoiseSchedule, TrainConfig, reverse, towards_input, train
+from ...diffusion import NoiseSchedule, TrainConfig, noise_loss, reverse, towards_input, train
 from ...io import ModelFileError, save_detector
 from ...nets import UNet, build_net
 from ..._params import store_params
@@ -244,10 +244,7 @@ class ImageDenoisingDetector(BaseEstimator):
                 ys = torch.randint(0, H - crop + 1, (B,), generator=gen).tolist()
                 xs = torch.randint(0, W - crop + 1, (B,), generator=gen).tolist()
                 x0 = torch.stack([x0[i, :, y:y + crop, x:x + crop] for i, (y, x) in enumerate(zip(ys, xs))])
-            t = torch.randint(0, t_max + 1, (B,), generator=gen)
-            eps = self._noise(x0.shape, gen).to(x0)
-            xt = sched.add_noise(x0, eps, t.to(x0.device))
-            return ((model(xt, t.to(x0.device)) - eps) ** 2).mean()
+            return noise_loss(model, sched, x0, gen, t_max=t_max, noise=self._noise)
 
         return loss
 

@@ -17,7 +17,7 @@ import torch
 from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import check_series
 from ...data.windows import fold, grid_starts, window_view
-from ...diffusion import NoiseSchedule, TrainConfig, train
+from ...diffusion import NoiseSchedule, TrainConfig, noise_loss, train
 from ...io import save_detector
 from ...nets import TemporalConvNet, build_net
 from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
@@ -177,14 +177,11 @@ class SeriesDiffusionDetector(SeriesBase):
 
         def loss(model, batch, gen):
             x0 = batch[0]
-            n = x0.shape[0]
-            t = torch.randint(0, sched.n_steps, (n,), generator=gen)
-            eps = torch.randn(x0.shape, generator=gen)
-            mask = bank[torch.randint(0, len(bank), (n,), generator=gen)].to(x0)
-            hidden = 1.0 - mask
-            xt = sched.add_noise(x0, eps, t.to(x0.device)) * hidden
-            pred = model(xt, t.to(x0.device), torch.cat([x0 * mask, mask], dim=1))
-            return (((pred - eps.to(x0)) ** 2) * hidden).sum() / hidden.sum().clamp(min=1.0)
+            # a mask per window (1 = observed); the loss counts the hidden steps, which the network
+            # denoises seeing the observed ones as a condition
+            hidden = lambda g: 1.0 - bank[torch.randint(0, len(bank), (x0.shape[0],), generator=g)].to(x0)  # noqa: E731
+            cond = lambda h: torch.cat([x0 * (1.0 - h), 1.0 - h], dim=1)  # noqa: E731
+            return noise_loss(model, sched, x0, gen, mask=hidden, cond=cond)
 
         return loss
 
