@@ -452,3 +452,18 @@ def _after_t(n, n_steps, seed):
     g = torch.Generator().manual_seed(seed)
     torch.randint(0, n_steps, (n,), generator=g)
     return g
+
+
+def test_net_state_round_trip_gives_identical_outputs():
+    from adgdm.diffusion import net_state, restore_net
+
+    with seeded(0):
+        net = ResidualMLP(3, width=8, depth=1)
+    meta, arrays = net_state(net, NoiseSchedule("cosine", n_steps=30))
+    assert set(meta) == {"net", "schedule"} and all(k.startswith("net.") for k in arrays)
+    net2, sched = restore_net(meta, arrays)
+    assert sched.config() == NoiseSchedule("cosine", n_steps=30).config()
+    x, t = torch.randn(5, 3), torch.arange(5)
+    assert torch.equal(net.eval()(x, t), net2(x, t))
+    with pytest.raises(ValueError, match="expected a UNet"):
+        restore_net(meta, arrays, expect="UNet")

@@ -32,9 +32,9 @@ from sklearn.exceptions import NotFittedError
 
 from ..._torch import resolve_device, seed_of, seeded
 from ...data.images import to_float_images
-from ...diffusion import NoiseSchedule, TrainConfig, noise_loss, reverse, towards_input, train
+from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, reverse, towards_input, train
 from ...io import ModelFileError, save_detector
-from ...nets import UNet, build_net
+from ...nets import UNet
 from ..._params import store_params
 from .patch import load_image_dir, top_k_mean
 
@@ -371,10 +371,9 @@ class ImageDenoisingDetector(BaseEstimator):
         """Save to the folder ``path`` (``config.json`` + ``weights.safetensors``, no pickle); load with
         ``adgdm.load(path)``."""
         self._check_fitted()
+        meta, arrays = net_state(self.net_, self.schedule_)
         meta = {"seed_": self.seed_, "n_channels_": self.n_channels_, "image_shape_": list(self.image_shape_),
-                "threshold_": self.threshold_, "net": {"class": type(self.net_).__name__, "config": self.net_.config},
-                "schedule": self.schedule_.config()}
-        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+                "threshold_": self.threshold_, **meta}
         arrays["decision_scores_"] = self.decision_scores_
         arrays["calibration_index_"] = np.asarray(self.calibration_index_, dtype=np.int64)
         from ...thresholds import _recorded_method
@@ -398,16 +397,10 @@ class ImageDenoisingDetector(BaseEstimator):
             det.seed_ = int(f["seed_"])
             det.n_channels_ = int(f["n_channels_"])
             det.image_shape_ = tuple(int(v) for v in f["image_shape_"])
-            det.schedule_ = NoiseSchedule(**f["schedule"])
             det.device_ = resolve_device(det.device)
-            if f["net"]["class"] != "UNet":
-                raise ValueError(f"expected a UNet, the file holds a {f['net']['class']}")
-            det.net_ = build_net("UNet", f["net"]["config"])
+            det.net_, det.schedule_ = restore_net(f, arrays, det.device_, expect="UNet")
             if det.net_.config["channels"] != det.n_channels_:
                 raise ValueError("the network's channel count does not match n_channels_")
-            state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-            det.net_.load_state_dict(state, strict=True)  # RuntimeError on missing or misshapen weights
-            det.net_.to(det.device_).eval()
             det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
             det.calibration_index_ = np.asarray(arrays["calibration_index_"], dtype=np.int64)
             det.threshold_ = float(f["threshold_"])

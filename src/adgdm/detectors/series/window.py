@@ -17,9 +17,9 @@ import torch
 from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import check_series
 from ...data.windows import fold, grid_starts, window_view
-from ...diffusion import NoiseSchedule, TrainConfig, noise_loss, train
+from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
 from ...io import save_detector
-from ...nets import TemporalConvNet, build_net
+from ...nets import TemporalConvNet
 from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ..._params import store_params
 from .base import SeriesBase
@@ -310,10 +310,9 @@ class SeriesDiffusionDetector(SeriesBase):
         self._check_fitted()
         modes = self._modes()
         meta, common = self._common_state()
+        net_meta, arrays = net_state(self.net_, self.schedule_)
         meta.update({"seed_": self.seed_, "mode_center_": self.mode_center_, "mode_scale_": self.mode_scale_,
-                     "net": {"class": type(self.net_).__name__, "config": self.net_.config},
-                     "schedule": self.schedule_.config()})
-        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+                     **net_meta})
         arrays.update(common)
         arrays.update({f"channel_scale.{m}": self.channel_scale_[m] for m in modes})
         return save_detector(path, self.name, self.get_params(), meta, arrays)
@@ -323,12 +322,9 @@ class SeriesDiffusionDetector(SeriesBase):
         self.mode_center_ = {k: float(v) for k, v in f["mode_center_"].items()}
         self.mode_scale_ = {k: float(v) for k, v in f["mode_scale_"].items()}
         self.channel_scale_ = {m: arrays[f"channel_scale.{m}"] for m in self._modes()}
-        self.schedule_ = NoiseSchedule(**f["schedule"])
         self.device_ = resolve_device(self.device)
-        self.net_ = build_net(f["net"]["class"], f["net"]["config"])
-        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-        self.net_.load_state_dict(state, strict=True)  # RuntimeError on missing or misshapen weights
-        self.net_.to(self.device_).eval()
+        # RuntimeError on missing or misshapen weights
+        self.net_, self.schedule_ = restore_net(f, arrays, self.device_)
         self._make_noise()
 
 
