@@ -467,3 +467,19 @@ def test_net_state_round_trip_gives_identical_outputs():
     assert torch.equal(net.eval()(x, t), net2(x, t))
     with pytest.raises(ValueError, match="expected a UNet"):
         restore_net(meta, arrays, expect="UNet")
+
+
+def test_train_with_a_loss_that_draws_its_own_batch_and_cosine_lr():
+    with seeded(0):
+        net = nn.Linear(2, 1)
+    calls = []
+
+    def loss(model, batch, gen):
+        calls.append(batch)
+        return model(torch.randn(8, 2, generator=gen)).pow(2).mean()
+
+    cfg = TrainConfig(max_steps=7, eval_every=3, lr_schedule="cosine")
+    _, res = train(net, None, loss, cfg, seed=0)
+    assert res.steps == 7 and calls == [None] * 7 and len(res.train_losses) == 3
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(net, None, loss, TrainConfig(max_steps=2, lr_schedule="step"))
