@@ -165,7 +165,8 @@ def test_ddim_with_oracle_eps_recovers_x0(kind, rank, n, start):
     xt = s.add_noise(x0, eps0, torch.full((x0.shape[0],), start))
     x = xt
     for i, t in enumerate(sampler.timesteps.tolist()):
-        x = sampler.step(oracle(x, torch.full((x.shape[0],), t)), i, x)
+        x, x0_pred = sampler.step(oracle(x, torch.full((x.shape[0],), t)), i, x)
+        torch.testing.assert_close(x0_pred, x0, rtol=1e-7, atol=1e-7)
         t_prev = sampler.prev_timestep(i)
         expected = x0 if t_prev < 0 else s.add_noise(x0, eps0, torch.full((x.shape[0],), t_prev))
         torch.testing.assert_close(x, expected, rtol=1e-7, atol=1e-7)
@@ -187,11 +188,11 @@ def test_ddim_eta1_equals_ddpm_step_by_step(kind, rank, n_inference):
     for i in range(len(ddim.timesteps)):
         xt = torch.randn(_shape(rank), generator=g, dtype=F64)
         eps = torch.randn(_shape(rank), generator=g, dtype=F64)
-        a = ddim.step(eps, i, xt, torch.Generator().manual_seed(0))
-        b = ddpm.step(eps, i, xt, torch.Generator().manual_seed(0))
+        a, _ = ddim.step(eps, i, xt, torch.Generator().manual_seed(0))
+        b, _ = ddpm.step(eps, i, xt, torch.Generator().manual_seed(0))
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
         if ddim.prev_timestep(i) >= 0:  # every step but the last draws noise
-            c = ddpm.step(eps, i, xt, torch.Generator().manual_seed(1))
+            c, _ = ddpm.step(eps, i, xt, torch.Generator().manual_seed(1))
             assert not torch.allclose(b, c)
             n_stochastic += 1
     assert n_stochastic == len(ddim.timesteps) - 1 > 0
@@ -208,7 +209,7 @@ def test_ddpm_step_is_the_gaussian_posterior():
     mean = ab_prev.sqrt() * beta / (1 - ab) * x0 + (1 - beta).sqrt() * (1 - ab_prev) / (1 - ab) * xt
     var = beta * (1 - ab_prev) / (1 - ab)
     z = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5), dtype=F64)
-    out = ddpm.step(eps, i, xt, torch.Generator().manual_seed(5))
+    out, _ = ddpm.step(eps, i, xt, torch.Generator().manual_seed(5))
     torch.testing.assert_close(out, mean + var.sqrt() * z)
 
 
@@ -217,8 +218,9 @@ def test_ddim_clip_bounds_the_x0_estimate():
     sampler = DDIMSampler(s, clip=1.0)
     sampler.set_timesteps(1, start=20)  # a single step straight to x0
     xt = torch.full((3, 2), 50.0, dtype=F64)
-    out = sampler.step(torch.zeros_like(xt), 0, xt)
+    out, x0 = sampler.step(torch.zeros_like(xt), 0, xt)
     assert out.abs().max().item() == pytest.approx(1.0)
+    assert torch.equal(out, x0)
 
 
 # --- training --------------------------------------------------------------------------------------
@@ -359,3 +361,125 @@ def test_ddim_samples_from_a_trained_model_match_the_data_mean():
     assert (noise.mean(0) - target).abs().max() > 1.5  # the start is far from the data
     assert (samples.mean(0) - target).abs().max() < 0.5
     assert (samples.median(0).values - target).abs().max() < 0.3
+
+
+# --- the reverse loop's hooks, step's x0, the loss, saving a network ---------------------------------
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_step_returns_the_x0_consistent_with_eps(sampler):
+    s = NoiseSchedule(n_steps=50)
+    smp = make_sampler(sampler, s)
+    smp.set_timesteps(5, start=30)
+    xt, eps = _x0(3, 0), _x0(3, 1)
+    for i, t in enumerate(smp.timesteps.tolist()):
+        _, x0 = smp.step(eps, i, xt, torch.Generator().manual_seed(0))
+        tt = torch.full((xt.shape[0],), t)
+        torch.testing.assert_close(x0, s.predict_x0(xt, eps, tt))
+        torch.testing.assert_close(s.predict_eps(xt, x0, tt), eps)
+
+
+def test_known_region_is_the_renoised_input_at_every_step_and_exact_at_the_end():
+    from adgdm.diffusion import reverse
+
+    s = NoiseSchedule(n_steps=40)
+    known = _x0(2, 0)
+    mask = torch.zeros(known.shape, dtype=torch.bool)
+    mask[:, 0] = True
+    seen = []
+    eps_fn = lambda x, t: (seen.append((x.clone(), int(t[0]))), torch.zeros_like(x))[1]  # noqa: E731
+    g = torch.Generator().manual_seed(3)
+    x0 = reverse(eps_fn, s, torch.randn(known.shape, generator=g, dtype=F64), 39, 4, g, sampler="ddpm",
+                 known=known, known_mask=mask)
+    assert torch.equal(x0[:, 0], known[:, 0]) and not torch.equal(x0[:, 1:], known[:, 1:])
+    # replay the chain with the same generator: every step after the first starts from the known
+    # column re-noised to the step's level with fresh noise
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(known.shape, generator=g, dtype=F64)
+    smp = make_sampler("ddpm", s)
+    smp.set_timesteps(4, start=39)
+    for i, t in enumerate(smp.timesteps.tolist()):
+        x, _ = smp.step(torch.zeros_like(x), i, x, g)
+        t_prev = smp.prev_timestep(i)
+        if t_prev >= 0:
+            ref = s.add_noise(known, torch.randn(known.shape, generator=g, dtype=F64),
+                              torch.full((known.shape[0],), t_prev))
+            x = torch.where(mask, ref, x)
+            assert torch.equal(seen[i + 1][0][:, 0], ref[:, 0])
+
+
+def test_guidance_and_eps_transform_hooks():
+    from adgdm.diffusion import reverse, score_gradient, towards_input
+
+    s = NoiseSchedule(n_steps=50)
+    zero = lambda x, t: torch.zeros_like(x)  # noqa: E731
+    x_t, y = torch.zeros(2, 3), torch.ones(2, 3)
+    plain = reverse(zero, s, x_t, 30, 3)
+    pulled = reverse(zero, s, x_t, 30, 3, guide=towards_input(y), guidance=2.0)
+    assert (pulled - y).abs().mean() < (plain - y).abs().mean()
+    up = reverse(zero, s, x_t, 30, 3, guide=score_gradient(lambda x0: x0.sum(1)), guidance=1.0)
+    assert (up > plain).all()
+    assert torch.equal(reverse(zero, s, x_t, 30, 3, guide=towards_input(y), guidance=0.0), plain)
+    # a transform of the noise estimate: doubling the model's eps equals a model predicting 2 eps
+    one = lambda x, t: torch.ones_like(x)  # noqa: E731
+    assert torch.equal(reverse(one, s, x_t, 30, 3, eps_transform=lambda e: 2 * e),
+                       reverse(lambda x, t: 2 * torch.ones_like(x), s, x_t, 30, 3))
+
+
+def test_noise_loss_ignores_masked_out_positions():
+    from adgdm.diffusion import noise_loss
+
+    s = NoiseSchedule(n_steps=20)
+    x0 = _gaussian(16)
+    mask = torch.tensor([[1.0, 0.0]])
+    seen = {}
+
+    def model(xt, t, cond=None):
+        seen["x"] = xt
+        out = torch.zeros_like(xt)
+        out[:, 1] = 1e6  # wildly wrong where the mask is 0
+        return out
+
+    loss = noise_loss(model, s, x0, torch.Generator().manual_seed(0), mask=mask)
+    eps = torch.randn(x0.shape, generator=_after_t(x0.shape[0], s.n_steps, 0))
+    assert loss.item() == pytest.approx((eps[:, 0] ** 2).mean().item(), rel=1e-6)
+    assert (seen["x"][:, 1] == 0).all()  # the network does not see the hidden positions
+    # custom noise and a timestep bound
+    loss2 = noise_loss(lambda xt, t, c=None: torch.zeros_like(xt), s, x0, torch.Generator().manual_seed(0),
+                       t_max=3, noise=lambda shape, g: torch.full(shape, 2.0))
+    assert loss2.item() == pytest.approx(4.0)
+
+
+def _after_t(n, n_steps, seed):
+    g = torch.Generator().manual_seed(seed)
+    torch.randint(0, n_steps, (n,), generator=g)
+    return g
+
+
+def test_net_state_round_trip_gives_identical_outputs():
+    from adgdm.diffusion import net_state, restore_net
+
+    with seeded(0):
+        net = ResidualMLP(3, width=8, depth=1)
+    meta, arrays = net_state(net, NoiseSchedule("cosine", n_steps=30))
+    assert set(meta) == {"net", "schedule"} and all(k.startswith("net.") for k in arrays)
+    net2, sched = restore_net(meta, arrays)
+    assert sched.config() == NoiseSchedule("cosine", n_steps=30).config()
+    x, t = torch.randn(5, 3), torch.arange(5)
+    assert torch.equal(net.eval()(x, t), net2(x, t))
+    with pytest.raises(ValueError, match="expected a UNet"):
+        restore_net(meta, arrays, expect="UNet")
+
+
+def test_train_with_a_loss_that_draws_its_own_batch_and_cosine_lr():
+    with seeded(0):
+        net = nn.Linear(2, 1)
+    calls = []
+
+    def loss(model, batch, gen):
+        calls.append(batch)
+        return model(torch.randn(8, 2, generator=gen)).pow(2).mean()
+
+    cfg = TrainConfig(max_steps=7, eval_every=3, lr_schedule="cosine")
+    _, res = train(net, None, loss, cfg, seed=0)
+    assert res.steps == 7 and calls == [None] * 7 and len(res.train_losses) == 3
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(net, None, loss, TrainConfig(max_steps=2, lr_schedule="step"))

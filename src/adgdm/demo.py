@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 
 
 def run(seed: int = 0, detectors=("diffusion", "dte-np", "ddpm", "pyod-knn", "pyod-iforest")) -> dict:

@@ -5,7 +5,6 @@ import os
 import platform
 from pathlib import Path
 
-import numpy as np
 
 ANCHOR_METHODS = {"KNN": "pyod-knn", "IForest": "pyod-iforest", "ECOD": "pyod-ecod", "LOF": "pyod-lof",
                   "OCSVM": "pyod-ocsvm", "DDPM": "ddpm", "DTE-NP": "dte-np", "DTE-C": "dte-c", "DTE-IG": "dte-ig"}

@@ -5,8 +5,8 @@ import numpy as np
 import torch
 
 from .._torch import batched, resolve_device, seed_of, seeded
-from ..diffusion import NoiseSchedule, TrainConfig, train
-from ..nets import ResidualMLP, build_net
+from ..diffusion import NoiseSchedule, TrainConfig, net_state, restore_net, train
+from ..nets import ResidualMLP
 from .base import BaseDetector
 
 
@@ -61,16 +61,11 @@ class NeuralDetector(BaseDetector):
             return batched(lambda x: fn(x, self._generator()), self._tensor(X), self.score_batch_size).double().cpu().numpy()
 
     def _get_state(self):
-        meta = {"seed_": self.seed_, "net": {"class": type(self.net_).__name__, "config": self.net_.config},
-                "schedule": self.schedule_.config()}
-        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        return meta, arrays
+        meta, arrays = net_state(self.net_, self.schedule_)
+        return {"seed_": self.seed_, **meta}, arrays
 
     def _set_state(self, meta, arrays):
         self.seed_ = int(meta["seed_"])
-        self.schedule_ = NoiseSchedule(**meta["schedule"])
         self.device_ = resolve_device(self.device)
-        self.net_ = build_net(meta["net"]["class"], meta["net"]["config"])
-        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-        self.net_.load_state_dict(state, strict=True)  # raises RuntimeError on missing or misshapen weights
-        self.net_.to(self.device_).eval()
+        # RuntimeError on missing or misshapen weights
+        self.net_, self.schedule_ = restore_net(meta, arrays, self.device_)

@@ -1,8 +1,9 @@
 """DDPM and DDIM reverse steps.
 
 A sampler is given the schedule and a list of timesteps (``set_timesteps``) and takes one reverse
-step at a time from an ``eps`` prediction. Both start from any timestep, which is what partial-noise
-reconstruction needs, and both work on tensors of any rank.
+step at a time from an ``eps`` prediction; ``step`` returns the next ``x`` and the clean estimate
+``x0`` it was built from. Both start from any timestep, which is what partial-noise reconstruction
+needs, and both work on tensors of any rank. The loop over the steps is :func:`adgdm.diffusion.reverse`.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 
 from .schedules import NoiseSchedule
 
-__all__ = ["DDPMSampler", "DDIMSampler", "make_sampler", "denoise"]
+__all__ = ["DDPMSampler", "DDIMSampler", "make_sampler"]
 
 
 class DDIMSampler:
@@ -57,21 +58,32 @@ class DDIMSampler:
         return t_prev, ab_t, ab_prev, x0
 
     def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None,
-             noise_fn: Callable | None = None) -> torch.Tensor:
-        """One reverse step from ``timesteps[i]`` to the next timestep (or to ``x_0``).
+             noise_fn: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One reverse step from ``timesteps[i]`` to the next timestep (or to ``x_0``); returns
+        ``(x_prev, x0_pred)``, the clean estimate (clipped if asked) the step moved towards. At the
+        last step ``x_prev`` is ``x0_pred``.
 
-        ``noise_fn(x, generator)`` draws the step's fresh noise (default: independent per sample)."""
+        ``noise_fn(x, generator)`` draws the step's fresh noise (default: independent per sample).
+
+        Example
+        -------
+        >>> s = NoiseSchedule(n_steps=10)
+        >>> smp = DDIMSampler(s); smp.set_timesteps(2)
+        >>> x_prev, x0 = smp.step(torch.zeros(1, 3), 0, torch.ones(1, 3))
+        >>> x0.shape
+        torch.Size([1, 3])
+        """
         t_prev, ab_t, ab_prev, x0 = self._start(eps, i, xt)
         if self.clip is not None:
             eps = (xt - ab_t**0.5 * x0) / (1 - ab_t) ** 0.5
         if t_prev < 0:
-            return x0
+            return x0, x0
         sigma = self.eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)) ** 0.5
         dir_xt = max(1 - ab_prev - sigma**2, 0.0) ** 0.5 * eps
         out = ab_prev**0.5 * x0 + dir_xt
         if sigma > 0:
             out = out + sigma * (noise_fn or _randn_like)(xt, generator)
-        return out
+        return out, x0
 
 
 class DDPMSampler(DDIMSampler):
@@ -85,39 +97,24 @@ class DDPMSampler(DDIMSampler):
         super().__init__(schedule, eta=1.0, clip=clip)
 
     def step(self, eps: torch.Tensor, i: int, xt: torch.Tensor, generator: torch.Generator | None = None,
-             noise_fn: Callable | None = None) -> torch.Tensor:
+             noise_fn: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         t_prev, ab_t, ab_prev, x0 = self._start(eps, i, xt)
         if t_prev < 0:
-            return x0
+            return x0, x0
         beta = 1 - ab_t / ab_prev
         mean = (ab_prev**0.5 * beta / (1 - ab_t)) * x0 + ((1 - beta) ** 0.5 * (1 - ab_prev) / (1 - ab_t)) * xt
         var = beta * (1 - ab_prev) / (1 - ab_t)
-        return mean + var**0.5 * (noise_fn or _randn_like)(xt, generator)
+        return mean + var**0.5 * (noise_fn or _randn_like)(xt, generator), x0
 
 
 def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
 
 
-def make_sampler(name: str, schedule: NoiseSchedule, eta: float = 0.0) -> DDIMSampler:
+def make_sampler(name: str, schedule: NoiseSchedule, eta: float = 0.0, clip: float | None = None) -> DDIMSampler:
+    """``"ddim"`` (with ``eta``) or ``"ddpm"``; ``clip`` bounds each step's clean estimate."""
     if name == "ddim":
-        return DDIMSampler(schedule, eta=eta)
+        return DDIMSampler(schedule, eta=eta, clip=clip)
     if name == "ddpm":
-        return DDPMSampler(schedule)
+        return DDPMSampler(schedule, clip=clip)
     raise ValueError(f"unknown sampler {name!r}; choose 'ddpm' or 'ddim'")
-
-
-@torch.no_grad()
-def denoise(
-    eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    sampler: DDIMSampler,
-    xt: torch.Tensor,
-    generator: torch.Generator | None = None,
-    noise_fn: Callable | None = None,
-) -> torch.Tensor:
-    """Run the reverse chain over ``sampler.timesteps`` starting from ``xt``; returns ``x_0``."""
-    x = xt
-    for i, t in enumerate(sampler.timesteps.tolist()):
-        tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        x = sampler.step(eps_model(x, tt), i, x, generator, noise_fn)
-    return x

@@ -1,28 +1,28 @@
-"""One training loop for every denoiser: Adam, mini-batches, epochs or a step budget,
-early stopping on a held-out loss, optional EMA, seeded."""
+"""One training loop for every network: Adam, mini-batches (or a loss that draws its own batch),
+epochs or a step budget, early stopping on a held-out loss, optional EMA and cosine learning-rate
+decay, seeded."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .ema import EMA
-from .schedules import NoiseSchedule
+from .losses import LossFn, denoising_loss
 
 __all__ = ["TrainConfig", "TrainResult", "train", "denoising_loss"]
-
-LossFn = Callable[[nn.Module, Sequence[torch.Tensor], torch.Generator], torch.Tensor]
 
 
 @dataclass
 class TrainConfig:
     """Training settings. ``epochs`` bounds passes over the data and ``max_steps`` bounds optimiser
     steps; whichever ends first stops training. ``val_fraction`` > 0 holds out rows for early stopping
-    with ``patience`` evaluations (one per epoch or per ``eval_every`` steps)."""
+    with ``patience`` evaluations (one per epoch or per ``eval_every`` steps). ``lr_schedule``
+    ``"cosine"`` decays the learning rate to 0 over the training steps (None keeps it constant)."""
 
     epochs: int = 100
     max_steps: int | None = 2000
@@ -34,6 +34,7 @@ class TrainConfig:
     eval_every: int = 200
     ema_decay: float | None = None
     grad_clip: float | None = 1.0
+    lr_schedule: str | None = None
 
 
 @dataclass
@@ -44,52 +45,63 @@ class TrainResult:
     stopped_early: bool = False
 
 
-def denoising_loss(schedule: NoiseSchedule, cond_drop: float = 0.0, null_label: int | None = None) -> LossFn:
-    """The DDPM objective ``E ||eps - eps_theta(x_t, t)||^2`` for batches ``(x0,)`` or ``(x0, cond)``.
-
-    With ``cond_drop`` > 0 a fraction of labels is replaced by ``null_label`` (classifier-free guidance).
-    """
-
-    def loss(model: nn.Module, batch: Sequence[torch.Tensor], gen: torch.Generator) -> torch.Tensor:
-        x0 = batch[0]
-        t = torch.randint(0, schedule.n_steps, (x0.shape[0],), generator=gen).to(x0.device)
-        eps = torch.randn(x0.shape, generator=gen).to(x0.device)
-        xt = schedule.add_noise(x0, eps, t)
-        cond = batch[1] if len(batch) > 1 else None
-        if cond is not None and cond_drop > 0:
-            drop = (torch.rand(cond.shape[0], generator=gen) < cond_drop).to(cond.device)
-            cond = torch.where(drop, torch.full_like(cond, null_label), cond)
-        return ((model(xt, t, cond) - eps) ** 2).mean()
-
-    return loss
-
-
 def _batches(n: int, batch_size: int, gen: torch.Generator):
     perm = torch.randperm(n, generator=gen)
     for i in range(0, n, batch_size):
         yield perm[i : i + batch_size]
 
 
+def _batch_stream(tensors, n: int, batch_size: int, gen: torch.Generator, device):
+    """Mini-batches epoch after epoch; each epoch's permutation is drawn only when it starts."""
+    while True:
+        for idx in _batches(n, batch_size, gen):
+            yield [d[idx.to(device)] for d in tensors]
+
+
+def _lr_scheduler(opt, kind: str | None, total: int):
+    if kind is None:
+        return None
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    raise ValueError(f"unknown lr_schedule {kind!r}; choose 'cosine' or None")
+
+
 def train(
     model: nn.Module,
-    data: Sequence[torch.Tensor],
+    data: Sequence[torch.Tensor] | None,
     loss_fn: LossFn,
     config: TrainConfig = TrainConfig(),
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
     desc: str = "training",
+    lines: bool = False,
 ) -> tuple[nn.Module, TrainResult]:
-    """Train ``model`` on the aligned tensors ``data`` (rows first) with ``loss_fn``.
+    """Train ``model`` on the aligned tensors ``data`` (rows first) with ``loss_fn(model, batch, gen)``.
 
+    With ``data=None`` the loss draws its own batch (``batch`` is None) and ``max_steps`` steps run.
+    ``progress`` shows a bar at a terminal; with ``lines`` it prints a line per evaluation elsewhere.
     Returns the trained model (the EMA copy when ``ema_decay`` is set) and a :class:`TrainResult`.
     With early stopping, the weights of the best held-out evaluation are restored.
+
+    Example
+    -------
+    >>> net = torch.nn.Linear(2, 1)
+    >>> fn = lambda model, batch, gen: model(torch.randn(8, 2, generator=gen)).pow(2).mean()
+    >>> _, res = train(net, None, fn, TrainConfig(max_steps=5, lr_schedule="cosine"))
+    >>> res.steps
+    5
     """
+    gen = torch.Generator().manual_seed(int(seed))
+    model.to(device).train()
+    if data is None:
+        if config.max_steps is None or config.val_fraction > 0:
+            raise ValueError("a loss that draws its own batches needs max_steps and no val_fraction")
+        return _train_loop(model, None, None, loss_fn, config, gen, int(config.max_steps), int(config.eval_every),
+                           seed, progress, desc, lines)
     n = data[0].shape[0]
     if n == 0:
         raise ValueError("cannot train on empty data")
-    gen = torch.Generator().manual_seed(int(seed))
-    model.to(device).train()
     tensors = [d.to(device) for d in data]
     val = None
     if config.val_fraction > 0 and n >= 20:
@@ -99,51 +111,58 @@ def train(
         val = [d[vi] for d in tensors]
         tensors = [d[ti] for d in tensors]
         n = tensors[0].shape[0]
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    ema = EMA(model, config.ema_decay) if config.ema_decay else None
     steps_per_epoch = math.ceil(n / config.batch_size)
     total = config.epochs * steps_per_epoch
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     eval_every = steps_per_epoch if config.max_steps is None else min(steps_per_epoch, config.eval_every)
+    batches = _batch_stream(tensors, n, config.batch_size, gen, device)
+    return _train_loop(model, batches, val, loss_fn, config, gen, total, eval_every, seed, progress, desc, lines)
+
+
+def _train_loop(model, batches, val, loss_fn, config, gen, total, eval_every, seed, progress, desc, lines):
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    lr_sched = _lr_scheduler(opt, config.lr_schedule, total)
+    ema = EMA(model, config.ema_decay) if config.ema_decay else None
     result = TrainResult()
     best, best_state, bad = math.inf, None, 0
     bar = _progress(total, desc) if progress else None
     val_gen_seed = int(seed) + 1
     step, running = 0, []
     while step < total and not result.stopped_early:
-        for idx in _batches(n, config.batch_size, gen):
-            batch = [d[idx.to(device)] for d in tensors]
-            loss = loss_fn(model, batch, gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            if ema is not None:
-                ema.update(model)
-            running.append(loss.item())
-            step += 1
+        batch = None if batches is None else next(batches)
+        loss = loss_fn(model, batch, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        if lr_sched is not None:
+            lr_sched.step()
+        if ema is not None:
+            ema.update(model)
+        running.append(loss.item())
+        step += 1
+        if bar is not None:
+            bar.update(1)
+        if step % eval_every == 0 or step == total:
+            result.train_losses.append(float(np.mean(running)))
+            running = []
             if bar is not None:
-                bar.update(1)
-            if step % eval_every == 0 or step == total:
-                result.train_losses.append(float(np.mean(running)))
-                running = []
-                if val is not None:
-                    current = ema.shadow if ema is not None else model
-                    vloss = _eval(current, val, loss_fn, val_gen_seed, config.batch_size)
-                    result.val_losses.append(vloss)
-                    if vloss < best - 1e-6:
-                        best, bad = vloss, 0
-                        best_state = {k: v.detach().clone() for k, v in current.state_dict().items()}
-                    else:
-                        bad += 1
-                        if bad >= config.patience:
-                            result.stopped_early = True
-            if step >= total or result.stopped_early:
-                break
-        if result.stopped_early:
-            break
+                bar.set_postfix_str(f"loss {result.train_losses[-1]:.4f}")
+            elif progress and lines:  # no terminal to draw a bar on: a line per evaluation
+                print(f"[{desc}] step {step}/{total} loss {result.train_losses[-1]:.4f}", flush=True)
+            if val is not None:
+                current = ema.shadow if ema is not None else model
+                vloss = _eval(current, val, loss_fn, val_gen_seed, config.batch_size)
+                result.val_losses.append(vloss)
+                if vloss < best - 1e-6:
+                    best, bad = vloss, 0
+                    best_state = {k: v.detach().clone() for k, v in current.state_dict().items()}
+                else:
+                    bad += 1
+                    if bad >= config.patience:
+                        result.stopped_early = True
     if bar is not None:
         bar.close()
     result.steps = step

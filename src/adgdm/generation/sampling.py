@@ -1,9 +1,9 @@
 """Sampling from fitted diffusion models, and the reverse loop every generator kind shares.
 
-``reverse`` runs DDIM/DDPM steps from any timestep with three optional twists: a per-feature
-scaling of the predicted noise (``eps_scale``: 1 = the model, 0 = no pull towards the data,
-negative = pushed away), known entries held to the data at every step (RePaint-style inpainting),
-and a gradient nudge from a differentiable score (guidance).
+``reverse`` runs :func:`adgdm.diffusion.reverse` from any timestep with three optional twists: a
+per-feature scaling of the predicted noise (``eps_scale``: 1 = the model, 0 = no pull towards the
+data, negative = pushed away), known entries held to the data at every step (RePaint-style
+inpainting), and a gradient nudge from a differentiable score (guidance).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .._torch import seed_of
-from ..diffusion import NoiseSchedule, make_sampler
+from ..diffusion import NoiseSchedule, reverse as diffusion_reverse, score_gradient
 
 __all__ = ["reverse", "sample", "to_model_space", "from_model_space", "eps_function"]
 
@@ -69,39 +69,18 @@ def reverse(eps_fn: Callable, schedule: NoiseSchedule, x_t: torch.Tensor, start:
             eps_scale: float | torch.Tensor = 1.0, known: torch.Tensor | None = None,
             known_mask: torch.Tensor | None = None, clip: float | None = None,
             score_fn: Callable | None = None, guidance: float = 0.0) -> torch.Tensor:
-    """Reverse chain from timestep ``start`` in ``steps`` steps; returns ``x_0``.
+    """Reverse chain from timestep ``start`` in ``steps`` steps; returns ``x_0``
+    (:func:`adgdm.diffusion.reverse` with the generators' hooks).
 
     ``known``/``known_mask`` (True = keep): after every step the kept entries are replaced by the
     data noised to the new level, so the rest is generated conditioned on them. ``score_fn(x0)``
     (differentiable, per row) with ``guidance`` > 0 pushes each step's clean estimate up the score
     (down with ``guidance`` < 0).
     """
-    smp = make_sampler(sampler, schedule, eta=eta)
-    smp.clip = clip
-    smp.set_timesteps(steps, start=start)
-    x = x_t
-    for i, t in enumerate(smp.timesteps.tolist()):
-        tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        with torch.no_grad():
-            eps = eps_fn(x, tt) * eps_scale
-        if score_fn is not None and guidance != 0.0:
-            ab = float(schedule.alpha_bars[t])
-            with torch.enable_grad():
-                xg = x.detach().requires_grad_(True)
-                x0 = (xg - (1 - ab) ** 0.5 * eps) / ab**0.5
-                grad, = torch.autograd.grad(score_fn(x0).sum(), xg)
-            # moving eps against the gradient moves the clean estimate along it
-            eps = eps - float(guidance) * (1 - ab) ** 0.5 * grad
-        x = smp.step(eps, i, x, generator)
-        if known is not None:
-            t_prev = smp.prev_timestep(i)
-            if t_prev >= 0:
-                noise = torch.randn(known.shape, generator=generator, dtype=known.dtype)
-                ref = schedule.add_noise(known, noise, torch.full((known.shape[0],), t_prev, dtype=torch.long))
-            else:
-                ref = known
-            x = torch.where(known_mask, ref, x)
-    return x.detach()
+    return diffusion_reverse(eps_fn, schedule, x_t, start, steps, generator, sampler=sampler, eta=eta, clip=clip,
+                             eps_transform=lambda eps: eps * eps_scale,
+                             guide=None if score_fn is None else score_gradient(score_fn), guidance=guidance,
+                             known=known, known_mask=known_mask)
 
 
 def sample(model, n: int, steps: int | None = None, sampler: str = "ddpm", eta: float = 0.0, label: int | None = None,

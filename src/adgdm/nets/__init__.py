@@ -1,10 +1,12 @@
-"""Denoising networks. They take ``(x, t[, cond])`` and know nothing of the noise schedule."""
+"""Networks. The denoisers take ``(x, t[, cond])`` and know nothing of the noise schedule; ``SegNet``
+maps images to per-pixel defect logits."""
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mlp import ResidualMLP
+from .segnet import SegNet, seg_loss
 from .temporal import TemporalConvNet
 from .unet import UNet
 
-NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet}
+NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet}
 
 
 def build_net(name: str, config: dict):
@@ -14,4 +16,5 @@ def build_net(name: str, config: dict):
     return NETS[name](**config)
 
 
-__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "build_net", "NETS"]
+__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet",
+           "seg_loss", "build_net", "NETS"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..diffusion import DDIMSampler, NoiseSchedule
+from ..diffusion import NoiseSchedule, reverse
 
 __all__ = ["masked_denoise", "reconstruction_errors", "imputation_errors", "forecast_errors", "grating_masks",
            "forecast_mask"]
@@ -45,12 +45,10 @@ def masked_denoise(net, schedule: NoiseSchedule, x0: torch.Tensor, mask: torch.T
     cond = torch.cat([x0 * mask, mask.expand_as(x0)], dim=1)
     t = torch.full((x0.shape[0],), int(t_start), dtype=torch.long, device=x0.device)
     x = schedule.add_noise(x0, noise.to(x0).expand_as(x0), t) * hidden
-    sampler = DDIMSampler(schedule, eta=0.0)
-    sampler.set_timesteps(n_steps, start=int(t_start))
-    for i, step_t in enumerate(sampler.timesteps.tolist()):
-        tt = torch.full((x0.shape[0],), step_t, dtype=torch.long, device=x0.device)
-        x = sampler.step(net(x * hidden, tt, cond), i, x) * hidden
-    return x + x0 * mask
+    # the network sees the hidden positions only; DDIM steps act per position, so what the loop
+    # carries at the observed ones never reaches the hidden ones and is dropped at the end
+    x = reverse(lambda x, tt: net(x * hidden, tt, cond), schedule, x, int(t_start), n_steps)
+    return x * hidden + x0 * mask
 
 
 def _errors(net, schedule, x0, mask, t_start, n_steps, noise):

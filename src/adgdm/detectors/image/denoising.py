@@ -30,8 +30,8 @@ import torch.nn.functional as F
 
 from ..._torch import resolve_device, seed_of, seeded
 from ...data.images import to_float_images
-from ...diffusion import NoiseSchedule, TrainConfig, make_sampler, train
-from ...nets import UNet, build_net
+from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, reverse, towards_input, train
+from ...nets import UNet
 from ..._params import store_params
 from .base import ImageBase
 from .patch import load_image_dir, top_k_mean
@@ -239,10 +239,7 @@ class ImageDenoisingDetector(ImageBase):
                 ys = torch.randint(0, H - crop + 1, (B,), generator=gen).tolist()
                 xs = torch.randint(0, W - crop + 1, (B,), generator=gen).tolist()
                 x0 = torch.stack([x0[i, :, y:y + crop, x:x + crop] for i, (y, x) in enumerate(zip(ys, xs))])
-            t = torch.randint(0, t_max + 1, (B,), generator=gen)
-            eps = self._noise(x0.shape, gen).to(x0)
-            xt = sched.add_noise(x0, eps, t.to(x0.device))
-            return ((model(xt, t.to(x0.device)) - eps) ** 2).mean()
+            return noise_loss(model, sched, x0, gen, t_max=t_max, noise=self._noise)
 
         return loss
 
@@ -255,16 +252,8 @@ class ImageDenoisingDetector(ImageBase):
         ``eps_tilde = eps_hat - w sqrt(1 - abar_t) (y_t - x_t)``."""
         sched = self.schedule_
         t0 = sched.t_from_fraction(float(level))
-        sampler = make_sampler("ddim", sched)
-        sampler.set_timesteps(int(self.steps), start=t0)
         x = sched.add_noise(y, noise.expand_as(y), torch.tensor(t0))
-        for i, t in enumerate(sampler.timesteps.tolist()):
-            eps = self.net_(x, torch.full((x.shape[0],), t, dtype=torch.long, device=x.device))
-            if guidance:
-                ab = float(sched.alpha_bars[t])
-                y_t = ab ** 0.5 * y + (1 - ab) ** 0.5 * eps
-                eps = eps - float(guidance) * (1 - ab) ** 0.5 * (y_t - x)
-            x = sampler.step(eps, i, x)
+        x = reverse(self.net_, sched, x, t0, int(self.steps), guide=towards_input(y), guidance=float(guidance))
         return x.clamp(-1.0, 1.0)
 
     def _reconstructions(self, y: torch.Tensor, noise_of) -> list[torch.Tensor]:
@@ -346,26 +335,18 @@ class ImageDenoisingDetector(ImageBase):
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self):
-        meta = {"seed_": self.seed_, "n_channels_": self.n_channels_,
-                "net": {"class": type(self.net_).__name__, "config": self.net_.config},
-                "schedule": self.schedule_.config()}
-        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        meta, arrays = net_state(self.net_, self.schedule_)
+        meta.update({"seed_": self.seed_, "n_channels_": self.n_channels_})
         arrays["calibration_index_"] = np.asarray(self.calibration_index_, dtype=np.int64)
         return meta, arrays
 
     def _set_state(self, f: dict, arrays: dict) -> None:
         self.seed_ = int(f["seed_"])
         self.n_channels_ = int(f["n_channels_"])
-        self.schedule_ = NoiseSchedule(**f["schedule"])
         self.device_ = resolve_device(self.device)
-        if f["net"]["class"] != "UNet":
-            raise ValueError(f"expected a UNet, the file holds a {f['net']['class']}")
-        self.net_ = build_net("UNet", f["net"]["config"])
+        self.net_, self.schedule_ = restore_net(f, arrays, self.device_, expect="UNet")
         if self.net_.config["channels"] != self.n_channels_:
             raise ValueError("the network's channel count does not match n_channels_")
-        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-        self.net_.load_state_dict(state, strict=True)  # RuntimeError on missing or misshapen weights
-        self.net_.to(self.device_).eval()
         self.calibration_index_ = np.asarray(arrays["calibration_index_"], dtype=np.int64)
 
 

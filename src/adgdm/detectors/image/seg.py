@@ -24,78 +24,16 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from ..._progress import progress_bar
 from ..._torch import resolve_device, seed_of, seeded
+from ...diffusion import TrainConfig, load_net_arrays, net_arrays, train
 from ...generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
+from ...nets.segnet import SegNet, seg_loss as _seg_loss
 from ..._params import store_params
 from .patch import PatchDiffusion
 
 __all__ = ["SegNet", "ImageSegCycle", "SYNTH_DEFECTS", "synthesize_defect"]
 
 SYNTH_DEFECTS = ("paste", "texture", "scar", "spot", "line", "shade", "edge")
-
-
-# --------------------------------------------------------------------------------------------
-# network
-# --------------------------------------------------------------------------------------------
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    g = max(d for d in range(1, 9) if c_out % d == 0)  # GroupNorm groups must divide the channels
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.GroupNorm(g, c_out), nn.SiLU(),
-                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.GroupNorm(g, c_out), nn.SiLU())
-
-
-class SegNet(nn.Module):
-    """A small U-Net without time embedding: ``(B, in_channels, H, W)`` -> per-pixel logits
-    ``(B, 1, H, W)``. Any ``H, W`` works: inputs are reflect-padded to a multiple of ``factor``
-    and the output cropped back.
-
-    Example
-    -------
-    >>> net = SegNet(in_channels=2, width=8, mults=(1, 2))
-    >>> net(torch.zeros(3, 2, 30, 27)).shape
-    torch.Size([3, 1, 30, 27])
-    """
-
-    def __init__(self, in_channels: int = 2, width: int = 16, mults: tuple = (1, 2, 4, 4)):
-        super().__init__()
-        mults = tuple(int(m) for m in mults)
-        if not mults or int(width) < 1 or min(mults) < 1:
-            raise ValueError(f"need width >= 1 and at least one positive multiplier, got {width}, {mults}")
-        self.config = dict(in_channels=int(in_channels), width=int(width), mults=list(mults))
-        widths = [int(width) * m for m in mults]
-        self.down = nn.ModuleList()
-        c = int(in_channels)
-        for w in widths:
-            self.down.append(_block(c, w))
-            c = w
-        self.up = nn.ModuleList()
-        for w in reversed(widths[:-1]):
-            self.up.append(_block(c + w, w))
-            c = w
-        self.out = nn.Conv2d(c, 1, 1)
-
-    @property
-    def factor(self) -> int:
-        return 2 ** (len(self.config["mults"]) - 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        H, W = x.shape[-2:]
-        f = self.factor
-        ph, pw = (-H) % f, (-W) % f
-        if ph or pw:
-            mode = "reflect" if ph < H and pw < W else "replicate"
-            x = nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
-        skips = []
-        for i, block in enumerate(self.down):
-            x = block(x)
-            if i < len(self.down) - 1:
-                skips.append(x)
-                x = nn.functional.max_pool2d(x, 2)
-        for block in self.up:
-            skip = skips.pop()
-            x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = block(torch.cat([x, skip], dim=1))
-        return self.out(x)[..., :H, :W]
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,36 +361,18 @@ class ImageSegCycle(PatchDiffusion):
 
     def _train(self, imgs: np.ndarray, rng: np.random.Generator) -> list[float]:
         kinds = (self.defects,) if isinstance(self.defects, str) else tuple(self.defects)
-        net = self.net_
-        net.train()
         steps = int(self.max_steps)
-        opt = torch.optim.Adam(net.parameters(), lr=float(self.lr))
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-        losses, running = [], []
-        bar = progress_bar(steps, self.name, unit="step") if self.verbose else None
+        # the loss draws its own batch (numpy ``rng``: crops and synthetic defects); train() adds
+        # Adam, cosine decay, clipping at 1 and the mean loss per 50 steps
+        def loss(net, batch, gen):
+            feats, target = self._batch(imgs, rng, kinds)
+            return _seg_loss(net(feats), target)
+
+        config = TrainConfig(max_steps=steps, lr=float(self.lr), eval_every=50, lr_schedule="cosine", grad_clip=1.0)
         with seeded(self.seed_ + 1):
-            for step in range(steps):
-                feats, target = self._batch(imgs, rng, kinds)
-                loss = _seg_loss(net(feats), target)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                running.append(loss.item())
-                if bar is not None:
-                    bar.update(1)
-                if (step + 1) % 50 == 0 or step + 1 == steps:
-                    losses.append(float(np.mean(running)))
-                    running = []
-                    if bar is not None:
-                        bar.set_postfix_str(f"loss {losses[-1]:.4f}")
-                    elif self.verbose:  # no terminal: a line per 50 steps
-                        print(f"[{self.name}] step {step + 1}/{steps} loss {losses[-1]:.4f}", flush=True)
-        if bar is not None:
-            bar.close()
-        net.eval()
-        return losses
+            self.net_, result = train(self.net_, None, loss, config, seed=self.seed_ + 1, device=self.device_,
+                                      progress=bool(self.verbose), desc=self.name, lines=True)
+        return result.train_losses
 
     def _calibrate(self, train: np.ndarray, held_out: np.ndarray) -> np.ndarray:
         """Scores of the held-out normal images (they set ``threshold_``)."""
@@ -477,7 +397,7 @@ class ImageSegCycle(PatchDiffusion):
     def _get_state(self) -> tuple[dict, dict]:
         meta = {"seed_": self.seed_, "sigma_": self.sigma_, "net": self.net_.config,
                 "train_losses_": [float(v) for v in self.train_losses_]}
-        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        arrays = net_arrays(self.net_)
         return meta, arrays
 
     def _set_state(self, f: dict, arrays: dict) -> None:
@@ -486,19 +406,6 @@ class ImageSegCycle(PatchDiffusion):
         self.kernel_ = _gauss_kernel(self.sigma_)
         self.train_losses_ = [float(v) for v in f.get("train_losses_", [])]
         self.device_ = resolve_device(self.device)
-        self.net_ = SegNet(**f["net"])
-        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-        self.net_.load_state_dict(state, strict=True)
-        self.net_.to(self.device_).eval()
+        self.net_ = load_net_arrays(SegNet(**f["net"]), arrays, self.device_)
         if self.net_.config["in_channels"] != 2 * self.image_shape_[2]:
             raise ValueError("network input channels do not match the image channels")
-
-
-def _seg_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
-    """Focal loss (``gamma``) plus soft Dice over the batch."""
-    bce = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    p = torch.sigmoid(logits)
-    pt = p * target + (1 - p) * (1 - target)
-    focal = ((1 - pt) ** gamma * bce).mean()
-    dice = 1 - (2 * (p * target).sum() + 1) / (p.sum() + target.sum() + 1)
-    return focal + dice

@@ -32,7 +32,6 @@ True
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view

@@ -17,8 +17,8 @@ import torch
 from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import check_series
 from ...data.windows import fold, grid_starts, window_view
-from ...diffusion import NoiseSchedule, TrainConfig, train
-from ...nets import TemporalConvNet, build_net
+from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
+from ...nets import TemporalConvNet
 from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ..._params import store_params
 from .base import SeriesBase
@@ -171,14 +171,11 @@ class SeriesDiffusionDetector(SeriesBase):
 
         def loss(model, batch, gen):
             x0 = batch[0]
-            n = x0.shape[0]
-            t = torch.randint(0, sched.n_steps, (n,), generator=gen)
-            eps = torch.randn(x0.shape, generator=gen)
-            mask = bank[torch.randint(0, len(bank), (n,), generator=gen)].to(x0)
-            hidden = 1.0 - mask
-            xt = sched.add_noise(x0, eps, t.to(x0.device)) * hidden
-            pred = model(xt, t.to(x0.device), torch.cat([x0 * mask, mask], dim=1))
-            return (((pred - eps.to(x0)) ** 2) * hidden).sum() / hidden.sum().clamp(min=1.0)
+            # a mask per window (1 = observed); the loss counts the hidden steps, which the network
+            # denoises seeing the observed ones as a condition
+            hidden = lambda g: 1.0 - bank[torch.randint(0, len(bank), (x0.shape[0],), generator=g)].to(x0)  # noqa: E731
+            cond = lambda h: torch.cat([x0 * (1.0 - h), 1.0 - h], dim=1)  # noqa: E731
+            return noise_loss(model, sched, x0, gen, mask=hidden, cond=cond)
 
         return loss
 
@@ -337,10 +334,8 @@ class SeriesDiffusionDetector(SeriesBase):
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self):
-        meta = {"seed_": self.seed_, "mode_center_": self.mode_center_, "mode_scale_": self.mode_scale_,
-                "net": {"class": type(self.net_).__name__, "config": self.net_.config},
-                "schedule": self.schedule_.config()}
-        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        meta, arrays = net_state(self.net_, self.schedule_)
+        meta.update({"seed_": self.seed_, "mode_center_": self.mode_center_, "mode_scale_": self.mode_scale_})
         arrays.update({f"channel_scale.{m}": self.channel_scale_[m] for m in self._modes()})
         return meta, arrays
 
@@ -349,12 +344,9 @@ class SeriesDiffusionDetector(SeriesBase):
         self.mode_center_ = {k: float(v) for k, v in f["mode_center_"].items()}
         self.mode_scale_ = {k: float(v) for k, v in f["mode_scale_"].items()}
         self.channel_scale_ = {m: arrays[f"channel_scale.{m}"] for m in self._modes()}
-        self.schedule_ = NoiseSchedule(**f["schedule"])
         self.device_ = resolve_device(self.device)
-        self.net_ = build_net(f["net"]["class"], f["net"]["config"])
-        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
-        self.net_.load_state_dict(state, strict=True)  # RuntimeError on missing or misshapen weights
-        self.net_.to(self.device_).eval()
+        # RuntimeError on missing or misshapen weights
+        self.net_, self.schedule_ = restore_net(f, arrays, self.device_)
         self._make_noise()
 
 
