@@ -42,7 +42,9 @@ def _graph() -> dict[str, set[str]]:
                     root = ".".join(base + ([node.module] if node.module else []))
                 else:
                     root = node.module or ""
-                targets = [f"{root}.{a.name}" for a in node.names] + [root]
+                subs = [f"{root}.{a.name}" for a in node.names]
+                # ``from pkg import name``: the submodule ``pkg.name`` if there is one, else pkg itself
+                targets = [s if s in files else root for s in subs]
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             for t in targets:

@@ -15,6 +15,6 @@ Report('adgdm report', 2 sections, 3 figures)
 >>> bench_report(["benchmarks/results/skab.csv"], "bench.html")                 # doctest: +SKIP
 """
 from ._report import Report
-from .bench import bench_report
+from .bench_report import bench_report
 
 __all__ = ["Report", "bench_report"]

@@ -17,7 +17,7 @@ import numpy as np
 from . import _checks, _html
 from ._html import esc, fmt
 
-__all__ = ["METRICS", "CONTEXT", "pick_metrics", "summarise", "section_html", "bench_report"]
+__all__ = ["METRICS", "CONTEXT", "pick_metrics", "summarise", "section_html"]
 
 # Higher-is-better metrics, in order of preference for the headline chart.
 METRICS = ("auroc", "vus_pr", "auprc", "vus_roc", "f1", "best_f1", "pa_f1", "pixel_auroc", "aupro",
@@ -172,31 +172,3 @@ def _read(paths):
         _checks.columns(f, REQUIRED, f"bench CSV {p.name}")
         frames.append(f)
     return paths, frames
-
-
-def bench_report(csv_paths, out, *, title: str | None = None, metric: str | None = None,
-                 subtitle: str | None = None) -> Path:
-    """Read long bench CSVs (one or many), write a self-contained HTML report to ``out``, return its path.
-
-    Files are concatenated (a repeated (dataset, detector, seed) keeps the last file's row). When
-    ``suite``, ``setting`` or ``shots`` vary, each combination gets its own benchmark section.
-
-    >>> bench_report(["results/a.csv", "results/b.csv"], "report.html")   # doctest: +SKIP
-    """
-    import pandas as pd
-
-    from ._report import Report
-
-    paths, frames = _read(csv_paths)
-    df = pd.concat(frames, ignore_index=True, sort=False)
-    rep = Report(title=title or "adgdm benchmark report", subtitle=subtitle or f"{len(df):,} result rows from {len(paths)} file(s)")
-    rep.add_text("\n".join(f"- `{p.name}`: {len(f):,} rows" for p, f in zip(paths, frames)), title="Inputs")
-    ctx = [c for c in CONTEXT if c in df.columns and df[c].nunique(dropna=False) > 1]
-    if not ctx:
-        rep.add_bench(df, metric=metric, title="Benchmark")
-    else:
-        for values, part in df.groupby(ctx, dropna=False, sort=True):
-            values = values if isinstance(values, tuple) else (values,)
-            name = ", ".join(f"{c}={v}" for c, v in zip(ctx, values))
-            rep.add_bench(part, metric=metric, title=f"Benchmark: {name}")
-    return rep.save(out)
