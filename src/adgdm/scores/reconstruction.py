@@ -23,26 +23,17 @@ def _reconstructions(model, schedule, x, t_starts, steps, sampler, n_repeats, ge
             yield denoise(eps_model, s, xt, generator, noise_fn=shared_noise)
 
 
-@torch.no_grad()
-def reconstruction_score(
-    model,
-    schedule: NoiseSchedule,
-    x: torch.Tensor,
-    t_starts: Sequence[int],
-    steps: int = 10,
-    sampler: str = "ddim",
-    n_repeats: int = 1,
-    generator: torch.Generator | None = None,
-    cond: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Mean squared reconstruction error per sample, averaged over ``t_starts`` and ``n_repeats``.
+def reconstruction_score(model, schedule: NoiseSchedule, x: torch.Tensor, t_starts: Sequence[int], *args,
+                         **kwargs) -> torch.Tensor:
+    """Mean squared reconstruction error per sample, averaged over ``t_starts`` and ``n_repeats``:
+    the mean of :func:`reconstruction_residual` (same arguments: ``steps``, ``sampler``,
+    ``n_repeats``, ``generator``, ``cond``) over all but the first axis.
 
     ``model(x_t, t, cond)`` predicts noise. Each start level is denoised with ``steps`` reverse
     steps of ``sampler`` ("ddim" deterministic, "ddpm" ancestral). Works for any tensor rank.
     The starting noise is shared by all rows (see :func:`shared_noise`).
     """
-    return reconstruction_residual(model, schedule, x, t_starts, steps, sampler, n_repeats, generator,
-                                   cond).flatten(1).mean(1)
+    return reconstruction_residual(model, schedule, x, t_starts, *args, **kwargs).flatten(1).mean(1)
 
 
 @torch.no_grad()

@@ -356,6 +356,20 @@ def _bar(it, desc: str, total: int):
     return iterate(it, desc, total)
 
 
+# one example for both denoisers (a pasted square on stripes), filled in per class below
+_EXAMPLE = """
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> stripes = 0.5 + 0.2 * np.sin(np.arange(32) / 2.0)[None, None, :]
+    >>> train = np.clip(stripes + 0.02 * rng.normal(size=(12, 32, 32)), 0, 1)
+    >>> test = train[:2].copy(); test[1, 12:20, 12:20] = 1.0
+    >>> det = {cls}(width=8, max_steps=100, train_crop=16, random_state=0).fit(train)
+    >>> m = det.anomaly_map(test)
+    >>> m.shape, bool(m[1, 12:20, 12:20].mean() > m[0].max())
+    ((2, 32, 32), True)
+"""
+
 _PARAMS_DOC = """
     Parameters
     ----------
@@ -397,18 +411,7 @@ class ImageRecon(ImageDenoisingDetector):
     Cost: with the defaults ``fit`` on 200 grey 64x64 images (160 trained on, 40 held out) took
     116 s on one CPU thread of a 2-core machine shared with another job (400 training steps, then
     the 40 calibration images scored); scoring ran at 3.4 images per second.
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> stripes = 0.5 + 0.2 * np.sin(np.arange(32) / 2.0)[None, None, :]
-    >>> train = np.clip(stripes + 0.02 * rng.normal(size=(12, 32, 32)), 0, 1)
-    >>> test = train[:2].copy(); test[1, 12:20, 12:20] = 1.0
-    >>> det = ImageRecon(width=8, max_steps=100, train_crop=16, random_state=0).fit(train)
-    >>> m = det.anomaly_map(test)
-    >>> m.shape, bool(m[1, 12:20, 12:20].mean() > m[0].max())
-    ((2, 32, 32), True)
-    """
+    """ + _EXAMPLE.format(cls="ImageRecon")
 
     name = "image-recon"
 
@@ -452,18 +455,7 @@ class ImageCond(ImageDenoisingDetector):
     Cost: with the defaults ``fit`` on 200 grey 64x64 images (160 trained on, 40 held out) took
     98 s on one CPU thread of a 2-core machine shared with another job (400 training steps, then
     the 40 calibration images scored); scoring ran at 7.4 images per second (one level, 5 steps).
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> stripes = 0.5 + 0.2 * np.sin(np.arange(32) / 2.0)[None, None, :]
-    >>> train = np.clip(stripes + 0.02 * rng.normal(size=(12, 32, 32)), 0, 1)
-    >>> test = train[:2].copy(); test[1, 12:20, 12:20] = 1.0
-    >>> det = ImageCond(width=8, max_steps=100, train_crop=16, random_state=0).fit(train)
-    >>> m = det.anomaly_map(test)
-    >>> m.shape, bool(m[1, 12:20, 12:20].mean() > m[0].max())
-    ((2, 32, 32), True)
-    """
+    """ + _EXAMPLE.format(cls="ImageCond")
 
     name = "image-cond"
 
