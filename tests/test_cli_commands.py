@@ -186,7 +186,11 @@ def test_bad_input_gives_one_line(table, fitted, tmp_path):
         (["report", table / "train.csv", "--out", tmp_path / "r.html"], "neither a bench CSV"),
         (["report", fitted, "--out", tmp_path / "r.html"], "give --data"),
         (["generate", fitted, "--kind", "sparkle", "--out", tmp_path / "g.csv"], "--kind"),
-        (["generate", fitted, "--kind", "local", "--out", tmp_path / "g.csv"], "give --data"),
+        (["generate", fitted, "--kind", "global", "--out", tmp_path / "g.csv"], "give --data"),
+        # the default 'diffusion' model has no network: say what to fit instead
+        (["generate", fitted, "--kind", "normal", "--out", tmp_path / "g.csv"], "--detector ddpm"),
+        (["generate", fitted, "--kind", "local", "--data", table / "train.csv", "--out", tmp_path / "g.csv"],
+         "no trained network to make 'local' anomalies"),
     ]
     for args, match in cases:
         line = _one_line_error(_invoke(*args))

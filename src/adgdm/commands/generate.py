@@ -27,6 +27,7 @@ def write_csv_atomic(out: Path, header: list[str], rows: np.ndarray) -> None:
 
 def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float = 1.0, seed: int = 0) -> str:
     from ..generation import SERIES_KINDS, TABULAR_KINDS, generate_anomalies, inject_series_anomalies
+    from ..generation.anomalies import MODEL_KINDS
     from .fit import read_model
 
     model, _ = read_model(model_dir)
@@ -56,9 +57,13 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
         write_csv_atomic(out, header, np.c_[res.values, res.labels])
         return f"wrote {out}: {len(res.values)} steps, {len(res.segments)} injected {kind} anomalies"
     names = [str(c) for c in getattr(model, "feature_names_in_", [])] or None
+    if kind in ("normal",) + MODEL_KINDS and not (hasattr(model, "sample") and hasattr(model, "net_")):
+        what = "sample normal rows" if kind == "normal" else f"make {kind!r} anomalies"
+        raise ValueError(f"a {model.name!r} model has no trained network to {what} with (the default 'diffusion' "
+                         "detector is the ideal denoiser of the training rows, not a network); fit a learned one: "
+                         f"adgdm fit DATA --detector ddpm --out MODEL_DIR (kinds that need no network: "
+                         f"{', '.join(k for k in TABULAR_KINDS if k not in MODEL_KINDS + ('conditional', 'guided'))})")
     if kind == "normal":
-        if not hasattr(model, "sample"):
-            raise ValueError(f"a saved {model.name!r} detector cannot sample; fit a 'ddpm' model to generate")
         X = model.sample(n, random_state=seed)
     else:
         if kind not in TABULAR_KINDS or kind in ("conditional", "guided"):

@@ -35,7 +35,8 @@ from .sampling import eps_function, from_model_space, reverse, sample, to_model_
 __all__ = ["TABULAR_KINDS", "generate_anomalies"]
 
 TABULAR_KINDS = ("local", "global", "dependency", "clustered", "masked", "conditional", "guided")
-_MODEL_KINDS = ("local", "masked", "guided")
+MODEL_KINDS = ("local", "masked", "guided")  # kinds that run a trained network
+_MODEL_KINDS = MODEL_KINDS
 
 
 def _level(severity: float, base: float, slope: float) -> float:
