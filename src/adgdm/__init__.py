@@ -18,9 +18,10 @@ from .detectors import (  # noqa: E402
     load,
     make_detector,
 )
+from .generation import generate_anomalies, inject_series_anomalies  # noqa: E402
 from .io import ModelFileError  # noqa: E402
 from .modalities import list_modalities  # noqa: E402
 from .results import Prediction  # noqa: E402
 
 __all__ = ["__version__", "DDPMDetector", "DiffusionDetector", "DTECategorical", "DTEInverseGamma",
-           "DTENonParametric", "list_detectors", "list_modalities", "make_detector", "load", "ModelFileError", "Prediction"]
+           "DTENonParametric", "generate_anomalies", "inject_series_anomalies", "list_detectors", "list_modalities", "make_detector", "load", "ModelFileError", "Prediction"]
