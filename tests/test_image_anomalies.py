@@ -1,4 +1,4 @@
-"""Image defect synthesis: perlin, cutpaste, masked (RePaint with a tiny UNet), conditional
+"""Image defect synthesis: perlin, cutpaste, masked (RePaint with a tiny UNet), defect-paste
 (few-shot paste), the rank dispatch of generate_anomalies, bad input."""
 import numpy as np
 import pytest
@@ -47,7 +47,7 @@ def real_defects(normals):
 def _kwargs(kind, model, real_defects):
     if kind == "masked":
         return dict(model=model, steps=5)
-    if kind == "conditional":
+    if kind == "defect-paste":
         return dict(defects=real_defects[0], defect_masks=real_defects[1])
     return {}
 
@@ -117,42 +117,42 @@ def test_masked_random_mask_shapes_and_model_errors(normals, model):
         generate_image_anomalies(normals, 1, "masked", model=cond)
 
 
-def test_conditional_pastes_inside_its_mask_and_keeps_the_defect_dark(normals, real_defects):
+def test_defect_paste_pastes_inside_its_mask_and_keeps_the_defect_dark(normals, real_defects):
     one = normals[:1]
-    imgs, masks = generate_image_anomalies(one, 8, "conditional", defects=real_defects[0],
+    imgs, masks = generate_image_anomalies(one, 8, "defect-paste", defects=real_defects[0],
                                            defect_masks=real_defects[1], random_state=0)
     changed = np.abs(imgs[..., 0] - one[0].astype(np.float32)) > 0
     assert not (changed & (masks == 0)).any()
     assert imgs[..., 0][masks > 0.9].mean() < 0.25  # the pasted defects stay dark against a ~0.5 surface
     # sizes vary with the scale jitter; defects may come in a list of different sizes
-    imgs2, masks2 = generate_image_anomalies(one, 3, "conditional", defects=[real_defects[0][0], one[0, :20, :24]],
+    imgs2, masks2 = generate_image_anomalies(one, 3, "defect-paste", defects=[real_defects[0][0], one[0, :20, :24]],
                                              defect_masks=[real_defects[1][0], np.eye(20, 24)], random_state=0)
     assert imgs2.shape == (3, SIDE, SIDE, 1)
 
 
-def test_conditional_harmonised_by_a_model_changes_only_near_the_defect(normals, model, real_defects):
+def test_defect_paste_harmonised_by_a_model_changes_only_near_the_defect(normals, model, real_defects):
     one = normals[:1]
-    imgs, masks = generate_image_anomalies(one, 4, "conditional", model=model, defects=real_defects[0],
+    imgs, masks = generate_image_anomalies(one, 4, "defect-paste", model=model, defects=real_defects[0],
                                            defect_masks=real_defects[1], margin=2, steps=3, random_state=0)
     changed = np.abs(imgs[..., 0] - one[0].astype(np.float32)) > 0
     near = np.stack([binary_dilation(m > 0, iterations=2) for m in masks])
     assert not (changed & ~near).any()
 
 
-def test_conditional_needs_real_defects_with_masks(normals, real_defects):
+def test_defect_paste_needs_real_defects_with_masks(normals, real_defects):
     d, m = real_defects
     with pytest.raises(ValueError, match="k >= 1"):
-        generate_image_anomalies(normals, 2, "conditional", defects=d[:0], defect_masks=m[:0])
+        generate_image_anomalies(normals, 2, "defect-paste", defects=d[:0], defect_masks=m[:0])
     with pytest.raises(ValueError, match="k >= 1"):
-        generate_image_anomalies(normals, 2, "conditional")
+        generate_image_anomalies(normals, 2, "defect-paste")
     with pytest.raises(ValueError, match="defect_masks"):
-        generate_image_anomalies(normals, 2, "conditional", defects=d)
+        generate_image_anomalies(normals, 2, "defect-paste", defects=d)
     with pytest.raises(ValueError, match="shape"):
-        generate_image_anomalies(normals, 2, "conditional", defects=d, defect_masks=m[:, :16])
+        generate_image_anomalies(normals, 2, "defect-paste", defects=d, defect_masks=m[:, :16])
     with pytest.raises(ValueError, match="2 defective images but 1 masks"):
-        generate_image_anomalies(normals, 2, "conditional", defects=d, defect_masks=m[:1])
+        generate_image_anomalies(normals, 2, "defect-paste", defects=d, defect_masks=m[:1])
     with pytest.raises(ValueError, match="empty"):
-        generate_image_anomalies(normals, 2, "conditional", defects=d, defect_masks=np.zeros_like(m))
+        generate_image_anomalies(normals, 2, "defect-paste", defects=d, defect_masks=np.zeros_like(m))
 
 
 def test_generate_anomalies_dispatches_on_rank(normals):
@@ -189,3 +189,14 @@ def test_image_generation_bad_input(normals):
         generate_image_anomalies(normals, 2, "cutpaste", masks="blob")
     with pytest.raises(ValueError, match="lie in"):
         generate_image_anomalies(normals, 2, "perlin", masks=np.full((SIDE, SIDE), 2.0))
+
+
+def test_conditional_is_the_deprecated_name_of_defect_paste(normals, real_defects):
+    one = normals[:4]
+    new = generate_image_anomalies(one, 3, "defect-paste", defects=real_defects[0], defect_masks=real_defects[1],
+                                   random_state=0)
+    with pytest.warns(FutureWarning, match="now called 'defect-paste'"):
+        old = generate_image_anomalies(one, 3, "conditional", defects=real_defects[0], defect_masks=real_defects[1],
+                                       random_state=0)
+    np.testing.assert_array_equal(old[0], new[0])
+    np.testing.assert_array_equal(old[1], new[1])

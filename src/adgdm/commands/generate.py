@@ -91,10 +91,10 @@ def _generate_images(model, kind, n, out, data, severity, seed) -> str:
     from ..generation.image_anomalies import IMAGE_KINDS, generate_image_anomalies
     from .data import read_images, replace_dir, temp_dir_beside
 
-    kinds = [k for k in IMAGE_KINDS if k != "conditional"]
+    kinds = [k for k in IMAGE_KINDS if k != "defect-paste"]
     if kind not in kinds:
-        hint = (" ('conditional' needs real defects and their masks: use the Python API, "
-                "adgdm.generation.generate_anomalies)" if kind == "conditional" else "")
+        hint = (" ('defect-paste' needs real defects and their masks: use the Python API, "
+                "adgdm.generate_anomalies)" if kind in ("defect-paste", "conditional") else "")
         raise ValueError(f"an image model takes --kind {', '.join(kinds)}; got {kind!r}{hint}")
     if data is None:
         raise ValueError("image kinds start from normal images: give --data FOLDER")

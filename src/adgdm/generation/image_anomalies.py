@@ -10,17 +10,17 @@
   ``severity=0`` is plain inpainting (a normal-looking region), larger values move it away from
   what the model calls normal; at ``severity=1`` nothing pulls the region back, so it keeps the
   noise of the start level (clipped to [0, 1]); values between 0 and 1 interpolate;
-* ``conditional``: few-shot: each of ``k >= 1`` real defects (``defects`` with ``defect_masks``)
-  is cut out (its mask's bounding box, the mask as alpha), flipped, rotated by multiples of 90
+* ``defect-paste`` (formerly ``conditional``): few-shot: each of ``k >= 1`` real defects
+  (``defects`` with ``defect_masks``) is cut out (its mask's bounding box, the mask as alpha), flipped, rotated by multiples of 90
   degrees, rescaled, given an intensity/contrast jitter relative to the target's local mean and
   pasted into a random normal image at a random position; with a ``model`` the seam is
   harmonised by a short partial-noise reverse pass around the pasted defect.
 
 :func:`generate_anomalies` dispatches on the input's rank: 2-D tables go to the tabular
-generator (whose ``masked`` and ``conditional`` mean something else), 3-D ``(N, H, W)`` and 4-D
+generator (whose ``masked`` means something else), 3-D ``(N, H, W)`` and 4-D
 ``(N, H, W, C)`` images come here.
 
-The image model interface (``masked``, and harmonisation in ``conditional``): any object with
+The image model interface (``masked``, and harmonisation in ``defect-paste``): any object with
 ``net_``, an ``eps(x_t, t)`` network on images ``2 * x - 1`` (``x`` in [0, 1]) laid out
 ``(B, C, H, W)``, and ``schedule_``, a :class:`~adgdm.diffusion.NoiseSchedule`. The image
 diffusion detectors expose both. A bare network trained with :func:`adgdm.diffusion.train` is
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -51,12 +52,14 @@ from .sampling import reverse
 
 __all__ = ["IMAGE_KINDS", "ImageModel", "generate_image_anomalies", "generate_anomalies"]
 
-IMAGE_KINDS = ("perlin", "cutpaste", "masked", "conditional")
+IMAGE_KINDS = ("perlin", "cutpaste", "masked", "defect-paste")
+# the old name of defect-paste: it pastes real defects, nothing is conditioned on a label
+_DEPRECATED = {"conditional": "defect-paste"}
 MASK_SHAPES = ("blob", "perlin")
 _KW = {"perlin": {"source", "beta"},
        "cutpaste": {"area", "aspect", "scar", "jitter"},
        "masked": {"mask", "level", "steps", "margin", "batch_size"},
-       "conditional": {"scale", "jitter", "margin", "harmonize_level", "steps", "batch_size"}}
+       "defect-paste": {"scale", "jitter", "margin", "harmonize_level", "steps", "batch_size"}}
 
 
 class ImageModel:
@@ -233,10 +236,10 @@ def _masked(model, base, masks, severity, rng, gen, kw):
 def _defect_set(defects, defect_masks, C: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[(image (h, w, C), mask bool (h, w))]`` of the real defects; sizes may differ."""
     if defects is None or len(defects) == 0:
-        raise ValueError("kind='conditional' needs k >= 1 real defective images (defects=) with their masks "
+        raise ValueError("kind='defect-paste' needs k >= 1 real defective images (defects=) with their masks "
                          "(defect_masks=); got none")
     if defect_masks is None:
-        raise ValueError("kind='conditional' needs defect_masks=, one 0/1 mask (H, W) per defective image")
+        raise ValueError("kind='defect-paste' needs defect_masks=, one 0/1 mask (H, W) per defective image")
     if len(defect_masks) != len(defects):
         raise ValueError(f"got {len(defects)} defective images but {len(defect_masks)} masks")
     arr = isinstance(defects, np.ndarray)
@@ -270,7 +273,7 @@ def _context_mean(d: np.ndarray, m: np.ndarray, box: tuple[int, int, int, int]) 
     return d[~m].mean(axis=0) if (~m).any() else d[m].mean(axis=0)
 
 
-def _conditional(model, base, defects, defect_masks, rng, gen, kw):
+def _defect_paste(model, base, defects, defect_masks, rng, gen, kw):
     n, H, W, C = base.shape
     real = _defect_set(defects, defect_masks, C)
     s_lo, s_hi = (float(v) for v in kw.get("scale", (0.8, 1.25)))
@@ -331,24 +334,25 @@ def generate_image_anomalies(images, n, kind: str, model=None, masks=None, defec
     images : normal images ``(N, H, W)`` or ``(N, H, W, C)`` (``to_float_images`` rules: uint8 or
         float in [0, 1]); each output starts from one drawn at random.
     n : number of outputs, >= 1.
-    kind : ``"perlin"``, ``"cutpaste"``, ``"masked"`` or ``"conditional"``.
-    model : a fitted image diffusion model (``masked``: required; ``conditional``: optional,
+    kind : ``"perlin"``, ``"cutpaste"``, ``"masked"`` or ``"defect-paste"`` (``"conditional"``, its
+        old name, still works and warns).
+    model : a fitted image diffusion model (``masked``: required; ``defect-paste``: optional,
         harmonises the seam). See the module docstring for the interface and :class:`ImageModel`.
     masks : ``perlin`` and ``masked``: where to change, ``(n, H, W)`` or one ``(H, W)`` for all,
         values in [0, 1] (>= 0.5 = inside), or ``"blob"``/``"perlin"`` for random masks per image
         (default: Perlin masks for ``perlin``, blobs for ``masked``; ``mask=`` is an alias).
-    defects, defect_masks : ``conditional``: ``k >= 1`` real defective images (array, or a list of
+    defects, defect_masks : ``defect-paste``: ``k >= 1`` real defective images (array, or a list of
         arrays of different sizes) and their 0/1 masks.
     severity : ``masked``: 0 = plain inpainting, larger = further from normal (the predicted noise
         inside the mask is scaled by ``1 - severity``, and the start level is
         ``min(0.4 + 0.3 severity, 1)`` of the chain unless ``level=`` is given). Ignored by the
         other kinds (``perlin``: ``beta``; ``cutpaste``: ``area``, ``scar``, ``jitter``;
-        ``conditional``: ``jitter`` control the strength).
+        ``defect-paste``: ``jitter`` control the strength).
     random_state : int seed or None; the same seed gives the same output.
     **kw : per kind. ``perlin``: ``source``, ``beta``. ``cutpaste``: ``area``, ``aspect``,
         ``scar``, ``jitter``. ``masked``: ``mask`` (``"blob"``/``"perlin"``), ``level``,
         ``steps`` (50 DDIM steps), ``margin`` (2 px of soft blending outside the mask),
-        ``batch_size``. ``conditional``: ``scale`` (``(0.8, 1.25)``, size jitter), ``jitter``
+        ``batch_size``. ``defect-paste``: ``scale`` (``(0.8, 1.25)``, size jitter), ``jitter``
         (0.2: gain in ``1 +- jitter / 2`` of the target's local mean, contrast in ``1 +- jitter``),
         ``margin``, ``harmonize_level`` (0.1 of the chain), ``steps`` (10), ``batch_size``.
 
@@ -356,7 +360,7 @@ def generate_image_anomalies(images, n, kind: str, model=None, masks=None, defec
     -------
     (images float32 ``(n, H, W, C)`` in [0, 1], masks float32 ``(n, H, W)`` in [0, 1])
         The mask is 1 on the defect. ``masked``: the blend weight (1 inside the mask, ``1 - d / (margin + 1)``
-        at ``d <= margin`` px from it, 0 farther away, where no pixel changes). ``conditional``: the pasted alpha
+        at ``d <= margin`` px from it, 0 farther away, where no pixel changes). ``defect-paste``: the pasted alpha
         (soft at the edges after rescaling); no pixel outside it changes, except within
         ``margin`` px when a ``model`` harmonises the seam.
 
@@ -366,11 +370,15 @@ def generate_image_anomalies(images, n, kind: str, model=None, masks=None, defec
     >>> normal = rng.uniform(0.4, 0.6, size=(5, 32, 32))
     >>> real = normal[:1].copy(); real[0, 10:14, 12:15] = 0.05
     >>> real_mask = np.zeros((1, 32, 32)); real_mask[0, 10:14, 12:15] = 1
-    >>> imgs, masks = generate_image_anomalies(normal, 4, "conditional", defects=real,
+    >>> imgs, masks = generate_image_anomalies(normal, 4, "defect-paste", defects=real,
     ...                                        defect_masks=real_mask, random_state=0)
     >>> imgs.shape, bool(imgs[masks > 0.5].mean() < 0.3)
     ((4, 32, 32, 1), True)
     """
+    if kind in _DEPRECATED:
+        warnings.warn(f"image kind {kind!r} is now called {_DEPRECATED[kind]!r} (it pastes real defects); the old "
+                      "name will be removed", FutureWarning, stacklevel=2)
+        kind = _DEPRECATED[kind]
     if kind not in IMAGE_KINDS:
         raise ValueError(f"unknown kind {kind!r}; images take {', '.join(IMAGE_KINDS)} "
                          "(tabular kinds need a 2-D table: adgdm.generation.generate_anomalies)")
@@ -399,7 +407,7 @@ def generate_image_anomalies(images, n, kind: str, model=None, masks=None, defec
         return out, m.astype(np.float32)
     if kind == "masked":
         return _masked(model, base, masks, severity, rng, gen, kw)
-    return _conditional(model, base, defects, defect_masks, rng, gen, kw)
+    return _defect_paste(model, base, defects, defect_masks, rng, gen, kw)
 
 
 def generate_anomalies(model, X_normal, n, kind: str = "local", severity: float = 1.0, random_state=None, **kw):
@@ -409,7 +417,7 @@ def generate_anomalies(model, X_normal, n, kind: str = "local", severity: float 
     (:func:`adgdm.generation.anomalies.generate_anomalies`, which returns an array of rows);
     3-D ``(N, H, W)`` or 4-D ``(N, H, W, C)`` images, or the image-only kinds ``perlin`` and
     ``cutpaste``, go to :func:`generate_image_anomalies` (which returns ``(images, masks)``).
-    ``masked`` and ``conditional`` exist for both and mean different things: the rank decides.
+    ``masked`` exists for both and means different things: the rank decides.
 
     Example
     -------
@@ -418,7 +426,7 @@ def generate_anomalies(model, X_normal, n, kind: str = "local", severity: float 
     >>> imgs.shape
     (2, 32, 32, 1)
     """
-    if kind in ("perlin", "cutpaste") or np.ndim(X_normal) in (3, 4):
+    if kind in ("perlin", "cutpaste", "defect-paste") or np.ndim(X_normal) in (3, 4):
         return generate_image_anomalies(X_normal, n, kind, model=model, severity=severity, random_state=random_state,
                                         **kw)
     return _tabular_generate_anomalies(model, X_normal, n, kind, severity, random_state, **kw)

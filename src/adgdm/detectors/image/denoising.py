@@ -7,7 +7,7 @@ back). They differ in how an image is rebuilt:
 
 ``image-recon``  reconstruction from partial noise (AnoDDPM, Wyatt et al. 2022): the image is noised
                  to each of ``noise_levels`` (fractions of the chain) with a fixed seeded Gaussian or
-                 ``"simplex"`` (multi-octave smooth) noise and denoised with a few DDIM steps; the
+                 ``"simplex"`` noise (multi-octave value noise standing in for AnoDDPM's simplex noise) and denoised with a few DDIM steps; the
                  per-pixel errors are averaged over the levels.
 ``image-cond``   input-conditioned denoising (DDAD, Mousakhan et al. 2023): the image is noised to
                  ``noise_level`` and every reverse step's noise estimate is pulled towards the input,
@@ -383,8 +383,9 @@ _PARAMS_DOC = """
         Adam learning rate, optional EMA of the weights.
     schedule, n_steps : the noise schedule. Training draws timesteps only up to the largest noise
         level that scoring uses.
-    noise : ``"gaussian"`` or ``"simplex"`` (multi-octave smooth noise, unit variance, AnoDDPM): used
-        both to train the network (it predicts this noise) and to noise the images when scoring.
+    noise : ``"gaussian"`` or ``"simplex"`` (multi-octave value noise, unit variance, standing in for
+        AnoDDPM's simplex noise): used both to train the network (it predicts this noise) and to
+        noise the images when scoring.
     steps : DDIM steps per reconstruction.
     ssim_weight : the map is ``(1 - w) * L1 + w * (1 - SSIM) / 2`` (local SSIM, Gaussian window).
     smooth_sigma : Gaussian smoothing of the map (pixels of the working size).
@@ -403,7 +404,7 @@ class ImageRecon(ImageDenoisingDetector):
     __doc__ = """``image-recon``: reconstruction from partial noise (AnoDDPM), averaged over noise levels.
 
     Each image is noised to every fraction in ``noise_levels`` with a fixed seeded noise (Gaussian
-    or simplex; the same noise for every image, so scores do not depend on batching), denoised with
+    or value noise, ``noise="simplex"``; the same noise for every image, so scores do not depend on batching), denoised with
     ``steps`` deterministic DDIM steps, and the distance maps are averaged over the levels.
     """ + _PARAMS_DOC + """
     noise_levels : fractions of the diffusion chain the reconstructions start from.
