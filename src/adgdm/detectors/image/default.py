@@ -57,7 +57,10 @@ class ImageDiffusion(ImageSegCycle):
     global_size : thumbnail side in pixels for the global branch (0 turns it off: the image score
         is then the local branch's z-score alone).
     local_weight : weight of the local z-score in the image score (the global one has weight 1).
-    global_neighbors : nearest training thumbnails the ideal denoiser averages over.
+    global_neighbors : nearest training thumbnails the ideal denoiser averages over. The branch's
+        raw score is ``DiffusionDetector``'s with ``coarse_weight=0``, i.e. ``max(fine z, 0)``: images
+        below the training median all score 0 there and tie in this branch (the local one still
+        orders them).
     other parameters : as ``image-cycle`` (``ImageSegCycle``): preprocessing, the segmentation
         head and its training, ``top_k`` and ``smooth_sigma`` of the local branch,
         ``calibration_fraction`` of training images (at least ``min(10, N // 2)``) held out to
