@@ -75,6 +75,16 @@ def _standardiser(ref: np.ndarray):
     return lambda a: (a - mu) / sd
 
 
+def _standardised_pair(real, generated, max_rows, random_state):
+    """Both sets checked, subsampled to ``max_rows`` (real first, from one generator) and put in
+    the real set's standard units: ``(real, generated, generator)``."""
+    real, generated = _tables(real=real, generated=generated)
+    max_rows = _positive_int(max_rows, "max_rows", 2)
+    rng = np.random.default_rng(random_state)
+    scale = _standardiser(real)
+    return scale(_subsample(real, max_rows, rng)), scale(_subsample(generated, max_rows, rng)), rng
+
+
 def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.maximum(d, 0.0)  # rounding can make a zero distance slightly negative
@@ -181,14 +191,9 @@ def mmd_rbf(real, generated, bandwidth: float | None = None, max_rows: int = 200
     >>> mmd_rbf(x, rng.normal(size=(300, 3)), random_state=0) < mmd_rbf(x, x + 1.0, random_state=0)
     True
     """
-    real, generated = _tables(real=real, generated=generated)
-    max_rows = _positive_int(max_rows, "max_rows", 2)
     if bandwidth is not None and not (np.isfinite(bandwidth) and bandwidth > 0):
         raise ValueError(f"bandwidth must be a positive finite number or None, got {bandwidth!r}")
-    rng = np.random.default_rng(random_state)
-    scale = _standardiser(real)
-    x = scale(_subsample(real, max_rows, rng))
-    y = scale(_subsample(generated, max_rows, rng))
+    x, y, rng = _standardised_pair(real, generated, max_rows, random_state)
     if bandwidth is None:
         bandwidth = float(np.median(pdist(_subsample(np.vstack([x, y]), _MEDIAN_ROWS, rng))))
         if bandwidth <= 0:  # over half the pooled pairs coincide: any width gives a near-zero MMD
@@ -234,13 +239,8 @@ def density_coverage(real, generated, k: int = 5, max_rows: int = 5000, random_s
     >>> sorted(dc)
     ['coverage', 'density']
     """
-    real, generated = _tables(real=real, generated=generated)
     k = _positive_int(k, "k", 1)
-    max_rows = _positive_int(max_rows, "max_rows", 2)
-    rng = np.random.default_rng(random_state)
-    scale = _standardiser(real)
-    r = scale(_subsample(real, max_rows, rng))
-    g = scale(_subsample(generated, max_rows, rng))
+    r, g, _ = _standardised_pair(real, generated, max_rows, random_state)
     if r.shape[0] <= k:
         raise ValueError(f"k={k} needs at least {k + 1} real rows, got {r.shape[0]}")
     # column k: the k-th nearest other row, as column 0 is the row itself
