@@ -171,18 +171,12 @@ def mmd_rbf(real, generated, bandwidth: float | None = None, max_rows: int = 200
 
     Parameters
     ----------
-    real, generated : array of shape (n, d) and (m, d)
-    bandwidth : float or None
-        Kernel width in standardised units; None for the median heuristic.
-    max_rows : int
-        Each set is subsampled to at most this many rows.
-    random_state : int, numpy Generator or None
-        Seeds the subsampling.
+    real, generated : arrays ``(n, d)`` and ``(m, d)``.
+    bandwidth : kernel width in standardised units (float); None for the median heuristic.
+    max_rows, random_state : each set is subsampled to at most ``max_rows`` rows, seeded by
+        ``random_state`` (int, numpy Generator or None).
 
-    Returns
-    -------
-    float
-        The squared MMD estimate.
+    Returns the squared MMD estimate (float).
 
     Example
     -------
@@ -219,18 +213,11 @@ def density_coverage(real, generated, k: int = 5, max_rows: int = 5000, random_s
 
     Parameters
     ----------
-    real, generated : array of shape (n, d) and (m, d)
-    k : int
-        Neighbour defining the radii; needs more than ``k`` real rows.
-    max_rows : int
-        Each set is subsampled to at most this many rows.
-    random_state : int, numpy Generator or None
-        Seeds the subsampling.
+    real, generated : arrays ``(n, d)`` and ``(m, d)``.
+    k : the neighbour that defines the radii (int); needs more than ``k`` real rows.
+    max_rows, random_state : as for :func:`mmd_rbf`.
 
-    Returns
-    -------
-    dict
-        ``{"density": float, "coverage": float}``.
+    Returns ``{"density": float, "coverage": float}``.
 
     Example
     -------
