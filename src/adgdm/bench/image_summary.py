@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .summary import _table, machine
+from .summary import _table, summary_header
 
 METRICS = ["auroc", "auprc", "pixel_auroc", "aupro"]
 TARGETS = {"mtd": "`image` image AUROC >= 90 and pixel AUROC >= 90 over the defect classes, scoring >= 5 images/s",
@@ -22,13 +22,11 @@ def summarize_image(csv_path, out_md=None, command: str | None = None) -> str:
     import pandas as pd
 
     df = pd.read_csv(csv_path)
-    parts = [f"# Image benchmark summary: `{Path(csv_path).name}`", ""]
-    if command:
-        parts += [f"Command: `{command}`", ""]
-    parts += [f"Machine: {machine()}.", "",
-              "AUROC, AUPRC, pixel AUROC and AUPRO (integrated to FPR 0.3, normalised) in points, mean over "
-              "seeds, then over datasets (defect classes, digits or categories). Images/s: test images scored "
-              "per second (maps included); fit s: mean per fit.", ""]
+    parts = summary_header(f"# Image benchmark summary: `{Path(csv_path).name}`",
+                           command,
+                           "AUROC, AUPRC, pixel AUROC and AUPRO (integrated to FPR 0.3, normalised) in points, mean over "
+                           "seeds, then over datasets (defect classes, digits or categories). Images/s: test images scored "
+                           "per second (maps included); fit s: mean per fit.")
     for suite, sd in df.groupby("suite", sort=False):
         per = sd.groupby(["detector", "dataset"])[METRICS + ["images_per_s", "fit_s"]].mean()
         seeds = sd.groupby("detector").seed.nunique()

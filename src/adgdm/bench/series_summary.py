@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .summary import _table, machine
+from .summary import _table, summary_header
 
 SKAB_ANCHORS = [("Conv-AE", 0.78, 13.55, 28.02), ("MSET", 0.78, None, None), ("T-squared+Q (PCA)", 0.76, None, None),
                 ("LSTM-AE", 0.74, None, None), ("Isolation Forest", 0.29, None, None)]
@@ -54,17 +54,15 @@ def summarize_series(csv_paths, out_md=None, command: str | None = None, data=No
 
     paths = [csv_paths] if isinstance(csv_paths, (str, Path)) else list(csv_paths)
     df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    parts = [f"# Series benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}", ""]
-    if command:
-        parts += [f"Command: `{command}`", ""]
-    parts += [f"Machine: {machine()}.", "",
-              "Per file: fit on the training part, score the whole series, evaluate the steps after it. Threshold-free "
-              "metrics are means over files with both labels in the test part (mean over seeds first). `thr` "
-              "metrics use a label-free threshold: the detector's own `threshold_` (adgdm detectors: from held-out or "
-              "leave-one-out training scores), else the 99th percentile of its scores on the training part; "
-              "F1/FAR/MAR pool the points of all files (SKAB's protocol). PA-F1 is point-adjusted (optimistic). "
-              "NAB scores count alarms, the onsets of threshold exceedances; `NAB (tuned)` tunes one threshold on "
-              "the labels over the corpus, as NAB does.", ""]
+    parts = summary_header(f"# Series benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}",
+                           command,
+                           "Per file: fit on the training part, score the whole series, evaluate the steps after it. Threshold-free "
+                           "metrics are means over files with both labels in the test part (mean over seeds first). `thr` "
+                           "metrics use a label-free threshold: the detector's own `threshold_` (adgdm detectors: from held-out or "
+                           "leave-one-out training scores), else the 99th percentile of its scores on the training part; "
+                           "F1/FAR/MAR pool the points of all files (SKAB's protocol). PA-F1 is point-adjusted (optimistic). "
+                           "NAB scores count alarms, the onsets of threshold exceedances; `NAB (tuned)` tunes one threshold on "
+                           "the labels over the corpus, as NAB does.")
     for suite, sub in df.groupby("suite", sort=False):
         order = list(dict.fromkeys(sub.detector))
         files = sub.groupby("dataset").detector.nunique()

@@ -20,6 +20,12 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores, no GPU used, {platform.machine()}, Python {platform.python_version()}, torch {tv}"
 
 
+def summary_header(title: str, command: str | None, protocol: str) -> list[str]:
+    """The opening lines of every bench summary: title, the command line, the machine, the protocol."""
+    return [title, ""] + ([f"Command: `{command}`", ""] if command else []) + [f"Machine: {machine()}.", "",
+                                                                              protocol, ""]
+
+
 def _table(rows: list[list], header: list[str]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -34,12 +40,10 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
     df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
     if detectors:  # a subset, e.g. the detectors that finished every dataset
         df = df[df.detector.isin(list(detectors))]
-    parts = [f"# Benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}", ""]
-    if command:
-        parts += [f"Command: `{command}`", ""]
-    parts += [f"Machine: {machine()}.", "",
-              "AUROC and AUPRC in points (x100), mean over seeds, then over datasets. Ranks and wins use the "
-              "per-dataset mean AUROC over the datasets every detector finished. Seconds are fit + score, summed over those datasets and seeds.", ""]
+    parts = summary_header(f"# Benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}",
+                           command,
+                           "AUROC and AUPRC in points (x100), mean over seeds, then over datasets. Ranks and wins use the "
+                           "per-dataset mean AUROC over the datasets every detector finished. Seconds are fit + score, summed over those datasets and seeds.")
     for (suite, setting), sub in df.groupby(["suite", "setting"], sort=False):
         per = sub.groupby(["dataset", "detector"])[["auroc", "auprc"]].mean().reset_index()
         wide = per.pivot(index="dataset", columns="detector", values="auroc")
