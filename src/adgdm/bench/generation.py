@@ -25,10 +25,10 @@ from typing import Iterable
 
 import numpy as np
 
-from ..data import list_npz, load_npz, semi_supervised_split, standardize
+from ..data import load_npz, semi_supervised_split, standardize
 from ..metrics import auprc, auroc
 from ._results import open_results
-from .tabular import _bar
+from .tabular import _bar, select_datasets
 
 COLUMNS = ["suite", "dataset", "detector", "shots", "seed", "auroc", "auprc", "c2st_auc", "mmd", "density",
            "coverage", "dcr_ratio", "kept", "generated", "fit_s", "score_s", "n_train", "n_test", "d"]
@@ -79,19 +79,14 @@ def run_generation(data_dir, datasets: Iterable[str] | None = None, seeds: int =
     shots = sorted({int(k) for k in shots})
     if not shots or shots[0] < 0:
         raise ValueError(f"shots must be counts >= 0, got {shots}")
-    files = list_npz(data_dir)
-    names = sorted(files, key=lambda n: files[n].stat().st_size) if not datasets else list(datasets)
-    missing = [n for n in names if n not in files]
-    if missing:
-        raise ValueError(f"datasets not found in {data_dir}: {missing}; available: {', '.join(files)}")
+    files, names = select_datasets(data_dir, datasets)
     out = Path(out)
     bar = _bar(len(names) * seeds, progress)
     with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for name in names:
             X, y = load_npz(files[name])
             for seed in range(seeds):
-                if bar is not None:
-                    bar.set_postfix_str(f"{name} seed {seed}"[:60])
+                bar.set_postfix_str(f"{name} seed {seed}"[:60])
                 rng = np.random.default_rng(10_000 + seed)
                 tr, te = semi_supervised_split(y, seed)
                 anom = te[y[te] == 1]
@@ -167,10 +162,8 @@ def run_generation(data_dir, datasets: Iterable[str] | None = None, seeds: int =
                             s = fn(X_te)
                             emit(det_name, k, auroc=_pts(auroc(y_te, s)), auprc=_pts(auprc(y_te, s)),
                                  fit_s=round(fit_s, 3), score_s=round(time.perf_counter() - t0, 3))
-                if bar is not None:
-                    bar.update(1)
-    if bar is not None:
-        bar.close()
+                bar.update(1)
+    bar.close()
     return out
 
 

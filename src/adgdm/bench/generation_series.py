@@ -66,8 +66,7 @@ def run_generation_series(data, datasets: Iterable[str] | None = None, seeds: in
             test_ok = labels[rec.train_end:] == 0
             held = _windows(rec.values[rec.train_end:], window, test_ok)
             for seed in range(seeds):
-                if bar is not None:
-                    bar.set_postfix_str(f"{rec.name} seed {seed}"[:60])
+                bar.set_postfix_str(f"{rec.name} seed {seed}"[:60])
                 if len(held) >= 10 and (rec.name, "train-windows", 0, seed) not in done:
                     # the ceiling: real training windows against the same reference (DCR is 0 by construction)
                     rng = np.random.default_rng(seed)
@@ -79,8 +78,7 @@ def run_generation_series(data, datasets: Iterable[str] | None = None, seeds: in
                                      "seed": seed, "n_train": len(train), "n_test": len(ref), "d": own.shape[1],
                                      **{k: round(float(v), 4) for k, v in rep.items()}})
                 if (rec.name, "series-recon-sample", 0, seed) in done or len(held) < 10:
-                    if bar is not None:
-                        bar.update(1)
+                    bar.update(1)
                     continue
                 rng = np.random.default_rng(seed)
                 ref = held if len(held) <= MAX_WINDOWS else held[np.sort(rng.choice(len(held), MAX_WINDOWS, replace=False))]
@@ -96,8 +94,6 @@ def run_generation_series(data, datasets: Iterable[str] | None = None, seeds: in
                                  "seed": seed, "fit_s": round(fit_s, 3), "score_s": round(sample_s, 3),
                                  "n_train": len(train), "n_test": len(ref), "d": S.shape[1],
                                  **{k: round(float(v), 4) for k, v in rep.items()}})
-                if bar is not None:
-                    bar.update(1)
-    if bar is not None:
-        bar.close()
+                bar.update(1)
+    bar.close()
     return out

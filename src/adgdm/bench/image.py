@@ -77,11 +77,9 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
         for seed in range(seeds):
             for name, train, test, groups in _jobs(suite, data, seed, size, datasets):
                 for spec in specs:
-                    if bar is not None:
-                        bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
+                    bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
                     if all((g, spec, seed) in done for g in groups):
-                        if bar is not None:
-                            bar.update(1)
+                        bar.update(1)
                         continue
                     det = make_detector(spec, random_state=seed)
                     if getattr(det, "modality", None) != "image":
@@ -108,10 +106,8 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
                             row["pixel_auroc"] = round(100 * pixel_auroc(test.masks[idx], maps[idx]), 3)
                             row["aupro"] = round(100 * aupro(test.masks[idx], maps[idx]), 3)
                         write(row)
-                    if bar is not None:
-                        bar.update(1)
-    if bar is not None:
-        bar.close()
+                    bar.update(1)
+    bar.close()
     return out
 
 

@@ -103,8 +103,7 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
         for rec in records:
             for seed in range(seeds):
                 for spec in specs:
-                    if bar is not None:
-                        bar.set_postfix_str(f"{rec.name} seed {seed} {spec}"[:60])
+                    bar.set_postfix_str(f"{rec.name} seed {seed} {spec}"[:60])
                     if (rec.name, spec, seed) not in done:
                         det = make_detector(spec, random_state=seed)
                         error = ""
@@ -129,9 +128,7 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
                                    score_s=round(score_s, 3), n_train=rec.train_end,
                                    n_test=rec.n_steps - rec.train_end, channels=rec.n_channels, error=error)
                         write(row)
-                    if bar is not None:
-                        bar.update(1)
-    if bar is not None:
-        bar.close()
+                    bar.update(1)
+    bar.close()
     return out
 

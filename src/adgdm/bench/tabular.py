@@ -42,12 +42,7 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
         raise ValueError(f"setting must be 'semi' or 'unsup', got {setting!r}")
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
-    files = list_npz(data_dir)
-    # Smallest first: an interrupted run then covers as many datasets as possible.
-    names = sorted(files, key=lambda n: files[n].stat().st_size) if not datasets else list(datasets)
-    missing = [n for n in names if n not in files]
-    if missing:
-        raise ValueError(f"datasets not found in {data_dir}: {missing}; available: {', '.join(files)}")
+    files, names = select_datasets(data_dir, datasets)
     specs = check_specs(detectors or DEFAULT_DETECTORS)
     out = Path(out)
     bar = _bar(len(names) * seeds * len(specs), progress)
@@ -63,15 +58,12 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
                     (X_train,) = standardize(X)
                     X_test, y_test = X_train, y
                 for spec in specs:
-                    if bar is not None:
-                        bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
+                    bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
                     if (name, setting, spec, seed) not in done:
                         write(_run_one(spec, seed, X_train, X_test, y_test, setting) |
                               {"suite": suite, "dataset": name, "setting": setting, "detector": spec, "seed": seed})
-                    if bar is not None:
-                        bar.update(1)
-    if bar is not None:
-        bar.close()
+                    bar.update(1)
+    bar.close()
     return out
 
 
@@ -88,9 +80,33 @@ def _run_one(spec, seed, X_train, X_test, y_test, setting) -> dict:
             "d": X_train.shape[1]}
 
 
+def select_datasets(data_dir, datasets=None) -> tuple[dict, list[str]]:
+    """``(name -> .npz path, names to run)``: ``datasets`` in the given order, or all of them,
+    smallest first (an interrupted run then covers as many datasets as possible)."""
+    files = list_npz(data_dir)
+    names = sorted(files, key=lambda n: files[n].stat().st_size) if not datasets else list(datasets)
+    missing = [n for n in names if n not in files]
+    if missing:
+        raise ValueError(f"datasets not found in {data_dir}: {missing}; available: {', '.join(files)}")
+    return files, names
+
+
+class _NoBar:
+    """Stands in for a progress bar when there is none to show."""
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, s):
+        pass
+
+    def close(self):
+        pass
+
+
 def _bar(total, progress):
     if not progress:
-        return None
+        return _NoBar()
     from .._progress import progress_bar
 
-    return progress_bar(total, "bench", unit="fit")
+    return progress_bar(total, "bench", unit="fit") or _NoBar()
