@@ -54,3 +54,13 @@ class ConditionEmbedding(nn.Module):
         if self.n_classes:
             return self.table(cond.long())
         return self.proj(cond.float())
+
+
+def join_condition(x: torch.Tensor, cond: torch.Tensor | None, cond_channels: int) -> torch.Tensor:
+    """``x`` with the condition channels appended (dim 1); a network built with condition
+    channels refuses to run without them."""
+    if cond is not None:
+        return torch.cat([x, cond], dim=1)
+    if cond_channels:
+        raise ValueError("this network was built with condition channels; pass cond")
+    return x

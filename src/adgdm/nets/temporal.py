@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .embeddings import SinusoidalTimeEmbedding
+from .embeddings import SinusoidalTimeEmbedding, join_condition
 
 __all__ = ["TemporalConvNet"]
 
@@ -58,10 +58,7 @@ class TemporalConvNet(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        if cond is not None:
-            x = torch.cat([x, cond], dim=1)
-        elif self.config["cond_channels"]:
-            raise ValueError("this network was built with condition channels; pass cond")
+        x = join_condition(x, cond, self.config["cond_channels"])
         emb = self.time(t)
         h = self.inp(x)
         for block in self.blocks:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .embeddings import SinusoidalTimeEmbedding
+from .embeddings import SinusoidalTimeEmbedding, join_condition
 
 __all__ = ["UNet"]
 
@@ -75,10 +75,7 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         if x.shape[-1] % self.factor or x.shape[-2] % self.factor:
             raise ValueError(f"image sides must be multiples of {self.factor}, got {tuple(x.shape[-2:])}")
-        if cond is not None:
-            x = torch.cat([x, cond], dim=1)
-        elif self.config["cond_channels"]:
-            raise ValueError("this network was built with condition channels; pass cond")
+        x = join_condition(x, cond, self.config["cond_channels"])
         emb = self.time(t)
         h = self.inp(x)
         skips = []

@@ -99,19 +99,24 @@ class _TimeNet(NeuralDetector):
         return x0 + sigma[:, None] * eps, t.to(x0.device), sigma**2
 
 
-class DTECategorical(_TimeNet):
-    """``dte-c``: a classifier over ``n_bins`` diffusion-time bins; the score is the posterior
-    mean time under its softmax (a single softmax: the reference code applies two, which flattens it).
-
+# one example for both time predictors: a far row gets a later diffusion time
+_EXAMPLE = """
     Example
     -------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(300, 4))
-    >>> det = DTECategorical(max_steps=200, random_state=0).fit(X)
+    >>> det = {cls}(max_steps=200, random_state=0).fit(X)
     >>> s = det.decision_function(np.array([[0.0] * 4, [5.0] * 4]))
-    >>> bool(s[1] > s[0])
+    >>> bool({check})
     True
-    """
+"""
+
+
+class DTECategorical(_TimeNet):
+    __doc__ = """``dte-c``: a classifier over ``n_bins`` diffusion-time bins; the score is the posterior
+    mean time under its softmax (a single softmax: the reference code applies two, which flattens it).
+
+    """ + _EXAMPLE.format(cls="DTECategorical", check="s[1] > s[0]")
 
     name = "dte-c"
 
@@ -151,18 +156,10 @@ class DTECategorical(_TimeNet):
 
 
 class DTEInverseGamma(_TimeNet):
-    """``dte-ig``: the network gives an inverse-gamma posterior over the noise variance
+    __doc__ = """``dte-ig``: the network gives an inverse-gamma posterior over the noise variance
     ``sigma^2``; the score is its mean ``beta / (alpha - 1)``, which is never negative.
 
-    Example
-    -------
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).normal(size=(300, 4))
-    >>> det = DTEInverseGamma(max_steps=200, random_state=0).fit(X)
-    >>> s = det.decision_function(np.array([[0.0] * 4, [5.0] * 4]))
-    >>> bool(s[1] > s[0] >= 0)
-    True
-    """
+    """ + _EXAMPLE.format(cls="DTEInverseGamma", check="s[1] > s[0] >= 0")
 
     name = "dte-ig"
 
