@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ideal_denoiser_error", "ideal_denoiser_residual", "smoothed_nll", "MarginalSmoothedNLL"]
+__all__ = ["ideal_denoiser_error", "ideal_denoiser_residual", "posterior_mean", "smoothed_nll", "MarginalSmoothedNLL"]
 
 
 def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weights: np.ndarray,
@@ -38,6 +38,13 @@ def ideal_denoiser_residual(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, we
     >>> ideal_denoiser_residual(x, d, np.array([[0, 1]]), np.ones((1, 2)), ref, 1e-4).round(6)
     array([[9., 0.]])
     """
+    return (x - posterior_mean(dist, idx, weights, reference, sigma2)) ** 2
+
+
+def posterior_mean(dist: np.ndarray, idx: np.ndarray, weights: np.ndarray, reference: np.ndarray,
+                   sigma2: float) -> np.ndarray:
+    """``E[x_0 | x]`` per row, ``(n, d)``: the Gaussian-weighted mean of each row's nearest
+    ``reference`` rows (arguments as :func:`ideal_denoiser_error`)."""
     from scipy.sparse import csr_matrix
 
     n, k = dist.shape
@@ -46,8 +53,7 @@ def ideal_denoiser_residual(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, we
     w = weights * np.exp(logw)
     w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
     W = csr_matrix((w.ravel(), np.asarray(idx).ravel(), np.arange(0, n * k + 1, k)), shape=(n, len(reference)))
-    x_hat = W @ reference
-    return (x - x_hat) ** 2
+    return W @ reference
 
 
 def smoothed_nll(dist: np.ndarray, weights: np.ndarray, sigma2: float) -> np.ndarray:

@@ -23,6 +23,8 @@ import torch
 
 from ...io import ModelFileError
 from ..._params import store_params
+from ...scores.fusion import RobustZ, fuse
+from ..base import nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
 from .seg import SYNTH_DEFECTS, ImageSegCycle
 
@@ -37,15 +39,6 @@ def thumbnails(imgs: np.ndarray, side: int) -> np.ndarray:
     a = torch.nn.functional.adaptive_avg_pool2d(t, int(side)).reshape(len(imgs), -1).double().numpy()
     a = a - a.mean(axis=1, keepdims=True)
     return a / (a.std(axis=1, keepdims=True) + 1e-6)
-
-
-def _robust(v: np.ndarray) -> tuple[float, float]:
-    """Median and spread (IQR / 1.349, else the standard deviation, else 1) of ``v``."""
-    med = float(np.median(v))
-    spread = float(np.subtract(*np.percentile(v, [75, 25]))) / 1.349
-    if not spread > 1e-12:
-        spread = float(np.std(v))
-    return med, spread if spread > 1e-12 else 1.0
 
 
 class ImageDiffusion(ImageSegCycle):
@@ -116,7 +109,8 @@ class ImageDiffusion(ImageSegCycle):
         if int(self.global_size) > 0:
             self.global_ = self._global_detector().fit(thumbnails(train, self.global_size))
         parts = self._branches(held_out)
-        self.z_params_ = {k: _robust(v) for k, v in parts.items()}
+        # spread: IQR / 1.349, else the standard deviation, else 1
+        self.z_params_ = {k: RobustZ.fit(v, iqr_divisor=1.349, std_fallback=True).params() for k, v in parts.items()}
         return self._combine(parts)
 
     def _branches(self, imgs: np.ndarray, maps: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -125,11 +119,13 @@ class ImageDiffusion(ImageSegCycle):
             parts["global"] = self.global_.decision_function(thumbnails(imgs, self.global_size))
         return parts
 
+    def _zscores(self, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: RobustZ(*self.z_params_[k])(v) for k, v in parts.items()}
+
     def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        z = {k: (v - self.z_params_[k][0]) / self.z_params_[k][1] for k, v in parts.items()}
-        if "global" not in z:
-            return z["local"]
-        return z["global"] + float(self.local_weight) * z["local"]
+        z = self._zscores(parts)
+        weights = {"global": 1.0, "local": float(self.local_weight)} if "global" in z else {"local": 1.0}
+        return fuse(z, weights)
 
     def _scores_from(self, imgs: np.ndarray, maps: np.ndarray) -> np.ndarray:
         return self._combine(self._branches(imgs, maps))
@@ -142,18 +138,16 @@ class ImageDiffusion(ImageSegCycle):
         """The two branches' z-scores (``"global"``, ``"local"``) whose weighted sum is the image
         score: which branch flags an image."""
         imgs, _ = self._checked(X)
-        parts = self._branches(imgs)
-        return {k: (v - self.z_params_[k][0]) / self.z_params_[k][1] for k, v in parts.items()}
+        return self._zscores(self._branches(imgs))
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict, dict]:
         meta, arrays = super()._get_state()
         meta["z_params_"] = {k: [float(a), float(b)] for k, a, b in ((k, *v) for k, v in self.z_params_.items())}
         if self.global_ is not None:
-            g = self.global_
-            meta["global_threshold_"] = g.threshold_
-            arrays.update({"global.X_train_": g.X_train_, "global.norm_center_": g.norm_center_,
-                           "global.norm_scale_": g.norm_scale_, "global.decision_scores_": g.decision_scores_})
+            gmeta, garrays = nested_state(self.global_, "global")
+            meta.update(global_=gmeta, global_threshold_=gmeta["threshold_"])
+            arrays.update(garrays)
         return meta, arrays
 
     def _set_state(self, fitted: dict, arrays: dict) -> None:
@@ -165,13 +159,9 @@ class ImageDiffusion(ImageSegCycle):
             if X.ndim != 2 or X.shape[1] != int(self.global_size) ** 2 * int(self.image_shape_[2]):
                 raise ModelFileError(f"saved global thumbnails have shape {X.shape}, expected "
                                      f"{int(self.global_size) ** 2 * int(self.image_shape_[2])} columns")
-            g = self._global_detector()
-            g.n_features_in_ = X.shape[1]
-            g._set_state({"n_features_in_": X.shape[1]}, {"X_train_": X, "norm_center_": arrays["global.norm_center_"],
-                                                          "norm_scale_": arrays["global.norm_scale_"]})
-            g.decision_scores_ = np.asarray(arrays["global.decision_scores_"], dtype=np.float64)
-            g.threshold_ = float(fitted["global_threshold_"])
-            g.labels_ = (g.decision_scores_ > g.threshold_).astype(int)
-            self.global_ = g
+            # models saved before the global part was nested have only its threshold in the meta
+            gmeta = fitted.get("global_", {"n_features_in_": X.shape[1], "threshold_": fitted["global_threshold_"]})
+            self.global_ = restore_nested(DiffusionDetector, self._global_detector().get_params(), gmeta, arrays,
+                                          "global")
         if set(self.z_params_) != ({"local", "global"} if self.global_ is not None else {"local"}):
             raise ModelFileError(f"saved z-score parameters {sorted(self.z_params_)} do not match global_size")

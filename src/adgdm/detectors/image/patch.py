@@ -9,11 +9,9 @@ import os
 
 import numpy as np
 import torch
-from sklearn.base import clone
 
 from ..._torch import seed_of
 from ...data.images import to_float_images
-from ...scores.crossfit import cross_fit_scale
 from ..._params import store_params
 from ..base import nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
@@ -180,7 +178,7 @@ class PatchDiffusion(ImageBase):
         """One scale's reference: the patch detector, its evidence scale cross-fitted over the
         image folds ``g``."""
         tab = self._patch_detector().fit(rows)
-        cross_fit_scale(tab, [np.flatnonzero(g == k) for k in np.unique(g)], lambda fold: g != g[fold[0]])
+        tab.cross_fit([np.flatnonzero(g == k) for k in np.unique(g)], lambda fold: g != g[fold[0]])
         return {"tab": tab}
 
     def _patch_detector(self) -> DiffusionDetector:
@@ -215,20 +213,14 @@ class PatchDiffusion(ImageBase):
         tabs = {None: sc["tab"]}
         if groups is not None:
             for k in np.unique(groups):
-                part = clone(sc["tab"])
-                part.__dict__.update({a: getattr(sc["tab"], a) for a in ("norm_center_", "norm_scale_",
-                                                                          "center_", "scale_")})
-                part._build(sc["tab"].X_train_[sc["ref_group"] != k])
-                tabs[k] = part
+                tabs[k] = sc["tab"].subset(sc["ref_group"] != k)
         for i in range(0, len(P), int(self.batch_size)):
             rows = np.arange(i, min(len(P), i + int(self.batch_size)))
             keys = [None] if groups is None else np.unique(groups[rows])
             for k in keys:
                 r = rows if k is None else rows[groups[rows] == k]
                 flat = P[r].reshape(-1, P.shape[2])
-                t = tabs[k]
-                z = t._score(t._transform(flat)) if k is not None else t.decision_function(flat)
-                scores[r] = z.reshape(len(r), -1)
+                scores[r] = tabs[k].decision_function(flat).reshape(len(r), -1)
         return scores
 
     def _image_scores(self, maps: np.ndarray) -> np.ndarray:

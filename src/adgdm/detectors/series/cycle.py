@@ -17,7 +17,8 @@ from ..._params import store_params
 from ..base import nested_state, restore_nested
 from .base import SeriesBase
 from ..trees import ExportedTrees
-from ..tabular.cycle import _robust, log_odds
+from ...scores.fusion import RobustZ, fuse
+from ..tabular.cycle import log_odds
 from .diffusion import SeriesDiffusion, causal_windows
 
 __all__ = ["SeriesCycle"]
@@ -109,17 +110,18 @@ class SeriesCycle(SeriesBase):
                 oof[b] = log_odds(make().fit(Xc[keep], yc[keep]), clean[b])
             else:
                 oof[b] = log_odds(self.classifier_, clean[b])
-        self.clf_center_, self.clf_scale_ = _robust(oof)
+        self.clf_center_, self.clf_scale_ = RobustZ.fit(oof).params()
         base_tr = self.base_.decision_scores_
-        self.base_center_, self.base_scale_ = _robust(base_tr[w - 1:])
+        self.base_center_, self.base_scale_ = RobustZ.fit(base_tr[w - 1:]).params()
         clf_tr = np.full(T, np.median(oof))
         clf_tr[w - 1:] = oof
         self._finish_fit(self._smooth(self._combine(base_tr, clf_tr)), slice(w - 1, None))
         return self
 
     def _combine(self, base, logits) -> np.ndarray:
-        return (base - self.base_center_) / self.base_scale_ + float(self.weight) * (
-            logits - self.clf_center_) / self.clf_scale_
+        return fuse({"base": base, "classifier": logits}, {"base": 1.0, "classifier": float(self.weight)},
+                    z={"base": RobustZ(self.base_center_, self.base_scale_),
+                       "classifier": RobustZ(self.clf_center_, self.clf_scale_)})
 
     def _input(self, X, fitting: bool):
         return self._series(X, fitting, min_length=int(self.base_.window_))

@@ -14,7 +14,6 @@ import numpy as np
 
 from ..._validation import check_series
 from ..base import nested_state, restore_nested
-from ...scores.crossfit import cross_fit_scale
 from ..._params import store_params
 from .base import SeriesBase
 from ..tabular.diffusion import DiffusionDetector
@@ -131,9 +130,9 @@ class SeriesDiffusion(SeriesBase):
         each of ``n_folds`` blocks of training windows is scored against the windows that share no
         step with it; these cross-fitted scores set the z-scale, the training scores and, through
         ``contamination``, ``threshold_`` (they show how new stretches of normal data score)."""
-        tab, w = self.tab_, int(self.window_)
-        folds = np.array_split(np.arange(len(tab.X_train_)), min(int(self.n_folds), len(tab.X_train_)))
-        cross_fit_scale(tab, folds, lambda fold: (ref <= ref[fold[0]] - w) | (ref >= ref[fold[-1]] + w))
+        w = int(self.window_)
+        folds = np.array_split(np.arange(len(ref)), min(int(self.n_folds), len(ref)))
+        self.tab_.cross_fit(folds, lambda fold: (ref <= ref[fold[0]] - w) | (ref >= ref[fold[-1]] + w))
 
     def _raw(self, Z, history=None):
         return self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
@@ -141,17 +140,25 @@ class SeriesDiffusion(SeriesBase):
     def _input(self, X, fitting: bool):
         return self._series(X, fitting, min_length=int(self.window_))
 
+    def residuals(self, X) -> np.ndarray:
+        """``(T, channels)`` ideal-denoiser residual of the window ending at each step (see
+        ``DiffusionDetector.residuals``), summed over the window's steps per channel; not smoothed.
+        What each channel contributes to a step's evidence."""
+        self._check_fitted()
+        return self._residuals(self._input(X, fitting=False))
+
+    def _residuals(self, arr: np.ndarray) -> np.ndarray:
+        w, C = int(self.window_), self.n_channels_
+        W = causal_windows((arr - self.center_) / self.scale_, w)  # row t: steps t-w+1..t, (step, channel) order
+        return self.tab_.residuals(W).reshape(len(arr), w, C).sum(axis=1)
+
     def _score(self, arr):
         """One score per step (the window ending at it), higher = more anomalous."""
         return self._smooth(self._raw((arr - self.center_) / self.scale_))
 
     def _explain_model(self, arr):
-        """The ideal-denoiser residual of the window ending at each step, summed over its steps per
-        channel (smoothed like the score)."""
-        w, C = int(self.window_), self.n_channels_
-        W = causal_windows((arr - self.center_) / self.scale_, w)  # row t: steps t-w+1..t, (step, channel)
-        R = self.tab_.feature_residuals(self.tab_._transform(W))
-        return self._per_channel_smooth(R.reshape(len(arr), w, C).sum(axis=1))
+        """:meth:`residuals`, smoothed like the score."""
+        return self._per_channel_smooth(self._residuals(arr))
 
     def stream(self) -> "SeriesDiffusionStream":
         """Online scorer: ``update(points)`` returns one score per new point at once."""

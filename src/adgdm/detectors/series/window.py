@@ -19,6 +19,7 @@ from ..._validation import check_series
 from ...data.windows import fold, grid_starts, window_view
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
 from ...nets import TemporalConvNet
+from ...scores.fusion import RobustZ, fuse
 from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ..._params import store_params
 from .base import SeriesBase
@@ -243,7 +244,9 @@ class SeriesDiffusionDetector(SeriesBase):
         return out
 
     def _combine(self, per_mode: dict) -> np.ndarray:
-        return np.mean([(per_mode[m] - self.mode_center_[m]) / self.mode_scale_[m] for m in self._modes()], axis=0)
+        modes = self._modes()
+        z = {m: RobustZ(self.mode_center_[m], self.mode_scale_[m]) for m in modes}
+        return fuse({m: per_mode[m] for m in modes}, z=z)
 
     def _input(self, X, fitting: bool):
         return self._series(X, fitting, min_length=int(self.window))

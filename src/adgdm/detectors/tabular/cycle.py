@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..._torch import seed_of
 from ..._params import store_params
+from ...scores.fusion import RobustZ, fuse
 from ..trees import ExportedTrees
 from ..base import BaseDetector, nested_state, restore_nested
 from .ddpm import DDPMDetector
@@ -37,12 +38,6 @@ def log_odds(clf, X) -> np.ndarray:
     """A binary classifier's log-odds of class 1, clipped away from 0 and 1."""
     p = np.clip(clf.predict_proba(X)[:, 1], 1e-7, 1 - 1e-7)
     return np.log(p / (1 - p))
-
-
-def _robust(ref: np.ndarray):
-    med = float(np.median(ref))
-    iqr = float(np.subtract(*np.percentile(ref, [75, 25])))
-    return med, (iqr if iqr > 1e-12 else 1.0)
 
 
 class CycleDetector(BaseDetector):
@@ -128,7 +123,7 @@ class CycleDetector(BaseDetector):
         for name, part in (("base", self.base_), ("generator", self.generator_)):
             if getattr(part, "n_features_in_", None) != arr.shape[1]:
                 raise ValueError(f"{name} must be fitted on the normal rows of X ({arr.shape[1]} features)")
-        self.base_center_, self.base_scale_ = _robust(self.base_.decision_scores_)
+        self.base_center_, self.base_scale_ = RobustZ.fit(self.base_.decision_scores_).params()
         cls_idx = np.arange(len(Xn)) if len(Xn) <= self.max_classifier_rows else np.sort(
             rng.choice(len(Xn), int(self.max_classifier_rows), replace=False))
         self._cls_idx = cls_idx
@@ -223,7 +218,7 @@ class CycleDetector(BaseDetector):
                 oof[te] = log_odds(make().fit(Xc[~te], yc[~te]), Xc[te])
             else:
                 oof[te] = log_odds(model, Xc[te])
-        center, scale = _robust(oof[: len(normals)])
+        center, scale = RobustZ.fit(oof[: len(normals)]).params()
         return {"model": model, "oof_normals": oof[: len(normals)], "center": center, "scale": scale,
                 "oof_real": oof[len(normals) + len(generated):][::reps] if k else None}
 
@@ -235,16 +230,17 @@ class CycleDetector(BaseDetector):
             self.weights_["few_shot"] = float(self.weight)
             return
         idx = self._cls_idx
-        zb = np.r_[self.base_.decision_scores_[idx], self.base_.decision_function(Xa)]
-        zb = (zb - self.base_center_) / self.base_scale_
+        zb = RobustZ(self.base_center_, self.base_scale_)(np.r_[self.base_.decision_scores_[idx],
+                                                                self.base_.decision_function(Xa)])
         g, f = self.heads_["generic"], self.heads_["few_shot"]
-        zg = (np.r_[g["oof_normals"], log_odds(g["model"], Xa)] - g["center"]) / g["scale"]
-        zf = (np.r_[f["oof_normals"], f["oof_real"]] - f["center"]) / f["scale"]
+        zg = RobustZ(g["center"], g["scale"])(np.r_[g["oof_normals"], log_odds(g["model"], Xa)])
+        zf = RobustZ(f["center"], f["scale"])(np.r_[f["oof_normals"], f["oof_real"]])
         lab = np.r_[np.zeros(len(idx)), np.ones(len(Xa))]
         best, self.weight_scores_ = None, {}
         for wg in (0.0, 0.5, 1.0):
             for wf in (0.0, 0.5, 1.0, 2.0, 4.0, 16.0):
-                auc = roc_auc_score(lab, zb + wg * zg + wf * zf)
+                auc = roc_auc_score(lab, fuse({"base": zb, "generic": zg, "few_shot": zf},
+                                              {"base": 1.0, "generic": wg, "few_shot": wf}))
                 self.weight_scores_[(wg, wf)] = round(float(auc), 4)
                 if best is None or auc > best[0] + 1e-9:
                     best = (auc, wg, wf)
@@ -261,11 +257,12 @@ class CycleDetector(BaseDetector):
         return out
 
     def _combine(self, base_scores, logits: dict) -> np.ndarray:
-        z = (np.asarray(base_scores) - self.base_center_) / self.base_scale_
-        for name in sorted(logits):  # a fixed order: a loaded model sums exactly as the fitted one
-            lg, h = logits[name], self.heads_[name]
-            z = z + self.weights_[name] * (np.asarray(lg) - h["center"]) / h["scale"]
-        return z
+        parts = dict(logits, base=base_scores)
+        z = {name: RobustZ(h["center"], h["scale"]) for name, h in self.heads_.items()}
+        z["base"] = RobustZ(self.base_center_, self.base_scale_)
+        # a fixed order: a loaded model sums exactly as the fitted one
+        weights = dict({"base": 1.0}, **{name: self.weights_[name] for name in sorted(logits)})
+        return fuse(parts, weights, z=z)
 
     def _score(self, X):
         return self._combine(self.base_.decision_function(X),

@@ -2,11 +2,11 @@
 distribution, computed exactly from the nearest training rows and per feature (no network to train)."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from ...diffusion import NoiseSchedule
-from ...scores import MarginalSmoothedNLL, ideal_denoiser_error, smoothed_nll
-from ...scores.knn import DedupKNN
+from ...scores.denoiser import EmpiricalDenoiser
 from ..base import BaseDetector
 
 
@@ -29,6 +29,9 @@ class DiffusionDetector(BaseDetector):
 
     The score is ``max(fine, coarse_weight * coarse, coarse_weight * marginal)``: the coarse and
     marginal blocks speak when their evidence is at least ``1 / coarse_weight`` times stronger.
+    The evidence, its scale and this fusion are :class:`adgdm.scores.denoiser.EmpiricalDenoiser`
+    (fitted as ``denoiser_``, on the standardised rows); this class adds the standardisation,
+    the threshold and the model file.
 
     Why the default: on ADBench it is the most accurate detector here both fitted on normal rows
     (semi-supervised) and on rows that hold the anomalies (unsupervised), it needs no training,
@@ -79,101 +82,61 @@ class DiffusionDetector(BaseDetector):
         if not float(self.coarse_weight) >= 0:
             raise ValueError(f"coarse_weight must be >= 0, got {self.coarse_weight}")
 
-    def _build(self, X):
-        sched = NoiseSchedule(self.schedule, self.n_steps)
-
-        def variances(levels):
-            ts = [sched.t_from_fraction(f) for f in np.atleast_1d(np.asarray(levels, dtype=float))]
-            return np.array([float(sched.sigma_ve(t)) ** 2 for t in ts])
-
-        self.sigma2_ = variances(self.noise_levels)
-        self.coarse_sigma2_ = variances(self.coarse_levels)
-        self.X_train_ = np.ascontiguousarray(X)
-        self.knn_ = DedupKNN(self.X_train_, n_jobs=self.n_jobs, backend=self.knn_backend)
-        self.marginal_ = MarginalSmoothedNLL(self.X_train_, float(self.marginal_sigma))
+    def _settings(self) -> dict:
+        return {k: getattr(self, k) for k in EmpiricalDenoiser.settings}
 
     def _fit(self, X):
         if X.shape[0] < 2:
             raise ValueError(f"diffusion needs at least 2 training rows, got {X.shape[0]}")
-        self._build(X)
-        raw = self._raw(self.knn_.unique, exclude_self=True)[self.knn_.inverse]
-        raw[:, -1] = self.marginal_.nll(X, leave_one_out=True).sum(axis=1)
-        f = self._features(raw)
-        self.norm_center_ = np.median(f, axis=0)
-        spread = np.subtract(*np.percentile(f, [75, 25], axis=0))
-        self.norm_scale_ = np.where(spread > 1e-12, spread, 1.0)
-        return self._combine(raw)
-
-    def _features(self, raw):
-        """Score norms enter on a log scale (they span decades); NLLs are logs already."""
-        f = raw.copy()
-        L, C = len(self.sigma2_), len(self.coarse_sigma2_)
-        for a, b in ((0, L), (2 * L, 2 * L + C)):
-            f[:, a:b] = np.log(raw[:, a:b] + 1e-12)
-        return f
-
-    def _combine(self, raw):
-        z = (self._features(raw) - self.norm_center_) / self.norm_scale_
-        L, C = len(self.sigma2_), len(self.coarse_sigma2_)
-        fine = z[:, : 2 * L].mean(axis=1)
-        coarse = np.maximum(z[:, 2 * L : 2 * L + 2 * C], 0).mean(axis=1)
-        marginal = np.maximum(z[:, -1], 0)
-        w = float(self.coarse_weight)
-        return np.maximum(fine, w * np.maximum(coarse, marginal))
-
-    def _raw(self, Q, exclude_self=False):
-        """``(n, 2 L + 2 C + 1)``: fine errors and NLLs, coarse errors and NLLs, then the marginal
-        NLL (filled here for new rows; ``_fit`` fills the leave-one-out value of training rows)."""
-        L, C = len(self.sigma2_), len(self.coarse_sigma2_)
-        extra = 1 if exclude_self else 0
-        k_fine, k_coarse = int(self.n_neighbors) + extra, int(self.coarse_neighbors) + extra
-        out = np.empty((len(Q), 2 * L + 2 * C + 1))
-        for i in range(0, len(Q), int(self.chunk_size)):
-            q = Q[i : i + int(self.chunk_size)]
-            rows = slice(i, i + len(q))
-            dist, idx, counts = self.knn_.neighbours(q, max(int(self.n_neighbors), int(self.coarse_neighbors)),
-                                                     exclude_self)
-            blocks = ((0, self.sigma2_, (dist[:, :k_fine], idx[:, :k_fine], counts[:, :k_fine])),
-                      (2 * L, self.coarse_sigma2_, (dist[:, :k_coarse], idx[:, :k_coarse], counts[:, :k_coarse])))
-            for start, sigma2, (d, ix, c) in blocks:
-                n_lev = len(sigma2)
-                for j, s2 in enumerate(sigma2):
-                    out[rows, start + j] = ideal_denoiser_error(q, d, ix, c, self.knn_.unique, s2)
-                    out[rows, start + n_lev + j] = smoothed_nll(d, c, s2)
-            out[rows, -1] = self.marginal_.nll(q).sum(axis=1)
-        return out
+        self.denoiser_ = EmpiricalDenoiser(**self._settings()).fit(X)
+        return self.denoiser_.train_scores_
 
     def _score(self, X):
-        uq, inv = np.unique(X, axis=0, return_inverse=True)
-        return self._combine(self._raw(uq))[inv.ravel()]
+        return self.denoiser_.score(X)
 
-    def feature_residuals(self, X) -> np.ndarray:
-        """``(n, d)`` squared residual ``(z - E[x_0 | z])^2`` per feature of the model-space rows
-        ``X`` (standardised when ``standardize``), at the fine noise levels (``n_neighbors`` rows),
-        averaged over the levels: what ``explain`` reports for this detector."""
-        from ...scores import ideal_denoiser_residual
+    # --- public API for detectors built on this one ---------------------------------------------
+    def cross_fit(self, folds, others) -> "DiffusionDetector":
+        """Re-base the evidence scale, ``decision_scores_`` and ``threshold_`` on cross-fitted
+        evidence (:meth:`EmpiricalDenoiser.cross_fit`; ``folds`` index the training rows, in
+        fit order). For overlapping pieces (windows, patches), whose leave-one-out evidence is
+        degenerate."""
+        self._check_fitted()
+        self._finish_fit(self.denoiser_.cross_fit(folds, others))
+        return self
 
-        k, step = int(self.n_neighbors), int(self.chunk_size)
-        out = np.empty(X.shape)
-        for i in range(0, len(X), step):
-            q = X[i : i + step]
-            dist, idx, counts = self.knn_.neighbours(q, k)
-            res = [ideal_denoiser_residual(q, dist, idx, counts, self.knn_.unique, s2) for s2 in self.sigma2_]
-            out[i : i + len(q)] = np.mean(res, axis=0)
-        return out
+    def subset(self, keep) -> "DiffusionDetector":
+        """A copy that scores against the training rows ``keep`` only (bool mask or indices), with
+        this detector's standardisation and evidence scale; training scores and threshold are
+        this detector's. Scores held-out groups without their own rows."""
+        self._check_fitted()
+        part = copy.copy(self)
+        part.denoiser_ = self.denoiser_.subset(keep)
+        return part
+
+    def residuals(self, X) -> np.ndarray:
+        """``(n, n_features)`` squared ideal-denoiser residual per feature, in standardised units,
+        averaged over the fine noise levels (:meth:`EmpiricalDenoiser.residual`): its sum is
+        the fine reconstruction error the score is built on."""
+        self._check_fitted()
+        return self._explain_model(self._input(X, fitting=False))
 
     def _explain_model(self, arr):
-        return self.feature_residuals(self._transform(arr))
+        return self.denoiser_.residual(self._transform(arr))
 
+    # read-only views kept for code written against the attributes before the denoiser object
+    X_train_ = property(lambda self: self.denoiser_.rows_)
+    knn_ = property(lambda self: self.denoiser_.knn_)
+    sigma2_ = property(lambda self: self.denoiser_.sigma2_)
+    norm_center_ = property(lambda self: self.denoiser_.norm_.center)
+    norm_scale_ = property(lambda self: self.denoiser_.norm_.scale)
+
+    # --- persistence ----------------------------------------------------------------------------
     def _get_state(self):
-        return {}, {"X_train_": self.X_train_, "norm_center_": self.norm_center_, "norm_scale_": self.norm_scale_}
+        _, arrays = self.denoiser_.state()
+        return {}, arrays
 
     def _set_state(self, meta, arrays):
         X = np.asarray(arrays["X_train_"], dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != int(meta["n_features_in_"]):
             raise ValueError("stored training rows do not match the feature count")
-        self._build(X)
-        self.norm_center_, self.norm_scale_ = arrays["norm_center_"], arrays["norm_scale_"]
-        n = 2 * len(self.sigma2_) + 2 * len(self.coarse_sigma2_) + 1
-        if self.norm_center_.shape != (n,) or self.norm_scale_.shape != (n,):
-            raise ValueError("stored normalisation does not match noise_levels and coarse_levels")
+        self.denoiser_ = EmpiricalDenoiser.from_state(self._settings(), dict(arrays, X_train_=X))

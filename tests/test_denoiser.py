@@ -1,0 +1,80 @@
+"""The ideal-denoiser core object (``EmpiricalDenoiser``) and the fusion of z-scored parts."""
+import numpy as np
+import pytest
+
+from adgdm.scores import EmpiricalDenoiser, RobustZ, fuse
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return np.random.default_rng(0).normal(size=(120, 3))
+
+
+@pytest.fixture(scope="module")
+def den(rows):
+    return EmpiricalDenoiser(n_neighbors=5, coarse_neighbors=20).fit(rows)
+
+
+def test_posterior_mean_of_a_reference_row_at_tiny_noise_is_the_row(den, rows):
+    np.testing.assert_allclose(den.posterior_mean(rows[:10], 1e-8), rows[:10], atol=1e-12)
+    # the residual explain reads: squared distance to the posterior mean, averaged over the fine levels
+    Q = rows[:10] + 0.3
+    hand = np.mean([(Q - den.posterior_mean(Q, s2)) ** 2 for s2 in den.sigma2_], axis=0)
+    np.testing.assert_allclose(den.residual(Q), hand, rtol=1e-12)
+
+
+def test_evidence_ranks_a_far_point_higher(den):
+    Q = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [0.0, 9.0, 0.0]])
+    raw = den.evidence(Q)
+    assert raw.shape == (3, den.n_evidence)
+    s = den.score(Q)
+    assert s[1] > s[0] and s[2] > s[0]
+    assert set(den.parts(raw)) == {"fine", "coarse", "marginal"}
+    np.testing.assert_array_equal(den.combine(raw), s)
+
+
+def test_leave_one_out_evidence_sets_the_scale(den):
+    raw = den.evidence()
+    assert raw.shape == (120, den.n_evidence)
+    np.testing.assert_allclose(np.median(den.zscores(raw), axis=0), 0, atol=1e-12)
+    np.testing.assert_array_equal(den.combine(raw), den.train_scores_)
+
+
+def test_state_round_trip_is_identical(den):
+    meta, arrays = den.state()
+    back = EmpiricalDenoiser.from_state(meta, arrays)
+    Q = np.random.default_rng(1).normal(size=(7, 3))
+    np.testing.assert_array_equal(back.score(Q), den.score(Q))
+    np.testing.assert_array_equal(back.residual(Q), den.residual(Q))
+    with pytest.raises(ValueError, match="normalisation"):
+        EmpiricalDenoiser.from_state(dict(meta, noise_levels=[0.1]), arrays)
+
+
+def test_cross_fit_scores_folds_against_the_other_rows(rows):
+    den = EmpiricalDenoiser(n_neighbors=5, coarse_neighbors=20).fit(rows)
+    g = np.arange(len(rows)) % 3
+    s = den.cross_fit([np.flatnonzero(g == k) for k in range(3)], lambda fold: g != g[fold[0]])
+    assert s.shape == (120,) and s is den.train_scores_
+    part = den.subset(g != 0)
+    assert len(part.rows_) == 80 and part.norm_ is den.norm_
+    np.testing.assert_array_equal(part.score(rows[g == 0]), s[g == 0])
+
+
+def test_robust_z_of_the_reference_has_median_zero():
+    ref = np.random.default_rng(2).exponential(size=101)
+    z = RobustZ.fit(ref)
+    assert np.median(z(ref)) == 0.0
+    assert isinstance(z.center, float)
+    assert RobustZ.fit(np.ones(5)).scale == 1.0
+    assert RobustZ.fit(np.r_[np.zeros(9), 10.0], std_fallback=True).scale == pytest.approx(3.0)
+    cols = RobustZ.fit(np.column_stack([ref, 2 * ref]))
+    np.testing.assert_allclose(cols.scale[1], 2 * cols.scale[0])
+
+
+def test_fuse_matches_the_hand_computation():
+    a, b = np.array([1.0, -2.0]), np.array([0.5, 4.0])
+    np.testing.assert_array_equal(fuse({"a": a, "b": b}, {"a": 1.0, "b": 0.3}), a + 0.3 * b)
+    np.testing.assert_array_equal(fuse({"a": a, "b": b}), (a + b) / 2)
+    za, zb = RobustZ(1.0, 2.0), RobustZ(-1.0, 0.5)
+    np.testing.assert_array_equal(fuse({"a": a, "b": b}, {"a": 1.0, "b": 0.3}, z={"a": za, "b": zb}),
+                                  (a - 1.0) / 2.0 + 0.3 * (b + 1.0) / 0.5)
