@@ -31,3 +31,38 @@ def atomic_file(path):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def follow_umask(*paths) -> None:
+    """Give files the mode ``open()`` would (0666 minus the umask): writers that go through
+    ``mkstemp`` (safetensors among them) leave 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in paths:
+        os.chmod(p, 0o666 & ~mask)
+
+
+def check_output(out, inputs=(), force: bool = False, flag: str = "--out") -> Path:
+    """Refuse to write ``out`` over one of ``inputs`` (never, even with ``force``) or over an existing
+    file or folder (unless ``force``). Returns ``out`` as a ``Path``.
+
+    Example
+    -------
+    >>> check_output("scores.csv", inputs=["scores.csv"])
+    Traceback (most recent call last):
+    ...
+    ValueError: --out scores.csv is the input scores.csv: choose another output file
+    """
+    out = Path(out)
+    for src in inputs:
+        if src is not None and _same(out, Path(src)):
+            raise ValueError(f"{flag} {out} is the input {src}: choose another output file")
+    if out.exists() and not force:
+        raise ValueError(f"{flag} {out} exists; pass --force to replace it, or choose another {flag}")
+    return out
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()

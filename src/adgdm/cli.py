@@ -78,6 +78,27 @@ def _progress_factory(enabled: bool):
     return progress
 
 
+OUT_HELP = "Long-format CSV to write (default: a new timestamped file in benchmarks/results/)."
+FORCE_HELP = "Replace OUT if it exists (without it, an existing OUT is refused unless --resume)."
+
+
+def _bench_out(out: Optional[Path], kind: str, resume: bool, force: bool) -> Path:
+    """Where a bench writes: OUT, refused when it exists (committed results among them) unless
+    --resume or --force; without OUT a new timestamped file, so nothing is overwritten."""
+    import time
+
+    if out is None:
+        out = Path("benchmarks/results") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        if resume:
+            typer.secho("error: --resume needs --out (the file to continue)", fg="red", err=True)
+            raise typer.Exit(2)
+    if out.exists() and not (resume or force):
+        typer.secho(f"error: --out {out} exists; pass --resume to continue it or --force to replace it", fg="red",
+                    err=True)
+        raise typer.Exit(2)
+    return out
+
+
 def _bench_done(csv_path: Path, head: str, json_out: bool) -> None:
     """What a bench command prints at the end: the summary's head, or JSON with the file names."""
     if json_out:
@@ -125,7 +146,8 @@ def _build_app():
         detectors: Optional[str] = typer.Option(None, help="Comma-separated detector specs, e.g. 'diffusion,ddpm:steps=100'."),
         seeds: int = typer.Option(5, help="Number of seeds (0 .. N-1)."),
         setting: str = typer.Option("semi", help="'semi' (train on half the normals) or 'unsup' (fit and score all rows)."),
-        out: Path = typer.Option(Path("benchmarks/results/tabular.csv"), help="Long-format CSV to write."),
+        out: Optional[Path] = typer.Option(None, help=OUT_HELP),
+        force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Published anchors CSV to show beside the summary."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
@@ -141,6 +163,7 @@ def _build_app():
             import torch
 
             torch.set_num_threads(threads)
+        out = _bench_out(out, "tabular", resume, force)
         try:
             csv_path = run_tabular(data, _split(datasets), _split(detectors), seeds, setting, out, resume)
         except (ValueError, ImportError) as e:
@@ -157,7 +180,8 @@ def _build_app():
         datasets: Optional[str] = typer.Option(None, help="Comma-separated file names (e.g. 'valve1/0'); default all."),
         detectors: Optional[str] = typer.Option(None, help="Detector specs separated by ';' or ','."),
         seeds: int = typer.Option(1, help="Number of seeds (0 .. N-1)."),
-        out: Path = typer.Option(Path("benchmarks/results/series.csv"), help="Long-format CSV to write."),
+        out: Optional[Path] = typer.Option(None, help=OUT_HELP),
+        force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Folder of published anchors (../shared/anchors)."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
@@ -174,6 +198,7 @@ def _build_app():
             import torch
 
             torch.set_num_threads(threads)
+        out = _bench_out(out, "series", resume, force)
         try:
             csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume)
         except (ValueError, ImportError, FileNotFoundError) as e:
@@ -212,7 +237,8 @@ def _build_app():
         seeds: int = typer.Option(3, help="Number of seeds (0 .. N-1)."),
         shots: str = typer.Option("0,5,20", help="Comma-separated counts of real anomalies given to the detectors "
                                                  "(adbench only)."),
-        out: Path = typer.Option(Path("benchmarks/results/generation.csv"), help="Long-format CSV to write."),
+        out: Optional[Path] = typer.Option(None, help=OUT_HELP),
+        force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
         json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
@@ -231,6 +257,7 @@ def _build_app():
             import torch
 
             torch.set_num_threads(threads)
+        out = _bench_out(out, "generation", resume, force)
         try:
             if suite == "skab":
                 csv_path = run_generation_series(data, _split(datasets), seeds, out, resume)
@@ -254,7 +281,8 @@ def _build_app():
         detectors: Optional[str] = typer.Option(None, help="Detector specs separated by ';' or ','."),
         seeds: int = typer.Option(3, help="Number of seeds (0 .. N-1)."),
         size: int = typer.Option(128, help="Images are resized to SIZE x SIZE pixels (mtd, folder)."),
-        out: Path = typer.Option(Path("benchmarks/results/image.csv"), help="Long-format CSV to write."),
+        out: Optional[Path] = typer.Option(None, help=OUT_HELP),
+        force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         save_maps: Optional[Path] = typer.Option(None, "--save-maps", help="Write PNG overlays of seed 0's maps here."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
@@ -271,6 +299,7 @@ def _build_app():
             import torch
 
             torch.set_num_threads(threads)
+        out = _bench_out(out, "image", resume, force)
         try:
             csv_path = run_image(suite, data, _split(datasets), _split(detectors), seeds, size, out, resume,
                                  save_maps=save_maps)
@@ -285,7 +314,8 @@ def _build_app():
     def fit(
         data: Path = typer.Argument(..., help="Training data: CSV, Parquet or NPZ (tables, series), or a folder of "
                                     "images (an MVTec-style folder trains on train/good)."),
-        out: Path = typer.Option(..., "--out", help="Model folder to write (replaced if it is an adgdm model)."),
+        out: Path = typer.Option(..., "--out", help="Model folder to write (an existing one is replaced only with "
+                                 "--force)."),
         modality: Optional[str] = typer.Option(None, help="tabular, series or image (default: the detector's)."),
         detector: Optional[str] = typer.Option(None, help="Detector name or spec, e.g. 'diffusion' or "
                                                "'ddpm:steps=100' (default: the modality's recommended one)."),
@@ -301,6 +331,7 @@ def _build_app():
                                                 "for unknown contamination) or fixed:VALUE."),
         contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default 0.1)."),
         seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
+        force: bool = typer.Option(False, "--force", help="Replace the model folder OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Fit a detector on (mostly) normal data and save it.
@@ -316,7 +347,8 @@ def _build_app():
 
         def body():
             return run_fit(data, modality, detector, out, config, parse_params(param), _split_plain(columns), label,
-                           time, threshold, contamination, seed, status=_status_factory(_interactive(json_out)))
+                           time, threshold, contamination, seed, status=_status_factory(_interactive(json_out)),
+                           force=force)
 
         r = _run(body, json_out)
         if not json_out:
@@ -336,6 +368,7 @@ def _build_app():
         time: Optional[str] = typer.Option(None, "--time", help="Id/time column."),
         explain: bool = typer.Option(True, help="Add each row's top contributing features (tables, series)."),
         top_k: int = typer.Option(3, help="Features listed per row."),
+        force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Score data with a saved model: id, score, flagged (0/1), label, top features.
@@ -349,7 +382,7 @@ def _build_app():
 
         def body():
             return run_score(model_dir, data, out, _split_plain(columns), label, time, explain, top_k,
-                             progress=_progress_factory(_interactive(json_out)))
+                             progress=_progress_factory(_interactive(json_out)), force=force)
 
         r = _run(body, json_out)
         if not json_out:
@@ -370,6 +403,7 @@ def _build_app():
                                             "image folder)."),
         severity: float = typer.Option(1.0, help="How far from normal (>= 0)."),
         seed: int = typer.Option(0, help="Random seed."),
+        force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Generate normal samples or synthetic anomalies with a saved model.
@@ -382,7 +416,7 @@ def _build_app():
         """
         from .commands.generate import run_generate
 
-        msg = _run(lambda: run_generate(model_dir, kind, n, out, data, severity, seed), False)
+        msg = _run(lambda: run_generate(model_dir, kind, n, out, data, severity, seed, force), False)
         if json_out:
             import json
 
@@ -397,6 +431,7 @@ def _build_app():
         out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write (one self-contained file)."),
         data: Optional[Path] = typer.Option(None, help="With a model folder: the data to score and show."),
         title: Optional[str] = typer.Option(None, help="Report title."),
+        force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Write a self-contained HTML report (no network needed to view it).
@@ -409,7 +444,7 @@ def _build_app():
         """
         from .commands.report import run_report
 
-        r = _run(lambda: run_report(input, out, data, title), json_out)
+        r = _run(lambda: run_report(input, out, data, title, force), json_out)
         if not json_out:
             typer.echo(f"wrote {r['out']} ({r['kind']} report: {', '.join(r['sections'])})")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import follow_umask
 from ._version import __version__
 
 FORMAT_VERSION = 1
@@ -35,6 +36,7 @@ def save_detector(path, kind: str, params: dict, meta: dict, arrays: dict[str, n
     tmp_w, tmp_c = path / (WEIGHTS_NAME + ".tmp"), path / (CONFIG_NAME + ".tmp")
     save_file(arrays, str(tmp_w))
     tmp_c.write_text(json.dumps(config, indent=2, sort_keys=True, default=_json_default))
+    follow_umask(tmp_w)  # safetensors writes 0600; the other files follow the umask
     os.replace(tmp_w, path / WEIGHTS_NAME)
     os.replace(tmp_c, path / CONFIG_NAME)
     return path

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import check_output
 from ..modalities import get_modality
 from .data import read_data, replace_dir, temp_dir_beside
 
@@ -91,8 +92,9 @@ def _threshold_rule(threshold, contamination=None) -> dict:
 
 
 def run_fit(data, modality=None, detector=None, out=None, config=None, params=None, columns=None, label=None,
-            time_col=None, threshold=None, contamination=None, seed=None, status=None) -> dict:
-    """Fit and save; returns a summary dict (what ``--json`` prints)."""
+            time_col=None, threshold=None, contamination=None, seed=None, status=None, force: bool = False) -> dict:
+    """Fit and save; returns a summary dict (what ``--json`` prints). An existing model folder at
+    ``out`` is replaced only with ``force`` (and never a folder that is not an adgdm model)."""
     from .._version import __version__
     from ..detectors.registry import detector_class, parse_spec
     from ..io import _json_default
@@ -102,6 +104,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     spec = detector or cfg.get("detector")
     if out is None:
         raise ValueError("--out MODEL_DIR is required")
+    check_output(out, [data, config], force)
     if spec is None:
         spec = get_modality(modality or cfg.get("modality") or "tabular").default_detector
     name, _ = parse_spec(spec)

@@ -25,11 +25,16 @@ def write_csv_atomic(out: Path, header: list[str], rows: np.ndarray) -> None:
     write_frame(pd.DataFrame(np.asarray(rows), columns=header), out)
 
 
-def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float = 1.0, seed: int = 0) -> str:
+def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float = 1.0, seed: int = 0,
+                 force: bool = False) -> str:
+    """Write ``n`` generated rows/windows/images of ``kind`` to ``out`` (refused when ``out``
+    exists, unless ``force``; never onto the data or the model)."""
+    from .._atomic import check_output
     from ..generation import SERIES_KINDS, TABULAR_KINDS, generate_anomalies, inject_series_anomalies
     from ..generation.anomalies import MODEL_KINDS
     from .fit import read_model
 
+    check_output(out, [data, model_dir], force)
     model, _ = read_model(model_dir)
     if getattr(model, "modality", "tabular") == "image":
         return _generate_images(model, kind, n, out, data, severity, seed)

@@ -48,12 +48,16 @@ def _scores_sections(rep, df) -> list[str]:
     return sections
 
 
-def run_report(input, out, data=None, title=None) -> dict:
+def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
+    """Write the HTML report of ``input`` to ``out`` (refused when ``out`` exists, unless ``force``;
+    never onto the input)."""
+    from .._atomic import check_output
     from ..report import Report, bench_report
 
     p = Path(input)
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p}")
+    check_output(out, [input, data], force)
     if p.is_file():
         df = _read_any(p)
         if len(df) == 0:

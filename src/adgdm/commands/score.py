@@ -86,7 +86,12 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
 
 
 def run_score(model_dir, data, out, columns=None, label=None, time_col=None, explain=True, top_k=3,
-              progress=None) -> dict:
+              progress=None, force: bool = False) -> dict:
+    """Score ``data`` with the model in ``model_dir`` and write ``out``; an existing ``out`` is
+    refused unless ``force``, and ``out`` is never the data or the model."""
+    from .._atomic import check_output
+
+    check_output(out, [data, model_dir], force)
     det, meta = read_model(model_dir)
     frame, _ = score_data(det, meta, data, columns, label, time_col, explain, top_k, progress)
     write_frame(frame, out)
