@@ -84,3 +84,89 @@ def test_bench_without_out_writes_a_new_file(tmp_path, monkeypatch):
         _bench_out(committed, "tabular", resume=False, force=False)
     assert _bench_out(committed, "tabular", resume=True, force=False) == committed
     assert committed.read_text() == "keep"
+
+
+# --- column hygiene and readers ---------------------------------------------------------------
+def _table(rng, n=150):
+    df = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    df.insert(0, "Unnamed: 0", np.arange(n))      # pandas' saved index
+    df["anomaly"] = (rng.random(n) < 0.1).astype(int)   # a label under another name
+    df["const"] = 1.0
+    df["note"] = "text"
+    return df
+
+
+def test_fit_leaves_out_index_label_constant_and_text_columns_and_says_so(tmp_path):
+    rng = np.random.default_rng(1)
+    _table(rng).to_csv(tmp_path / "t.csv", index=False)
+    res = _invoke("fit", tmp_path / "t.csv", "--out", tmp_path / "m", "--json")
+    assert res.exit_code == 0, res.output
+    import json
+
+    r = json.loads(res.output)
+    assert r["columns"] == ["a", "b", "c"]
+    said = " ".join(r["notes"])
+    for col, why in (("Unnamed: 0", "index"), ("anomaly", "label"), ("const", "constant"), ("note", "text")):
+        assert f"'{col}': " in said and why in said, (col, said)
+    # named in --columns, a column is kept whatever its name
+    res = _invoke("fit", tmp_path / "t.csv", "--out", tmp_path / "m2", "--columns", "a,anomaly")
+    assert res.exit_code == 0, res.output
+    assert "left out" not in res.output
+
+
+def test_dirty_cell_names_column_row_and_value(tmp_path):
+    df = pd.DataFrame({"a": [str(v) for v in np.arange(20.0) % 7], "b": np.arange(20.0) % 5})
+    df.loc[13, "a"] = "n/a?"
+    df.to_csv(tmp_path / "d.csv", index=False)
+    res = _invoke("fit", tmp_path / "d.csv", "--out", tmp_path / "m")
+    assert res.exit_code == 2
+    assert "'a'" in res.output and "row 13" in res.output and "n/a?" in res.output
+
+
+def test_label_that_was_a_feature_is_refused_at_score(tmp_path):
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+    df["flag"] = (rng.random(100) < 0.1).astype(int)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert _invoke("fit", tmp_path / "t.csv", "--out", tmp_path / "m", "--columns", "a,b,flag").exit_code == 0
+    res = _invoke("score", tmp_path / "m", tmp_path / "t.csv", "--out", tmp_path / "s.csv", "--label", "flag")
+    assert res.exit_code == 2 and "feature" in res.output
+
+
+def test_semicolon_file_and_time_order(tmp_path):
+    t = pd.date_range("2020-01-01", periods=200, freq="min")
+    x = np.sin(np.arange(200) / 5.0)
+    lines = ["datetime;Accel;Temp"] + [f"{a};{b:.4f};{c:.4f}" for a, b, c in zip(t, x, np.cos(np.arange(200) / 7.0))]
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")
+    res = _invoke("fit", tmp_path / "s.csv", "--modality", "series", "--time", "datetime", "--out", tmp_path / "m",
+                  "--param", "window=16", "--json")
+    assert res.exit_code == 0, res.output
+    import json
+
+    assert json.loads(res.output)["columns"] == ["Accel", "Temp"]
+    shuffled = lines[:1] + lines[1:][::-1]
+    (tmp_path / "u.csv").write_text("\n".join(shuffled) + "\n")
+    res = _invoke("fit", tmp_path / "u.csv", "--modality", "series", "--time", "datetime", "--out", tmp_path / "m2",
+                  "--param", "window=16")
+    assert res.exit_code == 0 and "sorted" in res.output
+    res = _invoke("fit", tmp_path / "u.csv", "--modality", "series", "--time", "datetime", "--out", tmp_path / "m3",
+                  "--param", "window=16", "--strict")
+    assert res.exit_code == 2 and "order" in res.output
+    (tmp_path / "d.csv").write_text("\n".join(lines + lines[-3:]) + "\n")
+    res = _invoke("fit", tmp_path / "d.csv", "--modality", "series", "--time", "datetime", "--out", tmp_path / "m4")
+    assert res.exit_code == 2 and "repeats 3" in res.output
+
+
+def test_fill_is_reachable_from_the_command_line(tmp_path):
+    x = np.sin(np.arange(300) / 4.0)
+    df = pd.DataFrame({"v": x, "w": np.cos(np.arange(300) / 9.0)})
+    df.loc[[50, 51, 120], "v"] = np.nan
+    df.to_csv(tmp_path / "g.csv", index=False)
+    res = _invoke("fit", tmp_path / "g.csv", "--modality", "series", "--out", tmp_path / "m", "--param", "window=16")
+    assert res.exit_code == 2 and "fill" in res.output
+    res = _invoke("fit", tmp_path / "g.csv", "--modality", "series", "--out", tmp_path / "m", "--param", "window=16",
+                  "--param", "fill=ffill")
+    assert res.exit_code == 0, res.output
+    res = _invoke("score", tmp_path / "m", tmp_path / "g.csv", "--out", tmp_path / "s.csv")
+    assert res.exit_code == 0, res.output
+    assert np.isfinite(pd.read_csv(tmp_path / "s.csv")["score"]).all()

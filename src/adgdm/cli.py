@@ -331,6 +331,12 @@ def _build_app():
                                                 "for unknown contamination) or fixed:VALUE."),
         contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default 0.1)."),
         seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
+        sep: Optional[str] = typer.Option(None, "--sep", help="Column separator of a text table (default: sniffed "
+                                          "among , ; tab |)."),
+        encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of the table (default "
+                                               "UTF-8)."),
+        strict: bool = typer.Option(False, "--strict", help="Series: refuse rows out of time order instead of "
+                                    "sorting them."),
         force: bool = typer.Option(False, "--force", help="Replace the model folder OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
@@ -348,7 +354,7 @@ def _build_app():
         def body():
             return run_fit(data, modality, detector, out, config, parse_params(param), _split_plain(columns), label,
                            time, threshold, contamination, seed, status=_status_factory(_interactive(json_out)),
-                           force=force)
+                           force=force, reader={"sep": sep, "encoding": encoding, "strict": strict})
 
         r = _run(body, json_out)
         if not json_out:
@@ -368,6 +374,12 @@ def _build_app():
         time: Optional[str] = typer.Option(None, "--time", help="Id/time column."),
         explain: bool = typer.Option(True, help="Add each row's top contributing features (tables, series)."),
         top_k: int = typer.Option(3, help="Features listed per row."),
+        sep: Optional[str] = typer.Option(None, "--sep", help="Column separator of a text table (default: sniffed "
+                                          "among , ; tab |)."),
+        encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of the table (default "
+                                               "UTF-8)."),
+        strict: bool = typer.Option(False, "--strict", help="Series: refuse rows out of time order instead of "
+                                    "sorting them."),
         force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
@@ -382,7 +394,8 @@ def _build_app():
 
         def body():
             return run_score(model_dir, data, out, _split_plain(columns), label, time, explain, top_k,
-                             progress=_progress_factory(_interactive(json_out)), force=force)
+                             progress=_progress_factory(_interactive(json_out)), force=force,
+                             reader={"sep": sep, "encoding": encoding, "strict": strict})
 
         r = _run(body, json_out)
         if not json_out:

@@ -31,16 +31,39 @@ class Data:
     notes: list[str] = field(default_factory=list)
 
 
-def _frame(path: Path):
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def sniff_sep(path: Path, encoding: str = "utf-8") -> str:
+    """The separator of a delimited text file: the candidate found the same number of times (at
+    least once) on each of its first lines, the most frequent such; ``,`` when none is."""
+    with open(path, encoding=encoding, errors="replace") as fh:
+        lines = [ln for ln in (fh.readline() for _ in range(20)) if ln.strip()]
+    best, best_n = ",", 0
+    for sep in SEPARATORS:
+        counts = {ln.count(sep) for ln in lines}
+        if len(counts) == 1 and (n := counts.pop()) > best_n:
+            best, best_n = sep, n
+    return best
+
+
+def _frame(path: Path, sep: str | None = None, encoding: str | None = None):
     import pandas as pd
 
     suffix = path.suffix.lower()
+    encoding = encoding or "utf-8"
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        sep = sep or ("\t" if suffix == ".tsv" else sniff_sep(path, encoding))
+        return pd.read_csv(path, sep=sep, encoding=encoding)
     except ImportError as e:
         raise ValueError(f"{path}: reading it needs {e.name or 'pyarrow'}: pip install 'adgdm[cli]'") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not {encoding} text ({e.reason} at byte {e.start}); give its encoding with "
+                         "--encoding (e.g. latin-1) or save it as UTF-8") from None
+    except LookupError:
+        raise ValueError(f"unknown --encoding {encoding!r}") from None
     except Exception as e:  # pandas raises many types on unreadable files
         kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
         raise ValueError(f"{path}: could not read it as {kind}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
@@ -59,12 +82,18 @@ def _labels(values, where: str) -> np.ndarray:
     return yf.astype(np.int64)
 
 
-def read_table(path, modality: str = "tabular", columns=None, label=None, time=None) -> Data:
+def read_table(path, modality: str = "tabular", columns=None, label=None, time=None, sep=None, encoding=None,
+               strict: bool = False) -> Data:
     """Rows (``tabular``) or time steps (``series``) of a CSV/TSV, Parquet or NPZ file.
 
     ``columns``: the feature/channel columns (default: every numeric column but ``label`` and
-    ``time``); ``label``: a 0/1 column kept apart; ``time``: an id column (series: the time stamp).
-    NPZ files hold ``X`` and optionally ``y`` (the labels) and ``names``."""
+    ``time``, less index-like, label-like and constant columns: ``Data.notes`` says which and why);
+    ``label``: a 0/1 column kept apart; ``time``: an id column (series: the time stamp; unsorted
+    steps are sorted with a note, or refused when ``strict``; repeated stamps are refused).
+    ``sep``: the separator (default: sniffed among ``, ; tab |``). NPZ files hold ``X`` and
+    optionally ``y`` (the labels) and ``names``."""
+    from .columns import describe, select_features
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such data file: {path}")
@@ -75,29 +104,51 @@ def read_table(path, modality: str = "tabular", columns=None, label=None, time=N
         raise ValueError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}")
     if path.suffix.lower() == ".npz":
         return _read_npz(path, modality, columns, label)
-    df = _frame(path)
+    df = _frame(path, sep, encoding)
     if df.shape[0] == 0:
         raise ValueError(f"{path}: no rows")
     cols = [str(c) for c in df.columns]
     df.columns = cols
     for flag, col in (("--label", label), ("--time", time)):
         if col is not None and col not in cols:
-            raise ValueError(f"{path}: {flag} column {col!r} not found; columns are {cols[:20]}")
+            hint = ""
+            if len(cols) == 1 and any(s in cols[0] for s in SEPARATORS[1:]):
+                hint = " (the file has one column: is its separator right? pass --sep)"
+            raise ValueError(f"{path}: {flag} column {col!r} not found; columns are {cols[:20]}{hint}")
+    if label is not None and columns and label in columns:
+        raise ValueError(f"{path}: {label!r} is both the --label column and a feature in --columns")
+    notes = []
+    if time is not None and modality == "series":
+        df, notes = _in_time_order(df, time, path, strict)
     labels = _labels(df[label].to_numpy(), f"{path}: label column {label!r}") if label is not None else None
     ids = df[time].to_numpy() if time is not None else np.arange(len(df))
-    if columns:
-        missing = [c for c in columns if c not in cols]
-        if missing:
-            raise ValueError(f"{path}: columns {missing} not found; columns are {cols[:20]}")
-        feats = df[list(columns)]
-        non_num = [c for c in feats.columns if not np.issubdtype(feats[c].dtype, np.number)]
-        if non_num:
-            raise ValueError(f"{path}: columns {non_num} are not numeric")
-    else:
-        feats = df.drop(columns=[c for c in (label, time) if c is not None]).select_dtypes("number")
-        if feats.shape[1] == 0:
-            raise ValueError(f"{path}: no numeric columns besides the label/time columns")
-    return Data(modality, feats.to_numpy(dtype=np.float64), list(feats.columns), ids, labels, source=str(path))
+    names, X, dropped = select_features(df, str(path), columns, exclude=[c for c in (label, time) if c is not None],
+                                        modality=modality)
+    if not columns:
+        notes += describe(names, dropped)
+    return Data(modality, X, names, ids, labels, source=str(path), notes=notes)
+
+
+def _in_time_order(df, time: str, path: Path, strict: bool):
+    """``df`` sorted by its time column, with a note when it was not; repeated stamps refused."""
+    import pandas as pd
+
+    t = df[time]
+    if not pd.api.types.is_numeric_dtype(t.dtype):
+        parsed = pd.to_datetime(t, errors="coerce")
+        if parsed.notna().mean() > 0.5:
+            t = parsed
+    dup = t.duplicated(keep=False)
+    if dup.any():
+        first = df[time][dup].iloc[0]
+        raise ValueError(f"{path}: time column {time!r} repeats {int(t.duplicated().sum())} stamps (first: {first!r}); "
+                         "one row per time step is needed")
+    if t.is_monotonic_increasing:
+        return df, []
+    if strict:
+        raise ValueError(f"{path}: time column {time!r} is not in increasing order (--strict)")
+    order = np.argsort(t.to_numpy(), kind="stable")
+    return df.iloc[order].reset_index(drop=True), [f"{path}: rows were not in time order; sorted by {time!r}"]
 
 
 def _read_npz(path: Path, modality: str, columns, label) -> Data:
@@ -154,7 +205,8 @@ def read_images(path, size=None, crop=None, channels=None) -> Data:
     return Data("image", None, [], np.asarray([f.name for f in files], dtype=object), images=imgs, source=str(p))
 
 
-def read_data(path, modality: str, columns=None, label=None, time=None, image_prep: dict | None = None) -> Data:
+def read_data(path, modality: str, columns=None, label=None, time=None, image_prep: dict | None = None,
+              **reader) -> Data:
     if modality == "image":
         if columns or label or time:
             raise ValueError("--columns, --label and --time are for tables and series; image labels come from an "
@@ -162,7 +214,7 @@ def read_data(path, modality: str, columns=None, label=None, time=None, image_pr
         return read_images(path, **(image_prep or {}))
     if modality not in ("tabular", "series"):
         raise ValueError(f"--modality must be tabular, series or image, got {modality!r}")
-    return read_table(path, modality, columns, label, time)
+    return read_table(path, modality, columns, label, time, **reader)
 
 
 # --- atomic output ------------------------------------------------------------------------------

@@ -92,9 +92,11 @@ def _threshold_rule(threshold, contamination=None) -> dict:
 
 
 def run_fit(data, modality=None, detector=None, out=None, config=None, params=None, columns=None, label=None,
-            time_col=None, threshold=None, contamination=None, seed=None, status=None, force: bool = False) -> dict:
+            time_col=None, threshold=None, contamination=None, seed=None, status=None, force: bool = False,
+            reader: dict | None = None) -> dict:
     """Fit and save; returns a summary dict (what ``--json`` prints). An existing model folder at
-    ``out`` is replaced only with ``force`` (and never a folder that is not an adgdm model)."""
+    ``out`` is replaced only with ``force`` (and never a folder that is not an adgdm model).
+    ``reader``: how to read a table (``sep``, ``encoding``, ``strict``), kept for scoring."""
     from .._version import __version__
     from ..detectors.registry import detector_class, parse_spec
     from ..io import _json_default
@@ -133,8 +135,10 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
             raise ValueError("--columns, --label and --time are for tables and series")
         X, n_rows, names = str(p), None, []
     else:
-        d = read_data(data, modality, columns, label, time_col)
+        reader = {k: v for k, v in (reader or {}).items() if v not in (None, False)}
+        d = read_data(data, modality, columns, label, time_col, **reader)
         X, names = d.X, d.names
+        notes += d.notes
         if d.labels is not None:
             keep = d.labels == 0
             if not keep.any():
@@ -145,11 +149,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
             else:
                 notes.append(f"{modality}: the label column is ignored when fitting (the detector sees the whole "
                              f"{modality})")
-        bad = ~np.isfinite(X)
-        if bad.any():
-            r, c = np.argwhere(bad)[0]
-            raise ValueError(f"{data}: {int(bad.sum())} missing or infinite values (first at row {int(r)}, column "
-                             f"{names[c]!r}); clean or impute them first")
+        check_finite(X, names, data, getattr(det, "fill", None))
         n_rows = len(X)
         if adapter.name == "tabular":
             import pandas as pd
@@ -178,7 +178,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
         det.save(tmp)
         meta = {"format": "adgdm-cli-model", "adgdm_version": __version__, "modality": modality, "detector": spec,
                 "params": {k: v for k, v in merged_params.items()}, "columns": names or None, "label": label,
-                "time": time_col, "threshold": dict(rule, value=float(det.threshold_)), "seed": seed,
+                "time": time_col, "reader": reader or {}, "threshold": dict(rule, value=float(det.threshold_)), "seed": seed,
                 "data": str(data), "fit_seconds": round(fit_s, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json_default))
         replace_dir(tmp, Path(out), CLI_META)
@@ -189,7 +189,18 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
         raise
     return {"model": str(out), "detector": spec, "modality": modality, "n_fit": n_rows, "features": len(names) or None,
             "threshold": float(det.threshold_), "threshold_method": rule["method"], "fit_seconds": round(fit_s, 3),
-            "notes": notes}
+            "columns": names, "notes": notes}
+
+
+def check_finite(X, names, data, fill=None) -> None:
+    """Missing or infinite cells are an error naming the first one, unless the detector fills
+    missing steps itself (``fill``, e.g. ``--param fill=ffill``): then only infinities are."""
+    bad = np.isinf(X) if fill is not None else ~np.isfinite(X)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        what = "infinite" if fill is not None else "missing or infinite"
+        hint = "" if fill is not None else "; clean or impute them first (series detectors: --param fill=ffill)"
+        raise ValueError(f"{data}: {int(bad.sum())} {what} values (first at row {int(r)}, column {names[c]!r}){hint}")
 
 
 def _names(modality):

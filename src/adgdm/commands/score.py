@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from .data import ID_COLUMN, read_data, write_frame
-from .fit import read_model
+from .fit import check_finite, read_model
 
 SCORE_BATCH = 4096
 
 
 def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, explain: bool = True,
-               top_k: int = 3, progress=None):
+               top_k: int = 3, progress=None, reader: dict | None = None):
     """``(frame, extras)``: the scores table, and for images ``{"images", "maps", "masks"}`` (for
     the report)."""
     import pandas as pd
@@ -36,18 +36,18 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
         if Path(data).is_dir():
             raise ValueError(f"{data} is a folder, but this is a {modality} model: give a CSV, Parquet or NPZ file")
         # a label column named at fit time may be absent from new data: score without labels then
+        if label is not None and label in (columns or []):
+            raise ValueError(f"--label {label!r} was a feature of this model at fit; a label cannot be a feature "
+                             "(refit with --label, or score without it)")
+        reader = {**(meta.get("reader") or {}), **{k: v for k, v in (reader or {}).items() if v not in (None, False)}}
         try:
-            d = read_data(data, modality, columns, label, time_col)
+            d = read_data(data, modality, columns, label, time_col, **reader)
         except ValueError as e:
             if label is not None and "--label column" in str(e) and label == meta.get("label"):
-                d = read_data(data, modality, columns, None, time_col)
+                d = read_data(data, modality, columns, None, time_col, **reader)
             else:
                 raise
-        bad = ~np.isfinite(d.X)
-        if bad.any():
-            r, c = np.argwhere(bad)[0]
-            raise ValueError(f"{data}: {int(bad.sum())} missing or infinite values (first at row {int(r)}, column "
-                             f"{d.names[c]!r}); clean or impute them first")
+        check_finite(d.X, d.names, data, getattr(det, "fill", None))
         X = pd.DataFrame(d.X, columns=d.names) if modality == "tabular" and meta.get("columns") else d.X
         if modality == "tabular" and len(d.X) > SCORE_BATCH:
             parts = []
@@ -86,14 +86,14 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
 
 
 def run_score(model_dir, data, out, columns=None, label=None, time_col=None, explain=True, top_k=3,
-              progress=None, force: bool = False) -> dict:
+              progress=None, force: bool = False, reader: dict | None = None) -> dict:
     """Score ``data`` with the model in ``model_dir`` and write ``out``; an existing ``out`` is
     refused unless ``force``, and ``out`` is never the data or the model."""
     from .._atomic import check_output
 
     check_output(out, [data, model_dir], force)
     det, meta = read_model(model_dir)
-    frame, _ = score_data(det, meta, data, columns, label, time_col, explain, top_k, progress)
+    frame, _ = score_data(det, meta, data, columns, label, time_col, explain, top_k, progress, reader)
     write_frame(frame, out)
     summary = {"out": str(out), "rows": len(frame), "flagged": int(frame["flagged"].sum()),
                "threshold": float(det.threshold_), "modality": meta["modality"], "detector": meta.get("detector")}

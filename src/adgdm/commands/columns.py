@@ -1,0 +1,96 @@
+"""Which columns of a user's table are features: numeric columns, minus the ones that would make a
+score confidently wrong (an index, a label under another name, a constant), each drop said in
+words. Columns named in ``--columns`` are always kept, and must be numeric to the last cell."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+# names that usually hold a label or an annotation, not a measurement
+LABEL_LIKE = re.compile(r"^(y|label|labels|target|class|anomaly|anomalies|outlier|outliers|changepoint|"
+                        r"is_.+|.+_label)$", re.IGNORECASE)
+INDEX_LIKE = re.compile(r"^(unnamed: ?\d+|index|idx|id|row|row_id|rowid)$", re.IGNORECASE)
+MOSTLY_TEXT = 0.5  # a column whose cells are numbers less often than this is a text column
+
+
+def numeric_column(values, name: str, where: str):
+    """``values`` as float64 (empty cells NaN); a cell that is not a number raises an error naming
+    the column, the row and the value. Returns None for a text column (most cells not numbers)."""
+    import pandas as pd
+
+    s = pd.Series(values)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    text = s.astype("string").str.strip()
+    num = pd.to_numeric(text, errors="coerce")
+    filled = text.notna() & (text != "")
+    bad = filled & num.isna()
+    if not bad.any():
+        return num.to_numpy(dtype=np.float64, na_value=np.nan)
+    if filled.sum() and (filled & ~bad).sum() / filled.sum() < MOSTLY_TEXT:
+        return None
+    i = int(np.flatnonzero(bad.to_numpy())[0])
+    raise ValueError(f"{where}: column {name!r} is numeric but row {i} holds {str(text.iloc[i])!r} "
+                     f"({int(bad.sum())} such cells); fix or blank them, or leave the column out with --columns")
+
+
+def select_features(df, where: str, columns=None, exclude=(), modality: str = "tabular"):
+    """``(names, X, dropped)``: the feature columns of ``df`` as a float array, and ``{column:
+    reason}`` for each column left out. With ``columns`` given, exactly those (numeric) columns."""
+    if columns:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise ValueError(f"{where}: columns {missing} not found; columns are {list(df.columns)[:20]}")
+        X = []
+        for c in columns:
+            v = numeric_column(df[c], c, where)
+            if v is None:
+                raise ValueError(f"{where}: column {c!r} (in --columns) holds text, not numbers")
+            X.append(v)
+        return list(columns), np.column_stack(X), {}
+    names, X, dropped = [], [], {}
+    for c in df.columns:
+        if c in exclude:
+            continue
+        v = numeric_column(df[c], c, where)
+        reason = _drop_reason(c, v, modality)
+        if reason:
+            dropped[c] = reason
+        else:
+            names.append(c)
+            X.append(v)
+    if not names:
+        raise ValueError(f"{where}: no usable numeric columns ({_said(dropped)}); name them with --columns")
+    return names, np.column_stack(X), dropped
+
+
+def _drop_reason(name: str, v, modality: str) -> str | None:
+    if v is None:
+        return "text"
+    if LABEL_LIKE.match(name):
+        return "named like a label (give it as --label, or keep it with --columns)"
+    if INDEX_LIKE.match(name):
+        return "an index column"
+    finite = v[np.isfinite(v)]
+    if len(finite) > 2 and np.all(finite == np.round(finite)) and len(finite) == len(v):
+        if np.all(np.diff(finite) > 0):
+            return "an index column (integers that only go up)"
+    if len(finite) and np.nanmin(finite) == np.nanmax(finite):
+        return "constant"
+    return None
+
+
+def _said(dropped: dict) -> str:
+    return "; ".join(f"{c}: {r}" for c, r in dropped.items()) or "none found"
+
+
+def describe(names, dropped: dict) -> list[str]:
+    """The notes ``fit`` prints: the columns used, and each column left out with its reason."""
+    shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+    notes = [f"features ({len(names)}): {shown}"]
+    for c, r in dropped.items():
+        notes.append(f"left out column {c!r}: {r}")
+    return notes
