@@ -170,3 +170,27 @@ def test_fill_is_reachable_from_the_command_line(tmp_path):
     res = _invoke("score", tmp_path / "m", tmp_path / "g.csv", "--out", tmp_path / "s.csv")
     assert res.exit_code == 0, res.output
     assert np.isfinite(pd.read_csv(tmp_path / "s.csv")["score"]).all()
+
+
+def test_the_command_line_starts_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, adgdm, adgdm.cli; from adgdm.commands.info import run_info; run_info(); "
+            "print(sorted(m for m in ('torch', 'sklearn', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    import adgdm
+
+    assert adgdm.make_detector("diffusion").name == "diffusion" and "Prediction" in dir(adgdm)
+
+
+def test_parameter_errors_name_the_parameter_and_json_errors_are_json(model, tmp_path):
+    res = _invoke("fit", model / "train.csv", "--out", tmp_path / "m", "--detector", "ddpm", "--param", "steps=abc")
+    assert res.exit_code == 2 and "'steps'" in res.output and "whole number" in res.output
+    res = _invoke("fit", model / "train.csv", "--out", tmp_path / "m", "--detector", "ddpm", "--param", "max_steps=-5")
+    assert res.exit_code == 2 and "max_steps must be >= 1" in res.output
+    res = _invoke("score", model / "model", tmp_path / "absent.csv", "--out", tmp_path / "s.csv", "--json")
+    import json
+
+    assert res.exit_code == 2 and "no such data file" in json.loads(res.output)["error"]

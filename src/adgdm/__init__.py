@@ -6,22 +6,30 @@ Example
 >>> det = adgdm.make_detector("diffusion", random_state=0)   # doctest: +SKIP
 >>> det.fit(X_train).decision_function(X_test)               # doctest: +SKIP
 """
-from ._version import __version__  # noqa: E402
+from ._version import __version__
 
-from .detectors import (  # noqa: E402
-    DDPMDetector,
-    DiffusionDetector,
-    DTECategorical,
-    DTEInverseGamma,
-    DTENonParametric,
-    list_detectors,
-    load,
-    make_detector,
-)
-from .generation import generate_anomalies, inject_series_anomalies  # noqa: E402
-from .io import ModelFileError  # noqa: E402
-from .modalities import list_modalities  # noqa: E402
-from .results import Prediction  # noqa: E402
+# Names are imported on first use (PEP 562), so ``import adgdm`` and the command line start fast:
+# torch and scikit-learn load only when a detector, generator or result is asked for.
+_LAZY = {
+    "DDPMDetector": "detectors", "DiffusionDetector": "detectors", "DTECategorical": "detectors",
+    "DTEInverseGamma": "detectors", "DTENonParametric": "detectors", "list_detectors": "detectors",
+    "load": "detectors", "make_detector": "detectors",
+    "generate_anomalies": "generation", "inject_series_anomalies": "generation",
+    "ModelFileError": "io", "list_modalities": "modalities", "Prediction": "results",
+}
 
-__all__ = ["__version__", "DDPMDetector", "DiffusionDetector", "DTECategorical", "DTEInverseGamma",
-           "DTENonParametric", "generate_anomalies", "inject_series_anomalies", "list_detectors", "list_modalities", "make_detector", "load", "ModelFileError", "Prediction"]
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'adgdm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

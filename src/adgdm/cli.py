@@ -117,18 +117,22 @@ def _run(fn, json_out: bool = False):
     written atomically, so nothing half-written is left); --json -> the result as JSON."""
     import json
 
+    def fail(msg: str, code: int = 2):
+        if json_out:  # a script reading --json output gets JSON on failure too
+            typer.echo(json.dumps({"error": msg, "exit_code": code}))
+        else:
+            typer.secho(f"error: {msg}" if code == 2 else msg, fg="red", err=True)
+        raise typer.Exit(code)
+
     try:
         result = fn()
     except KeyboardInterrupt:
-        typer.secho("interrupted: no output written", fg="red", err=True)
-        raise typer.Exit(130)
+        fail("interrupted: no output written", 130)
     except (ValueError, TypeError, FileNotFoundError, NotImplementedError, ImportError, OSError, KeyError) as e:
         msg = str(e) if isinstance(e, (ValueError, FileNotFoundError, ImportError)) and str(e) else f"{type(e).__name__}: {e}"
-        typer.secho(f"error: {msg.splitlines()[0] if msg else type(e).__name__}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(msg.splitlines()[0] if msg else type(e).__name__)
     except Exception as e:  # corrupted files and the like: one line, no traceback
-        typer.secho(f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))
     return result
@@ -320,7 +324,7 @@ def _build_app():
         detector: Optional[str] = typer.Option(None, help="Detector name or spec, e.g. 'diffusion' or "
                                                "'ddpm:steps=100' (default: the modality's recommended one)."),
         config: Optional[Path] = typer.Option(None, help="TOML file: detector, modality, columns, label, time, "
-                                              "seed, threshold and a [params] table. Flags win over it."),
+                                              "seed, threshold and a \\[params] table. Flags win over it."),
         param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Detector parameter key=value "
                                                   "(repeatable)."),
         columns: Optional[str] = typer.Option(None, help="Comma-separated feature/channel columns (default: all "
@@ -462,14 +466,16 @@ def _build_app():
             typer.echo(f"wrote {r['out']} ({r['kind']} report: {', '.join(r['sections'])})")
 
     @app.command()
-    def info(json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")):
-        """Versions, device, threads and installed extras.
+    def info(device: bool = typer.Option(False, "--device", help="Also load torch to report the device, CUDA and "
+                                         "threads (slower)."),
+             json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")):
+        """Versions, installed extras and (with --device) device and threads.
 
-        Example: adgdm info --json
+        Example: adgdm info --device --json
         """
         from .commands.info import format_info, run_info
 
-        r = _run(run_info, json_out)
+        r = _run(lambda: run_info(device), json_out)
         if not json_out:
             typer.echo(format_info(r))
 

@@ -63,9 +63,27 @@ def build_detector(spec: str, params: dict, seed: int | None):
     unknown = [k for k in merged if k not in valid]
     if unknown:
         raise ValueError(f"detector {name!r} has no parameter(s) {unknown}; it takes: {', '.join(valid)}")
+    for k, v in merged.items():
+        _check_type(name, k, v, valid[k])
     if seed is not None and "random_state" in valid:
         merged.setdefault("random_state", seed)
     return cls(**merged)
+
+
+def _check_type(detector: str, key: str, value, default) -> None:
+    """A value of the wrong kind for a parameter whose default is a number or a flag is an error
+    naming the parameter (``steps=abc``), not a failure deep inside ``fit``."""
+    if value is None or type(default) not in (bool, int, float):
+        return
+    is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if type(default) is bool:
+        ok, words = isinstance(value, bool), "true or false"
+    elif type(default) is int:
+        ok, words = is_num and float(value).is_integer(), "a whole number"
+    else:
+        ok, words = is_num, "a number"
+    if not ok:
+        raise ValueError(f"parameter {key!r} of {detector!r} must be {words}, got {value!r}")
 
 
 def _threshold_rule(threshold, contamination=None) -> dict:
@@ -181,6 +199,10 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
                 "time": time_col, "reader": reader or {}, "threshold": dict(rule, value=float(det.threshold_)), "seed": seed,
                 "data": str(data), "fit_seconds": round(fit_s, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json_default))
+        size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 1e6
+        if size_mb > 10:
+            notes.append(f"the model folder holds {size_mb:.1f} MB: {spec} keeps its training data (or features of "
+                         "it) as the reference it compares with; fit on a sample to make it smaller")
         replace_dir(tmp, Path(out), CLI_META)
     except BaseException:
         import shutil
@@ -189,7 +211,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
         raise
     return {"model": str(out), "detector": spec, "modality": modality, "n_fit": n_rows, "features": len(names) or None,
             "threshold": float(det.threshold_), "threshold_method": rule["method"], "fit_seconds": round(fit_s, 3),
-            "columns": names, "notes": notes}
+            "columns": names, "model_mb": round(size_mb, 3), "notes": notes}
 
 
 def check_finite(X, names, data, fill=None) -> None:

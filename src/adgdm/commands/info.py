@@ -20,20 +20,26 @@ def _version(module: str) -> str | None:
     return None
 
 
-def run_info() -> dict:
-    import torch
-
+def run_info(device: bool = False) -> dict:
+    """Versions and extras without importing torch (fast); ``device`` also imports torch to report
+    the device, CUDA and torch's thread count."""
     from .._version import __version__
-    from .._torch import resolve_device
 
     extras = {}
     for extra, mods in EXTRAS.items():
         found = {m: _version(m) for m in mods}
         extras[extra] = {"installed": all(v is not None for v in found.values()), "packages": found}
     data = os.environ.get("ADGDM_DATA")
+    probe = {"device": None, "cuda": None, "torch_threads": None}
+    if device:
+        import torch
+
+        from .._torch import resolve_device
+
+        probe = {"device": str(resolve_device("auto")), "cuda": torch.cuda.is_available(),
+                 "torch_threads": torch.get_num_threads()}
     return {"adgdm": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-            "torch": torch.__version__, "device": str(resolve_device("auto")), "cuda": torch.cuda.is_available(),
-            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "torch": _version("torch"), **probe, "cpu_count": os.cpu_count(),
             "numpy": _version("numpy"), "scikit-learn": _version("scikit-learn"), "scipy": _version("scipy"),
             "safetensors": _version("safetensors"), "extras": extras,
             "ADGDM_DATA": data, "ADGDM_DATA_exists": bool(data) and os.path.isdir(data)}
@@ -41,8 +47,10 @@ def run_info() -> dict:
 
 def format_info(info: dict) -> str:
     lines = [f"adgdm {info['adgdm']}  (Python {info['python']}, {info['platform']})",
-             f"torch {info['torch']}  device {info['device']}  threads {info['torch_threads']} of "
-             f"{info['cpu_count']} CPUs  CUDA {'yes' if info['cuda'] else 'no'}",
+             f"torch {info['torch']}  " + (f"device {info['device']}  threads {info['torch_threads']} of "
+                                           f"{info['cpu_count']} CPUs  CUDA {'yes' if info['cuda'] else 'no'}"
+                                           if info["device"] else f"{info['cpu_count']} CPUs  (device and CUDA: "
+                                           "adgdm info --device)"),
              f"numpy {info['numpy']}  scikit-learn {info['scikit-learn']}  scipy {info['scipy']}  "
              f"safetensors {info['safetensors']}"]
     for extra, e in info["extras"].items():

@@ -67,7 +67,8 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
             out[n] = d.X[:, j]
     out["score"] = scores
     out["flagged"] = result.label.astype(np.int64)
-    out["probability"] = result.probability  # calibrated on the training scores: 0.5 at the threshold
+    # calibrated on the training scores (0.5 at the threshold); 6 decimals: 3.6e-254 is just 0
+    out["probability"] = np.round(result.probability, 6)
     if d.labels is not None:
         out["label"] = d.labels
     out["threshold"] = result.threshold

@@ -36,6 +36,17 @@ class TrainConfig:
     grad_clip: float | None = 1.0
     lr_schedule: str | None = None
 
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "patience", "eval_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps is not None and int(self.max_steps) < 1:
+            raise ValueError(f"max_steps must be >= 1 (or None), got {self.max_steps}")
+        if not float(self.lr) > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= float(self.val_fraction) < 1.0:
+            raise ValueError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+
 
 @dataclass
 class TrainResult:
