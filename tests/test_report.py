@@ -408,3 +408,38 @@ def test_series_time_accepts_dates_and_date_strings():
         Report().add_series(np.array(["x"] * T, object), np.ones(T), np.zeros(T))
     with pytest.raises(ValueError, match="missing dates"):
         Report().add_series(np.r_[idx.tz_localize(None).to_numpy()[:-1], np.datetime64("NaT")], np.ones(T), np.zeros(T))
+
+
+# -- readability: histogram axis, every channel, events, summary --------------------------------------
+@pytest.fixture
+def figs(monkeypatch):
+    """The plotly figures the report draws, in order."""
+    seen, to_div = [], figures.to_div
+
+    def keep(fig, div_id):
+        seen.append(fig)
+        return to_div(fig, div_id)
+
+    monkeypatch.setattr(figures, "to_div", keep)
+    return seen
+
+
+def test_one_huge_score_does_not_squash_the_histogram(figs):
+    s = np.random.default_rng(0).normal(size=500)
+    s[7] = 1e9
+    sec = _section(Report(date="d").add_scores(s, threshold=2.0).to_html(), "Anomaly scores")
+    counts = np.asarray(figs[0].data[0].y)
+    assert counts.sum() == 499 and counts.max() < 100 and (counts > 0).sum() > 15  # spread over many bins
+    assert "1 extreme score lies above" in sec and "1,000,000,000" in sec
+    assert "beyond the axis" in figs[0].layout.xaxis.title.text
+
+
+def test_scores_spanning_decades_with_zeros_get_a_log_axis(figs):
+    s = np.exp(np.random.default_rng(0).normal(size=400) * 3)
+    s[:40] = 0.0  # a detector that floors its scores at 0
+    sec = _section(Report(date="d").add_scores(s).to_html(), "Anomaly scores")
+    assert "bins log10(score)" in sec and "40 scores of 0" in sec
+    assert figs[0].layout.xaxis.title.text.startswith("log10(score)")
+    assert np.asarray(figs[0].data[0].y).sum() == 400  # the zeros are counted, in the leftmost bin
+    Report().add_scores(np.random.default_rng(0).normal(size=400))
+    assert figs[1].layout.xaxis.title.text == "score"

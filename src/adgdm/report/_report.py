@@ -21,6 +21,18 @@ def _k(k, what="k") -> int:
     return int(k)
 
 
+def _threshold(threshold) -> float | None:
+    if threshold is None:
+        return None
+    try:
+        thr = float(threshold)
+    except (TypeError, ValueError):
+        thr = float("nan")
+    if not np.isfinite(thr):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    return thr
+
+
 def _time_axis(time) -> np.ndarray:
     """1-D numbers or datetime64[ms]; date strings (a CSV column) and tz-aware pandas times are parsed,
     keeping the wall-clock time."""
@@ -103,7 +115,10 @@ class Report:
                    title: str = "Anomaly scores", bins: int = 50, log: bool | None = None) -> Report:
         """Score histogram with the threshold line; with 0/1 ``labels`` also ROC and PR curves.
 
-        ``log=None`` bins ``log10(score)`` when all scores are positive and span over three decades.
+        ``log=None`` bins ``log10(score)`` when no score is negative and the central 98% of the positive
+        ones span over three decades (scores of 0 are counted in the leftmost bin). A few extreme scores
+        far beyond the rest are left off the histogram's axis (and counted in a note), so they cannot
+        squash every other bar into one bin.
 
         >>> rep.add_scores(det.decision_function(X), threshold=det.threshold_, labels=y)   # doctest: +SKIP
         """
@@ -114,14 +129,13 @@ class Report:
         bins = _k(bins, "bins")
         y = None if labels is None else _checks.labels01(labels, len(s))
         names = None if ids is None else _checks.names(ids, len(s), "ids", "scores", "")
-        thr = None
-        if threshold is not None:
-            thr = float(threshold)
-            if not np.isfinite(thr):
-                raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-        if log is None:
-            lo, hi = np.quantile(s, [0.01, 0.99])
-            log = bool(s.min() > 0 and (thr is None or thr > 0) and hi / lo > 1e3)
+        thr = _threshold(threshold)
+        pos = s[s > 0]
+        if log is None:  # zeros are allowed (some detectors floor scores at 0): they go in the leftmost bin
+            lo, hi = np.quantile(pos, [0.01, 0.99]) if pos.size else (1.0, 1.0)
+            log = bool(s.min() >= 0 and (thr is None or thr > 0) and hi / lo > 1e3)
+        elif log and (s.min() < 0 or not pos.size or (thr is not None and thr <= 0)):
+            raise ValueError("log=True needs scores >= 0 with some positive, and a positive threshold")
         items = [("n", f"{len(s):,}"), ("min", fmt(s.min())), ("median", fmt(np.median(s))), ("max", fmt(s.max()))]
         if thr is not None:
             above = s > thr  # the detectors' predict(): anomaly when the score exceeds threshold_
@@ -148,7 +162,18 @@ class Report:
         elif y is not None:
             notes.append(f"ROC and PR need both classes; every label is {int(y[0])}.")
         if log:
-            notes.append("Scores span several decades, so the histogram bins log10(score).")
+            zeros = int((s == 0).sum())
+            notes.append("Scores span several decades, so the histogram bins log10(score)."
+                         + (f" {zeros:,} score{'s' if zeros > 1 else ''} of 0 (no logarithm) "
+                            f"{'are' if zeros > 1 else 'is'} counted in the leftmost bin." if zeros else ""))
+        x, lo, hi = figures.histogram_axis(s, thr, log)
+        for n_out, side, edge, worst in ((int((x > hi).sum()), "above", hi, s.max()),
+                                         (int((x < lo).sum()), "below", lo, s.min())):
+            if n_out:
+                edge = 10 ** edge if log else edge
+                notes.append(f"{n_out:,} extreme score{'s lie' if n_out > 1 else ' lies'} {side} {fmt(edge)} "
+                             f"(the most extreme is {fmt(worst)}), beyond the histogram's axis, so the other bars "
+                             "stay readable; they still count in the numbers above.")
         return self._add(title, "\n".join(body + [_note(n) for n in notes]))
 
     def add_top_anomalies(self, ids, scores, contributions=None, feature_names=None, k: int = 20, *,
