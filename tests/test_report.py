@@ -443,3 +443,39 @@ def test_scores_spanning_decades_with_zeros_get_a_log_axis(figs):
     assert np.asarray(figs[0].data[0].y).sum() == 400  # the zeros are counted, in the leftmost bin
     Report().add_scores(np.random.default_rng(0).normal(size=400))
     assert figs[1].layout.xaxis.title.text == "score"
+
+
+def _label_boxes(fig):
+    """Each channel label's text and the vertical span of the row it sits in."""
+    out = []
+    for a in fig.layout.annotations:
+        if a.yref.endswith(" domain") and a.yref != f"y{len(fig.data)} domain":  # the score row is the last
+            axis = "yaxis" + a.yref.split()[0][1:]
+            out.append((a.text, tuple(fig.layout[axis].domain)))
+    return out
+
+
+def test_series_shows_every_channel_each_labelled_in_its_own_row(figs):
+    T, names = 200, [f"sensor_{j}_with_a_long_name" for j in range(10)]
+    v = np.random.default_rng(0).normal(size=(T, 10))
+    html = Report(date="d").add_series(None, v, np.zeros(T), channel_names=names).to_html()
+    assert all(n in html for n in names)
+    boxes = _label_boxes(figs[0])
+    assert [t for t, _ in boxes] == names
+    spans = sorted(d for _, d in boxes)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # rows (and so labels) never overlap
+    assert all(not figs[0].layout[f"yaxis{i if i > 1 else ''}"].title.text for i in range(1, 11))
+
+
+def test_many_channels_are_picked_by_contribution(figs):
+    T, d = 120, 20
+    names = [f"ch{j:02d}" for j in range(d)]
+    s = np.zeros(T)
+    s[60:70] = 5.0
+    C = np.full((T, d), 0.01)
+    C[60:70, 17], C[60:70, 3], C[60:70, 11] = 9.0, 6.0, 3.0
+    sec = _section(Report(date="d").add_series(None, np.zeros((T, d)), s, channel_names=names, threshold=1.0,
+                                               max_channels=3, contributions=C).to_html(), "Time series")
+    assert [t for t, _ in _label_boxes(figs[0])] == ["ch17", "ch03", "ch11"]
+    assert "showing the 3 that contribute most to the flagged steps" in sec
+    assert "Not shown: ch00, ch01, ch02, ch04" in sec

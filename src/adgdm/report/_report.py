@@ -61,6 +61,13 @@ def _stats(items) -> str:
     return '<div class="stats">' + "".join(f"<span>{esc(k)} <b>{esc(v)}</b></span>" for k, v in items) + "</div>"
 
 
+def _names_list(names, limit: int = 40) -> str:
+    """``a, b, c and 12 more``."""
+    names = list(names)
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def _note(text: str) -> str:
     return f'<p class="note">{esc(text)}</p>'
 
@@ -226,12 +233,16 @@ class Report:
         return f'<div class="contrib">{"".join(parts)}</div>'
 
     def add_series(self, time, values, scores, labels=None, flagged=None, channel_names=None, *,
-                   threshold: float | None = None, title: str = "Time series", max_channels: int = 6,
-                   max_points: int = 4000) -> Report:
+                   threshold: float | None = None, title: str = "Time series", max_channels: int = 12,
+                   max_points: int = 4000, contributions=None) -> Report:
         """Channels and score on a shared time axis; labelled ranges (runs of ``labels == 1``) shaded
         red, flagged ranges orange. ``time=None`` uses the step index; ``flagged=None`` with a
         ``threshold`` flags ``scores > threshold``. Long series are thinned keeping each bucket's
         min and max, so spikes stay visible.
+
+        Up to ``max_channels`` channels are drawn, each in its own row. With more, ``contributions``
+        (``(T, channels)`` non-negative, e.g. a score file's ``contrib:<name>`` columns) picks the
+        channels that drive the flagged steps' scores; the others are named in a note.
 
         >>> rep.add_series(None, X, det.decision_function(X), labels=y, threshold=det.threshold_)  # doctest: +SKIP
         """
@@ -266,12 +277,14 @@ class Report:
             raise ValueError("time must be sorted (non-decreasing)")
         names = _checks.names(channel_names, v.shape[1], "channel_names", "values' channels", "channel {}")
         y = None if labels is None else _checks.labels01(labels, T, "labels", "scores")
-        thr = None if threshold is None else float(threshold)
+        thr = _threshold(threshold)
         if flagged is None and thr is not None:
             flagged = s > thr
         f = None if flagged is None else _checks.labels01(flagged, T, "flagged", "scores")
-        fig = figures.series_figure(t, v, s, [esc(n) for n in names], y, f, thr, _k(max_channels, "max_channels"),
-                                    _k(max_points, "max_points"))
+        max_channels = _k(max_channels, "max_channels")
+        shown, pick_note = self._pick_channels(names, f, max_channels, contributions, T)
+        fig = figures.series_figure(t, v, s, [esc(n) for n in names], y, f, thr, max_channels,
+                                    _k(max_points, "max_points"), channels=shown)
         items = [("steps", f"{T:,}"), ("channels", str(v.shape[1]))]
         lab_runs = figures.runs(y, max_runs=10**9) if y is not None else []
         flag_runs = figures.runs(f, max_runs=10**9) if f is not None else []
@@ -283,13 +296,39 @@ class Report:
             hit = sum(bool(f[a:b].any()) for a, b in lab_runs)
             items.append(("labelled ranges with a flag", f"{hit}/{len(lab_runs)}"))
         notes = []
-        if v.shape[1] > max_channels:
-            notes.append(f"Showing the first {max_channels} of {v.shape[1]} channels.")
+        if pick_note:
+            notes.append(pick_note)
         if T > max_points:
             notes.append(f"{T:,} steps thinned to at most {max_points:,} points per line "
                          "(each bucket's min and max kept).")
         notes.append("Red: labelled anomalies (all rows). Orange: flagged by the detector (score row).")
         return self._add(title, _stats(items) + self._fig(fig) + "".join(_note(n) for n in notes))
+
+    @staticmethod
+    def _pick_channels(names, flagged, max_channels: int, contributions, T: int):
+        """``(indices to draw, note)``: every channel when they fit, else the largest contributors to
+        the flagged steps (all steps when none is flagged), else the first ones."""
+        d = len(names)
+        if contributions is None:
+            if d <= max_channels:
+                return list(range(d)), ""
+            return list(range(max_channels)), (f"Showing the first {max_channels} of {d} channels (give "
+                                               f"contributions to pick them by what drives the score); not shown: "
+                                               f"{_names_list(names[max_channels:])}.")
+        C, _ = _checks.contributions(contributions, T, ref="scores")
+        if C.shape[1] != d:
+            raise ValueError(f"contributions has {C.shape[1]} columns but values has {d} channels")
+        if d <= max_channels:
+            return list(range(d)), ""
+        steps = flagged.astype(bool) if flagged is not None and flagged.any() else np.ones(T, bool)
+        total = C[steps].sum(0)
+        share = total / total.sum() if total.sum() > 0 else total
+        order = np.argsort(-total, kind="stable")
+        shown, rest = order[:max_channels].tolist(), order[max_channels:]
+        where = "flagged steps" if flagged is not None and flagged.any() else "steps"
+        listed = ", ".join(f"{names[j]} ({share[j]:.0%})" for j in shown)
+        return shown, (f"{d} channels: showing the {max_channels} that contribute most to the {where}' scores, "
+                       f"largest first: {listed}. Not shown: {_names_list([names[j] for j in rest])}.")
 
     def add_image_overlays(self, images, maps, titles=None, masks=None, k: int = 12, *, scores=None,
                            title: str = "Anomaly maps", scale: str = "global", size: int = 192) -> Report:

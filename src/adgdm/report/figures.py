@@ -221,25 +221,31 @@ def _x_at(time: np.ndarray, i: int):
 
 
 def series_figure(time, values, scores, names, labels=None, flagged=None, threshold=None,
-                  max_channels: int = 6, max_points: int = 4000):
-    """Channels (one row each, up to ``max_channels``) above the score, on a shared x axis.
+                  max_channels: int = 12, max_points: int = 4000, channels=None):
+    """Channels (one row each) above the score, on a shared x axis.
 
-    Labelled ranges are shaded red across every row; flagged ranges orange in the score row.
+    ``channels`` lists the column indices to draw, top to bottom (default: the first
+    ``max_channels``). Each row's name is written inside its own row, top left, so names never
+    overlap however many rows there are. Labelled ranges are shaded red across every row; flagged
+    ranges orange in the score row.
     """
     require_plotly()
     from plotly.subplots import make_subplots
 
-    shown = min(values.shape[1], max_channels)
-    rows = shown + 1
-    heights = [1.0] * shown + [1.4]
+    shown = list(range(min(values.shape[1], max_channels))) if channels is None else [int(c) for c in channels]
+    rows = len(shown) + 1
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=min(0.04, 0.25 / rows),
-                        row_heights=heights)
-    for c in range(shown):
+                        row_heights=[1.0] * len(shown) + [1.4])
+    for r, c in enumerate(shown, 1):
         i = _decimate(values[:, c], max_points)
         fig.add_scatter(x=time[i], y=values[i, c], mode="lines", line=dict(width=1, color=NORMAL),
-                        name=names[c], showlegend=False, row=c + 1, col=1,
+                        name=names[c], showlegend=False, row=r, col=1,
                         hovertemplate=f"{names[c]}: %{{y:.4g}}<extra></extra>")
-        fig.update_yaxes(title_text=names[c][:24], row=c + 1, col=1)
+        # a horizontal label inside the row: rotated y titles longer than the row overlap their neighbours
+        fig.add_annotation(text=names[c], xref="x domain", yref="y domain", x=0.005, y=1, xanchor="left",
+                           yanchor="top", showarrow=False, font=dict(size=11), bgcolor="rgba(255,255,255,0.75)",
+                           row=r, col=1)
+        fig.update_yaxes(nticks=4, row=r, col=1)
     i = _decimate(scores, max_points)
     fig.add_scatter(x=time[i], y=scores[i], mode="lines", line=dict(width=1.2, color=THRESH), name="score",
                     showlegend=False, row=rows, col=1, hovertemplate="score %{y:.4g}<extra></extra>")
@@ -263,7 +269,7 @@ def series_figure(time, values, scores, names, labels=None, flagged=None, thresh
     # legend top left: the mode bar sits top right
     fig.update_layout(hovermode="x unified", legend=dict(y=1.0, x=0.0, xanchor="left"), margin_t=36)
     fig.update_xaxes(title_text="time", row=rows, col=1)
-    return _finish(fig, 110 * shown + 190 + 40)
+    return _finish(fig, 90 * len(shown) + 230)
 
 
 def bench_bars(detectors, means, errs, metric: str, n_datasets):
