@@ -479,3 +479,52 @@ def test_many_channels_are_picked_by_contribution(figs):
     assert [t for t, _ in _label_boxes(figs[0])] == ["ch17", "ch03", "ch11"]
     assert "showing the 3 that contribute most to the flagged steps" in sec
     assert "Not shown: ch00, ch01, ch02, ch04" in sec
+
+
+def test_series_top_anomalies_list_each_event_once():
+    T = 300
+    s = np.random.default_rng(0).uniform(size=T)
+    s[100:130] = 2.0 + np.sin(np.arange(30) / 5)  # one 30-step event, peak at step 108
+    s[250] = 1.5  # and a one-step one
+    C = np.ones((T, 2))
+    C[100:130, 1] = 3.0
+    ids = [f"t{i}" for i in range(T)]
+    sec = _section(Report(date="d").add_top_anomalies(ids, s, C, ["a", "b"], threshold=1.0, events=True,
+                                                      labels=(np.arange(T) >= 110) & (np.arange(T) < 130))
+                   .to_html(), "Top anomalies")
+    rows = re.findall(r"<tr><td class=\"num\">\d+</td>(.*?)</tr>", sec)
+    assert len(rows) == 2  # not 30 neighbouring steps
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", rows[0])
+    assert cells[:5] == ["t100", "t129", "30", "3", "t108"] and cells[5] == "67% of its steps"
+    assert cells[6].index(">b<") < cells[6].index(">a<")  # b holds 3 of 4 over the event
+    assert "2 events (runs of consecutive flagged steps, 31 steps in all)" in sec
+    with pytest.raises(ValueError, match="give flagged= or threshold="):
+        Report().add_top_anomalies(ids, s, events=True)
+
+
+def test_summary_says_what_is_flagged_and_why_and_comes_first():
+    s = np.r_[np.linspace(0.0, 3.0, 1858), np.linspace(4.0, 10.0, 142)]
+    C = np.tile([1.0, 1.0, 2.0], (2000, 1))
+    C[-1] = [9.0, 0.5, 0.5]
+    rule = {"method": "contamination", "contamination": 0.1}
+    html = (Report(date="d").add_scores(s, threshold=3.21)
+            .add_summary(s, 3.21, ids=[f"r{i}" for i in range(2000)], threshold_rule=rule, contributions=C,
+                         feature_names=["A", "B", "C"]).to_html())
+    sec = _section(html, "Summary")
+    assert html.index("<h2>Summary</h2>") < html.index("<h2>Anomaly scores</h2>")
+    assert ("142 of 2,000 rows (7.1%) are flagged: their score exceeds the threshold 3.21, set so that about 10% "
+            "of the training rows would be flagged (contamination 0.1).") in sec
+    assert "The most anomalous row is r1999 with score 10; its score is driven mostly by columns A (90%)" in sec
+    unknown = _section(Report().add_summary(s, 3.21).to_html(), "Summary")
+    assert "how it was chosen is not recorded" in unknown
+    assert "No threshold was given" in _section(Report().add_summary(s).to_html(), "Summary")
+
+
+def test_series_summary_names_the_strongest_event():
+    s = np.zeros(100)
+    s[40:55], s[80] = 3.0, 2.0
+    s[47] = 4.0
+    sec = _section(Report().add_summary(s, 1.0, unit="step", threshold_rule={"method": "pot", "q": 1e-4})
+                   .to_html(), "Summary")
+    assert "16 of 100 steps (16.0%) are flagged" in sec and "peaks over threshold" in sec and "0.0001" in sec
+    assert "form 2 events" in sec and "runs from 40 to 54 (15 steps) and peaks at 47 with score 4" in sec

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _checks, _html
+from . import _checks, _html, _summary
 from ._html import esc, fmt
 
 __all__ = ["Report"]
@@ -83,6 +83,7 @@ class Report:
     >>> from adgdm.report import Report
     >>> s = np.random.default_rng(0).normal(size=200); y = (s > 1.5).astype(int)
     >>> rep = Report(title="adgdm report", subtitle="demo").add_scores(s, threshold=1.5, labels=y)
+    >>> rep = rep.add_summary(s, 1.5, threshold_rule={"method": "fixed"})   # placed first on the page
     >>> rep.save("report.html")                                     # doctest: +SKIP
     """
 
@@ -184,41 +185,83 @@ class Report:
         return self._add(title, "\n".join(body + [_note(n) for n in notes]))
 
     def add_top_anomalies(self, ids, scores, contributions=None, feature_names=None, k: int = 20, *,
-                          labels=None, n_features: int = 3, title: str = "Top anomalies") -> Report:
+                          labels=None, n_features: int = 3, title: str = "Top anomalies", events: bool = False,
+                          flagged=None, threshold: float | None = None) -> Report:
         """Table of the ``k`` highest-scoring rows, each with its largest feature contributions
         (``contributions``: ``(n, d)`` non-negative, shown as a share of the row's total).
 
+        ``events=True`` is for a series (``ids`` in time order): consecutive flagged steps (``flagged``,
+        or ``scores > threshold``) are one event, listed once with its start, end, length, peak score
+        and the features that contribute most over the whole event; the ``k`` highest peaks are shown.
+
         >>> rep.add_top_anomalies(ids, s, np.abs(X - X.mean(0)), feature_names=cols)  # doctest: +SKIP
+        >>> rep.add_top_anomalies(times, s, threshold=det.threshold_, events=True)     # doctest: +SKIP
         """
         s = _checks.vector(scores, "scores")
         k, n_features = _k(k), _k(n_features, "n_features")
         names = _checks.names(ids, len(s), "ids", "scores", "{}")
         y = None if labels is None else _checks.labels01(labels, len(s))
-        C = None
-        if contributions is not None:
-            C = np.asarray(contributions.to_numpy() if hasattr(contributions, "to_numpy") else contributions,
-                           dtype=np.float64)
-            if C.ndim != 2 or C.shape[0] != len(s):
-                raise ValueError(f"contributions must be (n, d) with n = {len(s)} rows like scores; "
-                                 f"got shape {C.shape}")
-            if not np.isfinite(C).all() or (C < 0).any():
-                raise ValueError("contributions must be finite and non-negative (e.g. absolute or squared errors)")
-            if feature_names is None and hasattr(contributions, "columns"):
-                feature_names = list(contributions.columns)
-            feats = _checks.names(feature_names, C.shape[1], "feature_names", "contributions' columns", "f{}")
-        order = np.argsort(-s, kind="stable")[:k]
-        headers = ["rank", "id", "score"] + (["label"] if y is not None else []) + (
-            [f"top {n_features} features (share of the row's total)"] if C is not None else [])
-        rows = []
-        for r, i in enumerate(order, 1):
-            row = [r, names[i], s[i]] + ([int(y[i])] if y is not None else [])
-            if C is not None:
-                row.append(self._contrib(C[i], feats, n_features))
-            rows.append(row)
+        C, feats = (None, None) if contributions is None else _checks.contributions(contributions, len(s),
+                                                                                     feature_names)
+        feat_header = [f"top {n_features} features (share of the {'event' if events else 'row'}'s total)"]
+        if events:
+            if flagged is None and threshold is None:
+                raise ValueError("events=True groups flagged steps into events; give flagged= or threshold=")
+            f = (s > _threshold(threshold)) if flagged is None else _checks.labels01(flagged, len(s), "flagged") > 0
+            ev = _summary.events(s, f)
+            if not ev:
+                return self._add(title, _note(f"No step is flagged, so there are no events; the highest score is "
+                                              f"{fmt(s.max())} at {names[int(np.argmax(s))]}."))
+            headers = ["rank", "start", "end", "steps", "peak score", "peak at"] + (
+                ["labelled anomalous"] if y is not None else []) + (feat_header if C is not None else [])
+            rows = []
+            for r, (a, b, p) in enumerate(ev[:k], 1):
+                row = [r, names[a], names[b - 1], b - a, s[p], names[p]] + (
+                    [f"{y[a:b].mean():.0%} of its steps"] if y is not None else [])
+                if C is not None:
+                    row.append(self._contrib(C[a:b].sum(0), feats, n_features))
+                rows.append(row)
+            numeric = {0, 3, 4}
+            note = (f"{len(ev):,} events (runs of consecutive flagged steps, {int(f.sum()):,} steps in all); "
+                    f"each is listed once. Showing {len(rows)}, highest peak first.")
+        else:
+            order = np.argsort(-s, kind="stable")[:k]
+            headers = ["rank", "id", "score"] + (["label"] if y is not None else []) + (
+                feat_header if C is not None else [])
+            rows = []
+            for r, i in enumerate(order, 1):
+                row = [r, names[i], s[i]] + ([int(y[i])] if y is not None else [])
+                if C is not None:
+                    row.append(self._contrib(C[i], feats, n_features))
+                rows.append(row)
+            numeric = {0, 2}
+            note = f"{len(order)} of {len(s):,} rows, highest score first."
         raw = {len(headers) - 1} if C is not None else set()
-        body = _html.table(headers, rows, numeric={0, 2}, raw_columns=raw)
-        note = f"{len(order)} of {len(s):,} rows, highest score first."
-        return self._add(title, _note(note) + body)
+        return self._add(title, _note(note) + _html.table(headers, rows, numeric=numeric, raw_columns=raw))
+
+    def add_summary(self, scores, threshold: float | None = None, *, ids=None, unit: str = "row",
+                    threshold_rule: dict | None = None, contributions=None, feature_names=None, labels=None,
+                    title: str = "Summary") -> Report:
+        """A few plain sentences at the top of the page (whenever it is called): how many ``unit``s
+        score above ``threshold``, how the threshold was set (``threshold_rule``, e.g. ``cli.json``'s
+        ``{"method": "contamination", "contamination": 0.1}``; ``None``: said to be unknown), the most
+        anomalous one (for ``unit="step"`` the strongest run of flagged steps) and the features that
+        drive its score (``contributions``, ``(n, d)`` non-negative).
+
+        >>> rep.add_summary(s, det.threshold_, ids=ids, threshold_rule={"method": "contamination",
+        ...                 "contamination": det.contamination})                              # doctest: +SKIP
+        """
+        s = _checks.vector(scores, "scores")
+        thr = _threshold(threshold)
+        names = _checks.names(ids, len(s), "ids", "scores", "{}")
+        y = None if labels is None else _checks.labels01(labels, len(s))
+        C, feats = (None, None) if contributions is None else _checks.contributions(contributions, len(s),
+                                                                                     feature_names)
+        text = _summary.summary(s, thr, ids=names, unit=str(unit), rule=threshold_rule, contributions=C,
+                                feature_names=feats, labels=y)
+        self._add(title, "".join(f"<p>{esc(t)}</p>" for t in text))
+        self._sections.insert(0, self._sections.pop())  # the reader's first question: what is flagged, and why
+        return self
 
     @staticmethod
     def _contrib(c: np.ndarray, feats: list[str], n: int) -> str:
