@@ -68,8 +68,13 @@ def test_fit_score_report_round_trip(table, fitted):
     assert res.exit_code == 0, res.output
     html = (table / "report.html").read_text()
     assert "ROC" in html and "<script src=" not in html
+    assert "how it was chosen is not recorded" in html  # a scores file alone does not say
     res = _invoke("report", fitted, "--data", table / "test.csv", "--out", table / "report2.html")
     assert res.exit_code == 0 and (table / "report2.html").stat().st_size > 10_000
+    html = (table / "report2.html").read_text()
+    flagged = f"{int(s['flagged'].sum())} of 269 rows"
+    assert flagged in html and "(contamination 0.1)" in html  # the model's cli.json threshold rule
+    assert html.index("<h2>Summary</h2>") < html.index("<h2>Anomaly scores</h2>")
 
 
 def test_score_json_and_parquet(table, fitted):
@@ -121,6 +126,9 @@ def test_series_fit_score_report(tmp_path):
     assert res.exit_code == 0, res.output
     html = (tmp_path / "r.html").read_text()
     assert "Time series" in html and '"name":"probability"' not in html  # channels a, b only
+    events = int(np.diff(np.r_[0, s["flagged"].to_numpy(), 0]).clip(0).sum())  # runs of flagged steps
+    assert f"{events} events (runs of consecutive flagged steps" in html
+    assert html.count("<tr><td class=\"num\">") == min(events, 20)  # one table row per event, not per step
 
 
 def _texture_folder(root, n, seed, spot=False):

@@ -408,3 +408,123 @@ def test_series_time_accepts_dates_and_date_strings():
         Report().add_series(np.array(["x"] * T, object), np.ones(T), np.zeros(T))
     with pytest.raises(ValueError, match="missing dates"):
         Report().add_series(np.r_[idx.tz_localize(None).to_numpy()[:-1], np.datetime64("NaT")], np.ones(T), np.zeros(T))
+
+
+# -- readability: histogram axis, every channel, events, summary --------------------------------------
+@pytest.fixture
+def figs(monkeypatch):
+    """The plotly figures the report draws, in order."""
+    seen, to_div = [], figures.to_div
+
+    def keep(fig, div_id):
+        seen.append(fig)
+        return to_div(fig, div_id)
+
+    monkeypatch.setattr(figures, "to_div", keep)
+    return seen
+
+
+def test_one_huge_score_does_not_squash_the_histogram(figs):
+    s = np.random.default_rng(0).normal(size=500)
+    s[7] = 1e9
+    sec = _section(Report(date="d").add_scores(s, threshold=2.0).to_html(), "Anomaly scores")
+    counts = np.asarray(figs[0].data[0].y)
+    assert counts.sum() == 499 and counts.max() < 100 and (counts > 0).sum() > 15  # spread over many bins
+    assert "1 extreme score lies above" in sec and "1,000,000,000" in sec
+    assert "beyond the axis" in figs[0].layout.xaxis.title.text
+
+
+def test_scores_spanning_decades_with_zeros_get_a_log_axis(figs):
+    s = np.exp(np.random.default_rng(0).normal(size=400) * 3)
+    s[:40] = 0.0  # a detector that floors its scores at 0
+    sec = _section(Report(date="d").add_scores(s).to_html(), "Anomaly scores")
+    assert "bins log10(score)" in sec and "40 scores of 0" in sec
+    assert figs[0].layout.xaxis.title.text.startswith("log10(score)")
+    assert np.asarray(figs[0].data[0].y).sum() == 400  # the zeros are counted, in the leftmost bin
+    Report().add_scores(np.random.default_rng(0).normal(size=400))
+    assert figs[1].layout.xaxis.title.text == "score"
+
+
+def _label_boxes(fig):
+    """Each channel label's text and the vertical span of the row it sits in."""
+    out = []
+    for a in fig.layout.annotations:
+        if a.yref.endswith(" domain") and a.yref != f"y{len(fig.data)} domain":  # the score row is the last
+            axis = "yaxis" + a.yref.split()[0][1:]
+            out.append((a.text, tuple(fig.layout[axis].domain)))
+    return out
+
+
+def test_series_shows_every_channel_each_labelled_in_its_own_row(figs):
+    T, names = 200, [f"sensor_{j}_with_a_long_name" for j in range(10)]
+    v = np.random.default_rng(0).normal(size=(T, 10))
+    html = Report(date="d").add_series(None, v, np.zeros(T), channel_names=names).to_html()
+    assert all(n in html for n in names)
+    boxes = _label_boxes(figs[0])
+    assert [t for t, _ in boxes] == names
+    spans = sorted(d for _, d in boxes)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # rows (and so labels) never overlap
+    assert all(not figs[0].layout[f"yaxis{i if i > 1 else ''}"].title.text for i in range(1, 11))
+
+
+def test_many_channels_are_picked_by_contribution(figs):
+    T, d = 120, 20
+    names = [f"ch{j:02d}" for j in range(d)]
+    s = np.zeros(T)
+    s[60:70] = 5.0
+    C = np.full((T, d), 0.01)
+    C[60:70, 17], C[60:70, 3], C[60:70, 11] = 9.0, 6.0, 3.0
+    sec = _section(Report(date="d").add_series(None, np.zeros((T, d)), s, channel_names=names, threshold=1.0,
+                                               max_channels=3, contributions=C).to_html(), "Time series")
+    assert [t for t, _ in _label_boxes(figs[0])] == ["ch17", "ch03", "ch11"]
+    assert "showing the 3 that contribute most to the flagged steps" in sec
+    assert "Not shown: ch00, ch01, ch02, ch04" in sec
+
+
+def test_series_top_anomalies_list_each_event_once():
+    T = 300
+    s = np.random.default_rng(0).uniform(size=T)
+    s[100:130] = 2.0 + np.sin(np.arange(30) / 5)  # one 30-step event, peak at step 108
+    s[250] = 1.5  # and a one-step one
+    C = np.ones((T, 2))
+    C[100:130, 1] = 3.0
+    ids = [f"t{i}" for i in range(T)]
+    sec = _section(Report(date="d").add_top_anomalies(ids, s, C, ["a", "b"], threshold=1.0, events=True,
+                                                      labels=(np.arange(T) >= 110) & (np.arange(T) < 130))
+                   .to_html(), "Top anomalies")
+    rows = re.findall(r"<tr><td class=\"num\">\d+</td>(.*?)</tr>", sec)
+    assert len(rows) == 2  # not 30 neighbouring steps
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", rows[0])
+    assert cells[:5] == ["t100", "t129", "30", "3", "t108"] and cells[5] == "67% of its steps"
+    assert cells[6].index(">b<") < cells[6].index(">a<")  # b holds 3 of 4 over the event
+    assert "2 events (runs of consecutive flagged steps, 31 steps in all)" in sec
+    with pytest.raises(ValueError, match="give flagged= or threshold="):
+        Report().add_top_anomalies(ids, s, events=True)
+
+
+def test_summary_says_what_is_flagged_and_why_and_comes_first():
+    s = np.r_[np.linspace(0.0, 3.0, 1858), np.linspace(4.0, 10.0, 142)]
+    C = np.tile([1.0, 1.0, 2.0], (2000, 1))
+    C[-1] = [9.0, 0.5, 0.5]
+    rule = {"method": "contamination", "contamination": 0.1}
+    html = (Report(date="d").add_scores(s, threshold=3.21)
+            .add_summary(s, 3.21, ids=[f"r{i}" for i in range(2000)], threshold_rule=rule, contributions=C,
+                         feature_names=["A", "B", "C"]).to_html())
+    sec = _section(html, "Summary")
+    assert html.index("<h2>Summary</h2>") < html.index("<h2>Anomaly scores</h2>")
+    assert ("142 of 2,000 rows (7.1%) are flagged: their score exceeds the threshold 3.21, set so that about 10% "
+            "of the training rows would be flagged (contamination 0.1).") in sec
+    assert "The most anomalous row is r1999 with score 10; its score is driven mostly by columns A (90%)" in sec
+    unknown = _section(Report().add_summary(s, 3.21).to_html(), "Summary")
+    assert "how it was chosen is not recorded" in unknown
+    assert "No threshold was given" in _section(Report().add_summary(s).to_html(), "Summary")
+
+
+def test_series_summary_names_the_strongest_event():
+    s = np.zeros(100)
+    s[40:55], s[80] = 3.0, 2.0
+    s[47] = 4.0
+    sec = _section(Report().add_summary(s, 1.0, unit="step", threshold_rule={"method": "pot", "q": 1e-4})
+                   .to_html(), "Summary")
+    assert "16 of 100 steps (16.0%) are flagged" in sec and "peaks over threshold" in sec and "0.0001" in sec
+    assert "form 2 events" in sec and "runs from 40 to 54 (15 steps) and peaks at 47 with score 4" in sec

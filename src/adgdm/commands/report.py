@@ -22,28 +22,49 @@ def _read_any(path: Path):
         raise ValueError(f"{path}: could not read it ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 
-def _scores_sections(rep, df) -> list[str]:
-    """Sections of a scores table (``adgdm score`` output)."""
+def _threshold_rule(det, meta) -> dict | None:
+    """How the model's threshold was set: ``cli.json``'s ``threshold`` entry, else the detector's own
+    record (``threshold_method_`` from adgdm.thresholds, or its contamination quantile set at fit)."""
+    rule = dict(meta.get("threshold") or getattr(det, "threshold_method_", None) or {})
+    if not rule and getattr(det, "contamination", None) is not None:
+        rule = {"method": "contamination"}
+    if rule.get("method") == "contamination" and rule.get("contamination") is None:
+        rule["contamination"] = getattr(det, "contamination", None)
+    return rule or None
+
+
+def _scores_sections(rep, df, rule=None) -> list[str]:
+    """Sections of a scores table (``adgdm score`` output); ``rule`` is the model's threshold rule
+    when known (a scores file alone does not say how its threshold was set)."""
     sections = []
     scores = df["score"].to_numpy(dtype=np.float64)
     labels = df["label"].to_numpy() if "label" in df else None
     threshold = float(df["threshold"].iloc[0]) if "threshold" in df else None
     id_col = next((c for c in ID_COLUMN.values() if c in df.columns), None)
     ids = df[id_col].astype(str).to_numpy() if id_col else np.arange(len(df)).astype(str)
+    contrib_cols = [c for c in df.columns if str(c).startswith("contrib:")]
+    contrib = df[contrib_cols].to_numpy(dtype=np.float64) if contrib_cols else None
+    names = [c[len("contrib:"):] for c in contrib_cols] or None
+    unit = {"time": "step", "image": "image"}.get(id_col, "row")
+    rep.add_summary(scores, threshold, ids=ids, unit=unit, threshold_rule=rule, contributions=contrib,
+                    feature_names=names, labels=labels)
+    sections.append("summary")
     rep.add_scores(scores, threshold=threshold, labels=labels, ids=ids)
     sections.append("scores")
-    contrib_cols = [c for c in df.columns if str(c).startswith("contrib:")]
+    flagged = df["flagged"].to_numpy() if "flagged" in df else None
     if id_col == "time":
         skip = {"time", "score", "flagged", "probability", "label", "threshold", "top_features", *contrib_cols}
         chans = [c for c in df.columns if c not in skip and np.issubdtype(df[c].dtype, np.number)]
+        by_chan = [f"contrib:{c}" for c in chans]
         # add_series thins long series itself, keeping each bucket's extremes (spikes stay visible)
         rep.add_series(df["time"].to_numpy(), df[chans].to_numpy(dtype=np.float64), scores, labels=labels,
-                       flagged=df["flagged"].to_numpy() if "flagged" in df else None, channel_names=chans,
-                       threshold=threshold)
+                       flagged=flagged, channel_names=chans, threshold=threshold,
+                       contributions=df[by_chan].to_numpy(dtype=np.float64) if set(by_chan) <= set(df) else None)
         sections.append("series")
-    contrib = df[contrib_cols].to_numpy(dtype=np.float64) if contrib_cols else None
-    names = [c[len("contrib:"):] for c in contrib_cols] or None
-    rep.add_top_anomalies(ids, scores, contributions=contrib, feature_names=names, labels=labels)
+    events = id_col == "time" and (flagged is not None or threshold is not None)
+    rep.add_top_anomalies(ids, scores, contributions=contrib, feature_names=names, labels=labels, events=events,
+                          flagged=flagged if events else None, threshold=threshold if events else None,
+                          title="Top anomalous events" if events else "Top anomalies")
     sections.append("top anomalies")
     return sections
 
@@ -97,7 +118,7 @@ def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
         df, extras = score_data(det, meta, data)
         rep = Report(title=title or f"adgdm report: {meta.get('detector', det.name)} on {Path(data).name}",
                      subtitle=f"model {p}, data {data}")
-        sections = _scores_sections(rep, df)
+        sections = _scores_sections(rep, df, _threshold_rule(det, meta))
         if meta["modality"] == "image" and extras.get("maps") is not None:
             order = np.argsort(-df["score"].to_numpy())
             pick = np.r_[order[:9], order[-3:]] if len(order) > 12 else order

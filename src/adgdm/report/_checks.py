@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["vector", "labels01", "same_length", "names", "images", "maps", "masks", "columns"]
+__all__ = ["vector", "labels01", "same_length", "names", "contributions", "images", "maps", "masks", "columns"]
 
 
 def _array(x, what: str) -> np.ndarray:
@@ -75,6 +75,23 @@ def names(values, n: int, what: str, ref: str, default: str) -> list[str]:
     if len(out) != n:
         raise ValueError(f"length mismatch: {what} has {len(out)} entries but {ref} has {n}")
     return out
+
+
+def contributions(x, n: int, feature_names=None, ref: str = "scores", default: str = "f{}"):
+    """``(C, names)``: an ``(n, d)`` finite, non-negative float array and its ``d`` feature names
+    (given, a DataFrame's columns, or ``default.format(j)``)."""
+    C = _array(x, "contributions")
+    try:
+        C = C.astype(np.float64)
+    except (ValueError, TypeError):
+        raise ValueError(f"contributions must be numeric, got dtype {C.dtype}") from None
+    if C.ndim != 2 or C.shape[0] != n:
+        raise ValueError(f"contributions must be (n, d) with n = {n} rows like {ref}; got shape {C.shape}")
+    if not np.isfinite(C).all() or (C < 0).any():
+        raise ValueError("contributions must be finite and non-negative (e.g. absolute or squared errors)")
+    if feature_names is None and hasattr(x, "columns"):
+        feature_names = list(x.columns)
+    return C, names(feature_names, C.shape[1], "feature_names", "contributions' columns", default)
 
 
 def images(x, what: str = "images") -> np.ndarray:

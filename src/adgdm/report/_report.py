@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _checks, _html
+from . import _checks, _html, _summary
 from ._html import esc, fmt
 
 __all__ = ["Report"]
@@ -19,6 +19,18 @@ def _k(k, what="k") -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"{what} must be a positive integer, got {k!r}")
     return int(k)
+
+
+def _threshold(threshold) -> float | None:
+    if threshold is None:
+        return None
+    try:
+        thr = float(threshold)
+    except (TypeError, ValueError):
+        thr = float("nan")
+    if not np.isfinite(thr):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    return thr
 
 
 def _time_axis(time) -> np.ndarray:
@@ -49,6 +61,13 @@ def _stats(items) -> str:
     return '<div class="stats">' + "".join(f"<span>{esc(k)} <b>{esc(v)}</b></span>" for k, v in items) + "</div>"
 
 
+def _names_list(names, limit: int = 40) -> str:
+    """``a, b, c and 12 more``."""
+    names = list(names)
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def _note(text: str) -> str:
     return f'<p class="note">{esc(text)}</p>'
 
@@ -64,6 +83,7 @@ class Report:
     >>> from adgdm.report import Report
     >>> s = np.random.default_rng(0).normal(size=200); y = (s > 1.5).astype(int)
     >>> rep = Report(title="adgdm report", subtitle="demo").add_scores(s, threshold=1.5, labels=y)
+    >>> rep = rep.add_summary(s, 1.5, threshold_rule={"method": "fixed"})   # placed first on the page
     >>> rep.save("report.html")                                     # doctest: +SKIP
     """
 
@@ -103,7 +123,10 @@ class Report:
                    title: str = "Anomaly scores", bins: int = 50, log: bool | None = None) -> Report:
         """Score histogram with the threshold line; with 0/1 ``labels`` also ROC and PR curves.
 
-        ``log=None`` bins ``log10(score)`` when all scores are positive and span over three decades.
+        ``log=None`` bins ``log10(score)`` when no score is negative and the central 98% of the positive
+        ones span over three decades (scores of 0 are counted in the leftmost bin). A few extreme scores
+        far beyond the rest are left off the histogram's axis (and counted in a note), so they cannot
+        squash every other bar into one bin.
 
         >>> rep.add_scores(det.decision_function(X), threshold=det.threshold_, labels=y)   # doctest: +SKIP
         """
@@ -114,14 +137,13 @@ class Report:
         bins = _k(bins, "bins")
         y = None if labels is None else _checks.labels01(labels, len(s))
         names = None if ids is None else _checks.names(ids, len(s), "ids", "scores", "")
-        thr = None
-        if threshold is not None:
-            thr = float(threshold)
-            if not np.isfinite(thr):
-                raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-        if log is None:
-            lo, hi = np.quantile(s, [0.01, 0.99])
-            log = bool(s.min() > 0 and (thr is None or thr > 0) and hi / lo > 1e3)
+        thr = _threshold(threshold)
+        pos = s[s > 0]
+        if log is None:  # zeros are allowed (some detectors floor scores at 0): they go in the leftmost bin
+            lo, hi = np.quantile(pos, [0.01, 0.99]) if pos.size else (1.0, 1.0)
+            log = bool(s.min() >= 0 and (thr is None or thr > 0) and hi / lo > 1e3)
+        elif log and (s.min() < 0 or not pos.size or (thr is not None and thr <= 0)):
+            raise ValueError("log=True needs scores >= 0 with some positive, and a positive threshold")
         items = [("n", f"{len(s):,}"), ("min", fmt(s.min())), ("median", fmt(np.median(s))), ("max", fmt(s.max()))]
         if thr is not None:
             above = s > thr  # the detectors' predict(): anomaly when the score exceeds threshold_
@@ -148,45 +170,98 @@ class Report:
         elif y is not None:
             notes.append(f"ROC and PR need both classes; every label is {int(y[0])}.")
         if log:
-            notes.append("Scores span several decades, so the histogram bins log10(score).")
+            zeros = int((s == 0).sum())
+            notes.append("Scores span several decades, so the histogram bins log10(score)."
+                         + (f" {zeros:,} score{'s' if zeros > 1 else ''} of 0 (no logarithm) "
+                            f"{'are' if zeros > 1 else 'is'} counted in the leftmost bin." if zeros else ""))
+        x, lo, hi = figures.histogram_axis(s, thr, log)
+        for n_out, side, edge, worst in ((int((x > hi).sum()), "above", hi, s.max()),
+                                         (int((x < lo).sum()), "below", lo, s.min())):
+            if n_out:
+                edge = 10 ** edge if log else edge
+                notes.append(f"{n_out:,} extreme score{'s lie' if n_out > 1 else ' lies'} {side} {fmt(edge)} "
+                             f"(the most extreme is {fmt(worst)}), beyond the histogram's axis, so the other bars "
+                             "stay readable; they still count in the numbers above.")
         return self._add(title, "\n".join(body + [_note(n) for n in notes]))
 
     def add_top_anomalies(self, ids, scores, contributions=None, feature_names=None, k: int = 20, *,
-                          labels=None, n_features: int = 3, title: str = "Top anomalies") -> Report:
+                          labels=None, n_features: int = 3, title: str = "Top anomalies", events: bool = False,
+                          flagged=None, threshold: float | None = None) -> Report:
         """Table of the ``k`` highest-scoring rows, each with its largest feature contributions
         (``contributions``: ``(n, d)`` non-negative, shown as a share of the row's total).
 
+        ``events=True`` is for a series (``ids`` in time order): consecutive flagged steps (``flagged``,
+        or ``scores > threshold``) are one event, listed once with its start, end, length, peak score
+        and the features that contribute most over the whole event; the ``k`` highest peaks are shown.
+
         >>> rep.add_top_anomalies(ids, s, np.abs(X - X.mean(0)), feature_names=cols)  # doctest: +SKIP
+        >>> rep.add_top_anomalies(times, s, threshold=det.threshold_, events=True)     # doctest: +SKIP
         """
         s = _checks.vector(scores, "scores")
         k, n_features = _k(k), _k(n_features, "n_features")
         names = _checks.names(ids, len(s), "ids", "scores", "{}")
         y = None if labels is None else _checks.labels01(labels, len(s))
-        C = None
-        if contributions is not None:
-            C = np.asarray(contributions.to_numpy() if hasattr(contributions, "to_numpy") else contributions,
-                           dtype=np.float64)
-            if C.ndim != 2 or C.shape[0] != len(s):
-                raise ValueError(f"contributions must be (n, d) with n = {len(s)} rows like scores; "
-                                 f"got shape {C.shape}")
-            if not np.isfinite(C).all() or (C < 0).any():
-                raise ValueError("contributions must be finite and non-negative (e.g. absolute or squared errors)")
-            if feature_names is None and hasattr(contributions, "columns"):
-                feature_names = list(contributions.columns)
-            feats = _checks.names(feature_names, C.shape[1], "feature_names", "contributions' columns", "f{}")
-        order = np.argsort(-s, kind="stable")[:k]
-        headers = ["rank", "id", "score"] + (["label"] if y is not None else []) + (
-            [f"top {n_features} features (share of the row's total)"] if C is not None else [])
-        rows = []
-        for r, i in enumerate(order, 1):
-            row = [r, names[i], s[i]] + ([int(y[i])] if y is not None else [])
-            if C is not None:
-                row.append(self._contrib(C[i], feats, n_features))
-            rows.append(row)
+        C, feats = (None, None) if contributions is None else _checks.contributions(contributions, len(s),
+                                                                                     feature_names)
+        feat_header = [f"top {n_features} features (share of the {'event' if events else 'row'}'s total)"]
+        if events:
+            if flagged is None and threshold is None:
+                raise ValueError("events=True groups flagged steps into events; give flagged= or threshold=")
+            f = (s > _threshold(threshold)) if flagged is None else _checks.labels01(flagged, len(s), "flagged") > 0
+            ev = _summary.events(s, f)
+            if not ev:
+                return self._add(title, _note(f"No step is flagged, so there are no events; the highest score is "
+                                              f"{fmt(s.max())} at {names[int(np.argmax(s))]}."))
+            headers = ["rank", "start", "end", "steps", "peak score", "peak at"] + (
+                ["labelled anomalous"] if y is not None else []) + (feat_header if C is not None else [])
+            rows = []
+            for r, (a, b, p) in enumerate(ev[:k], 1):
+                row = [r, names[a], names[b - 1], b - a, s[p], names[p]] + (
+                    [f"{y[a:b].mean():.0%} of its steps"] if y is not None else [])
+                if C is not None:
+                    row.append(self._contrib(C[a:b].sum(0), feats, n_features))
+                rows.append(row)
+            numeric = {0, 3, 4}
+            note = (f"{len(ev):,} events (runs of consecutive flagged steps, {int(f.sum()):,} steps in all); "
+                    f"each is listed once. Showing {len(rows)}, highest peak first.")
+        else:
+            order = np.argsort(-s, kind="stable")[:k]
+            headers = ["rank", "id", "score"] + (["label"] if y is not None else []) + (
+                feat_header if C is not None else [])
+            rows = []
+            for r, i in enumerate(order, 1):
+                row = [r, names[i], s[i]] + ([int(y[i])] if y is not None else [])
+                if C is not None:
+                    row.append(self._contrib(C[i], feats, n_features))
+                rows.append(row)
+            numeric = {0, 2}
+            note = f"{len(order)} of {len(s):,} rows, highest score first."
         raw = {len(headers) - 1} if C is not None else set()
-        body = _html.table(headers, rows, numeric={0, 2}, raw_columns=raw)
-        note = f"{len(order)} of {len(s):,} rows, highest score first."
-        return self._add(title, _note(note) + body)
+        return self._add(title, _note(note) + _html.table(headers, rows, numeric=numeric, raw_columns=raw))
+
+    def add_summary(self, scores, threshold: float | None = None, *, ids=None, unit: str = "row",
+                    threshold_rule: dict | None = None, contributions=None, feature_names=None, labels=None,
+                    title: str = "Summary") -> Report:
+        """A few plain sentences at the top of the page (whenever it is called): how many ``unit``s
+        score above ``threshold``, how the threshold was set (``threshold_rule``, e.g. ``cli.json``'s
+        ``{"method": "contamination", "contamination": 0.1}``; ``None``: said to be unknown), the most
+        anomalous one (for ``unit="step"`` the strongest run of flagged steps) and the features that
+        drive its score (``contributions``, ``(n, d)`` non-negative).
+
+        >>> rep.add_summary(s, det.threshold_, ids=ids, threshold_rule={"method": "contamination",
+        ...                 "contamination": det.contamination})                              # doctest: +SKIP
+        """
+        s = _checks.vector(scores, "scores")
+        thr = _threshold(threshold)
+        names = _checks.names(ids, len(s), "ids", "scores", "{}")
+        y = None if labels is None else _checks.labels01(labels, len(s))
+        C, feats = (None, None) if contributions is None else _checks.contributions(contributions, len(s),
+                                                                                     feature_names)
+        text = _summary.summary(s, thr, ids=names, unit=str(unit), rule=threshold_rule, contributions=C,
+                                feature_names=feats, labels=y)
+        self._add(title, "".join(f"<p>{esc(t)}</p>" for t in text))
+        self._sections.insert(0, self._sections.pop())  # the reader's first question: what is flagged, and why
+        return self
 
     @staticmethod
     def _contrib(c: np.ndarray, feats: list[str], n: int) -> str:
@@ -201,12 +276,16 @@ class Report:
         return f'<div class="contrib">{"".join(parts)}</div>'
 
     def add_series(self, time, values, scores, labels=None, flagged=None, channel_names=None, *,
-                   threshold: float | None = None, title: str = "Time series", max_channels: int = 6,
-                   max_points: int = 4000) -> Report:
+                   threshold: float | None = None, title: str = "Time series", max_channels: int = 12,
+                   max_points: int = 4000, contributions=None) -> Report:
         """Channels and score on a shared time axis; labelled ranges (runs of ``labels == 1``) shaded
         red, flagged ranges orange. ``time=None`` uses the step index; ``flagged=None`` with a
         ``threshold`` flags ``scores > threshold``. Long series are thinned keeping each bucket's
         min and max, so spikes stay visible.
+
+        Up to ``max_channels`` channels are drawn, each in its own row. With more, ``contributions``
+        (``(T, channels)`` non-negative, e.g. a score file's ``contrib:<name>`` columns) picks the
+        channels that drive the flagged steps' scores; the others are named in a note.
 
         >>> rep.add_series(None, X, det.decision_function(X), labels=y, threshold=det.threshold_)  # doctest: +SKIP
         """
@@ -241,12 +320,14 @@ class Report:
             raise ValueError("time must be sorted (non-decreasing)")
         names = _checks.names(channel_names, v.shape[1], "channel_names", "values' channels", "channel {}")
         y = None if labels is None else _checks.labels01(labels, T, "labels", "scores")
-        thr = None if threshold is None else float(threshold)
+        thr = _threshold(threshold)
         if flagged is None and thr is not None:
             flagged = s > thr
         f = None if flagged is None else _checks.labels01(flagged, T, "flagged", "scores")
-        fig = figures.series_figure(t, v, s, [esc(n) for n in names], y, f, thr, _k(max_channels, "max_channels"),
-                                    _k(max_points, "max_points"))
+        max_channels = _k(max_channels, "max_channels")
+        shown, pick_note = self._pick_channels(names, f, max_channels, contributions, T)
+        fig = figures.series_figure(t, v, s, [esc(n) for n in names], y, f, thr, max_channels,
+                                    _k(max_points, "max_points"), channels=shown)
         items = [("steps", f"{T:,}"), ("channels", str(v.shape[1]))]
         lab_runs = figures.runs(y, max_runs=10**9) if y is not None else []
         flag_runs = figures.runs(f, max_runs=10**9) if f is not None else []
@@ -258,13 +339,39 @@ class Report:
             hit = sum(bool(f[a:b].any()) for a, b in lab_runs)
             items.append(("labelled ranges with a flag", f"{hit}/{len(lab_runs)}"))
         notes = []
-        if v.shape[1] > max_channels:
-            notes.append(f"Showing the first {max_channels} of {v.shape[1]} channels.")
+        if pick_note:
+            notes.append(pick_note)
         if T > max_points:
             notes.append(f"{T:,} steps thinned to at most {max_points:,} points per line "
                          "(each bucket's min and max kept).")
         notes.append("Red: labelled anomalies (all rows). Orange: flagged by the detector (score row).")
         return self._add(title, _stats(items) + self._fig(fig) + "".join(_note(n) for n in notes))
+
+    @staticmethod
+    def _pick_channels(names, flagged, max_channels: int, contributions, T: int):
+        """``(indices to draw, note)``: every channel when they fit, else the largest contributors to
+        the flagged steps (all steps when none is flagged), else the first ones."""
+        d = len(names)
+        if contributions is None:
+            if d <= max_channels:
+                return list(range(d)), ""
+            return list(range(max_channels)), (f"Showing the first {max_channels} of {d} channels (give "
+                                               f"contributions to pick them by what drives the score); not shown: "
+                                               f"{_names_list(names[max_channels:])}.")
+        C, _ = _checks.contributions(contributions, T, ref="scores")
+        if C.shape[1] != d:
+            raise ValueError(f"contributions has {C.shape[1]} columns but values has {d} channels")
+        if d <= max_channels:
+            return list(range(d)), ""
+        steps = flagged.astype(bool) if flagged is not None and flagged.any() else np.ones(T, bool)
+        total = C[steps].sum(0)
+        share = total / total.sum() if total.sum() > 0 else total
+        order = np.argsort(-total, kind="stable")
+        shown, rest = order[:max_channels].tolist(), order[max_channels:]
+        where = "flagged steps" if flagged is not None and flagged.any() else "steps"
+        listed = ", ".join(f"{names[j]} ({share[j]:.0%})" for j in shown)
+        return shown, (f"{d} channels: showing the {max_channels} that contribute most to the {where}' scores, "
+                       f"largest first: {listed}. Not shown: {_names_list([names[j] for j in rest])}.")
 
     def add_image_overlays(self, images, maps, titles=None, masks=None, k: int = 12, *, scores=None,
                            title: str = "Anomaly maps", scale: str = "global", size: int = 192) -> Report:

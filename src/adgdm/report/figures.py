@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["require_plotly", "plotlyjs", "to_div", "score_histogram", "roc_figure", "pr_figure",
-           "series_figure", "bench_bars", "bench_times"]
+           "series_figure", "histogram_axis", "bench_bars", "bench_times"]
 
 MISSING = "the report needs the [report] extra: pip install 'adgdm[report]'"
 NORMAL, ANOMALY, FLAGGED, THRESH = "#4c78a8", "#d1495b", "#f2a541", "#24292f"
@@ -73,14 +73,41 @@ def _thin(n: int, max_points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int))
 
 
+def histogram_axis(scores, threshold=None, log: bool = False, reach: float = 3.0):
+    """``(x, lo, hi)``: the binned values (``log10(scores)`` when ``log``) and their axis range.
+
+    The range is the values' own unless a few extremes lie more than ``reach`` times the central 98%
+    spread beyond it: those are left off the axis, so one huge score cannot squash every other bar
+    into the first bin. The threshold always stays on the axis. With ``log``, scores of 0 are put
+    with the smallest positive score.
+
+    >>> x, lo, hi = histogram_axis(np.r_[np.arange(100.0), 1e9])
+    >>> float(hi)
+    99.0
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    if log:  # scores of 0 have no logarithm: they join the smallest positive score, in the leftmost bin
+        x = np.log10(np.maximum(x, x[x > 0].min()))
+    # "higher"/"lower": with few scores the 1% and 99% quantiles still leave out the very extremes
+    a, b = sorted((np.quantile(x, 0.01, method="higher"), np.quantile(x, 0.99, method="lower")))
+    span = (b - a) or max(abs(a), abs(b), 1e-12)  # a constant bulk: measure reach by its magnitude
+    inside = x[(x >= a - reach * span) & (x <= b + reach * span)]
+    lo, hi = float(inside.min()), float(inside.max())
+    if threshold is not None:
+        t = float(np.log10(threshold)) if log else float(threshold)
+        lo, hi = min(lo, t), max(hi, t)
+    return x, lo, hi
+
+
 def score_histogram(scores, labels=None, threshold=None, bins: int = 50, log: bool = False):
     """Histogram of scores (per class shares when labels are given) with the threshold line.
 
-    Counts are binned here with numpy so the page holds ``bins`` numbers, not every score.
+    Counts are binned here with numpy so the page holds ``bins`` numbers, not every score. Extreme
+    scores beyond :func:`histogram_axis`'s range are left out and counted in the axis title.
     """
     go = require_plotly()
-    x = np.log10(scores) if log else scores
-    lo, hi = float(x.min()), float(x.max())
+    x, lo, hi = histogram_axis(scores, threshold, log)
+    n_out = int(((x < lo) | (x > hi)).sum())
     if hi <= lo:  # all equal: one visible bin around the value
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
@@ -107,7 +134,12 @@ def score_histogram(scores, labels=None, threshold=None, bins: int = 50, log: bo
         fig.add_vline(x=t, line=dict(color=THRESH, dash="dash", width=2),
                       annotation=dict(text=f"threshold = {threshold:.4g}", font_size=12, yanchor="top"),
                       annotation_position="top right")
-    fig.update_xaxes(title_text="log10(score)" if log else "score")
+    xtitle = "log10(score)" if log else "score"
+    if log and (np.asarray(scores) == 0).any():
+        xtitle += " (scores of 0 in the leftmost bin)"
+    if n_out:
+        xtitle += f" ({n_out:,} extreme score{'s' if n_out > 1 else ''} beyond the axis, not drawn)"
+    fig.update_xaxes(title_text=xtitle)
     fig.update_yaxes(title_text=ytitle)
     fig.update_layout(bargap=0)
     return _finish(fig, 340, "Score distribution")
@@ -189,25 +221,31 @@ def _x_at(time: np.ndarray, i: int):
 
 
 def series_figure(time, values, scores, names, labels=None, flagged=None, threshold=None,
-                  max_channels: int = 6, max_points: int = 4000):
-    """Channels (one row each, up to ``max_channels``) above the score, on a shared x axis.
+                  max_channels: int = 12, max_points: int = 4000, channels=None):
+    """Channels (one row each) above the score, on a shared x axis.
 
-    Labelled ranges are shaded red across every row; flagged ranges orange in the score row.
+    ``channels`` lists the column indices to draw, top to bottom (default: the first
+    ``max_channels``). Each row's name is written inside its own row, top left, so names never
+    overlap however many rows there are. Labelled ranges are shaded red across every row; flagged
+    ranges orange in the score row.
     """
     require_plotly()
     from plotly.subplots import make_subplots
 
-    shown = min(values.shape[1], max_channels)
-    rows = shown + 1
-    heights = [1.0] * shown + [1.4]
+    shown = list(range(min(values.shape[1], max_channels))) if channels is None else [int(c) for c in channels]
+    rows = len(shown) + 1
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=min(0.04, 0.25 / rows),
-                        row_heights=heights)
-    for c in range(shown):
+                        row_heights=[1.0] * len(shown) + [1.4])
+    for r, c in enumerate(shown, 1):
         i = _decimate(values[:, c], max_points)
         fig.add_scatter(x=time[i], y=values[i, c], mode="lines", line=dict(width=1, color=NORMAL),
-                        name=names[c], showlegend=False, row=c + 1, col=1,
+                        name=names[c], showlegend=False, row=r, col=1,
                         hovertemplate=f"{names[c]}: %{{y:.4g}}<extra></extra>")
-        fig.update_yaxes(title_text=names[c][:24], row=c + 1, col=1)
+        # a horizontal label inside the row: rotated y titles longer than the row overlap their neighbours
+        fig.add_annotation(text=names[c], xref="x domain", yref="y domain", x=0.005, y=1, xanchor="left",
+                           yanchor="top", showarrow=False, font=dict(size=11), bgcolor="rgba(255,255,255,0.75)",
+                           row=r, col=1)
+        fig.update_yaxes(nticks=4, row=r, col=1)
     i = _decimate(scores, max_points)
     fig.add_scatter(x=time[i], y=scores[i], mode="lines", line=dict(width=1.2, color=THRESH), name="score",
                     showlegend=False, row=rows, col=1, hovertemplate="score %{y:.4g}<extra></extra>")
@@ -231,7 +269,7 @@ def series_figure(time, values, scores, names, labels=None, flagged=None, thresh
     # legend top left: the mode bar sits top right
     fig.update_layout(hovermode="x unified", legend=dict(y=1.0, x=0.0, xanchor="left"), margin_t=36)
     fig.update_xaxes(title_text="time", row=rows, col=1)
-    return _finish(fig, 110 * shown + 190 + 40)
+    return _finish(fig, 90 * len(shown) + 230)
 
 
 def bench_bars(detectors, means, errs, metric: str, n_datasets):
