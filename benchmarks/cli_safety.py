@@ -89,11 +89,11 @@ def main():
     res = pd.DataFrame(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     res.to_csv(out, index=False)
-    md = [f"# CLI safety: scripted newcomer mistakes (issue 14)", "",
+    md = ["# CLI safety: scripted newcomer mistakes (issue 14)", "",
           f"Command: `python {' '.join(sys.argv)}`; machine: {os.cpu_count()} cores, no GPU, {platform.platform()}.", "",
           "| case | item | handled | seconds |", "|---|---|---|---|"]
-    md += [f"| {r.case} | {r.item} | {'yes' if r.said else 'NO'} | {'' if pd.isna(r.get('seconds', np.nan)) else r.seconds} |"
-           for r in res.itertuples()]
+    md += [f"| {r['case']} | {r['item']} | {'yes' if r['said'] else 'NO'} | "
+           f"{'' if pd.isna(r.get('seconds', np.nan)) else r['seconds']} |" for r in rows]
     silent = int((~res[res.case == "column left out"].said).sum())
     over = int((~res[res.case == "not overwritten"].said).sum())
     md += ["", f"Silent column drops: {silent}. Overwrites without --force: {over}."]
