@@ -1,5 +1,7 @@
 """Networks. The denoisers take ``(x, t[, cond])`` and know nothing of the noise schedule; ``SegNet``
-maps images to per-pixel defect logits."""
+maps images to per-pixel defect logits; ``FeatureExtractor`` gives frozen pretrained patch features
+(EfficientNet-Lite0, the ``[vision]`` extra)."""
+from .efficientnet import EfficientNetLite0, FeatureExtractor, load_efficientnet_lite0
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mlp import ResidualMLP
 from .segnet import SegNet, seg_loss
@@ -17,4 +19,4 @@ def build_net(name: str, config: dict):
 
 
 __all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet",
-           "seg_loss", "build_net", "NETS"]
+           "seg_loss", "build_net", "NETS", "EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0"]
