@@ -34,7 +34,8 @@ def _scores_sections(rep, df) -> list[str]:
     sections.append("scores")
     contrib_cols = [c for c in df.columns if str(c).startswith("contrib:")]
     if id_col == "time":
-        skip = {"time", "score", "flagged", "probability", "label", "threshold", "top_features", *contrib_cols}
+        skip = {"time", "score", "flagged", "probability", "label", "threshold", "in_sample", "top_features",
+                *contrib_cols}
         chans = [c for c in df.columns if c not in skip and np.issubdtype(df[c].dtype, np.number)]
         # add_series thins long series itself, keeping each bucket's extremes (spikes stay visible)
         rep.add_series(df["time"].to_numpy(), df[chans].to_numpy(dtype=np.float64), scores, labels=labels,
