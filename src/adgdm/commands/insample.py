@@ -35,6 +35,7 @@ import numpy as np
 
 FINGERPRINT_FILE = "fingerprint.safetensors"
 FORMAT = 1
+MAX_OFFSETS = 64  # series: candidate offsets of the fitted series checked in a scored one
 
 __all__ = ["row_hashes", "record_fingerprint", "write_fingerprint", "load_fingerprint", "match", "substitute", "apply", "det_unit", "run_detect"]
 
@@ -116,7 +117,7 @@ def load_fingerprint(model_dir, meta: dict) -> dict:
 @dataclass
 class InSample:
     """``positions``: the scored units that are fitted units; ``train_index``: which fitted unit
-    each one is (an index into ``decision_scores_``); ``how``: one line for the summary."""
+    each one is (an index into ``decision_scores_``)."""
 
     positions: np.ndarray
     train_index: np.ndarray
@@ -139,7 +140,9 @@ def match(meta: dict, X) -> InSample | None:
         n, first = int(fp["n"]), np.asarray(fp["first"], dtype=np.float64)
         if A.shape[1] != int(fp["channels"]) or len(A) < n or first.shape != (A.shape[1],):
             return None
-        for k in np.flatnonzero((A[: len(A) - n + 1] == first).all(axis=1)):
+        # the first step's value at offset k, then the whole block's hash (at most MAX_OFFSETS
+        # candidates: a constant series would make every step one)
+        for k in np.flatnonzero((A[: len(A) - n + 1] == first).all(axis=1))[:MAX_OFFSETS]:
             if _sha256(A[k : k + n]) == fp["sha256"]:
                 return InSample(np.arange(k, k + n), np.arange(n), "series", int(k))
         return None
