@@ -393,7 +393,7 @@ def _build_app():
           adgdm detect data.csv --label is_fraud --out scores.csv --model-out model/
         """
         from .commands.fit import parse_params
-        from .commands.insample import run_detect
+        from .commands.detect import run_detect
 
         def body():
             return run_detect(data, out, modality, detector, model_out, config, parse_params(param),
