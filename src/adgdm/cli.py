@@ -383,10 +383,7 @@ def _build_app():
     ):
         """Fit on DATA and score the same DATA in one step (unsupervised detection).
 
-        Each fitted row or step gets its training score, which the model computed without it
-        (leave-one-out for table rows, cross-fitted over time blocks for series steps): scoring
-        the fitted data anew would let each row find itself. The same as adgdm fit then adgdm
-        score on the same file.
+        Fitted rows or steps get their training scores, computed without them (adgdm score does the same).
 
         Examples:
           adgdm detect sensors.csv --modality series --time timestamp --out scores.csv
