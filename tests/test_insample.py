@@ -173,3 +173,5 @@ def test_detect_command_fits_and_scores_in_one_step(tmp_path):
     assert "note: all 700 steps are the series the model was fitted on" in res.output
     res = typer_testing.CliRunner().invoke(_build_app(), ["detect", str(tmp_path), "--out", str(tmp_path / "x.csv")])
     assert res.exit_code == 2 and "tables and series" in res.output
+    res = typer_testing.CliRunner().invoke(_build_app(), ["detect", "--help"])
+    assert res.exit_code == 0 and "Example" in res.output
