@@ -406,6 +406,56 @@ def _build_app():
             extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
             typer.echo(f"scored {r['rows']} {'images' if r['modality'] == 'image' else 'rows'}: {r['flagged']} flagged "
                        f"above {r['threshold']:.4g}{extra}; wrote {r['out']}")
+            for note in r.get("notes", []):
+                typer.echo(f"note: {note}")
+
+    @app.command()
+    def detect(
+        data: Path = typer.Argument(..., help="A table or series (CSV, Parquet or NPZ) to find anomalies in."),
+        out: Path = typer.Option(..., "--out", help="Scores file: .csv or .parquet (as adgdm score writes)."),
+        modality: Optional[str] = typer.Option(None, help="tabular or series (default: the detector's)."),
+        detector: Optional[str] = typer.Option(None, help="Detector name or spec (default: the modality's "
+                                               "recommended one)."),
+        model_out: Optional[Path] = typer.Option(None, "--model-out", help="Also keep the fitted model here."),
+        config: Optional[Path] = typer.Option(None, help="TOML file, as for adgdm fit."),
+        param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Detector parameter key=value "
+                                                  "(repeatable)."),
+        columns: Optional[str] = typer.Option(None, help="Comma-separated feature/channel columns."),
+        label: Optional[str] = typer.Option(None, help="0/1 label column: never a feature; tables fit on the rows "
+                                            "labelled 0; AUROC is reported against it."),
+        time: Optional[str] = typer.Option(None, "--time", help="Id/time column (kept as the row id)."),
+        threshold: Optional[str] = typer.Option(None, help="contamination, pot or fixed:VALUE."),
+        contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies."),
+        seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
+        explain: bool = typer.Option(True, help="Add each row's top contributing features."),
+        top_k: int = typer.Option(3, help="Features listed per row."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ):
+        """Fit on DATA and score the same DATA in one step (unsupervised detection).
+
+        Fitted rows or steps get their training scores, computed without them (adgdm score does the same).
+
+        Examples:
+          adgdm detect sensors.csv --modality series --time timestamp --out scores.csv
+          adgdm detect data.csv --label is_fraud --out scores.csv --model-out model/
+        """
+        from .commands.fit import parse_params
+        from .commands.detect import run_detect
+
+        def body():
+            return run_detect(data, out, modality, detector, model_out, config, parse_params(param),
+                              _split_plain(columns), label, time, threshold, contamination, seed, explain, top_k,
+                              status=_status_factory(_interactive(json_out)),
+                              progress=_progress_factory(_interactive(json_out)))
+
+        r = _run(body, json_out)
+        if not json_out:
+            extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
+            kept = f" and the model to {r['model']}" if r.get("model") else ""
+            typer.echo(f"fitted {r['detector']} ({r['modality']}) on {r['n_fit']} rows and scored {r['rows']}: "
+                       f"{r['flagged']} flagged above {r['threshold']:.4g}{extra}; wrote {r['out']}{kept}")
+            for note in r["notes"]:
+                typer.echo(f"note: {note}")
 
     @app.command()
     def generate(

@@ -12,6 +12,7 @@ import numpy as np
 from .._atomic import check_output
 from ..modalities import get_modality
 from .data import read_data, replace_dir, temp_dir_beside
+from .insample import load_fingerprint, record_fingerprint
 
 CLI_META = "cli.json"
 THRESHOLDS = ("contamination", "pot", "fixed")
@@ -198,6 +199,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
                 "params": {k: v for k, v in merged_params.items()}, "columns": names or None, "label": label,
                 "time": time_col, "reader": reader or {}, "threshold": dict(rule, value=float(det.threshold_)), "seed": seed,
                 "data": str(data), "fit_seconds": round(fit_s, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        record_fingerprint(meta, tmp, X, adapter.name)  # how score knows the fitted data (insample.py)
         (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json_default))
         size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 1e6
         if size_mb > 10:
@@ -256,4 +258,4 @@ def read_model(model_dir):
             names = getattr(det, "channel_names_", None)
         meta = {"modality": getattr(det, "modality", "tabular"), "detector": det.name,
                 "columns": None if names is None else [str(n) for n in names], "label": None, "time": None}
-    return det, meta
+    return det, load_fingerprint(p, meta)

@@ -53,7 +53,8 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
     sections.append("scores")
     flagged = df["flagged"].to_numpy() if "flagged" in df else None
     if id_col == "time":
-        skip = {"time", "score", "flagged", "probability", "label", "threshold", "top_features", *contrib_cols}
+        skip = {"time", "score", "flagged", "probability", "label", "threshold", "in_sample", "top_features",
+                *contrib_cols}
         chans = [c for c in df.columns if c not in skip and np.issubdtype(df[c].dtype, np.number)]
         by_chan = [f"contrib:{c}" for c in chans]
         # add_series thins long series itself, keeping each bucket's extremes (spikes stay visible)

@@ -10,6 +10,7 @@ import numpy as np
 
 from .data import ID_COLUMN, read_data, write_frame
 from .fit import check_finite, read_model
+from .insample import apply as apply_insample, det_unit
 
 SCORE_BATCH = 4096
 
@@ -24,7 +25,7 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
     columns = columns or meta.get("columns")
     label = label if label is not None else meta.get("label")
     time_col = time_col if time_col is not None else meta.get("time")
-    extras = {}
+    extras, in_sample = {}, None
     if modality == "image":
         prep = {k: getattr(det, k, None) for k in ("size", "crop", "channels")}
         if Path(data).is_file():
@@ -58,6 +59,8 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
             result = concat_results(parts)
         else:
             result = det.predict_result(X, explain=explain)
+        # the fitted data, or part of it, scored again: its training scores (insample.py)
+        result, in_sample, extras["notes"] = apply_insample(det, meta, d.X, result, det_unit(det))
     scores = result.score
     if not np.isfinite(scores).all():
         raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {data}")
@@ -72,6 +75,8 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
     if d.labels is not None:
         out["label"] = d.labels
     out["threshold"] = result.threshold
+    if in_sample is not None:
+        out["in_sample"] = in_sample  # 1: a fitted row or step, scored by its training score
     for name, part in result.parts.items():  # e.g. an image's global and local branch z-scores
         out[f"part:{name}"] = part
     frame = pd.DataFrame(out)
@@ -94,10 +99,12 @@ def run_score(model_dir, data, out, columns=None, label=None, time_col=None, exp
 
     check_output(out, [data, model_dir], force)
     det, meta = read_model(model_dir)
-    frame, _ = score_data(det, meta, data, columns, label, time_col, explain, top_k, progress, reader)
+    frame, extras = score_data(det, meta, data, columns, label, time_col, explain, top_k, progress, reader)
     write_frame(frame, out)
     summary = {"out": str(out), "rows": len(frame), "flagged": int(frame["flagged"].sum()),
                "threshold": float(det.threshold_), "modality": meta["modality"], "detector": meta.get("detector")}
+    if "in_sample" in frame:
+        summary.update(in_sample=int(frame["in_sample"].sum()), notes=extras.get("notes", []))
     if "label" in frame:
         from ..metrics import auroc
 

@@ -46,6 +46,10 @@ class BaseDetector(BaseEstimator):
     modality: str = "tabular"
     save_unsupported: str | None = None   # why this detector cannot be saved (None: it can)
     _proba_method = "linear"              # predict_proba's default: PyOD's for tables
+    # how ``decision_scores_`` (one per fitted row or step, in fit order) were obtained: "in-sample"
+    # (the fitted units scored by the fitted model, as ``decision_function`` would), "leave-one-out",
+    # "cross-fitted", ...; ``adgdm score`` uses them for units of the fitted data (commands/insample.py)
+    training_scores: str = "in-sample"
 
     # --- fit and score ----------------------------------------------------------------------------
     def fit(self, X, y=None):

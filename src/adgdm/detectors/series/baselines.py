@@ -415,6 +415,7 @@ class MatrixProfile(SeriesDetector):
     """
 
     name = "tsb-matrixprofile"
+    training_scores = "self-join (each window's neighbours lie outside its exclusion zone)"
     _min_window = 3
 
     def __init__(self, window=None, periodicity=1, mode="self", engine="auto", contamination=0.01):

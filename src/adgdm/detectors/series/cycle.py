@@ -5,7 +5,9 @@ anomalies (spikes, level shifts, trends, noise bursts, pattern and frequency cha
 breaks) teach a boosted-tree classifier what a window ending inside an anomaly looks like. Its
 features are the window's values and their first differences (shape, whatever the level). The
 score is the robust z of the ``series`` score plus ``weight`` times the robust z of the classifier's
-log-odds, both against the training steps (the classifier's out-of-fold).
+log-odds, both against the training steps (the classifier's out-of-fold). The first ``window - 1``
+steps of a scored series have no full window and are not judged (see ``series``): both parts are
+at their median there.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ class SeriesCycle(SeriesBase):
     """
 
     name = "series-cycle"
+    training_scores = "cross-fitted (time-block)"
 
     def __init__(self, window="auto", smooth: int = 1, contamination: float = 0.01, n_folds: int = 5,
                  copies: int = 4, anomaly_share: float = 0.2, severity: float = 1.0, weight: float = 1.0,
@@ -130,7 +133,11 @@ class SeriesCycle(SeriesBase):
         """One score per step (the window ending at it), higher = more anomalous."""
         w = int(self.base_.window_)
         F = _features(causal_windows((arr - self.center_) / self.scale_, w), w, self.n_channels_)
-        return self._smooth(self._combine(self.base_.decision_function(arr), log_odds(self.classifier_, F)))
+        logits = log_odds(self.classifier_, F)
+        # no full window for the first window - 1 steps: not judged (the base gives them its
+        # start_score_, the classifier its median out-of-fold log-odds), as in ``series``
+        logits[: w - 1] = self.clf_center_
+        return self._smooth(self._combine(self.base_.decision_function(arr), logits))
 
     def _get_state(self):
         bmeta, arrays = nested_state(self.base_, "base")

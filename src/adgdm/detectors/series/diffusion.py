@@ -24,7 +24,8 @@ __all__ = ["SeriesDiffusion", "SeriesDiffusionStream"]
 def causal_windows(Z: np.ndarray, window: int, history: np.ndarray | None = None) -> np.ndarray:
     """``(T, window * C)``: row ``t`` holds steps ``t - window + 1 .. t`` (oldest first). Before the
     first step the series is padded with ``history`` (its last ``window - 1`` rows), or with copies
-    of the first step when there is none."""
+    of the first step when there is none (the detectors do not score those padded windows: see
+    ``SeriesDiffusion``, "The start of a series")."""
     if history is None or len(history) == 0:
         history = np.repeat(Z[:1], window - 1, axis=0)
     pad = np.concatenate([history[len(history) - (window - 1):], Z]) if window > 1 else Z
@@ -47,6 +48,19 @@ class SeriesDiffusion(SeriesBase):
     fill : None (NaN raises), ``"ffill"`` or ``"interpolate"``.
     The remaining parameters go to the tabular ``diffusion`` detector.
 
+    The start of a series: the first ``window - 1`` steps of a scored series have no full window
+    (their windows would be padded with copies of the first step, a flat stretch unlike any
+    training window: a false alarm on every series). They are not judged: they get
+    ``start_score_``, the median training score of the full windows (below a ``contamination``
+    threshold), and no contributions (``explain``). An anomaly among them shows from step
+    ``window - 1`` on, in the windows that hold it. A stream scores its first points the same way.
+
+    Training scores (``decision_scores_``, one per fitted step): each reference window's score is
+    cross-fitted (its time block against windows that share no step with it, ``n_folds``); windows
+    left out of the reference (beyond ``max_train_windows``) are scored the same way, against the
+    reference windows outside their block; the first ``window - 1`` steps get ``start_score_``.
+    ``adgdm score`` uses them when it scores the fitted series again.
+
     Example
     -------
     >>> t = np.arange(3000)
@@ -59,6 +73,7 @@ class SeriesDiffusion(SeriesBase):
     """
 
     name = "series"
+    training_scores = "cross-fitted (time-block)"
 
     def __init__(self, window="auto", max_train_windows: int = 2000, smooth: int = 1,
                  contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 50,
@@ -114,16 +129,28 @@ class SeriesDiffusion(SeriesBase):
         if len(ref) > int(self.max_train_windows):
             ref = np.sort(rng.choice(ref, int(self.max_train_windows), replace=False))
         self.tab_ = self._tab().fit(W[ref])
-        self._cross_fit(ref)
+        folds = self._cross_fit(ref)
         raw = np.empty(len(W))
-        others = np.setdiff1d(np.arange(len(W)), ref)
         raw[ref] = self.tab_.decision_scores_
-        if len(others):
-            raw[others] = self.tab_.decision_function(W[others])
+        others = np.setdiff1d(np.arange(first, len(W)), ref)
+        if len(others):  # not in the reference: scored against the reference outside their time block
+            w = int(self.window_)
+            edges = [ref[f[-1]] for f in folds[:-1]]  # block b: the steps up to the last window of fold b
+            block = np.searchsorted(edges, others, side="left")
+            for b, fold in enumerate(folds):
+                mine = others[block == b]
+                if len(mine):
+                    lo, hi = min(ref[fold[0]], mine[0]), max(ref[fold[-1]], mine[-1])
+                    keep = (ref <= lo - w) | (ref >= hi + w)
+                    part = self.tab_.subset(keep) if keep.sum() >= 2 else self.tab_
+                    raw[mine] = part.decision_function(W[mine])
+        full = raw[int(self.window_) - 1:]
+        self.start_score_ = float(np.median(full)) if len(full) else float(np.median(raw))
+        raw[: int(self.window_) - 1] = self.start_score_  # no full window: not judged (class docstring)
         self._finish_fit(self._smooth(raw), slice(first, None))
         return self
 
-    def _cross_fit(self, ref: np.ndarray) -> None:
+    def _cross_fit(self, ref: np.ndarray) -> list:
         """Re-base the training evidence of ``tab_`` on time blocks. Overlapping windows are
         near-copies of their neighbours in time, so a window's leave-one-out evidence is degenerate
         (its nearest row is itself shifted by one step) and the robust z-scale collapses. Instead,
@@ -133,9 +160,23 @@ class SeriesDiffusion(SeriesBase):
         w = int(self.window_)
         folds = np.array_split(np.arange(len(ref)), min(int(self.n_folds), len(ref)))
         self.tab_.cross_fit(folds, lambda fold: (ref <= ref[fold[0]] - w) | (ref >= ref[fold[-1]] + w))
+        return folds
 
-    def _raw(self, Z, history=None):
-        return self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
+    def _raw(self, Z, history=None, start: int | None = 0):
+        """Unsmoothed scores of the windows ending at each step of ``Z``; ``start``: the global index
+        of ``Z[0]`` (steps before ``window - 1`` get ``start_score_``), None when ``history`` holds
+        real steps before it."""
+        raw = self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
+        if start is not None:
+            raw[: max(0, int(self.window_) - 1 - int(start))] = self._start_score()
+        return raw
+
+    def _start_score(self) -> float:
+        """The score of steps without a full window (models saved before it was stored: the median
+        training score of the full windows)."""
+        if not hasattr(self, "start_score_"):
+            self.start_score_ = float(np.median(self.decision_scores_[int(self.window_) - 1:]))
+        return self.start_score_
 
     def _input(self, X, fitting: bool):
         return self._series(X, fitting, min_length=int(self.window_))
@@ -157,8 +198,10 @@ class SeriesDiffusion(SeriesBase):
         return self._smooth(self._raw((arr - self.center_) / self.scale_))
 
     def _explain_model(self, arr):
-        """:meth:`residuals`, smoothed like the score."""
-        return self._per_channel_smooth(self._residuals(arr))
+        """:meth:`residuals`, smoothed like the score; 0 for the steps without a full window."""
+        res = self._residuals(arr)
+        res[: int(self.window_) - 1] = 0.0
+        return self._per_channel_smooth(res)
 
     def stream(self) -> "SeriesDiffusionStream":
         """Online scorer: ``update(points)`` returns one score per new point at once."""
@@ -167,10 +210,13 @@ class SeriesDiffusion(SeriesBase):
 
     def _get_state(self) -> tuple[dict, dict]:
         tmeta, arrays = nested_state(self.tab_, "tab")
-        return {"window_": self.window_, "tab": tmeta}, arrays
+        return {"window_": self.window_, "tab": tmeta, "start_score_": self._start_score()}, arrays
 
     def _set_state(self, f: dict, arrays: dict) -> None:
         self.window_ = int(f["window_"])
+        self.__dict__.pop("start_score_", None)
+        if "start_score_" in f:
+            self.start_score_ = float(f["start_score_"])
         self.tab_ = restore_nested(DiffusionDetector, self._tab().get_params(), f["tab"], arrays, "tab")
         if self.tab_.n_features_in_ != self.n_channels_ * self.window_:
             raise ValueError("stored shapes do not match the channel count and window")
@@ -183,11 +229,13 @@ class SeriesDiffusionStream:
         self.det = det
         self.history = None        # last window - 1 scaled points
         self.raw_history = np.zeros(0)
+        self.n_seen = 0            # points scored so far (the first window - 1 get start_score_)
 
     def update(self, points) -> np.ndarray:
         arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
         Z = (arr - self.det.center_) / self.det.scale_
-        raw = self.det._raw(Z, self.history)
+        raw = self.det._raw(Z, self.history, start=self.n_seen)
+        self.n_seen += len(Z)
         w = int(self.det.window_)
         hist = Z if self.history is None else np.concatenate([self.history, Z])
         if self.history is None:  # the batch pads the series start with its first step

@@ -60,6 +60,8 @@ class SeriesDiffusionDetector(SeriesBase):
     """
 
     name = "series-base"
+    # the network trains on the first 1 - calibration of the fitted steps, the rest are held out
+    training_scores = "in-sample (held out for the last `calibration` share)"
     _default_score: tuple = ("impute",)
 
     def __init__(self, score=None, window: int = 64, stride: int | None = None, train_stride: int = 1,

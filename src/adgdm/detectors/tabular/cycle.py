@@ -66,6 +66,7 @@ class CycleDetector(BaseDetector):
     """
 
     name = "cycle"
+    training_scores = "leave-one-out (diffusion) and out-of-fold (classifier)"
 
     def __init__(self, n_generated="auto", kinds: tuple = ("local", "masked", "dependency"),
                  severity: tuple = (0.5, 1.5), band: float = 0.9, weight="auto", rounds: int = 1,

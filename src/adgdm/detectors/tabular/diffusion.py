@@ -48,6 +48,7 @@ class DiffusionDetector(BaseDetector):
     """
 
     name = "diffusion"
+    training_scores = "leave-one-out"
 
     def __init__(self, n_neighbors: int = 10, noise_levels: tuple = (0.1, 0.2, 0.3),
                  coarse_neighbors: int = 200, coarse_levels: tuple = (0.3, 0.5, 0.7, 0.9),

@@ -33,6 +33,7 @@ class DTENonParametric(BaseDetector):
     """
 
     name = "dte-np"
+    training_scores = "leave-one-out"
 
     def __init__(self, n_neighbors: int = 5, schedule: str = "linear", n_steps: int = 1000, max_time: float = 1.0,
                  standardize: bool = True, contamination: float = 0.1, n_jobs: int | None = None):

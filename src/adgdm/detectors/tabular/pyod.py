@@ -54,6 +54,7 @@ class PyODKNN(_PyODBaseline):
     """PyOD's ``KNN`` (distance to the k-th nearest training row)."""
 
     name = "pyod-knn"
+    training_scores = "leave-one-out"  # PyOD's neighbours of a training row exclude the row
     _module, _cls = "knn", "KNN"
 
     def __init__(self, n_neighbors: int = 5, method: str = "largest", contamination: float = 0.1):
@@ -95,6 +96,7 @@ class PyODLOF(_PyODBaseline):
     """PyOD's ``LOF`` (local outlier factor)."""
 
     name = "pyod-lof"
+    training_scores = "leave-one-out"
     _module, _cls = "lof", "LOF"
 
     def __init__(self, n_neighbors: int = 20, contamination: float = 0.1):

@@ -1,0 +1,49 @@
+"""``adgdm detect``: fit on a table or series and score the same data in one step, the honest way
+(the fitted rows or steps get their training scores: :mod:`adgdm.commands.insample`)."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from .fit import read_config, run_fit
+from .score import run_score
+
+
+def run_detect(data, out, modality=None, detector=None, model_out=None, config=None, params=None, columns=None,
+               label=None, time_col=None, threshold=None, contamination=None, seed=None, explain=True, top_k=3,
+               status=None, progress=None) -> dict:
+    """Fit on ``data`` and score the same ``data`` in one step (``adgdm detect``): every fitted unit
+    gets its training score (leave-one-out or cross-fitted), the rest (table rows labelled 1,
+    which a fit leaves out) are scored by the model. The model is kept in ``model_out`` if given."""
+    if _detect_modality(data, modality, detector, config) == "image":
+        raise ValueError("adgdm detect is for tables and series; for images, fit on normal images (adgdm fit) and "
+                         "score others (adgdm score)")
+    tmp = None
+    if model_out is None:
+        tmp = Path(tempfile.mkdtemp(prefix="adgdm-detect-"))
+        model_out = tmp / "model"
+    try:
+        fitted = run_fit(data, modality, detector, model_out, config, params, columns, label, time_col, threshold,
+                         contamination, seed, status=status)
+        # the columns, label and time column recorded at fit time apply
+        scored = run_score(model_out, data, out, explain=explain, top_k=top_k, progress=progress)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dict(scored, n_fit=fitted["n_fit"], fit_seconds=fitted["fit_seconds"],
+                threshold_method=fitted["threshold_method"], model=None if tmp is not None else str(model_out),
+                notes=list(fitted["notes"]) + list(scored.get("notes", [])))
+
+
+def _detect_modality(data, modality, detector, config) -> str:
+    """The modality ``run_fit`` will use, known before fitting (a folder is images)."""
+    from ..detectors.registry import detector_class, parse_spec
+
+    cfg = read_config(config) if config else {}
+    if modality or cfg.get("modality"):
+        return modality or cfg["modality"]
+    spec = detector or cfg.get("detector")
+    if spec:
+        return getattr(detector_class(parse_spec(spec)[0]), "modality", "tabular")
+    return "image" if Path(data).is_dir() else "tabular"
