@@ -144,7 +144,8 @@ def load_efficientnet_lite0() -> EfficientNetLite0:
     if digest != WEIGHTS_SHA256:
         raise ValueError(f"EfficientNet-Lite0 weights at {path} have SHA-256 {digest}, expected {WEIGHTS_SHA256}")
     net = EfficientNetLite0()
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: runs no code
+    net.load_state_dict(state, strict=True)
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
