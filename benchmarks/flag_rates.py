@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = ["suite", "dataset", "subset", "detector", "threshold_method", "target", "n_train", "n_heldout",
-           "n_flagged", "flag_rate", "ratio", "threshold", "fit_s", "capped", "score_sha", "error"]
+           "n_flagged", "flag_rate", "ratio", "threshold", "above_cal_max", "fit_s", "capped", "score_sha", "error"]
 TABULAR = ["diffusion", "dte-np", "pyod-knn"]
 SERIES = ["series", "series-impute"]
 IMAGE = ["image"]
@@ -60,17 +60,19 @@ def _rows(det, scores: np.ndarray, base: dict, contamination: float) -> list[dic
     from adgdm.thresholds import apply_threshold
 
     out = []
+    cal = np.asarray(getattr(det, "calibration_scores_", det.decision_scores_), dtype=np.float64)
+    above_max = round(float(np.mean(scores > cal.max())), 5)  # no threshold from these scores avoids them
     if SCORES_DIR is not None:
         f = Path(SCORES_DIR) / "_".join(str(base[k]).replace("/", "-") for k in ("suite", "dataset", "subset", "detector"))
         f.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(f.with_suffix(".npz"), heldout=scores, calibration=getattr(det, "calibration_scores_", det.decision_scores_), threshold=det.threshold_)
+        np.savez(f.with_suffix(".npz"), heldout=scores, calibration=cal, threshold=det.threshold_)
 
     def row(method, target, thr):
         flagged = int((scores > thr).sum())
         rate = flagged / max(len(scores), 1)
         out.append(dict(base, threshold_method=method, target=target, n_heldout=len(scores), n_flagged=flagged,
                         flag_rate=round(rate, 5), ratio=round(rate / target, 3), threshold=float(thr),
-                        score_sha=_sha(scores)))
+                        above_cal_max=above_max, score_sha=_sha(scores)))
 
     row("contamination", contamination, det.threshold_)
     own = det.threshold_
@@ -167,10 +169,12 @@ def run_skab(root: Path, dets, contamination, seed, write, log, only=None, slow=
             for k in range(len(per_file[0]) if per_file else 0):
                 rs = [rows[k] for rows in per_file if k < len(rows) and "n_flagged" in rows[k]]
                 n, fl = sum(r["n_heldout"] for r in rs), sum(r["n_flagged"] for r in rs)
+                above = sum(r["above_cal_max"] * r["n_heldout"] for r in rs) / n
                 t = rs[0]["target"]
                 write(dict(suite="skab", dataset="pooled", subset=sub, detector=name,
                            threshold_method=rs[0]["threshold_method"], target=t, n_train=sum(r["n_train"] for r in rs),
                            n_heldout=n, n_flagged=fl, flag_rate=round(fl / n, 5), ratio=round(fl / n / t, 3),
+                           above_cal_max=round(above, 5),
                            fit_s=round(fit_total, 2), capped=capped,
                            score_sha=hashlib.sha1("".join(r["score_sha"] for r in rs).encode()).hexdigest()[:12]))
 
@@ -211,7 +215,8 @@ def summarize(df, command: str, args, seconds: float) -> str:
              f"(`clean`), and those before the file's first anomaly (`pre_anomaly`); pooled = "
              f"flagged steps / normal steps over the files. MTD: fit on train good images at {args.size} px, "
              f"held-out = test good images. `score_sha` digests the held-out scores (equal digests = bit-identical "
-             f"scores).", ""]
+             f"scores). `above max` = share of held-out units scoring above every calibration score (the scores "
+             f"`threshold_` is a quantile of): a floor under the flag rate of any threshold taken from them.", ""]
     caps = df[(df.suite == "adbench") & (df.capped != "")].dataset.unique()
     if len(caps):
         lines += [f"Caps: training rows at most {args.max_train}, held-out rows at most {args.max_heldout} "
@@ -219,20 +224,21 @@ def summarize(df, command: str, args, seconds: float) -> str:
     ok = df[df.error == ""]
     lines += ["## Summary", "", "ADBench: the median over sets; in brackets the range and the number of sets whose "
               "flag rate lies in [0.5, 1.5] x target.", "",
-              "| suite | measure | detector | threshold | target | flag rate | ratio |", "|---|---|---|---|---|---|---|"]
+              "| suite | measure | detector | threshold | target | flag rate | ratio | above max |",
+              "|---|---|---|---|---|---|---|---|"]
     for (det, meth), g in ok[ok.suite == "adbench"].groupby(["detector", "threshold_method"], sort=False):
         t = g.target.iloc[0]
         band = int(((g.flag_rate >= 0.5 * t) & (g.flag_rate <= 1.5 * t)).sum())
         lines.append(f"| adbench | median over {len(g)} sets | `{det}` | {meth} | {t:g} | {g.flag_rate.median():.4f} "
                      f"[{g.flag_rate.min():.3f}, {g.flag_rate.max():.3f}; {band} in band] | "
-                     f"{g.flag_rate.median() / t:.2f} |")
+                     f"{g.flag_rate.median() / t:.2f} | {g.above_cal_max.median():.4f} |")
     for _, r in ok[(ok.suite == "skab") & (ok.dataset == "pooled")].iterrows():
         files = f", {r.capped}" if r.capped else ""
         lines.append(f"| skab | pooled ({r.subset}, {int(r.n_heldout)} steps{files}) | `{r.detector}` | {r.threshold_method} | "
-                     f"{r.target:g} | {r.flag_rate:.4f} | {r.ratio:.2f} |")
+                     f"{r.target:g} | {r.flag_rate:.4f} | {r.ratio:.2f} | {r.above_cal_max:.4f} |")
     for _, r in ok[ok.suite == "mtd"].iterrows():
         lines.append(f"| mtd | {int(r.n_heldout)} good images | `{r.detector}` | {r.threshold_method} | {r.target:g} | "
-                     f"{r.flag_rate:.4f} | {r.ratio:.2f} |")
+                     f"{r.flag_rate:.4f} | {r.ratio:.2f} | {r.above_cal_max:.4f} |")
     ab = ok[(ok.suite == "adbench") & (ok.threshold_method == "contamination")]
     if len(ab):
         piv = ab.pivot_table(index="dataset", columns="detector", values="flag_rate", sort=False)
