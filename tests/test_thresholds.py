@@ -103,8 +103,8 @@ def test_spot_with_too_few_peaks_waits_for_them():
 # --- the entry points ------------------------------------------------------------------------------------
 def test_contamination_threshold_is_what_fit_sets(table):
     det = make("diffusion").fit(table.X)
-    assert contamination_threshold(det.decision_scores_, det.contamination) == det.threshold_
-    assert choose_threshold(det.decision_scores_) == det.threshold_
+    assert contamination_threshold(det.calibration_scores_, det.contamination) == det.threshold_
+    assert choose_threshold(det.calibration_scores_) == det.threshold_
     assert choose_threshold(det.decision_scores_, "fixed", value=2) == 2.0 == fixed_threshold("2")
 
 

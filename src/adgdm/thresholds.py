@@ -1,8 +1,11 @@
 """Thresholds on anomaly scores: from a known contamination, from extreme value theory (POT and its
 streaming form SPOT) or fixed; and the calibrated anomaly probability around a threshold.
 
-Every detector sets ``threshold_`` at ``fit`` as the ``1 - contamination`` quantile of its training
-scores. When the contamination is unknown, Peaks-Over-Threshold (Siffer et al., "Anomaly Detection
+Every detector sets ``threshold_`` at ``fit`` as the ``1 - contamination`` quantile of its
+calibration scores (``calibration_scores_``): scores of its training data that behave like scores of
+new normal data (held out of training, leave-one-out, each row scored as a new row against the
+others, or, for series, scored against the past only), so that about ``contamination`` of new
+normal data is flagged. When the contamination is unknown, Peaks-Over-Threshold (Siffer et al., "Anomaly Detection
 in Streams with Extreme Value Theory", KDD 2017) sets it from the tail of the training scores
 instead: the excesses over a high quantile follow a generalised Pareto distribution (GPD)
 (Pickands-Balkema-de Haan), whose fit extrapolates to the score exceeded with probability ``q``.
@@ -25,7 +28,7 @@ import warnings
 import numpy as np
 
 __all__ = ["contamination_threshold", "pot_threshold", "fixed_threshold", "fit_gpd", "SPOT", "choose_threshold",
-           "apply_threshold", "calibrated_proba", "METHODS", "MIN_PEAKS"]
+           "apply_threshold", "calibrated_proba", "calibration_scores", "METHODS", "MIN_PEAKS"]
 
 METHODS = ("contamination", "pot", "fixed")
 MIN_PEAKS = 10  # fewer excesses than this give no usable GPD fit
@@ -155,10 +158,18 @@ def _gpd_quantile(t: float, gamma: float, sigma: float, q: float, n: int, n_peak
     return t + sigma * math.expm1(-gamma * log_r) / gamma
 
 
+# --- calibration scores ------------------------------------------------------------------------------
+def calibration_scores(detector) -> np.ndarray:
+    """The scores a fitted detector's ``threshold_`` was set from: ``calibration_scores_`` (models
+    saved before it existed: ``decision_scores_``)."""
+    cal = getattr(detector, "calibration_scores_", None)
+    return np.asarray(detector.decision_scores_ if cal is None else cal, dtype=np.float64)
+
+
 # --- thresholds --------------------------------------------------------------------------------------
 def contamination_threshold(train_scores, contamination: float = 0.1) -> float:
-    """The ``1 - contamination`` quantile of the training scores (what ``fit`` sets): a share
-    ``contamination`` of the training rows is flagged.
+    """The ``1 - contamination`` quantile of the scores (what ``fit`` sets, from the calibration
+    scores): a share ``contamination`` of them is flagged.
 
     Example
     -------
@@ -337,7 +348,8 @@ def choose_threshold(train_scores, method: str = "contamination", contamination:
 
 
 def apply_threshold(detector, method: str = "contamination", scores=None, **kw):
-    """Set ``detector.threshold_`` (and ``labels_``) by ``method`` from its training scores.
+    """Set ``detector.threshold_`` (and ``labels_``) by ``method`` from its calibration scores
+    (:func:`calibration_scores`: those ``fit`` set ``threshold_`` from).
 
     ``threshold_method_`` records the choice as a plain dict (``{"method": "pot", "q": ..., "level":
     ..., "threshold": ...}``); ``save`` stores it and ``adgdm.load`` restores it. Refitting the
@@ -348,9 +360,8 @@ def apply_threshold(detector, method: str = "contamination", scores=None, **kw):
     detector : a fitted detector (tabular or series) with ``decision_scores_``.
     method : see :func:`choose_threshold`; keyword arguments ``contamination`` (default: the
         detector's own), ``q``, ``level``, ``value`` go there.
-    scores : calibration scores to use instead of ``decision_scores_``, e.g. held-out normal data
-        (``labels_`` stay those of ``decision_scores_``). Series detectors set their own threshold
-        from a calibration part of the training series; ``decision_scores_`` covers all of it.
+    scores : calibration scores to use instead of the detector's own, e.g. scores of held-out
+        normal data (``labels_`` stay those of ``decision_scores_``).
 
     Example
     -------
@@ -366,7 +377,7 @@ def apply_threshold(detector, method: str = "contamination", scores=None, **kw):
                          f"it takes contamination, q, level, value")
     if method == "contamination":
         kw.setdefault("contamination", getattr(detector, "contamination", 0.1))
-    train = detector.decision_scores_ if scores is None else scores
+    train = calibration_scores(detector) if scores is None else scores
     thr = choose_threshold(train, method, **kw)
     record = {"method": str(method)}
     if method == "contamination":

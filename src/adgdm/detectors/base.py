@@ -1,8 +1,9 @@
 """The contract every adgdm detector follows, for every modality (PyOD's, on scikit-learn's rules).
 
 ``fit(X)``; ``decision_function(X)`` (higher = more anomalous); ``predict(X)`` -> 0/1 through
-``threshold_``, the ``1 - contamination`` quantile of the calibration scores (``decision_scores_``
-or a held-out part of them); ``predict_proba(X)``; ``labels_``; ``predict_result(X)`` (a typed
+``threshold_``, the ``1 - contamination`` quantile of the calibration scores (``calibration_scores_``:
+training scores that behave like those of new normal data: held out, cross-fitted or leave-one-out,
+so that about ``contamination`` of new normal data is flagged); ``predict_proba(X)``; ``labels_``; ``predict_result(X)`` (a typed
 :class:`adgdm.results.Prediction`); ``save(path)`` / ``adgdm.load(path)``; ``explain(X)``.
 ``__init__`` only stores parameters, so ``sklearn.base.clone`` works. ``adgdm.thresholds`` sets
 other thresholds (POT for unknown contamination, fixed) on a fitted detector.
@@ -30,7 +31,7 @@ from ..explain import check_baseline, check_explain_args
 from ..io import ModelFileError, save_detector
 from ..modalities import get_modality
 from ..results import Prediction
-from ..thresholds import _recorded_method, calibrated_proba
+from ..thresholds import _recorded_method, calibrated_proba, calibration_scores
 
 __all__ = ["BaseDetector"]
 
@@ -39,8 +40,10 @@ class BaseDetector(BaseEstimator):
     """Base class of every detector. Subclasses implement ``_fit(data)`` (may return the training
     scores) and ``_score(data)``, where ``data`` is what the modality adapter's ``check`` returns,
     and, to be saved, ``_get_state() -> (meta, arrays)`` / ``_set_state(meta, arrays)``. A detector
-    that cannot be saved sets ``save_unsupported`` to the reason. Detectors whose fit holds part
-    of the data out for calibration override ``fit`` and end it with ``_finish_fit``."""
+    that cannot be saved sets ``save_unsupported`` to the reason. Detectors whose training scores
+    do not behave like scores of new data implement ``_calibration_scores`` (``diffusion``: each
+    row scored as a new row against the others); those whose fit holds part of the data out for
+    calibration override ``fit`` and end it with ``_finish_fit``."""
 
     name: str = "base"
     modality: str = "tabular"
@@ -57,8 +60,15 @@ class BaseDetector(BaseEstimator):
         self._check_params()
         data = self._model_space(self._input(X, fitting=True), fitting=True)
         train_scores = self._fit(data)
-        self._finish_fit(train_scores if train_scores is not None else self._score(data))
+        scores = train_scores if train_scores is not None else self._score(data)
+        self._finish_fit(scores, calibration_scores=self._calibration_scores(data, scores))
         return self
+
+    def _calibration_scores(self, data, train_scores: np.ndarray) -> np.ndarray | None:
+        """Scores of the training data ``data`` (model space) that behave like those of new normal
+        data, to set ``threshold_``; None: the training scores themselves (right when they are
+        already out-of-sample, e.g. leave-one-out k-NN distances)."""
+        return None
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per unit (row, step, image), higher = more anomalous."""
@@ -74,9 +84,9 @@ class BaseDetector(BaseEstimator):
 
     def predict_proba(self, X, method: str | None = None) -> np.ndarray:
         """``(n, 2)`` probabilities of [normal, anomaly]: training scores rescaled to [0, 1]
-        (``"linear"``, PyOD's default for tables), by rank among the training scores (``"rank"``,
-        the series default), or ``"calibrated"``: a logistic in the score, 0.5 at ``threshold_``,
-        with the spread of the training scores as its scale (:func:`adgdm.thresholds.calibrated_proba`),
+        (``"linear"``, PyOD's default for tables), by rank among them (``"rank"``, the series
+        default), or ``"calibrated"``: a logistic in the score, 0.5 at ``threshold_``, with their
+        spread as its scale; "training scores" are the calibration scores ``threshold_`` comes from (:func:`adgdm.thresholds.calibrated_proba`),
         so ``p > 0.5`` exactly when ``predict`` flags the unit.
 
         Example
@@ -87,7 +97,7 @@ class BaseDetector(BaseEstimator):
 
     def _proba(self, scores: np.ndarray, method: str | None) -> np.ndarray:
         method = self._proba_method if method is None else method
-        train = self.decision_scores_
+        train = calibration_scores(self)
         if method == "linear":
             lo, hi = train.min(), train.max()
             p = np.clip((scores - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
@@ -182,12 +192,17 @@ class BaseDetector(BaseEstimator):
         if not 0.0 < float(c) <= 0.5:
             raise ValueError(f"contamination must lie in (0, 0.5], got {c}")
 
-    def _finish_fit(self, scores, calibration=None) -> None:
-        """Training scores -> ``decision_scores_``; ``threshold_`` the ``1 - contamination``
-        quantile of ``scores[calibration]`` (all of them by default); ``labels_``."""
+    def _finish_fit(self, scores, calibration=None, calibration_scores=None) -> None:
+        """Training scores -> ``decision_scores_``; the calibration scores -> ``calibration_scores_``:
+        ``calibration_scores`` if given, else ``scores[calibration]`` (all of them by default);
+        ``threshold_`` their ``1 - contamination`` quantile; ``labels_`` the training scores above it."""
         self.decision_scores_ = np.asarray(scores, dtype=np.float64)
         self.__dict__.pop("threshold_method_", None)  # a threshold set by adgdm.thresholds no longer holds
-        cal = self.decision_scores_ if calibration is None else self.decision_scores_[calibration]
+        if calibration_scores is not None:
+            cal = np.asarray(calibration_scores, dtype=np.float64)
+        else:
+            cal = self.decision_scores_ if calibration is None else self.decision_scores_[calibration]
+        self.calibration_scores_ = cal
         self.threshold_ = float(np.quantile(cal, 1.0 - float(getattr(self, "contamination", 0.1))))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
 
@@ -215,6 +230,9 @@ class BaseDetector(BaseEstimator):
         if method is not None:
             meta["threshold_method_"] = method
         arrays.update(own_arrays, decision_scores_=self.decision_scores_)
+        cal = getattr(self, "calibration_scores_", None)
+        if cal is not None and not (cal.shape == self.decision_scores_.shape and np.array_equal(cal, self.decision_scores_)):
+            arrays["calibration_scores_"] = cal  # stored only when it differs from the training scores
         return meta, arrays
 
     def save(self, path):
@@ -235,6 +253,8 @@ class BaseDetector(BaseEstimator):
             det = cls(**params)
             get_modality(cls.modality).restore(det, meta, arrays)
             det.decision_scores_ = np.asarray(arrays["decision_scores_"], dtype=np.float64)
+            det.calibration_scores_ = (np.asarray(arrays["calibration_scores_"], dtype=np.float64)
+                                       if "calibration_scores_" in arrays else det.decision_scores_)
             det._set_state(meta, arrays)
             det.threshold_ = float(meta["threshold_"])
             det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)

@@ -30,7 +30,9 @@ class EmpiricalDenoiser:
     * the per-feature smoothed NLL at noise ``marginal_sigma``, summed over features.
 
     Each column is robustly z-scored (errors on a log scale) against the reference rows' own
-    evidence: leave-one-out after :meth:`fit`, cross-fitted after :meth:`cross_fit`. :meth:`parts`
+    evidence: leave-one-out after :meth:`fit`, cross-fitted after :meth:`cross_fit`.
+    :meth:`jackknife_scores` scores each reference row exactly as a new row is scored, against
+    the others (for a threshold that new normal rows exceed as often as it says). :meth:`parts`
     reads three blocks (fine: mean z; coarse and marginal: positive parts) and :meth:`combine`
     fuses them into ``max(fine, coarse_weight * max(coarse, marginal))``.
 
@@ -108,9 +110,29 @@ class EmpiricalDenoiser:
         raw[:, -1] = self.marginal_.nll(self.rows_, leave_one_out=True).sum(axis=1)
         return raw
 
-    def _evidence(self, Q, exclude_self=False):
+    def jackknife_evidence(self) -> np.ndarray:
+        """``(n, n_evidence)`` evidence of each reference row computed exactly as for a new row,
+        against the other ``n - 1`` rows: its own copy leaves its neighbours (a row with
+        duplicates keeps them), and its marginal density is that of the other rows.
+
+        :meth:`evidence` (``Q=None``), which sets the evidence scale, keeps the emptied own copy
+        as a zero-weight neighbour at distance 0. Where the other rows are many noise levels
+        away (high-dimensional tables) that copy dominates the kernel arithmetic and the
+        leave-one-out evidence collapses to a constant (e.g. a smoothed NLL of ``-log(1e-300)``
+        for every row) that new rows do not share; its marginal term subtracts the own kernel
+        from a binned density, which can leave nothing. This evidence does neither."""
+        raw = self._evidence(self.knn_.unique, exclude_self=True, drop_self=True)[self.knn_.inverse]
+        raw[:, -1] = self.marginal_.nll_jackknife(self.rows_).sum(axis=1)
+        return raw
+
+    def jackknife_scores(self) -> np.ndarray:
+        """``(n,)`` scores of the reference rows from :meth:`jackknife_evidence`, at the current
+        evidence scale: how the scores of new rows from the same distribution are spread."""
+        return self.combine(self.jackknife_evidence())
+
+    def _evidence(self, Q, exclude_self=False, drop_self=False):
         L, C = len(self.sigma2_), len(self.coarse_sigma2_)
-        extra = 1 if exclude_self else 0
+        extra = 1 if exclude_self and not drop_self else 0
         k_fine, k_coarse = int(self.n_neighbors) + extra, int(self.coarse_neighbors) + extra
         out = np.empty((len(Q), 2 * L + 2 * C + 1))
         for i in range(0, len(Q), int(self.chunk_size)):
@@ -118,6 +140,12 @@ class EmpiricalDenoiser:
             rows = slice(i, i + len(q))
             dist, idx, counts = self.knn_.neighbours(q, max(int(self.n_neighbors), int(self.coarse_neighbors)),
                                                      exclude_self)
+            if drop_self:  # a row whose own copy was its only one: its neighbours start at the next row
+                gone = counts[:, 0] == 0
+                dist, idx, counts = dist.astype(np.float64), idx.copy(), counts.copy()
+                for a in (dist, idx, counts):
+                    a[gone, :-1] = a[gone, 1:]
+                dist[gone, -1], counts[gone, -1] = np.inf, 0  # nothing left to fill the last place
             blocks = ((0, self.sigma2_, (dist[:, :k_fine], idx[:, :k_fine], counts[:, :k_fine])),
                       (2 * L, self.coarse_sigma2_, (dist[:, :k_coarse], idx[:, :k_coarse], counts[:, :k_coarse])))
             for start, sigma2, (d, ix, c) in blocks:

@@ -183,7 +183,8 @@ class PatchDiffusion(ImageBase):
 
     def _patch_detector(self) -> DiffusionDetector:
         return DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
-                                 knn_backend="torch", contamination=self.contamination)
+                                 knn_backend="torch", contamination=self.contamination,
+                                 calibration="train")  # cross_fit sets its scale and threshold
 
     # --- scoring --------------------------------------------------------------------------------
     def _maps(self, imgs: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:

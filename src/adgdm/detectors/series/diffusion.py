@@ -42,9 +42,12 @@ class SeriesDiffusion(SeriesBase):
         series' period as TSB-AD estimates it, clipped to [16, 128].
     max_train_windows : training windows kept as the reference (a random subset beyond it).
     smooth : trailing mean of the score over this many steps (1 = none).
-    contamination : share of the cross-fitted training scores above ``threshold_``.
+    contamination : share of the calibration scores (``calibration_scores_``) above ``threshold_``.
     n_folds : time blocks of the training windows; each is scored against the windows that share
-        no step with it (cross-fitting), which sets the scale of the evidence and ``threshold_``.
+        no step with it (cross-fitting), which sets the scale of the evidence and, through
+        ``contamination``, ``threshold_``. A block with fewer than 2 such windows (a window long
+        for the series) is scored against every window outside it, overlapping ones included, for
+        the scale; those in-sample scores are left out of ``calibration_scores_``.
     fill : None (NaN raises), ``"ffill"`` or ``"interpolate"``.
     The remaining parameters go to the tabular ``diffusion`` detector.
 
@@ -84,7 +87,7 @@ class SeriesDiffusion(SeriesBase):
     def _tab(self) -> DiffusionDetector:
         return DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
                                  coarse_weight=self.coarse_weight, contamination=self.contamination,
-                                 knn_backend="torch")
+                                 knn_backend="torch", calibration="train")  # its threshold is not used
 
     def _window(self, arr=None) -> int:
         """``window`` or, for ``"auto"``, TSB-AD's period estimate on the first channel, clipped to
@@ -147,8 +150,21 @@ class SeriesDiffusion(SeriesBase):
         full = raw[int(self.window_) - 1:]
         self.start_score_ = float(np.median(full)) if len(full) else float(np.median(raw))
         raw[: int(self.window_) - 1] = self.start_score_  # no full window: not judged (class docstring)
-        self._finish_fit(self._smooth(raw), slice(first, None))
+        smoothed = self._smooth(raw)
+        proper = self._proper_folds(ref)
+        self._finish_fit(smoothed, slice(first, None), calibration_scores=None if proper is None else smoothed[proper])
         return self
+
+    def _proper_folds(self, ref: np.ndarray) -> np.ndarray | None:
+        """Indices into ``W`` of the reference windows whose cross-fitted scores came from windows
+        sharing no step with them (``_cross_fit``); None when every fold had such windows."""
+        w = int(self.window_)
+        ok = []
+        for fold in self._folds(ref):
+            if self._others(ref, fold, w).sum() >= 2:
+                ok.append(ref[fold])
+        n_ok = sum(len(f) for f in ok)
+        return None if n_ok == len(ref) or n_ok == 0 else np.concatenate(ok)
 
     def _cross_fit(self, ref: np.ndarray) -> list:
         """Re-base the training evidence of ``tab_`` on time blocks. Overlapping windows are
@@ -158,9 +174,17 @@ class SeriesDiffusion(SeriesBase):
         step with it; these cross-fitted scores set the z-scale, the training scores and, through
         ``contamination``, ``threshold_`` (they show how new stretches of normal data score)."""
         w = int(self.window_)
-        folds = np.array_split(np.arange(len(ref)), min(int(self.n_folds), len(ref)))
-        self.tab_.cross_fit(folds, lambda fold: (ref <= ref[fold[0]] - w) | (ref >= ref[fold[-1]] + w))
+        folds = self._folds(ref)
+        self.tab_.cross_fit(folds, lambda fold: self._others(ref, fold, w))
         return folds
+
+    def _folds(self, ref: np.ndarray) -> list:
+        return np.array_split(np.arange(len(ref)), min(int(self.n_folds), len(ref)))
+
+    @staticmethod
+    def _others(ref: np.ndarray, fold: np.ndarray, w: int) -> np.ndarray:
+        """The reference windows that share no step with the windows ``ref[fold]``."""
+        return (ref <= ref[fold[0]] - w) | (ref >= ref[fold[-1]] + w)
 
     def _raw(self, Z, history=None, start: int | None = 0):
         """Unsmoothed scores of the windows ending at each step of ``Z``; ``start``: the global index

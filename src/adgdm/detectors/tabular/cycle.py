@@ -118,7 +118,9 @@ class CycleDetector(BaseDetector):
             raise ValueError(f"cycle needs at least 10 normal rows, got {len(Xn)}")
         seed = seed_of(self.random_state)
         rng = np.random.default_rng(seed)
-        self.base_ = base if base is not None else DiffusionDetector(contamination=self.contamination).fit(Xn)
+        if base is None:  # the base's scores are used, not its threshold: no cross-fitted calibration
+            base = DiffusionDetector(contamination=self.contamination, calibration="train").fit(Xn)
+        self.base_ = base
         self.generator_ = generator if generator is not None else make_generator(
             int(self.generator_steps), int(self.generator_width), seed).fit(Xn)
         for name, part in (("base", self.base_), ("generator", self.generator_)):
