@@ -139,6 +139,10 @@ def _run(fn, json_out: bool = False):
 
 
 def _build_app():
+    # how a table is read, shared by fit, score and detect
+    SEP = typer.Option(None, "--sep", help="Column separator of a text table (default: sniffed among , ; tab |).")
+    ENCODING = typer.Option(None, "--encoding", help="Text encoding of the table (default UTF-8).")
+    STRICT = typer.Option(False, "--strict", help="Series: refuse rows out of time order instead of sorting them.")
     app = typer.Typer(help="adgdm: anomaly detection and generation with diffusion models.", no_args_is_help=True)
     bench = typer.Typer(help="Run benchmark protocols and write long CSV + markdown summaries.", no_args_is_help=True)
     app.add_typer(bench, name="bench")
@@ -335,12 +339,9 @@ def _build_app():
                                                 "for unknown contamination) or fixed:VALUE."),
         contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default 0.1)."),
         seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
-        sep: Optional[str] = typer.Option(None, "--sep", help="Column separator of a text table (default: sniffed "
-                                          "among , ; tab |)."),
-        encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of the table (default "
-                                               "UTF-8)."),
-        strict: bool = typer.Option(False, "--strict", help="Series: refuse rows out of time order instead of "
-                                    "sorting them."),
+        sep: Optional[str] = SEP,
+        encoding: Optional[str] = ENCODING,
+        strict: bool = STRICT,
         force: bool = typer.Option(False, "--force", help="Replace the model folder OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
@@ -378,12 +379,9 @@ def _build_app():
         time: Optional[str] = typer.Option(None, "--time", help="Id/time column."),
         explain: bool = typer.Option(True, help="Add each row's top contributing features (tables, series)."),
         top_k: int = typer.Option(3, help="Features listed per row."),
-        sep: Optional[str] = typer.Option(None, "--sep", help="Column separator of a text table (default: sniffed "
-                                          "among , ; tab |)."),
-        encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of the table (default "
-                                               "UTF-8)."),
-        strict: bool = typer.Option(False, "--strict", help="Series: refuse rows out of time order instead of "
-                                    "sorting them."),
+        sep: Optional[str] = SEP,
+        encoding: Optional[str] = ENCODING,
+        strict: bool = STRICT,
         force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
@@ -429,6 +427,10 @@ def _build_app():
         seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
         explain: bool = typer.Option(True, help="Add each row's top contributing features."),
         top_k: int = typer.Option(3, help="Features listed per row."),
+        sep: Optional[str] = SEP,
+        encoding: Optional[str] = ENCODING,
+        strict: bool = STRICT,
+        force: bool = typer.Option(False, "--force", help="Replace OUT (and --model-out) if they exist."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Fit on DATA and score the same DATA in one step (unsupervised detection).
@@ -446,7 +448,8 @@ def _build_app():
             return run_detect(data, out, modality, detector, model_out, config, parse_params(param),
                               _split_plain(columns), label, time, threshold, contamination, seed, explain, top_k,
                               status=_status_factory(_interactive(json_out)),
-                              progress=_progress_factory(_interactive(json_out)))
+                              progress=_progress_factory(_interactive(json_out)),
+                              reader={"sep": sep, "encoding": encoding, "strict": strict}, force=force)
 
         r = _run(body, json_out)
         if not json_out:

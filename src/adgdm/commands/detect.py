@@ -12,22 +12,26 @@ from .score import run_score
 
 def run_detect(data, out, modality=None, detector=None, model_out=None, config=None, params=None, columns=None,
                label=None, time_col=None, threshold=None, contamination=None, seed=None, explain=True, top_k=3,
-               status=None, progress=None) -> dict:
+               status=None, progress=None, reader: dict | None = None, force: bool = False) -> dict:
     """Fit on ``data`` and score the same ``data`` in one step (``adgdm detect``): every fitted unit
     gets its training score (leave-one-out or cross-fitted), the rest (table rows labelled 1,
     which a fit leaves out) are scored by the model. The model is kept in ``model_out`` if given."""
     if _detect_modality(data, modality, detector, config) == "image":
         raise ValueError("adgdm detect is for tables and series; for images, fit on normal images (adgdm fit) and "
                          "score others (adgdm score)")
+    from .._atomic import check_output
+
+    check_output(out, [data], force)  # before the fit, not after it
     tmp = None
     if model_out is None:
         tmp = Path(tempfile.mkdtemp(prefix="adgdm-detect-"))
         model_out = tmp / "model"
     try:
         fitted = run_fit(data, modality, detector, model_out, config, params, columns, label, time_col, threshold,
-                         contamination, seed, status=status)
+                         contamination, seed, status=status, force=force, reader=reader)
         # the columns, label and time column recorded at fit time apply
-        scored = run_score(model_out, data, out, explain=explain, top_k=top_k, progress=progress)
+        scored = run_score(model_out, data, out, explain=explain, top_k=top_k, progress=progress, force=force,
+                           reader=reader)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
