@@ -65,7 +65,7 @@ def test_written_files_follow_the_umask(model, tmp_path):
         assert res.exit_code == 0, res.output
     finally:
         os.umask(old)
-    for f in ("weights.safetensors", "config.json", "cli.json"):
+    for f in ("weights.safetensors", "config.json", "cli.json", "fingerprint.safetensors"):
         assert stat.S_IMODE(os.stat(tmp_path / "m" / f).st_mode) == 0o644, f
     assert stat.S_IMODE(os.stat(tmp_path / "m").st_mode) == 0o755
 

@@ -86,8 +86,11 @@ def write_fingerprint(folder, X, modality: str) -> dict | None:
                 "sha256": _sha256(A), "first": [float(v) for v in A[0]]}
     from safetensors.numpy import save_file
 
+    from .._atomic import follow_umask
+
     hashes = row_hashes(A)
     save_file({"row_hashes": hashes}, str(Path(folder) / FINGERPRINT_FILE))
+    follow_umask(Path(folder) / FINGERPRINT_FILE)  # safetensors writes 0600
     return {"format": FORMAT, "kind": "rows", "n": int(A.shape[0]), "features": int(A.shape[1]),
             "sha256": _sha256(hashes), "file": FINGERPRINT_FILE}
 
