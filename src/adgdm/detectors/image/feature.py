@@ -296,9 +296,9 @@ class FeatureDiffusion(_FeatureBase):
 
     def __init__(self, size: int = 224, layers=("stride8", "stride16"), pool: int = 3, width: int = 64,
                  depth: int = 2, kernel: int = 1, pos_freqs: int = 4, max_steps: int = 400, train_batch: int = 8,
-                 lr: float = 1e-3, max_level: float = 0.5, score: str = "noise", noise_levels=(0.05, 0.1, 0.2),
+                 lr: float = 1e-3, max_level: float = 0.5, score: str = "noise", noise_levels=(0.2, 0.3, 0.4),
                  n_repeats: int = 1, recon_steps: int = 5, location_norm: bool = True, schedule: str = "linear",
-                 n_steps: int = 1000, smooth_sigma: float = 4.0, top_k=None, calibration_fraction: float = 0.1,
+                 n_steps: int = 1000, smooth_sigma: float = 4.0, top_k=0.01, calibration_fraction: float = 0.1,
                  max_calibration_images: int = 100, contamination: float = 0.1, batch_size: int = 32,
                  verbose: bool = False, random_state=None):
         store_params(self, locals())
@@ -400,8 +400,8 @@ class PatchCore(_FeatureBase):
     name = "image-patchcore"
 
     def __init__(self, size: int = 224, layers=("stride8", "stride16"), pool: int = 3, coreset_fraction: float = 0.1,
-                 max_locations: int = 50_000, proj_dim: int | None = 64, n_neighbors: int = 1,
-                 smooth_sigma: float = 4.0, top_k=None, calibration_fraction: float = 0.1,
+                 max_locations: int = 100_000, proj_dim: int | None = 64, n_neighbors: int = 1,
+                 smooth_sigma: float = 4.0, top_k=0.01, calibration_fraction: float = 0.1,
                  max_calibration_images: int = 100, contamination: float = 0.1, batch_size: int = 32,
                  verbose: bool = False, random_state=None):
         store_params(self, locals())
@@ -451,8 +451,8 @@ class FeatureIdeal(_FeatureBase):
     name = "image-feat-ideal"
 
     def __init__(self, size: int = 224, layers=("stride8", "stride16"), pool: int = 3, coreset_fraction: float = 0.1,
-                 max_locations: int = 50_000, proj_dim: int | None = 64, noise_levels=(0.1, 0.2, 0.3),
-                 n_neighbors: int = 10, score: str = "residual", smooth_sigma: float = 4.0, top_k=None,
+                 max_locations: int = 50_000, proj_dim: int | None = 64, noise_levels=(0.05, 0.1, 0.2),
+                 n_neighbors: int = 10, score: str = "residual", smooth_sigma: float = 4.0, top_k=0.01,
                  calibration_fraction: float = 0.1, max_calibration_images: int = 100, contamination: float = 0.1,
                  batch_size: int = 32, verbose: bool = False, random_state=None):
         store_params(self, locals())
