@@ -32,6 +32,9 @@ IMAGE_FAST = {
     "image-cycle": dict(width=4, mults=(1, 2), max_steps=3, batch_size=4, train_crop=16),
     "image-recon": dict(width=8, mults=(1, 2), max_steps=3, train_crop=16, noise_levels=(0.2,), steps=2),
     "image-cond": dict(width=8, mults=(1, 2), max_steps=3, train_crop=16, steps=2),
+    "image-feat": dict(size=32, width=16, depth=1, max_steps=3, noise_levels=(0.1,)),
+    "image-patchcore": dict(size=32),
+    "image-feat-ideal": dict(size=32),
 }
 # detectors that cannot be saved, and why (the error must say so)
 UNSAVEABLE = {"tsb-iforest": "IsolationForest"}

@@ -3,12 +3,13 @@ maps images to per-pixel defect logits; ``FeatureExtractor`` gives frozen pretra
 (EfficientNet-Lite0, the ``[vision]`` extra)."""
 from .efficientnet import EfficientNetLite0, FeatureExtractor, load_efficientnet_lite0
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
+from .mapnet import MapDenoiser, position_features
 from .mlp import ResidualMLP
 from .segnet import SegNet, seg_loss
 from .temporal import TemporalConvNet
 from .unet import UNet
 
-NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet}
+NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet, "MapDenoiser": MapDenoiser}
 
 
 def build_net(name: str, config: dict):
@@ -18,5 +19,5 @@ def build_net(name: str, config: dict):
     return NETS[name](**config)
 
 
-__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet",
-           "seg_loss", "build_net", "NETS", "EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0"]
+__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet", "MapDenoiser",
+           "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0"]

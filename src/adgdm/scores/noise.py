@@ -7,7 +7,7 @@ import torch
 
 from ..diffusion import NoiseSchedule
 
-__all__ = ["noise_error_score", "elbo_score", "shared_noise"]
+__all__ = ["noise_error_score", "noise_error_residual", "elbo_score", "shared_noise"]
 
 
 def shared_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -36,6 +36,36 @@ def noise_error_score(
             eps = shared_noise(x, generator)
             err = (model(schedule.add_noise(x, eps, tt), tt, cond) - eps) ** 2
             total += w * err.flatten(1).sum(1).double()
+    return total / (len(timesteps) * n_repeats)
+
+
+@torch.no_grad()
+def noise_error_residual(
+    model,
+    schedule: NoiseSchedule,
+    x: torch.Tensor,
+    timesteps: Sequence[int],
+    n_repeats: int = 1,
+    generator: torch.Generator | None = None,
+    cond: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Squared noise-prediction error per element, ``(eps - eps_theta(x_t, t))^2`` (same shape as
+    ``x``, float64), averaged over ``timesteps`` and ``n_repeats``: where in a sample (which
+    location of a feature map, which feature) the model could not tell the noise apart. Noise as
+    in :func:`noise_error_score` (one draw shared by every row per level and repeat).
+
+    Example
+    -------
+    >>> zero = lambda xt, t, cond=None: torch.zeros_like(xt)
+    >>> noise_error_residual(zero, NoiseSchedule("linear", 100), torch.ones(2, 3, 4), [10, 30]).shape
+    torch.Size([2, 3, 4])
+    """
+    total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
+    for t in timesteps:
+        tt = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
+        for _ in range(n_repeats):
+            eps = shared_noise(x, generator)
+            total += ((model(schedule.add_noise(x, eps, tt), tt, cond) - eps) ** 2).double()
     return total / (len(timesteps) * n_repeats)
 
 
