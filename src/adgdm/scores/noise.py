@@ -29,14 +29,19 @@ def noise_error_score(
 ) -> torch.Tensor:
     """``mean_t w_t ||eps - eps_theta(x_t, t)||^2`` per sample, over ``timesteps`` and ``n_repeats`` noises."""
     total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    for k, err in _squared_errors(model, schedule, x, timesteps, n_repeats, generator, cond):
+        w = 1.0 if weights is None else float(weights[k])
+        total += w * err.flatten(1).sum(1).double()
+    return total / (len(timesteps) * n_repeats)
+
+
+def _squared_errors(model, schedule, x, timesteps, n_repeats, generator, cond):
+    """``(k, (eps - eps_theta(x_t, t_k))^2)`` for each level ``k`` and repeat, in one draw order."""
     for k, t in enumerate(timesteps):
         tt = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
-        w = 1.0 if weights is None else float(weights[k])
         for _ in range(n_repeats):
             eps = shared_noise(x, generator)
-            err = (model(schedule.add_noise(x, eps, tt), tt, cond) - eps) ** 2
-            total += w * err.flatten(1).sum(1).double()
-    return total / (len(timesteps) * n_repeats)
+            yield k, (model(schedule.add_noise(x, eps, tt), tt, cond) - eps) ** 2
 
 
 @torch.no_grad()
@@ -61,11 +66,8 @@ def noise_error_residual(
     torch.Size([2, 3, 4])
     """
     total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
-    for t in timesteps:
-        tt = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
-        for _ in range(n_repeats):
-            eps = shared_noise(x, generator)
-            total += ((model(schedule.add_noise(x, eps, tt), tt, cond) - eps) ** 2).double()
+    for _, err in _squared_errors(model, schedule, x, timesteps, n_repeats, generator, cond):
+        total += err.double()
     return total / (len(timesteps) * n_repeats)
 
 
