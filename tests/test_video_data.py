@@ -79,3 +79,34 @@ def test_video_file_reads_back_as_a_clip(tmp_path):
     assert np.all(np.diff(cols) > 0)  # the bar moves right frame by frame
     with pytest.raises(FileNotFoundError, match="no such video file"):
         load_video_file(tmp_path / "absent.mp4")
+
+
+def test_load_clips_takes_one_clip_folder_or_a_folder_of_clips(tmp_path):
+    from adgdm.data.video import load_clips
+
+    _clip_folder(tmp_path / "clips", "b10", 3)
+    _clip_folder(tmp_path / "clips", "b2", 4)
+    clips = load_clips(tmp_path / "clips", channels=1)
+    assert [c.name for c in clips] == ["b2", "b10"] and [len(c) for c in clips] == [4, 3]
+    one = load_clips(tmp_path / "clips" / "b2", size=(6, 8))
+    assert len(one) == 1 and one[0].name == "b2" and one[0].frames.shape[1:3] == (6, 8)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no frames, clip folders or video files"):
+        load_clips(tmp_path / "empty")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a video file"):
+        load_clips(tmp_path / "notes.txt")
+
+
+def test_frame_metrics_pool_frames_and_report_per_clip_and_normalised():
+    from adgdm.bench.video import frame_metrics
+
+    a = Clip("a", np.zeros((4, 2, 2, 1), np.float32), np.array([0, 0, 1, 1]))
+    b = Clip("b", np.zeros((4, 2, 2, 1), np.float32), np.array([0, 1, 0, 0]))
+    # within each clip the abnormal frames score highest, but clip b's scores sit far below a's
+    s = np.array([10, 11, 12, 13, 0, 3, 1, 1.5], float)
+    m = frame_metrics([a, b], s)
+    assert m["auroc_per_clip"] == 100.0 and m["auroc_clipnorm"] == 100.0
+    assert m["auroc"] < 100.0  # pooled raw scores: b's abnormal frame ranks below a's normal ones
+    with pytest.raises(ValueError, match="7 scores for 8 test frames"):
+        frame_metrics([a, b], s[:7])

@@ -318,6 +318,46 @@ def _build_app():
         md = summarize_image(csv_path, csv_path.with_suffix(".md"), command=command)
         _bench_done(csv_path, md.split("### ")[0], json_out)
 
+    @bench.command("video")
+    def bench_video(
+        suite: str = typer.Option(..., "--suite", help="ped2 (the shared UCSD Ped2) or folder (train/, test/ and "
+                                  "frame_labels.csv)."),
+        data: Path = typer.Option(..., "--data", help="The suite's folder, e.g. ../shared/data/ped2."),
+        detectors: Optional[str] = typer.Option(None, help="Detector specs separated by ';' or ','."),
+        seeds: int = typer.Option(3, help="Number of seeds (0 .. N-1)."),
+        size: Optional[str] = typer.Option(None, help="Resize frames to H,W (default: as stored)."),
+        out: Optional[Path] = typer.Option(None, help=OUT_HELP),
+        force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+        resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
+        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        anchors: Optional[Path] = typer.Option(None, help="Published numbers to show beside (e.g. "
+                                               "../shared/anchors/video_ped2.csv)."),
+        json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
+    ):
+        """Frame-level video detection (pooled and per-clip AUROC, AUPRC, frames/s).
+
+        Example: adgdm bench video --suite ped2 --data ../shared/data/ped2 --seeds 3 --out ped2.csv
+        """
+        from .bench.video import run_video
+        from .bench.video_summary import summarize_video
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        out = _bench_out(out, "video", resume, force)
+        try:
+            hw = tuple(int(v) for v in size.replace("x", ",").split(",")) if size else None
+            if hw is not None and len(hw) == 1:
+                hw = (hw[0], hw[0])
+            csv_path = run_video(suite, data, _split(detectors), seeds, hw, out, resume)
+        except (ValueError, ImportError, FileNotFoundError) as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(2)
+        command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        md = summarize_video(csv_path, csv_path.with_suffix(".md"), command=command, anchors=anchors)
+        _bench_done(csv_path, md.split("### ")[0], json_out)
+
     @app.command()
     def fit(
         data: Path = typer.Argument(..., help="Training data: CSV, Parquet or NPZ (tables, series), or a folder of "

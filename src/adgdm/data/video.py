@@ -20,7 +20,7 @@ import numpy as np
 
 from .images import IMAGE_SUFFIXES, load_image_files, to_float_images
 
-__all__ = ["Clip", "load_frame_folders", "read_frame_labels", "load_video_file", "load_ped2", "VIDEO_SUFFIXES"]
+__all__ = ["Clip", "load_clips", "load_frame_folders", "read_frame_labels", "load_video_file", "load_ped2", "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
@@ -80,6 +80,33 @@ def load_frame_folders(root, size=None, channels=None, clips=None) -> list[Clip]
     if not out:
         raise ValueError(f"{root}: no subfolder holds image files ({', '.join(IMAGE_SUFFIXES)}); a clip is a folder "
                          "of frames")
+    return out
+
+
+def load_clips(path, size=None, channels=None) -> list[Clip]:
+    """Clips from whatever a user points at: a video file (one clip), a folder of frames (one clip,
+    named after the folder), or a folder of clip folders and/or video files (one clip each, in
+    natural name order). Frames of every clip come out at ``size`` when given."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise ValueError(f"{path}: not a video file ({', '.join(VIDEO_SUFFIXES)}) or a folder of frames")
+        return [load_video_file(path, size=size, channels=channels)]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such video file or folder: {path}")
+    entries = sorted(path.iterdir(), key=_natural)
+    frames = [f for f in entries if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    if frames:
+        return [Clip(path.name, load_image_files(frames, size=size, channels=channels))]
+    out = []
+    for e in entries:
+        if e.is_file() and e.suffix.lower() in VIDEO_SUFFIXES:
+            out.append(load_video_file(e, size=size, channels=channels))
+        elif e.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in e.iterdir()):
+            files = sorted((f for f in e.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=_natural)
+            out.append(Clip(e.name, load_image_files(files, size=size, channels=channels)))
+    if not out:
+        raise ValueError(f"{path}: no frames, clip folders or video files ({', '.join(VIDEO_SUFFIXES)}) found")
     return out
 
 
