@@ -59,3 +59,17 @@ def test_folder_suite_writes_pooled_and_per_clip_metrics(tmp_path, monkeypatch):
     assert "## " in summarize_video(out)
     with pytest.raises(FileNotFoundError, match="frame_labels.csv"):
         run_video("folder", tmp_path / "train", ["diff"], seeds=1, out=tmp_path / "w.csv", progress=False)
+
+
+def test_report_of_a_video_scores_file_draws_one_timeline_per_clip(tmp_path):
+    pytest.importorskip("plotly")
+    from adgdm.commands.report import run_report
+
+    rows = [("a", i, float(i == 5), int(i == 5), int(i in (5, 6))) for i in range(10)]
+    rows += [("b", i, 0.1 * i, 0, 0) for i in range(6)]
+    df = pd.DataFrame(rows, columns=["video", "frame", "score", "flagged", "label"]).assign(threshold=0.9)
+    df.to_csv(tmp_path / "s.csv", index=False)
+    info = run_report(tmp_path / "s.csv", tmp_path / "r.html")
+    assert "clip a" in info["sections"] and "clip b" in info["sections"]
+    html = (tmp_path / "r.html").read_text()
+    assert "Clip a: score per frame" in html and "a:5" in html  # the top frame named by clip and frame

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".npz")
-ID_COLUMN = {"tabular": "row", "series": "time", "image": "image"}
+ID_COLUMN = {"tabular": "row", "series": "time", "image": "image", "video": "video"}
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Data:
     labels: np.ndarray | None = None
     images: np.ndarray | None = None
     masks: np.ndarray | None = None
+    clips: list | None = None           # video: ``adgdm.data.video.Clip`` objects, in order
     source: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -205,6 +206,25 @@ def read_images(path, size=None, crop=None, channels=None) -> Data:
     return Data("image", None, [], np.asarray([f.name for f in files], dtype=object), images=imgs, source=str(p))
 
 
+def read_video(path) -> Data:
+    """A video file, one clip folder, or a folder of clip folders / video files; frame labels from a
+    ``frame_labels.csv`` (``video,frame,label``) inside the folder or beside it, when there is one.
+    ``ids`` are the clip names, one per frame (with the frame numbers, the scores file's keys)."""
+    from ..data.video import load_clips, read_frame_labels
+
+    p = Path(path)
+    clips = load_clips(p)
+    labels, notes = None, []
+    for cand in ((p / "frame_labels.csv") if p.is_dir() else None, p.parent / "frame_labels.csv"):
+        if cand is not None and cand.is_file():
+            clips = read_frame_labels(cand, clips)
+            labels = np.concatenate([c.labels for c in clips])
+            notes.append(f"frame labels from {cand}")
+            break
+    ids = np.concatenate([np.full(len(c), c.name, dtype=object) for c in clips])
+    return Data("video", None, [], ids, labels, clips=clips, source=str(p), notes=notes)
+
+
 def read_data(path, modality: str, columns=None, label=None, time=None, image_prep: dict | None = None,
               **reader) -> Data:
     if modality == "image":
@@ -212,8 +232,13 @@ def read_data(path, modality: str, columns=None, label=None, time=None, image_pr
             raise ValueError("--columns, --label and --time are for tables and series; image labels come from an "
                              "MVTec-style folder (test/good, test/<defect>)")
         return read_images(path, **(image_prep or {}))
+    if modality == "video":
+        if columns or label or time:
+            raise ValueError("--columns, --label and --time are for tables and series; frame labels come from a "
+                             "frame_labels.csv (video,frame,label) in or beside the video folder")
+        return read_video(path)
     if modality not in ("tabular", "series"):
-        raise ValueError(f"--modality must be tabular, series or image, got {modality!r}")
+        raise ValueError(f"--modality must be tabular, series, image or video, got {modality!r}")
     return read_table(path, modality, columns, label, time, **reader)
 
 

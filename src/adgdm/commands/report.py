@@ -42,10 +42,12 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
     threshold = float(df["threshold"].iloc[0]) if "threshold" in df else None
     id_col = next((c for c in ID_COLUMN.values() if c in df.columns), None)
     ids = df[id_col].astype(str).to_numpy() if id_col else np.arange(len(df)).astype(str)
+    if id_col == "video" and "frame" in df:
+        ids = np.array([f"{v}:{int(f)}" for v, f in zip(ids, df["frame"])], dtype=object)
     contrib_cols = [c for c in df.columns if str(c).startswith("contrib:")]
     contrib = df[contrib_cols].to_numpy(dtype=np.float64) if contrib_cols else None
     names = [c[len("contrib:"):] for c in contrib_cols] or None
-    unit = {"time": "step", "image": "image"}.get(id_col, "row")
+    unit = {"time": "step", "image": "image", "video": "frame"}.get(id_col, "row")
     rep.add_summary(scores, threshold, ids=ids, unit=unit, threshold_rule=rule, contributions=contrib,
                     feature_names=names, labels=labels)
     sections.append("summary")
@@ -62,12 +64,31 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
                        flagged=flagged, channel_names=chans, threshold=threshold,
                        contributions=df[by_chan].to_numpy(dtype=np.float64) if set(by_chan) <= set(df) else None)
         sections.append("series")
+    if id_col == "video" and "frame" in df:
+        sections += _video_timelines(rep, df, scores, labels, flagged, threshold)
     events = id_col == "time" and (flagged is not None or threshold is not None)
     rep.add_top_anomalies(ids, scores, contributions=contrib, feature_names=names, labels=labels, events=events,
                           flagged=flagged if events else None, threshold=threshold if events else None,
                           title="Top anomalous events" if events else "Top anomalies")
     sections.append("top anomalies")
     return sections
+
+
+def _video_timelines(rep, df, scores, labels, flagged, threshold, max_clips: int = 12) -> list[str]:
+    """Score over frames, one panel per clip (labelled frames shaded red, flagged ones orange); with
+    many clips, the ones holding the highest scores."""
+    clips = list(dict.fromkeys(df["video"].astype(str)))
+    if len(clips) > max_clips:
+        top = df.assign(s=scores).groupby(df["video"].astype(str))["s"].max().sort_values(ascending=False)
+        keep = set(top.index[:max_clips])
+        rep.add_text(f"{len(clips)} clips; the {max_clips} with the highest frame scores are drawn.")
+        clips = [c for c in clips if c in keep]
+    for c in clips:
+        m = (df["video"].astype(str) == c).to_numpy()
+        rep.add_series(df["frame"].to_numpy()[m], scores[m], scores[m], labels=None if labels is None else labels[m],
+                       flagged=None if flagged is None else flagged[m], channel_names=["score"],
+                       threshold=threshold, title=f"Clip {c}: score per frame")
+    return [f"clip {c}" for c in clips]
 
 
 def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
@@ -127,6 +148,14 @@ def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
             rep.add_image_overlays(extras["images"][pick], extras["maps"][pick],
                                    titles=[f"{df['image'].iloc[i]}: {df['score'].iloc[i]:.3g}" for i in pick],
                                    masks=masks)
+            sections.append("anomaly maps")
+        if meta["modality"] == "video" and extras.get("maps") is not None:
+            frames = np.concatenate([c.frames for c in extras["clips"]])
+            maps = np.concatenate(list(extras["maps"])) if isinstance(extras["maps"], list) else extras["maps"]
+            pick = np.argsort(-df["score"].to_numpy())[:12]
+            rep.add_image_overlays(frames[pick], maps[pick], title="Top frames and their anomaly maps",
+                                   titles=[f"{df['video'].iloc[i]}:{df['frame'].iloc[i]}: {df['score'].iloc[i]:.3g}"
+                                           for i in pick])
             sections.append("anomaly maps")
         rep.save(out)
         return {"out": str(out), "kind": "model", "sections": sections}

@@ -33,6 +33,10 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
         d = read_data(data, "image", image_prep=prep)
         result = det.predict_result(d.images)
         extras = {"images": d.images, "maps": result.anomaly_map, "masks": d.masks}
+    elif modality == "video":
+        d = read_data(data, "video")
+        result = det.predict_result([c.frames for c in d.clips])
+        extras = {"clips": d.clips, "maps": result.anomaly_map, "notes": d.notes}
     else:
         if Path(data).is_dir():
             raise ValueError(f"{data} is a folder, but this is a {modality} model: give a CSV, Parquet or NPZ file")
@@ -65,6 +69,8 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
     if not np.isfinite(scores).all():
         raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {data}")
     out = {ID_COLUMN[modality]: d.ids}
+    if modality == "video":
+        out["frame"] = np.concatenate([np.arange(len(c)) for c in d.clips])
     if modality == "series":
         for j, n in enumerate(d.names):
             out[n] = d.X[:, j]
