@@ -360,11 +360,12 @@ def _build_app():
 
     @app.command()
     def fit(
-        data: Path = typer.Argument(..., help="Training data: CSV, Parquet or NPZ (tables, series), or a folder of "
-                                    "images (an MVTec-style folder trains on train/good)."),
+        data: Path = typer.Argument(..., help="Training data: CSV, Parquet or NPZ (tables, series), a folder of "
+                                    "images (an MVTec-style folder trains on train/good), or video: a file, a clip "
+                                    "folder of frames or a folder of clips."),
         out: Path = typer.Option(..., "--out", help="Model folder to write (an existing one is replaced only with "
                                  "--force)."),
-        modality: Optional[str] = typer.Option(None, help="tabular, series or image (default: the detector's)."),
+        modality: Optional[str] = typer.Option(None, help="tabular, series, image or video (default: the detector's)."),
         detector: Optional[str] = typer.Option(None, help="Detector name or spec, e.g. 'diffusion' or "
                                                "'ddpm:steps=100' (default: the modality's recommended one)."),
         config: Optional[Path] = typer.Option(None, help="TOML file: detector, modality, columns, label, time, "
@@ -442,7 +443,8 @@ def _build_app():
         r = _run(body, json_out)
         if not json_out:
             extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
-            typer.echo(f"scored {r['rows']} {'images' if r['modality'] == 'image' else 'rows'}: {r['flagged']} flagged "
+            units = {"image": "images", "video": "frames"}.get(r["modality"], "rows")
+            typer.echo(f"scored {r['rows']} {units}: {r['flagged']} flagged "
                        f"above {r['threshold']:.4g}{extra}; wrote {r['out']}")
             for note in r.get("notes", []):
                 typer.echo(f"note: {note}")
