@@ -38,6 +38,8 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
     model, _ = read_model(model_dir)
     if getattr(model, "modality", "tabular") == "image":
         return _generate_images(model, kind, n, out, data, severity, seed)
+    if getattr(model, "modality", "tabular") == "video":
+        return _generate_video(kind, n, out, data, severity, seed)
     if getattr(model, "modality", "tabular") == "series":
         if kind == "normal":
             if not hasattr(model, "sample"):
@@ -131,3 +133,44 @@ def _generate_images(model, kind, n, out, data, severity, seed) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return f"wrote {out}: {len(X)} images with masks ({kind})"
+
+
+def _generate_video(kind, n, out, data, severity, seed) -> str:
+    """Video kinds (``adgdm.generation.video_anomalies``) injected into each clip of ``data``: writes
+    ``frames/<clip>/NNNNN.png``, ``masks/<clip>/NNNNN.png`` and ``frame_labels.csv`` (so
+    ``adgdm score MODEL OUT/frames`` finds the labels beside the frames)."""
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    from ..generation.video_anomalies import VIDEO_KINDS, inject_video_anomalies
+    from .data import read_video, replace_dir, temp_dir_beside
+
+    if kind not in VIDEO_KINDS:
+        raise ValueError(f"a video model takes --kind {', '.join(VIDEO_KINDS)}; got {kind!r}")
+    if data is None:
+        raise ValueError("video kinds start from normal footage: give --data (a video file, a clip folder or a folder "
+                         "of clips)")
+    clips = read_video(data).clips
+    tmp = temp_dir_beside(out)
+    try:
+        rows, events = [], 0
+        for i, c in enumerate(clips):
+            inj = inject_video_anomalies(c.frames, n, [kind], severity=severity, random_state=seed + i)
+            events += len(inj.events)
+            for sub, arrays in (("frames", inj.frames), ("masks", inj.masks[..., None])):
+                (tmp / sub / c.name).mkdir(parents=True)
+                for t, a in enumerate(np.clip(np.rint(arrays * 255), 0, 255).astype(np.uint8)):
+                    Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(tmp / sub / c.name / f"{t:05d}.png")
+            rows += [(c.name, t, int(v)) for t, v in enumerate(inj.labels)]
+        pd.DataFrame(rows, columns=["video", "frame", "label"]).to_csv(tmp / "frame_labels.csv", index=False)
+        (tmp / GALLERY_MARKER).write_text(json.dumps({"kind": kind, "n": int(n), "severity": severity, "seed": seed,
+                                                      "modality": "video", "data": str(data)}))
+        replace_dir(tmp, Path(out), GALLERY_MARKER)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return f"wrote {out}: {len(clips)} clips, {events} injected {kind} events, frame_labels.csv beside frames/"

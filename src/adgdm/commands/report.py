@@ -117,6 +117,19 @@ def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
         return {"out": str(out), "kind": "scores", "sections": sections}
     from .generate import GALLERY_MARKER
 
+    if (p / GALLERY_MARKER).is_file() and (p / "frames").is_dir():  # generated video anomalies
+        from .data import read_video
+
+        clips = read_video(p / "frames").clips
+        masks = read_video(p / "masks").clips
+        pick = [(c, m, t) for c, m in zip(clips, masks) for t in np.flatnonzero(c.labels)[::3]][:24]
+        if not pick:
+            raise ValueError(f"{p}: no labelled frames to show")
+        rep = Report(title=title or f"adgdm generated video anomalies: {p.name}", subtitle=str(p))
+        rep.add_gallery(np.stack([c.frames[t] for c, _, t in pick]),
+                        masks=np.stack([m.frames[t, ..., 0] for _, m, t in pick]), titles=[f"{c.name}:{t}" for c, _, t in pick])
+        rep.save(out)
+        return {"out": str(out), "kind": "gallery", "sections": ["gallery"]}
     if (p / GALLERY_MARKER).is_file():
         from ..data.images import load_image_files
 
