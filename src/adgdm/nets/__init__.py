@@ -1,12 +1,14 @@
 """Networks. The denoisers take ``(x, t[, cond])`` and know nothing of the noise schedule; ``SegNet``
 maps images to per-pixel defect logits; ``FeatureExtractor`` gives frozen pretrained patch features
-(EfficientNet-Lite0, the ``[vision]`` extra)."""
+(EfficientNet-Lite0, the ``[vision]`` extra); ``SentenceEncoder`` gives frozen sentence embeddings
+(all-MiniLM-L6-v2, the ``[text]`` extra)."""
 from .efficientnet import EfficientNetLite0, FeatureExtractor, load_efficientnet_lite0
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mapnet import MapDenoiser, position_features
 from .mlp import ResidualMLP
 from .segnet import SegNet, seg_loss
 from .temporal import TemporalConvNet
+from .text import BertEncoder, SentenceEncoder, WordPieceTokenizer
 from .unet import UNet
 
 NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet, "MapDenoiser": MapDenoiser}
@@ -20,4 +22,5 @@ def build_net(name: str, config: dict):
 
 
 __all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet", "MapDenoiser",
-           "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0"]
+           "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0",
+           "BertEncoder", "SentenceEncoder", "WordPieceTokenizer"]
