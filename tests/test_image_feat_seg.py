@@ -32,11 +32,11 @@ def det(data):
 @pytest.mark.parametrize("fusion", [0.0, 0.5])
 def test_map_has_the_input_shape_and_peaks_inside_the_defect(det, data, fusion):
     _, test = data
-    det.fusion = fusion
+    default, det.fusion = det.fusion, fusion
     try:
         s, maps = det.score_maps(test)
     finally:
-        det.fusion = 0.0
+        det.fusion = default
     assert maps.shape == test.shape and np.isfinite(maps).all()
     y, x = np.unravel_index(np.argmax(maps[1]), maps[1].shape)
     assert 12 <= y < 36 and 14 <= x < 36, (y, x)  # the defect, give or take one feature cell
