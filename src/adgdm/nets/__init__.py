@@ -6,12 +6,12 @@ from .efficientnet import EfficientNetLite0, FeatureExtractor, load_efficientnet
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mapnet import MapDenoiser, position_features
 from .mlp import ResidualMLP
-from .segnet import SegNet, seg_loss
+from .segnet import FeatureSegHead, SegNet, seg_loss
 from .temporal import TemporalConvNet
 from .text import BertEncoder, SentenceEncoder, WordPieceTokenizer
 from .unet import UNet
 
-NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet, "MapDenoiser": MapDenoiser}
+NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet, "FeatureSegHead": FeatureSegHead, "MapDenoiser": MapDenoiser}
 
 
 def build_net(name: str, config: dict):
@@ -21,6 +21,6 @@ def build_net(name: str, config: dict):
     return NETS[name](**config)
 
 
-__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet", "MapDenoiser",
-           "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0",
-           "BertEncoder", "SentenceEncoder", "WordPieceTokenizer"]
+__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet",
+           "FeatureSegHead", "MapDenoiser", "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0",
+           "FeatureExtractor", "load_efficientnet_lite0", "BertEncoder", "SentenceEncoder", "WordPieceTokenizer"]

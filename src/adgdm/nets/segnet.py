@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SegNet", "seg_loss"]
+__all__ = ["SegNet", "FeatureSegHead", "seg_loss"]
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -66,6 +66,28 @@ class SegNet(nn.Module):
             x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
         return self.out(x)[..., :H, :W]
+
+
+class FeatureSegHead(nn.Module):
+    """Segmentation head over feature maps: a 1 x 1 projection of ``in_channels`` to ``proj``
+    channels (a wide feature stack made compact before any 3 x 3 convolution) and a small
+    ``SegNet`` on the result; ``(B, in_channels, g, g)`` -> logits ``(B, 1, g, g)``.
+
+    Example
+    -------
+    >>> FeatureSegHead(in_channels=12, proj=8, width=8, mults=(1, 2))(torch.zeros(2, 12, 7, 7)).shape
+    torch.Size([2, 1, 7, 7])
+    """
+
+    def __init__(self, in_channels: int, proj: int = 32, width: int = 32, mults: tuple = (1, 2)):
+        super().__init__()
+        self.config = dict(in_channels=int(in_channels), proj=int(proj), width=int(width), mults=[int(m) for m in mults])
+        g = max(d for d in range(1, 9) if int(proj) % d == 0)
+        self.proj = nn.Sequential(nn.Conv2d(int(in_channels), int(proj), 1), nn.GroupNorm(g, int(proj)), nn.SiLU())
+        self.seg = SegNet(int(proj), int(width), tuple(mults))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.seg(self.proj(x))
 
 
 def seg_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:

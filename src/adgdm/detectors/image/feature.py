@@ -146,7 +146,11 @@ class _FeatureBase(ImageBase):
         cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
         feats = torch.cat([self._features(imgs[tr[i:i + 256]]) for i in range(0, len(tr), 256)])
         self._log(f"features of {len(tr)} images: {tuple(feats.shape)} in {time.perf_counter() - t0:.1f} s")
-        self._fit_from_features(feats, self._features(imgs[cal]), rng)
+        self._train_pixels = imgs[tr]  # for subclasses that make training pairs in pixel space
+        try:
+            self._fit_from_features(feats, self._features(imgs[cal]), rng)
+        finally:
+            del self._train_pixels
         self.fit_seconds_ = time.perf_counter() - t0
         self._log(f"fitted in {self.fit_seconds_:.1f} s")
         return self
