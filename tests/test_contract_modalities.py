@@ -35,6 +35,8 @@ IMAGE_FAST = {
     "image-feat": dict(size=32, width=16, depth=1, max_steps=3, noise_levels=(0.1,)),
     "image-patchcore": dict(size=32),
     "image-feat-ideal": dict(size=32),
+    "image-feat-global": dict(size=32, local_params=dict(width=16, depth=1, max_steps=3, noise_levels=(0.1,)),
+                              global_size=4),
 }
 # detectors that cannot be saved, and why (the error must say so)
 UNSAVEABLE = {"tsb-iforest": "IsolationForest"}
