@@ -1,0 +1,149 @@
+"""One evaluation on the real MTD test (seed 0) of each family's label-free choice from
+`image_select.py` (read from `benchmarks/results/image_select.csv`; nothing here is chosen).
+
+* `image`: the `image` detector at 128 px (the bench's size), default training; the chosen
+  thumbnail size and branch combination are applied to its branch z-scores (the global branch and
+  both z-scales refitted on the detector's own training / held-out split, as `fit` does). A model
+  saved by an earlier fit of `ImageDiffusion(random_state=0)` on the same training images can be
+  passed with `--image-model` (the fit is the expensive part).
+* `<det>+global`: `image-feat-global` (`FeatureGlobal`) with `local=<det>` and the chosen
+  `global_size` / `local_weight` at 224 px; the backbone features of the training and test images
+  are extracted once and shared by the three families (same arithmetic as `FeatureGlobal.fit`).
+
+Metrics as `adgdm bench image --suite mtd`: per defect class (the free test images + that class)
+image AUROC, pixel AUROC, AUPRO; the mean over the three classes.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/image_select_test.py --data ../shared/data/mtd
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from image_select import combos  # noqa: E402
+
+from adgdm.data.images import load_mtd  # noqa: E402
+from adgdm.detectors.image.composite import FeatureGlobal  # noqa: E402
+from adgdm.detectors.image.default import ImageDiffusion  # noqa: E402
+from adgdm.metrics import auroc  # noqa: E402
+from adgdm.metrics.images import aupro, pixel_auroc  # noqa: E402
+
+RESULTS = Path("benchmarks/results")
+
+
+def choices() -> dict:
+    df = pd.read_csv(RESULTS / "image_select.csv")
+    agg = df.groupby(["family", "variant", "thumb"], sort=False)[["image_auroc", "pixel_auroc", "aupro"]].mean()
+    agg = agg.reset_index()
+    agg["objective"] = agg[["image_auroc", "pixel_auroc", "aupro"]].mean(axis=1)
+    return {fam: g.loc[g.objective.idxmax()] for fam, g in agg.groupby("family", sort=False)}
+
+
+def weight(variant: str) -> float:
+    m = re.fullmatch(r"global\+([0-9.]+)\*local", variant)
+    return float(m.group(1)) if m else 1.0
+
+
+def metrics(test, scores, maps):
+    kinds = np.asarray(test.kinds)
+    rows = {}
+    for g in [k for k in dict.fromkeys(kinds) if k != "good"]:
+        idx = np.flatnonzero(np.isin(kinds, ["good", g]))
+        rows[g] = (100 * auroc(test.labels[idx], scores[idx]), 100 * pixel_auroc(test.masks[idx], maps[idx]),
+                   100 * aupro(test.masks[idx], maps[idx]))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="../shared/data/mtd")
+    ap.add_argument("--image-model", default=None)
+    ap.add_argument("--out", default=str(RESULTS / "image_select_test.csv"))
+    ap.add_argument("--image-steps", type=int, default=1500, help="Smoke runs only: fewer head steps.")
+    ap.add_argument("--max-per-class", type=int, default=None, help="Smoke runs only.")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    picks = choices()
+    out_rows = []
+
+    def record(fam, pick, res, fit_s):
+        for g, (img, pix, pro) in res.items():
+            out_rows.append({"family": fam, "variant": pick.variant, "thumb": int(pick.thumb), "dataset": g,
+                             "image_auroc": round(img, 3), "pixel_auroc": round(pix, 3), "aupro": round(pro, 3),
+                             "fit_s": round(fit_s, 1)})
+        m = np.mean(list(res.values()), axis=0)
+        print(f"{fam} ({pick.variant}, thumb {int(pick.thumb)}): image AUROC {m[0]:.2f}, pixel AUROC {m[1]:.2f}, "
+              f"AUPRO {m[2]:.2f}", flush=True)
+        pd.DataFrame(out_rows).to_csv(a.out, index=False)
+
+    # --- image (128 px) ---
+    if "image" in picks:
+        pick = picks["image"]
+        tr, te = load_mtd(a.data, size=128, seed=0, max_per_class=a.max_per_class)
+        t0 = time.perf_counter()
+        if a.image_model:
+            from adgdm import load
+            det = load(a.image_model)
+        else:
+            det = ImageDiffusion(random_state=0, max_steps=a.image_steps).fit(tr.images)
+        fit_s = time.perf_counter() - t0
+        N = len(tr.images)
+        n_cal = min(int(det.max_calibration_images),
+                    max(1, min(det._min_calibration, N // 2), int(round(float(det.calibration_fraction) * N))))
+        perm = np.random.default_rng(det.seed_).permutation(N)
+        cal, trn = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        det.global_size = int(pick.thumb)
+        det._calibrate(tr.images[trn], tr.images[cal])
+        maps = det._maps(te.images)
+        z = det._zscores(det._branches(te.images, maps))
+        scores = combos(z["global"], z["local"])[pick.variant]
+        record("image", pick, metrics(te, scores, maps), fit_s)
+
+    # --- feature families (224 px), features shared ---
+    fams = [f for f in picks if f.endswith("+global")]
+    if fams:
+        tr, te = load_mtd(a.data, size=224, seed=0, max_per_class=a.max_per_class)
+        imgs = tr.images
+        proto = FeatureGlobal(random_state=0)
+        local0 = proto._local_detector()
+        N = len(imgs)
+        n_cal = min(int(proto.max_calibration_images), N - 1,
+                    max(1, min(10, N // 2), int(round(float(proto.calibration_fraction) * N))))
+        perm = np.random.default_rng(0).permutation(N)
+        cal, trn = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        t0 = time.perf_counter()
+        f_tr = torch.cat([local0._features(imgs[trn[i:i + 256]]) for i in range(0, len(trn), 256)])
+        f_cal = local0._features(imgs[cal])
+        f_te = torch.cat([local0._features(te.images[i:i + 256]) for i in range(0, len(te.images), 256)])
+        extract_s = time.perf_counter() - t0
+        print(f"features extracted in {extract_s:.0f} s", flush=True)
+        for fam in fams:
+            pick = picks[fam]
+            thumb = 0 if pick.variant == "local" else int(pick.thumb)
+            det = FeatureGlobal(local=fam[: -len("+global")], global_size=thumb, local_weight=weight(pick.variant),
+                                random_state=0)
+            det._check_params()
+            det.image_shape_, det.seed_ = tuple(imgs.shape[1:]), 0
+            rng = np.random.default_rng(0)
+            rng.permutation(N)  # the same stream as FeatureGlobal.fit
+            local = det._local_detector()
+            local.image_shape_, local.seed_ = det.image_shape_, 0
+            t0 = time.perf_counter()
+            det._fit_from_features(local, imgs[trn], imgs[cal], f_tr, f_cal, rng)
+            fit_s = time.perf_counter() - t0
+            maps = det.local_._maps_from_features(f_te)
+            z = det._parts(te.images, maps)
+            scores = combos(z.get("global"), z["local"])[pick.variant]
+            record(fam, pick, metrics(te, scores, maps), fit_s)
+
+
+if __name__ == "__main__":
+    main()
