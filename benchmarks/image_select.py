@@ -37,8 +37,10 @@ Families (candidates within each; the choice is the best objective, ties to the 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/image_select.py --data ../shared/data/mtd --part feat
     PYTHONPATH=src python benchmarks/image_select.py --summarize
 
-Each part writes `benchmarks/results/image_select_<part>.csv`; `--summarize` joins them into
-`image_select.csv` and writes `image_select.md`.
+Each part writes `benchmarks/results/image_select_<part>.csv` (the `image` folds can run as
+separate processes: `--folds B --out benchmarks/results/image_select_image_B.csv`); `--summarize`
+joins every `image_select_image*.csv` and `image_select_feat.csv` into `image_select.csv` and
+writes `image_select.md`.
 """
 from __future__ import annotations
 
@@ -107,7 +109,8 @@ def run_image(a, fit_imgs, ev, labels, masks, kinds, out):
     m128 = (resize(masks.astype(np.float32), 128) >= 0.5).astype(np.uint8)
     normal = kinds == "good"
     rows = []
-    for fold, (eval_kinds, train_kinds) in FOLDS.items():
+    for fold in a.folds.split(","):
+        eval_kinds, train_kinds = FOLDS[fold]
         t0 = time.perf_counter()
         det = ImageDiffusion(defects=train_kinds, max_steps=a.max_steps, random_state=a.seed).fit(fit128)
         fit_s = time.perf_counter() - t0
@@ -187,7 +190,7 @@ def run_feat(a, fit_imgs, ev, labels, masks, kinds, out):
 
 
 def summarize(a) -> None:
-    parts = [RESULTS / f"image_select_{p}.csv" for p in ("image", "feat")]
+    parts = sorted(RESULTS.glob("image_select_image*.csv")) + [RESULTS / "image_select_feat.csv"]
     df = pd.concat([pd.read_csv(p) for p in parts if p.exists()], ignore_index=True)
     df["fold"] = df["fold"].fillna("")
     df.to_csv(RESULTS / "image_select.csv", index=False)
@@ -196,7 +199,12 @@ def summarize(a) -> None:
     agg["objective"] = (agg.image_auroc + agg.pixel_auroc + agg.aupro) / 3
     lines = ["# Label-free selection of the `image` design and of composite candidates", "",
              "Commands (MT_Free training split of seed 0 only; no real defect or test image is used):", "",
-             "    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/image_select.py --data ../shared/data/mtd --part image",
+             "    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/image_select.py --data ../shared/data/mtd --part image "
+             "--folds A --out benchmarks/results/image_select_image.csv",
+             "    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/image_select.py --data ../shared/data/mtd --part image "
+             "--folds B --out benchmarks/results/image_select_image_B.csv",
+             "    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/image_select.py --data ../shared/data/mtd --part image "
+             "--folds C --out benchmarks/results/image_select_image_C.csv",
              "    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/image_select.py --data ../shared/data/mtd --part feat",
              "    PYTHONPATH=src python benchmarks/image_select.py --summarize", "",
              "Machine: 2 CPU cores shared with other jobs (one torch thread per part), no GPU; times are "
@@ -223,6 +231,12 @@ def summarize(a) -> None:
         lines.append(f"- Choice ({fam}): {best.variant}, thumbnails {int(best.thumb)} px (objective "
                      f"{best.objective:.2f}: image AUROC {best.image_auroc:.2f}, pixel AUROC {best.pixel_auroc:.2f}, "
                      f"AUPRO {best.aupro:.2f}).")
+    for fam, g in agg.groupby("family", sort=False):
+        g = g[~g.variant.isin(["local", "global"])]
+        best = g.loc[g.objective.idxmax()]
+        lines.append(f"- Best with both branches ({fam}): "
+                     f"{best.variant}, thumbnails {int(best.thumb)} px (objective {best.objective:.2f}, image AUROC "
+                     f"{best.image_auroc:.2f}).") if fam.endswith("+global") else None
     lines.append("")
     for fam, g in agg.groupby("family", sort=False):
         lines += [f"## `{fam}`", "", "| variant | thumb | image AUROC | pixel AUROC | AUPRO | objective | "
@@ -237,7 +251,7 @@ def summarize(a) -> None:
         best = g.loc[g.objective.idxmax()]
         d = df[(df.family == fam) & (df.variant == best.variant) & (df.thumb == best.thumb)].set_index("kind")
         lines.append(f"| {fam} | {best.variant} | {int(best.thumb)} | "
-                     + " | ".join(f"{d.image_auroc[k]:.1f}" for k in KINDS) + " |")
+                     + " | ".join(f"{d.image_auroc[k]:.1f}" if k in d.index else "n/a" for k in KINDS) + " |")
     lines.append("")
     (RESULTS / "image_select.md").write_text("\n".join(lines))
     print("\n".join(lines))
@@ -251,6 +265,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-images", type=int, default=None, help="Smoke runs: use only this many training images.")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--folds", default="A,B,C", help="Folds of the `image` part (to run them in parallel).")
     ap.add_argument("--max-steps", type=int, default=1500, help="Segmentation-head training steps (smoke runs: fewer).")
     a = ap.parse_args()
     torch.set_num_threads(1)

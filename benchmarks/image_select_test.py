@@ -44,7 +44,12 @@ def choices() -> dict:
     agg = df.groupby(["family", "variant", "thumb"], sort=False)[["image_auroc", "pixel_auroc", "aupro"]].mean()
     agg = agg.reset_index()
     agg["objective"] = agg[["image_auroc", "pixel_auroc", "aupro"]].mean(axis=1)
-    return {fam: g.loc[g.objective.idxmax()] for fam, g in agg.groupby("family", sort=False)}
+    out = {fam: g.loc[g.objective.idxmax()] for fam, g in agg.groupby("family", sort=False)}
+    for fam, g in agg.groupby("family", sort=False):  # composites: also the best variant with both branches
+        both = g[~g.variant.isin(["local", "global"])]
+        if fam.endswith("+global") and out[fam].variant in ("local", "global"):
+            out[fam + " (both)"] = both.loc[both.objective.idxmax()]
+    return out
 
 
 def weight(variant: str) -> float:
@@ -68,10 +73,13 @@ def main():
     ap.add_argument("--image-model", default=None)
     ap.add_argument("--out", default=str(RESULTS / "image_select_test.csv"))
     ap.add_argument("--image-steps", type=int, default=1500, help="Smoke runs only: fewer head steps.")
+    ap.add_argument("--cache", default=None, help="Backbone features of the train / held-out / test images (a .pt file; reused when present).")
+    ap.add_argument("--only-cache", action="store_true", help="Extract the features into --cache and stop.")
+    ap.add_argument("--part", choices=("all", "image", "feat"), default="all")
     ap.add_argument("--max-per-class", type=int, default=None, help="Smoke runs only.")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    picks = choices()
+    picks = {} if a.only_cache else choices()
     out_rows = []
 
     def record(fam, pick, res, fit_s):
@@ -85,7 +93,7 @@ def main():
         pd.DataFrame(out_rows).to_csv(a.out, index=False)
 
     # --- image (128 px) ---
-    if "image" in picks:
+    if "image" in picks and a.part in ("all", "image"):
         pick = picks["image"]
         tr, te = load_mtd(a.data, size=128, seed=0, max_per_class=a.max_per_class)
         t0 = time.perf_counter()
@@ -108,7 +116,7 @@ def main():
         record("image", pick, metrics(te, scores, maps), fit_s)
 
     # --- feature families (224 px), features shared ---
-    fams = [f for f in picks if f.endswith("+global")]
+    fams = [f for f in picks if "+global" in f] if a.part in ("all", "feat") else [] or ([None] if a.only_cache else [])
     if fams:
         tr, te = load_mtd(a.data, size=224, seed=0, max_per_class=a.max_per_class)
         imgs = tr.images
@@ -120,15 +128,22 @@ def main():
         perm = np.random.default_rng(0).permutation(N)
         cal, trn = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
         t0 = time.perf_counter()
-        f_tr = torch.cat([local0._features(imgs[trn[i:i + 256]]) for i in range(0, len(trn), 256)])
-        f_cal = local0._features(imgs[cal])
-        f_te = torch.cat([local0._features(te.images[i:i + 256]) for i in range(0, len(te.images), 256)])
+        if a.cache and Path(a.cache).exists():
+            f_tr, f_cal, f_te = torch.load(a.cache)
+        else:
+            f_tr = torch.cat([local0._features(imgs[trn[i:i + 256]]) for i in range(0, len(trn), 256)])
+            f_cal = local0._features(imgs[cal])
+            f_te = torch.cat([local0._features(te.images[i:i + 256]) for i in range(0, len(te.images), 256)])
+            if a.cache:
+                torch.save((f_tr, f_cal, f_te), a.cache)
         extract_s = time.perf_counter() - t0
+        if a.only_cache:
+            return
         print(f"features extracted in {extract_s:.0f} s", flush=True)
         for fam in fams:
             pick = picks[fam]
             thumb = 0 if pick.variant == "local" else int(pick.thumb)
-            det = FeatureGlobal(local=fam[: -len("+global")], global_size=thumb, local_weight=weight(pick.variant),
+            det = FeatureGlobal(local=fam.split("+global")[0], global_size=thumb, local_weight=weight(pick.variant),
                                 random_state=0)
             det._check_params()
             det.image_shape_, det.seed_ = tuple(imgs.shape[1:]), 0
