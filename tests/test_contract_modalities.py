@@ -37,6 +37,8 @@ IMAGE_FAST = {
     "image-feat-ideal": dict(size=32),
     "image-feat-seg": dict(size=32, width=16, depth=1, max_steps=3, noise_levels=(0.1,), head_images=8, head_proj=8,
                            head_width=8, head_steps=3, head_batch=4, head_level=0.1),
+    "image-feat-global": dict(size=32, local_params=dict(width=16, depth=1, max_steps=3, noise_levels=(0.1,)),
+                              global_size=4),
 }
 # detectors that cannot be saved, and why (the error must say so)
 UNSAVEABLE = {"tsb-iforest": "IsolationForest"}

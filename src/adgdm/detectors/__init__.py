@@ -5,6 +5,7 @@ from .tabular.cycle import CycleDetector
 from .tabular.ddpm import DDPMDetector
 from .tabular.diffusion import DiffusionDetector
 from .tabular.dte import DTECategorical, DTEInverseGamma, DTENonParametric
+from .image.composite import FeatureGlobal
 from .image.default import ImageDiffusion
 from .image.denoising import ImageCond, ImageRecon
 from .image.feature import FeatureDiffusion, FeatureIdeal, PatchCore
@@ -21,10 +22,10 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector,
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
-             FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion):
+             FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion, FeatureGlobal):
     register(_cls)
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
-           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
+           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
            "detector_class", "list_detectors", "load", "make_detector", "parse_spec", "register"]
