@@ -2,6 +2,7 @@
 maps images to per-pixel defect logits; ``FeatureExtractor`` gives frozen pretrained patch features
 (EfficientNet-Lite0, the ``[vision]`` extra)."""
 from .efficientnet import EfficientNetLite0, FeatureExtractor, load_efficientnet_lite0
+from .condmap import CondMapDenoiser
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mapnet import MapDenoiser, position_features
 from .mlp import ResidualMLP
@@ -9,7 +10,8 @@ from .segnet import SegNet, seg_loss
 from .temporal import TemporalConvNet
 from .unet import UNet
 
-NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet, "MapDenoiser": MapDenoiser}
+NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet, "MapDenoiser": MapDenoiser,
+        "CondMapDenoiser": CondMapDenoiser}
 
 
 def build_net(name: str, config: dict):
@@ -19,5 +21,5 @@ def build_net(name: str, config: dict):
     return NETS[name](**config)
 
 
-__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet", "MapDenoiser",
+__all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet", "MapDenoiser", "CondMapDenoiser",
            "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0"]
