@@ -1,6 +1,6 @@
 """A seeded synthetic video for tests and label-free checks: squares drifting slowly over a
 textured background, with optional anomalies (a square moving ``fast_factor`` times too fast, or a
-new shape, a cross, moving at normal speed).
+new shape, a dark cross, moving at normal speed).
 
 Example
 -------
@@ -43,6 +43,7 @@ def moving_squares(T: int = 60, seed: int = 0, anomaly: str | None = None, start
     labels = np.zeros(T, np.int64)
     boxes = -np.ones((T, 4), np.int64)
     lim = np.array([H - side, W - side], float)
+    big = side + side // 2  # the cross's arm length (cut at the frame's border)
 
     def step(p, v):
         p = p + v
@@ -62,12 +63,12 @@ def moving_squares(T: int = 60, seed: int = 0, anomaly: str | None = None, start
             r, c = (int(round(v)) for v in apos)
             if anomaly == "fast":
                 f[r:r + side, c:c + side] = 0.9
-            else:  # a cross of the same size and brightness
-                m = side // 2
-                f[r + m - 1:r + m + 1, c:c + side] = 0.9
-                f[r:r + side, c + m - 1:c + m + 1] = 0.9
+            else:  # a dark cross, half as large again: a shape and shade no normal object has
+                m = big // 2
+                f[r + m - 2:r + m + 2, c:c + big] = 0.05
+                f[r:r + big, c + m - 2:c + m + 2] = 0.05
             labels[t] = 1
-            boxes[t] = (r, c, r + side, c + side)
+            boxes[t] = (r, c, min(H, r + (side if anomaly == "fast" else big)), min(W, c + (side if anomaly == "fast" else big)))
             apos, avel = step(apos, avel)
         frames[t] = f
     return frames, labels, boxes
