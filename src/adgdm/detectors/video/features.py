@@ -36,10 +36,13 @@ def _backbone():
 
 class FeatureVideoBase(VideoBase):
     """Appearance + motion location vectors (module docstring); subclasses implement
-    ``_fit_rows(x, cond)`` and ``_raw_locations(x, cond) -> (n, g1, g2)`` on ``x`` ``(n, P + 2H,
-    g1, g2)`` (appearance of frame t, motion) and ``cond`` ``(n, H * P, g1, g2)`` (appearance of
-    frames ``t - 1 .. t - H``). Location scores are z-scored per location against the held-out
-    training frames (spread shrunk halfway to the median spread)."""
+    ``_fit_rows(x, cond)`` and ``_raw_locations(x, cond) -> (n, 2, g1, g2)`` (the appearance and
+    the motion stream's error) on ``x`` ``(n, P + 2H, g1, g2)`` (appearance of frame t, motion)
+    and ``cond`` ``(n, H * P, g1, g2)`` (appearance of frames ``t - 1 .. t - H``). The location
+    score is the sum of the two streams' errors; with ``location_norm`` each stream is first
+    z-scored per location, so motion weighs as much as appearance wherever it is. With ``location_norm`` location scores are z-scored per location
+    against the held-out training frames (spread shrunk halfway to the median spread): a place
+    where normal frames already err much (a border, a busy crossing) counts less."""
 
     layers = ("stride8", "stride16")
     _max_stat_frames = 300
@@ -91,6 +94,11 @@ class FeatureVideoBase(VideoBase):
         m = self._raw_motion(work, start, grid)
         return (m - self._t("motion_mean_")[:, None, None]) / self._t("motion_std_")[:, None, None] * self.motion_scale_
 
+    def _split(self, err: torch.Tensor) -> torch.Tensor:
+        """Per-channel errors ``(n, P + 2H, g1, g2)`` -> per-stream sums ``(n, 2, g1, g2)``."""
+        P = self.components_.shape[0]
+        return torch.stack([err[:, :P].sum(1), err[:, P:].sum(1)], dim=1)
+
     def _inputs(self, work, feats, start):
         A = feats
         x = torch.cat([A[start:], self._motion(work, start, A.shape[-2:])], dim=1)
@@ -100,9 +108,9 @@ class FeatureVideoBase(VideoBase):
     def _location_maps(self, work, feats, start):
         x, cond = self._inputs(work, feats, start)
         raw = self._raw_locations(x, cond).double()
-        if getattr(self, "loc_mean_", None) is None:
-            return raw
-        return (raw - self._t("loc_mean_")) / self._t("loc_std_")
+        if not self.location_norm or getattr(self, "loc_mean_", None) is None:
+            return raw.sum(1)
+        return ((raw - self._t("loc_mean_")) / self._t("loc_std_")).sum(1)
 
     # --- fit ------------------------------------------------------------------------------------
     def _fit_clips(self, train, held_out):
@@ -147,10 +155,11 @@ class FeatureVideoBase(VideoBase):
     def _calibrate(self, held_out):
         H = int(self.history)
         with torch.inference_mode():
-            raw = torch.cat([self._location_maps(w, self._per_frame(w), H) for w in held_out])
+            raw = torch.cat([self._raw_locations(*self._inputs(w, self._per_frame(w), H)).double() for w in held_out])
         self.loc_mean_ = raw.mean(0).numpy()
         sd = raw.std(0).numpy() if len(raw) > 1 else np.zeros_like(self.loc_mean_)
-        self.loc_std_ = np.sqrt(0.5 * sd ** 2 + 0.5 * np.median(sd) ** 2) + 1e-6
+        med = np.median(sd.reshape(len(sd), -1), axis=1)[:, None, None]  # per stream
+        self.loc_std_ = np.sqrt(0.5 * sd ** 2 + 0.5 * med ** 2) + 1e-6
 
     # --- persistence ----------------------------------------------------------------------------
     def _own_state(self):
@@ -174,7 +183,7 @@ class FeatureVideoBase(VideoBase):
             setattr(self, k, np.asarray(arrays[k], dtype=np.float32))
         for k in ("loc_mean_", "loc_std_"):
             setattr(self, k, np.asarray(arrays[k], dtype=np.float64))
-            if getattr(self, k).shape != self.grid_:
+            if getattr(self, k).shape != (2, *self.grid_):
                 raise ValueError(f"stored {k} has shape {getattr(self, k).shape}, the grid is {self.grid_}")
         _backbone()  # verifies the installed weights now
         self._set_model_state(meta, arrays)

@@ -16,7 +16,8 @@ class VideoIdeal(FeatureVideoBase):
     motion over the last ``history`` frames; :mod:`.features`). The reference is
     ``max_locations`` training location vectors drawn at random; an ``EmpiricalDenoiser`` reads a
     test vector as a noisy sample at ``noise_levels`` and the location's raw score is its squared
-    posterior-mean residual over the ``n_neighbors`` nearest reference vectors. No training.
+    posterior-mean residual over the ``n_neighbors`` nearest reference vectors, per stream
+    (appearance, motion; z-scored per location with ``location_norm``) and summed. No training.
 
     Example
     -------
@@ -28,7 +29,7 @@ class VideoIdeal(FeatureVideoBase):
 
     def __init__(self, size: int | None = 120, history: int = 2, n_components: int = 32, motion_weight: float = 1.0,
                  max_locations: int = 20_000, noise_levels=(0.05, 0.1, 0.2), n_neighbors: int = 10,
-                 top_k: float = 0.01, smooth_frames: int = 1, smooth_sigma: float = 2.0,
+                 location_norm: bool = True, top_k: float = 0.01, smooth_frames: int = 1, smooth_sigma: float = 2.0,
                  calibration_fraction: float = 0.2, contamination: float = 0.1, verbose: bool = False,
                  random_state=None):
         store_params(self, locals())
@@ -50,7 +51,8 @@ class VideoIdeal(FeatureVideoBase):
     def _raw_locations(self, x, cond):
         n, D, g1, g2 = x.shape
         q = x.permute(0, 2, 3, 1).reshape(-1, D).double().numpy()
-        return torch.from_numpy(self.den_.residual(q).sum(axis=1)).reshape(n, g1, g2)
+        err = torch.from_numpy(self.den_.residual(q)).reshape(n, g1, g2, D).permute(0, 3, 1, 2)
+        return self._split(err)
 
     def _model_state(self):
         meta, arrays = self.den_.state()

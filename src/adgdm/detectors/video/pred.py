@@ -22,10 +22,11 @@ class VideoPred(FeatureVideoBase):
     :mod:`.features`) conditioned on the appearance of frames ``t - 1 .. t - history`` at the same
     location and on the location itself (a ``CondMapDenoiser``: per-location residual MLP,
     ``kernel=3`` adds 3 x 3 context), trained with the core's ``train`` and ``noise_loss``. A
-    location's raw score is its squared noise-prediction error summed over channels, averaged over
-    ``noise_levels`` (fractions of the ``schedule`` chain) and ``n_repeats`` fixed noise draws (the
-    same for every frame, so a frame's score does not depend on its batch), then z-scored per
-    location against the held-out training frames.
+    location's error per stream (appearance, motion) is its squared noise-prediction error summed
+    over the stream's channels, averaged over ``noise_levels`` (fractions of the ``schedule``
+    chain) and ``n_repeats`` fixed noise draws (the same for every frame, so a frame's score does
+    not depend on its batch); the location score is the sum of the streams' errors, each z-scored
+    per location against the held-out training frames (``location_norm``).
 
     Parameters
     ----------
@@ -47,7 +48,7 @@ class VideoPred(FeatureVideoBase):
     def __init__(self, size: int | None = 120, history: int = 2, n_components: int = 32, motion_weight: float = 1.0,
                  width: int = 64, depth: int = 2, kernel: int = 1, max_steps: int = 1500, train_batch: int = 16,
                  lr: float = 1e-3, max_level: float = 0.5, noise_levels=(0.2, 0.3, 0.4), n_repeats: int = 2,
-                 schedule: str = "linear", n_steps: int = 1000, top_k: float = 0.01, smooth_frames: int = 1,
+                 schedule: str = "linear", n_steps: int = 1000, location_norm: bool = True, top_k: float = 0.01, smooth_frames: int = 1,
                  smooth_sigma: float = 2.0, calibration_fraction: float = 0.2, contamination: float = 0.1,
                  verbose: bool = False, random_state=None):
         store_params(self, locals())
@@ -87,7 +88,7 @@ class VideoPred(FeatureVideoBase):
     def _raw_locations(self, x, cond):
         ts = [self.schedule_.t_from_fraction(v) for v in self._levels()]
         gen = torch.Generator().manual_seed(self.seed_ + 2)
-        return noise_error_residual(self.net_, self.schedule_, x, ts, int(self.n_repeats), gen, cond=cond).sum(1)
+        return self._split(noise_error_residual(self.net_, self.schedule_, x, ts, int(self.n_repeats), gen, cond=cond))
 
     def _model_state(self):
         meta, arrays = net_state(self.net_, self.schedule_)
