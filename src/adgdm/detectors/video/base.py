@@ -187,6 +187,9 @@ class VideoBase(BaseDetector):
             scores.append(s)
             if with_maps:
                 maps.append(self._to_input(m, arr.shape[1:3]))
+        if with_maps and len({m.shape[1:] for m in maps}) > 1:
+            raise ValueError("the clips have different frame sizes, so their maps cannot be stacked; score them one "
+                             "clip at a time")
         return np.concatenate(scores), (np.concatenate(maps) if with_maps else None)
 
     def decision_function(self, X) -> np.ndarray:
