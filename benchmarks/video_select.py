@@ -104,6 +104,7 @@ CONFIGS = [
     ("video-ideal", {}),
     ("video-pred", {"kernel": 1}),
     ("video-pred", {"kernel": 3}),
+    ("video-pred", {"kernel": 3, "noise_levels": (0.05, 0.1, 0.2), "max_level": 0.3}),
 ]
 SCORING = [{"smooth_frames": 1}, {"smooth_frames": 5}, {"smooth_frames": 9},
            {"smooth_frames": 5, "location_norm": False}]
@@ -133,7 +134,7 @@ def main():
                                                          {"smooth_frames": 9}]):
             det.set_params(**sc)
             r = evaluate(det, evals)
-            row = {"detector": name, **params, **sc, **{k: round(v, 4) for k, v in r.items()}, "fit_s": round(fit_s, 1)}
+            row = {"detector": name, **{k: str(v) if isinstance(v, tuple) else v for k, v in params.items()}, **sc, **{k: round(v, 4) for k, v in r.items()}, "fit_s": round(fit_s, 1)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     if a.out:
