@@ -134,7 +134,8 @@ def main():
                                                          {"smooth_frames": 9}]):
             det.set_params(**sc)
             r = evaluate(det, evals)
-            row = {"detector": name, **{k: str(v) if isinstance(v, tuple) else v for k, v in params.items()}, **sc, **{k: round(v, 4) for k, v in r.items()}, "fit_s": round(fit_s, 1)}
+            shown = {k: str(v) if isinstance(v, tuple) else v for k, v in params.items()}
+            row = {"detector": name, **shown, **sc, **{k: round(v, 4) for k, v in r.items()}, "fit_s": round(fit_s, 1)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     if a.out:

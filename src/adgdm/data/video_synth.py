@@ -68,7 +68,8 @@ def moving_squares(T: int = 60, seed: int = 0, anomaly: str | None = None, start
                 f[r + m - 2:r + m + 2, c:c + big] = 0.05
                 f[r:r + big, c + m - 2:c + m + 2] = 0.05
             labels[t] = 1
-            boxes[t] = (r, c, min(H, r + (side if anomaly == "fast" else big)), min(W, c + (side if anomaly == "fast" else big)))
+            size = side if anomaly == "fast" else big
+            boxes[t] = (r, c, min(H, r + size), min(W, c + size))
             apos, avel = step(apos, avel)
         frames[t] = f
     return frames, labels, boxes

@@ -40,9 +40,9 @@ class FeatureVideoBase(VideoBase):
     the motion stream's error) on ``x`` ``(n, P + 2H, g1, g2)`` (appearance of frame t, motion)
     and ``cond`` ``(n, H * P, g1, g2)`` (appearance of frames ``t - 1 .. t - H``). The location
     score is the sum of the two streams' errors; with ``location_norm`` each stream is first
-    z-scored per location, so motion weighs as much as appearance wherever it is. With ``location_norm`` location scores are z-scored per location
-    against the held-out training frames (spread shrunk halfway to the median spread): a place
-    where normal frames already err much (a border, a busy crossing) counts less."""
+    z-scored per location against the held-out training frames (spread shrunk halfway to the
+    stream's median spread): motion then weighs as much as appearance, and a place where normal
+    frames already err much (a border, a busy crossing) counts less."""
 
     layers = ("stride8", "stride16")
     _max_stat_frames = 300

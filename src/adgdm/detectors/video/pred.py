@@ -52,8 +52,8 @@ class VideoPred(FeatureVideoBase):
     def __init__(self, size: int | None = 120, history: int = 2, n_components: int = 32, motion_weight: float = 1.0,
                  width: int = 64, depth: int = 2, kernel: int = 3, max_steps: int = 1500, train_batch: int = 16,
                  lr: float = 1e-3, max_level: float = 0.5, noise_levels=(0.2, 0.3, 0.4), n_repeats: int = 2,
-                 schedule: str = "linear", n_steps: int = 1000, location_norm: bool = True, top_k: float = 0.01, smooth_frames: int = 9,
-                 smooth_sigma: float = 2.0, calibration_fraction: float = 0.2, contamination: float = 0.1,
+                 schedule: str = "linear", n_steps: int = 1000, location_norm: bool = True, top_k: float = 0.01,
+                 smooth_frames: int = 9, smooth_sigma: float = 2.0, calibration_fraction: float = 0.2, contamination: float = 0.1,
                  verbose: bool = False, random_state=None):
         store_params(self, locals())
 
