@@ -73,3 +73,26 @@ def test_report_of_a_video_scores_file_draws_one_timeline_per_clip(tmp_path):
     assert "clip a" in info["sections"] and "clip b" in info["sections"]
     html = (tmp_path / "r.html").read_text()
     assert "Clip a: score per frame" in html and "a:5" in html  # the top frame named by clip and frame
+
+
+def test_cli_fit_and_score_a_folder_of_clips(tmp_path):
+    from adgdm.commands.fit import run_fit
+    from adgdm.commands.score import run_score
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 2), ("test", 1)):
+        for k in range(n):
+            f = np.clip(0.5 + 0.02 * rng.normal(size=(12, 16, 20)), 0, 1)
+            if split == "test":
+                for t in range(8, 12):
+                    f[t, 4:10, 3 * (t - 8):3 * (t - 8) + 6] = 1.0  # a bright block runs across
+            _write_clip(tmp_path / split / f"c{k}", f)
+    pd.DataFrame([("c0", i, int(i >= 8)) for i in range(12)], columns=["video", "frame", "label"]).to_csv(
+        tmp_path / "test" / "frame_labels.csv", index=False)
+    info = run_fit(tmp_path / "train", modality="video", detector="video-diff:size=none", out=tmp_path / "m")
+    assert info["modality"] == "video" and info["n_fit"] == 24
+    s = run_score(tmp_path / "m", tmp_path / "test", tmp_path / "s.csv")
+    df = pd.read_csv(tmp_path / "s.csv")
+    assert list(df.columns[:3]) == ["video", "frame", "score"] and len(df) == 12 and s["rows"] == 12
+    assert (df.video == "c0").all() and df.frame.tolist() == list(range(12))
+    assert "label" in df and s["auroc"] > 0.9  # the moving block's frames score highest

@@ -146,18 +146,18 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
 
     notes = []
     adapter = get_modality(modality)
-    if adapter.source == "folder":
+    if adapter.name == "video":
+        d = read_data(data, "video", columns, label, time_col)
+        X, n_rows, names = [c.frames for c in d.clips], len(d.ids), []
+        if d.labels is not None:
+            notes.append("video: the frame labels are ignored when fitting (fit on normal footage only)")
+    elif adapter.source == "folder":
         p = Path(data)
         if not p.exists():
             raise FileNotFoundError(f"no such image folder: {p}")
         if columns or label or time_col:
             raise ValueError("--columns, --label and --time are for tables and series")
         X, n_rows, names = str(p), None, []
-    elif adapter.name == "video":
-        d = read_data(data, "video", columns, label, time_col)
-        X, n_rows, names = [c.frames for c in d.clips], len(d.ids), []
-        if d.labels is not None:
-            notes.append("video: the frame labels are ignored when fitting (fit on normal footage only)")
     else:
         reader = {k: v for k, v in (reader or {}).items() if v not in (None, False)}
         d = read_data(data, modality, columns, label, time_col, **reader)

@@ -9,6 +9,7 @@ from .base import Modality, get_modality, list_modalities, register_modality
 from .image import ImageModality
 from .series import SeriesModality
 from .tabular import TabularModality
+from .video import VideoModality
 
-__all__ = ["Modality", "TabularModality", "SeriesModality", "ImageModality", "get_modality", "list_modalities",
+__all__ = ["Modality", "TabularModality", "SeriesModality", "ImageModality", "VideoModality", "get_modality", "list_modalities",
            "register_modality"]

@@ -3,6 +3,7 @@ maps images to per-pixel defect logits; ``FeatureExtractor`` gives frozen pretra
 (EfficientNet-Lite0, the ``[vision]`` extra); ``SentenceEncoder`` gives frozen sentence embeddings
 (all-MiniLM-L6-v2, the ``[text]`` extra)."""
 from .efficientnet import EfficientNetLite0, FeatureExtractor, load_efficientnet_lite0
+from .condmap import CondMapDenoiser
 from .embeddings import ConditionEmbedding, SinusoidalTimeEmbedding
 from .mapnet import MapDenoiser, position_features
 from .mlp import ResidualMLP
@@ -11,7 +12,8 @@ from .temporal import TemporalConvNet
 from .text import BertEncoder, SentenceEncoder, WordPieceTokenizer
 from .unet import UNet
 
-NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet, "FeatureSegHead": FeatureSegHead, "MapDenoiser": MapDenoiser}
+NETS = {"ResidualMLP": ResidualMLP, "TemporalConvNet": TemporalConvNet, "UNet": UNet, "SegNet": SegNet,
+        "FeatureSegHead": FeatureSegHead, "MapDenoiser": MapDenoiser, "CondMapDenoiser": CondMapDenoiser}
 
 
 def build_net(name: str, config: dict):
@@ -22,5 +24,5 @@ def build_net(name: str, config: dict):
 
 
 __all__ = ["ConditionEmbedding", "SinusoidalTimeEmbedding", "ResidualMLP", "TemporalConvNet", "UNet", "SegNet",
-           "FeatureSegHead", "MapDenoiser", "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0",
+           "FeatureSegHead", "MapDenoiser", "CondMapDenoiser", "position_features", "seg_loss", "build_net", "NETS", "EfficientNetLite0",
            "FeatureExtractor", "load_efficientnet_lite0", "BertEncoder", "SentenceEncoder", "WordPieceTokenizer"]
