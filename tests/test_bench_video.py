@@ -96,3 +96,8 @@ def test_cli_fit_and_score_a_folder_of_clips(tmp_path):
     assert list(df.columns[:3]) == ["video", "frame", "score"] and len(df) == 12 and s["rows"] == 12
     assert (df.video == "c0").all() and df.frame.tolist() == list(range(12))
     assert "label" in df and s["auroc"] > 0.9  # the moving block's frames score highest
+    pytest.importorskip("plotly")
+    from adgdm.commands.report import run_report
+
+    rep = run_report(tmp_path / "m", tmp_path / "r.html", data=tmp_path / "test")
+    assert "clip c0" in rep["sections"] and "anomaly maps" in rep["sections"]
