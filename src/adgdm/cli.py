@@ -194,10 +194,19 @@ def _build_app():
         anchors: Optional[Path] = typer.Option(None, help="Folder of published anchors (../shared/anchors)."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
         json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
+        protocol: str = typer.Option("standard", "--protocol",
+                                     help="'standard', or 'loco': leave-one-group-out choice among --detectors "
+                                          "(NAB categories, SKAB folders); also writes OUT_loco.csv and .md."),
+        reference: Optional[str] = typer.Option(None, "--reference",
+                                                help="loco: fixed specs scored and shown beside, never chosen."),
+        metric: str = typer.Option("vus_pr,auroc", "--metric", help="loco: metrics to choose on, comma-separated."),
     ):
         """NAB / SKAB protocols on series; writes OUT and OUT with a .md summary.
 
         Example: adgdm bench series --suite skab --data ../shared/data/skab --seeds 3 --out skab.csv
+
+        Loco (a design choice that has not seen the labels it reports): adgdm bench series --protocol loco
+        --suite nab --data ../shared/data/nab --detectors 'series;series:window=32' --reference tsb-subpca
         """
         from .bench.series import run_series
         from .bench.series_summary import summarize_series
@@ -206,15 +215,30 @@ def _build_app():
             import torch
 
             torch.set_num_threads(threads)
+        if protocol not in ("standard", "loco"):
+            typer.secho(f"error: --protocol must be 'standard' or 'loco', got {protocol!r}", fg="red", err=True)
+            raise typer.Exit(2)
         out = _bench_out(out, "series", resume, force)
+        command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         try:
-            csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume)
+            if protocol == "loco":
+                from .bench.loco import run_loco
+
+                if not detectors:
+                    raise ValueError("--protocol loco needs --detectors: the candidate specs to choose among")
+                csv_path, loco_csv, loco_md = run_loco(suite, data, _split(detectors), _split(reference) or [],
+                                                       _split(datasets), seeds, out, resume,
+                                                       metrics=_split_plain(metric) or ["vus_pr"], command=command)
+            else:
+                csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume)
         except (ValueError, ImportError, FileNotFoundError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)
-        command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize_series(csv_path, csv_path.with_suffix(".md"), command=command, data=data,
                               anchors=str(anchors) if anchors else None)
+        if protocol == "loco" and not json_out:
+            typer.echo(loco_md.split("## ", 1)[-1])
+            typer.echo(f"wrote {loco_csv} and {loco_csv.with_suffix('.md')}")
         _bench_done(csv_path, md.split("### VUS-PR per file")[0], json_out)
 
     @bench.command("summarize")
