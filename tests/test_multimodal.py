@@ -45,7 +45,7 @@ def test_mismatch_flagged_by_cross_missed_by_unimodal(toy, cross):
     train, X, y = toy
     r = cross.predict_result(X)
     assert roc_auc_score(y, r.score) > 0.95
-    assert set(r.parts) == {"cross:a", "cross:b"}
+    assert set(r.parts) == {"cross:a", "cross:b", "cross-gap:a", "cross-gap:b"}
     assert r.unit == "record" and r.label[100:].mean() > 0.8 and r.label[:100].mean() < 0.3
     for m in ("a", "b"):
         uni = adgdm.make_detector("diffusion").fit(train[m])
@@ -60,7 +60,7 @@ def test_gap_score_and_default_fusion(toy):
     assert roc_auc_score(y, gap.decision_function(X)) > 0.95
     default = adgdm.make_detector("multimodal", random_state=0, **FAST).fit(train)
     r = default.predict_result(X)
-    assert set(r.parts) == {"cross:a", "cross:b", "late:a", "late:b"}
+    assert set(r.parts) == {"cross:a", "cross:b", "cross-gap:a", "cross-gap:b", "late:a", "late:b"}
     assert roc_auc_score(y, r.score) > 0.9
 
 

@@ -87,9 +87,7 @@ class MultimodalBase(BaseDetector):
             raise ValueError(f"{self.name} needs at least 10 training records, got {rec.n}")
         self.embedder_ = None
         E = self._embedder().fit(rec).transform(rec)
-        perm = np.random.default_rng(self.seed_).permutation(rec.n)
-        n_cal = max(5, int(round(float(self.cal_fraction) * rec.n)))
-        cal, fit = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        cal, fit = self._split(rec)
         self.models_ = self._build(self.seed_)
         for m in self.models_:
             m.fit({k: v[fit] for k, v in E.items()})
@@ -100,6 +98,23 @@ class MultimodalBase(BaseDetector):
             self.model_z_ = {m.kind: RobustZ.fit(sum(m.parts(Ecal).values()), std_fallback=True) for m in self.models_}
         self._cal_idx = cal
         return self._fused(E)[0]
+
+    def _split(self, rec) -> tuple[np.ndarray, np.ndarray]:
+        """``(calibration, fit)`` record indices. Records are grouped by their texts: when texts repeat
+        (captions from a few templates) the calibration records' texts are unseen at fit, so the
+        calibration scores are those of new content, as at test time; else a plain random split."""
+        rng = np.random.default_rng(self.seed_)
+        texts = [n for n, k in rec.kinds.items() if k == "text"]
+        keys = ["\x00".join(rec.columns[n][i] for n in texts) for i in range(rec.n)] if texts else list(range(rec.n))
+        uniq, group = np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)
+        if len(uniq) >= 10 and len(uniq) < rec.n:
+            held = rng.permutation(len(uniq))[: max(2, int(round(float(self.cal_fraction) * len(uniq))))]
+            is_cal = np.isin(group, held)
+            if 5 <= is_cal.sum() <= rec.n - 5:
+                return np.flatnonzero(is_cal), np.flatnonzero(~is_cal)
+        perm = rng.permutation(rec.n)
+        n_cal = max(5, int(round(float(self.cal_fraction) * rec.n)))
+        return np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
 
     def _calibration_scores(self, data, train_scores):
         return train_scores[self._cal_idx]
@@ -167,7 +182,8 @@ class MMCross(MultimodalBase):
 
     Per modality a ``ResidualMLP`` denoiser of its embedding conditioned on the others', trained
     classifier-free (``cond_drop``); part = conditional noise-prediction error (``score="cond"``),
-    its excess over the unconditional one (``"gap"``) or both, averaged over ``noise_levels`` and
+    its excess over the unconditional one (``"gap"``) or both (``"cond+gap"``, the default: the
+    conditional error sees a corrupted part, the gap a mismatch), averaged over ``noise_levels`` and
     ``n_repeats`` fixed noise draws; parts z-scored on held-out normal records and summed (both
     directions: image | text and text | image).
 
@@ -175,7 +191,7 @@ class MMCross(MultimodalBase):
     -------
     >>> det = MMCross(max_steps=300, random_state=0).fit({"image": imgs, "text": captions})  # doctest: +SKIP
     >>> det.predict_result({"image": imgs[:3], "text": captions[::-1][:3]}).parts.keys()    # doctest: +SKIP
-    dict_keys(['cross:image', 'cross:text'])
+    dict_keys(['cross:image', 'cross-gap:image', 'cross:text', 'cross-gap:text'])
     """ + _COMMON_DOC
 
     name = "mm-cross"
@@ -183,7 +199,7 @@ class MMCross(MultimodalBase):
 
     def __init__(self, width: int = 128, depth: int = 2, max_steps: int = 1500, batch_size: int = 128, lr: float = 2e-3,
                  cond_drop: float = 0.2, noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2,
-                 score: str = "cond", image_encoder: str = "efficientnet", text_encoder: str = "minilm",
+                 score: str = "cond+gap", image_encoder: str = "efficientnet", text_encoder: str = "minilm",
                  image_size: int = 64, n_components: int = 64, cal_fraction: float = 0.2,
                  contamination: float = 0.1, random_state=None):
         self.width, self.depth, self.max_steps, self.batch_size, self.lr = width, depth, max_steps, batch_size, lr
@@ -249,7 +265,7 @@ class MultimodalDefault(MultimodalBase):
 
     def __init__(self, strategy: str = "cross+late", width: int = 128, depth: int = 2, max_steps: int = 1500,
                  batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.2,
-                 noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2, score: str = "cond",
+                 noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2, score: str = "cond+gap",
                  late_params: dict | None = None, early_params: dict | None = None,
                  image_encoder: str = "efficientnet", text_encoder: str = "minilm", image_size: int = 64,
                  n_components: int = 64, cal_fraction: float = 0.2, contamination: float = 0.1, random_state=None):

@@ -53,7 +53,7 @@ class CrossModel(_Model):
     kind = "cross"
 
     def __init__(self, width=128, depth=2, max_steps=1500, batch_size=128, lr=2e-3, cond_drop=0.2,
-                 noise_levels=(0.05, 0.1, 0.2, 0.3), n_repeats=2, score="cond", n_steps=1000, seed=0):
+                 noise_levels=(0.05, 0.1, 0.2, 0.3), n_repeats=2, score="cond+gap", n_steps=1000, seed=0):
         if score not in ("cond", "gap", "cond+gap"):
             raise ValueError(f"score must be 'cond', 'gap' or 'cond+gap', got {score!r}")
         if not 0.0 <= float(cond_drop) < 1.0:
