@@ -133,3 +133,20 @@ def test_real_sentence_encoder_mismatch():
          + [templates[1].format(words[(v + 1) % 3]) for v in td]}
     s = det.decision_function(T)
     assert roc_auc_score(np.r_[np.zeros(6), np.ones(6)], s) > 0.9
+
+
+MNIST = "/work/shared/data/mnist"
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir(MNIST), reason="MNIST not available at " + MNIST)
+def test_digits_captions_suite_is_well_formed():
+    from adgdm.bench.multimodal import OFF_TOPIC, TEST_TEMPLATES, TRAIN_TEMPLATES, WORDS, load_digits_captions
+
+    train, anomalies, normal = load_digits_captions(MNIST, n_train=200, n_test=50, seed=0)
+    assert train["image"].shape == (200, 28, 28) and len(train["text"]) == 200
+    assert set(anomalies) == {"mismatched", "corrupted", "off-topic"}
+    stems = lambda templates: {t.split("{")[0] for t in templates}   # noqa: E731
+    assert not stems(TRAIN_TEMPLATES) & stems(TEST_TEMPLATES)
+    assert all(t in OFF_TOPIC for t in anomalies["off-topic"]["text"])
+    assert all(len(r["text"]) == 50 and r["image"].shape[0] == 50 for r in (normal, *anomalies.values()))
+    assert any(w in normal["text"][0] or str(i) in normal["text"][0] for i, w in enumerate(WORDS))
