@@ -58,7 +58,7 @@ def test_gap_score_and_default_fusion(toy):
     train, X, y = toy
     gap = adgdm.make_detector("mm-cross", random_state=0, score="gap", **FAST).fit(train)
     assert roc_auc_score(y, gap.decision_function(X)) > 0.95
-    default = adgdm.make_detector("multimodal", random_state=0, **FAST).fit(train)
+    default = adgdm.make_detector("multimodal", strategy="cross+late", random_state=0, **FAST).fit(train)
     r = default.predict_result(X)
     assert set(r.parts) == {"cross:a", "cross:b", "cross-gap:a", "cross-gap:b", "late:a", "late:b"}
     assert roc_auc_score(y, r.score) > 0.9
