@@ -150,3 +150,13 @@ def test_digits_captions_suite_is_well_formed():
     assert all(t in OFF_TOPIC for t in anomalies["off-topic"]["text"])
     assert all(len(r["text"]) == 50 and r["image"].shape[0] == 50 for r in (normal, *anomalies.values()))
     assert any(w in normal["text"][0] or str(i) in normal["text"][0] for i, w in enumerate(WORDS))
+
+
+def test_bench_multimodal_cli_reports_bad_data(tmp_path):
+    from typer.testing import CliRunner
+
+    from adgdm.cli import _build_app
+
+    res = CliRunner().invoke(_build_app(), ["bench", "multimodal", "--data", str(tmp_path / "nowhere"),
+                                            "--out", str(tmp_path / "r.csv")])
+    assert res.exit_code == 2 and "does not exist" in res.output
