@@ -48,16 +48,24 @@ VIDEO_FAST = {
     "video-image": dict(size=None, max_train_frames=20, image_params=_IMG_TINY),
     "video-diff": dict(size=None),
 }
+_MM_TINY = dict(image_encoder="pixels", text_encoder="hash", n_components=4)
+_MM_NET = dict(width=16, depth=1, max_steps=20, noise_levels=(0.1,), n_repeats=1)
+MULTIMODAL_FAST = {
+    "mm-cross": dict(_MM_TINY, **_MM_NET),
+    "mm-late": dict(_MM_TINY),
+    "mm-early": dict(_MM_TINY),
+    "multimodal": dict(_MM_TINY, **_MM_NET),
+}
 # detectors that cannot be saved, and why (the error must say so)
 UNSAVEABLE = {"tsb-iforest": "IsolationForest"}
 NAMES = list_detectors(None)
 
 
 def test_every_registered_detector_is_covered():
-    covered = set(TABLE_FAST) | set(SERIES_FAST) | set(IMAGE_FAST) | set(VIDEO_FAST)
+    covered = set(TABLE_FAST) | set(SERIES_FAST) | set(IMAGE_FAST) | set(VIDEO_FAST) | set(MULTIMODAL_FAST)
     assert set(NAMES) == covered, set(NAMES) ^ covered
     for name in NAMES:
-        assert detector_class(name).modality in ("tabular", "series", "image", "video")
+        assert detector_class(name).modality in ("tabular", "series", "image", "video", "multimodal")
         assert isinstance(detector_class(name)(), adgdm.detectors.BaseDetector)
 
 
@@ -89,9 +97,26 @@ def _video_test():
     return clip
 
 
-DATA = {"tabular": lambda: np.random.default_rng(0).normal(size=(150, 4)),
+def _records(n=60, seed=0, swap=0):
+    """Records of an image, a caption and a number that go together (the caption names the image's
+    brightness); the last ``swap`` records get another record's caption."""
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, 3, n)
+    imgs = (0.2 + 0.3 * level[:, None, None] + 0.03 * rng.normal(size=(n, 8, 8))).clip(0, 1)
+    words = np.array(["dark", "grey", "bright"])
+    text = [f"a {words[v]} square" for v in level]
+    if swap:
+        text[-swap:] = [f"a {words[(v + 1) % 3]} square" for v in level[-swap:]]
+    return {"image": imgs, "text": text, "size": level + 0.1 * rng.normal(size=n)}
+
+
+def _len(X):
+    return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+
+
+DATA = {"multimodal": _records, "tabular": lambda: np.random.default_rng(0).normal(size=(150, 4)),
         "series": _series, "image": _images, "video": lambda: _video(60)}
-TEST = {"tabular": lambda: np.vstack([np.random.default_rng(1).normal(size=(20, 4)), np.full((3, 4), 8.0)]),
+TEST = {"multimodal": lambda: _records(8, seed=1, swap=2), "tabular": lambda: np.vstack([np.random.default_rng(1).normal(size=(20, 4)), np.full((3, 4), 8.0)]),
         "series": lambda: np.vstack([_series(200, seed=1)[:150], _series(200, seed=1)[150:] + [4.0, 0.0]]),
         "image": lambda: np.concatenate([_images(4, seed=1), np.ones((1, 16, 16))]),
         "video": _video_test}
@@ -100,7 +125,7 @@ TEST = {"tabular": lambda: np.vstack([np.random.default_rng(1).normal(size=(20, 
 def make(name, random_state=0, **kw):
     cls = detector_class(name)
     params = {**TABLE_FAST.get(name, {}), **SERIES_FAST.get(name, {}), **IMAGE_FAST.get(name, {}), **VIDEO_FAST.get(name, {}),
-              **kw}
+              **MULTIMODAL_FAST.get(name, {}), **kw}
     if "random_state" in cls().get_params():
         params.setdefault("random_state", random_state)
     return cls(**params)
@@ -117,7 +142,7 @@ def test_scores_shape_dtype_and_training_scores(case):
     name, mod, det, X = case
     s = det.decision_function(X)
     assert s.dtype == np.float64 and np.isfinite(s).all()
-    assert s.shape == (len(X),)
+    assert s.shape == (_len(X),)
     assert det.decision_scores_.ndim == 1 and np.isfinite(det.decision_scores_).all()
     np.testing.assert_array_equal(det.labels_, (det.decision_scores_ > det.threshold_).astype(int))
 
@@ -128,7 +153,7 @@ def test_threshold_predict_and_probabilities_agree(case):
     np.testing.assert_array_equal(det.predict(X), (s > det.threshold_).astype(int))
     for method in ("linear", "rank", "calibrated"):
         p = det.predict_proba(X, method=method)
-        assert p.shape == (len(X), 2) and ((p >= 0) & (p <= 1)).all()
+        assert p.shape == (_len(X), 2) and ((p >= 0) & (p <= 1)).all()
         np.testing.assert_allclose(p.sum(axis=1), 1.0)
     p = det.predict_proba(X, method="calibrated")[:, 1]
     np.testing.assert_array_equal(p > 0.5, s > det.threshold_)
@@ -139,12 +164,13 @@ def test_threshold_predict_and_probabilities_agree(case):
 def test_typed_prediction_result(case):
     name, mod, det, X = case
     r = det.predict_result(X)
-    assert isinstance(r, Prediction) and len(r) == len(X)
+    assert isinstance(r, Prediction) and len(r) == _len(X)
     np.testing.assert_array_equal(r.score, det.decision_function(X))
     np.testing.assert_array_equal(r.label, det.predict(X))
     np.testing.assert_allclose(r.probability, det.predict_proba(X, method="calibrated")[:, 1])
     assert r.threshold == det.threshold_
-    assert r.unit == {"tabular": "row", "series": "step", "image": "image", "video": "frame"}[mod]
+    assert r.unit == {"tabular": "row", "series": "step", "image": "image", "video": "frame",
+                      "multimodal": "record"}[mod]
     if mod in ("image", "video"):
         assert r.anomaly_map.shape == X.shape[:3]
         np.testing.assert_array_equal(r.anomaly_map, det.anomaly_map(X))
@@ -156,6 +182,9 @@ def test_explain(case):
     name, mod, det, X = case
     c = det.explain(X)
     assert np.isfinite(c).all()
+    if mod == "multimodal":
+        assert c.shape == (_len(X), len(det.modalities_)) and (c >= 0).all()
+        return
     expected = {"tabular": X.shape, "series": X.shape, "image": X.shape[:3], "video": X.shape[:3]}[mod]
     assert c.shape == expected
     if mod not in ("image", "video"):
@@ -206,6 +235,11 @@ BAD = {
     "video": [(lambda X: np.full((6, 32, 32, 3), 0.5), "channel"), (lambda X: np.zeros((2, 3)), "shape"),
               (lambda X: X[:, :16], "frame size|fitted on frames"), (lambda X: X[:1], "needs at least"),
               (lambda X: [], "empty"), (lambda X: X * 255, r"\[0, 1\]")],
+    "multimodal": [(lambda X: {k: v for k, v in X.items() if k != "text"}, "modality 'text' is missing"),
+                   (lambda X: {**X, "text": X["text"][:3] + [" "] + X["text"][4:]}, "record 3: text 'text' is empty"),
+                   (lambda X: {**X, "image": X["image"][:, :4]}, "image shape mismatch"),
+                   (lambda X: {**X, "size": np.where(np.arange(8) == 5, np.nan, X["size"])}, "record 5: numeric 'size'"),
+                   (lambda X: {**X, "text": X["text"][:5]}, "has 5 records")],
 }
 
 

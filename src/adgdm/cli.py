@@ -382,6 +382,55 @@ def _build_app():
         md = summarize_video(csv_path, csv_path.with_suffix(".md"), command=command, anchors=anchors)
         _bench_done(csv_path, md.split("### ")[0], json_out)
 
+    @bench.command("multimodal")
+    def bench_multimodal(
+        suite: str = typer.Option("digits-captions", "--suite", help="digits-captions (MNIST digits with captions)."),
+        data: Path = typer.Option(..., "--data", help="The MNIST folder (t10k idx files), e.g. ../shared/data/mnist."),
+        detectors: Optional[str] = typer.Option(None, help="Detector specs separated by ';' (diffusion[image], "
+                                                "diffusion[text]: the unimodal baselines)."),
+        seeds: int = typer.Option(1, help="Number of seeds (0 .. N-1)."),
+        n_train: int = typer.Option(3000, help="Training pairs."),
+        n_test: int = typer.Option(1000, help="Test records per type (normal and each anomaly type)."),
+        image_size: int = typer.Option(32, help="Input side of the image feature extractor."),
+        select: bool = typer.Option(True, help="Run the label-free selection of the multimodal default (seed 0)."),
+        out: Optional[Path] = typer.Option(None, help=OUT_HELP),
+        force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+        resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
+        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
+    ):
+        """Image + caption records: mismatched, corrupted-image and off-topic-caption anomalies (AUROC, AUPRC, records/s).
+
+        Example: adgdm bench multimodal --suite digits-captions --data ../shared/data/mnist --seeds 1
+        """
+        import os
+        import platform
+
+        from .bench.multimodal import load_digits_captions, run_multimodal, select_strategy, summarize_multimodal
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        out = _bench_out(out, "multimodal", resume, force)
+        try:
+            selection = (select_strategy(load_digits_captions(data, n_train, n_test, 0)[0], 0, image_size)
+                         if select else None)
+            csv_path = run_multimodal(suite, data, [d.strip() for d in detectors.split(";") if d.strip()]
+                                      if detectors else None, seeds, n_train, n_test, image_size, out, resume,
+                                      default_strategy=selection[0]["strategy"] if selection else None)
+        except (ValueError, ImportError, FileNotFoundError) as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(2)
+        import torch
+
+        command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        machine = (f"{os.cpu_count()} cores ({platform.machine()}), torch threads {torch.get_num_threads()}, "
+                   f"GPU: {'yes' if torch.cuda.is_available() else 'no'}")
+        md = summarize_multimodal(csv_path, csv_path.with_suffix(".md"), command=command, selection=selection,
+                                  machine=machine)
+        _bench_done(csv_path, md.split("### ")[0], json_out)
+
     @app.command()
     def fit(
         data: Path = typer.Argument(..., help="Training data: CSV, Parquet or NPZ (tables, series), a folder of "

@@ -16,6 +16,7 @@ from .series.baselines import MatrixProfile, SubIForest, SubPCA
 from .series.window import SeriesForecast, SeriesImpute, SeriesRecon
 from .series.cycle import SeriesCycle
 from .series.diffusion import SeriesDiffusion
+from .multimodal import MMCross, MMEarly, MMLate, MultimodalDefault
 from .video import FrameDiff, VideoDefault, VideoIdeal, VideoImage, VideoPred
 from .registry import detector_class, list_detectors, load, make_detector, parse_spec, register
 
@@ -24,11 +25,13 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
              FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion, FeatureGlobal,
-             VideoDefault, VideoPred, VideoIdeal, VideoImage, FrameDiff):
+             VideoDefault, VideoPred, VideoIdeal, VideoImage, FrameDiff,
+             MultimodalDefault, MMCross, MMLate, MMEarly):
     register(_cls)
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
            "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
            "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff",
+           "MultimodalDefault", "MMCross", "MMLate", "MMEarly",
            "detector_class", "list_detectors", "load", "make_detector", "parse_spec", "register"]

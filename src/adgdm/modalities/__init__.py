@@ -7,9 +7,10 @@ whose ``modality`` names it; the base detector does the rest (thresholds, ``pred
 """
 from .base import Modality, get_modality, list_modalities, register_modality
 from .image import ImageModality
+from .multimodal import MultimodalModality, Records
 from .series import SeriesModality
 from .tabular import TabularModality
 from .video import VideoModality
 
-__all__ = ["Modality", "TabularModality", "SeriesModality", "ImageModality", "VideoModality", "get_modality", "list_modalities",
+__all__ = ["Modality", "TabularModality", "SeriesModality", "ImageModality", "VideoModality", "MultimodalModality", "Records", "get_modality", "list_modalities",
            "register_modality"]
