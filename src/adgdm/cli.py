@@ -438,7 +438,7 @@ def _build_app():
                                     "folder of frames or a folder of clips."),
         out: Path = typer.Option(..., "--out", help="Model folder to write (an existing one is replaced only with "
                                  "--force)."),
-        modality: Optional[str] = typer.Option(None, help="tabular, series, image or video (default: the detector's)."),
+        modality: Optional[str] = typer.Option(None, help="tabular, series, image, video or multimodal (default: the detector's)."),
         detector: Optional[str] = typer.Option(None, help="Detector name or spec, e.g. 'diffusion' or "
                                                "'ddpm:steps=100' (default: the modality's recommended one)."),
         config: Optional[Path] = typer.Option(None, help="TOML file: detector, modality, columns, label, time, "
@@ -457,6 +457,10 @@ def _build_app():
         encoding: Optional[str] = ENCODING,
         strict: bool = STRICT,
         force: bool = typer.Option(False, "--force", help="Replace the model folder OUT if it exists."),
+        image_cols: Optional[str] = typer.Option(None, "--image-cols", help="Multimodal manifests: columns of "
+                                                 "image paths (default: inferred from the file suffixes)."),
+        text_cols: Optional[str] = typer.Option(None, "--text-cols", help="Multimodal manifests: text columns "
+                                                "(default: the other string columns)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Fit a detector on (mostly) normal data and save it.
@@ -466,6 +470,7 @@ def _build_app():
           adgdm fit data.csv --out model/ --detector ddpm --param steps=200 --threshold pot
           adgdm fit sensors.csv --modality series --time timestamp --out series_model/
           adgdm fit tiles/ --modality image --param size=128 --out image_model/
+          adgdm fit records.csv --modality multimodal --image-cols photo --text-cols caption --out mm_model/
           adgdm fit data.csv --config adgdm.toml --out model/
         """
         from .commands.fit import parse_params, run_fit
@@ -473,7 +478,8 @@ def _build_app():
         def body():
             return run_fit(data, modality, detector, out, config, parse_params(param), _split_plain(columns), label,
                            time, threshold, contamination, seed, status=_status_factory(_interactive(json_out)),
-                           force=force, reader={"sep": sep, "encoding": encoding, "strict": strict})
+                           force=force, reader={"sep": sep, "encoding": encoding, "strict": strict,
+                                                "image_cols": image_cols, "text_cols": text_cols})
 
         r = _run(body, json_out)
         if not json_out:
@@ -516,7 +522,7 @@ def _build_app():
         r = _run(body, json_out)
         if not json_out:
             extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
-            units = {"image": "images", "video": "frames"}.get(r["modality"], "rows")
+            units = {"image": "images", "video": "frames", "multimodal": "records"}.get(r["modality"], "rows")
             typer.echo(f"scored {r['rows']} {units}: {r['flagged']} flagged "
                        f"above {r['threshold']:.4g}{extra}; wrote {r['out']}")
             for note in r.get("notes", []):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".npz")
-ID_COLUMN = {"tabular": "row", "series": "time", "image": "image", "video": "video"}
+ID_COLUMN = {"tabular": "row", "series": "time", "image": "image", "video": "video", "multimodal": "record"}
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Data:
     images: np.ndarray | None = None
     masks: np.ndarray | None = None
     clips: list | None = None           # video: ``adgdm.data.video.Clip`` objects, in order
+    records: dict | None = None         # multimodal: {column: images (n, H, W, C), texts or numbers}
     source: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -225,8 +226,70 @@ def read_video(path) -> Data:
     return Data("video", None, [], ids, labels, clips=clips, source=str(p), notes=notes)
 
 
+def read_manifest(path, image_cols=None, text_cols=None, label=None, size: int = 64, sep=None, encoding=None,
+                  strict: bool = False, columns=None) -> Data:
+    """A multimodal manifest: one record per row of a CSV/Parquet file, each column one modality.
+    Image columns hold paths (relative to the manifest's folder); text columns strings; the rest
+    numbers. Without ``image_cols`` / ``text_cols`` a string column is an image column when every
+    value ends in an image suffix, else a text column. Images are read at ``size`` x ``size``."""
+    import pandas as pd
+
+    from ..data.images import IMAGE_SUFFIXES, load_image_files
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such manifest file: {path}")
+    df = _frame(path, sep, encoding)
+    if len(df) == 0:
+        raise ValueError(f"{path}: no records")
+    split = lambda v: [c.strip() for c in v.split(",")] if isinstance(v, str) else list(v or [])  # noqa: E731
+    image_cols, text_cols = split(image_cols), split(text_cols)
+    missing = [c for c in image_cols + text_cols + ([label] if label else []) if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing}; it has {list(df.columns)}")
+    labels = None
+    if label:
+        labels = _labels(df.pop(label), f"{path}: --label column {label!r}")
+    if columns:
+        keep = split(columns)
+        absent = [c for c in keep if c not in df.columns]
+        if absent:
+            raise ValueError(f"{path}: no column(s) {absent} (the model's modalities); it has {list(df.columns)}")
+        df = df[keep]
+    for c in df.columns:
+        if c in image_cols or c in text_cols or pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            continue
+        vals = df[c].dropna().astype(str)
+        is_img = len(vals) == len(df) and vals.str.lower().str.endswith(IMAGE_SUFFIXES).all()
+        (image_cols if is_img else text_cols).append(c)
+    records, kinds = {}, {}
+    for c in df.columns:
+        col = df[c]
+        if c in image_cols:
+            files = []
+            for i, v in enumerate(col):
+                f = Path(str(v)) if Path(str(v)).is_absolute() else path.parent / str(v)
+                if not isinstance(v, str) or not f.is_file():
+                    raise ValueError(f"record {i}: image {c!r} {v!r} is not a file (paths are relative to {path.parent})")
+                files.append(f)
+            records[c], kinds[c] = load_image_files(files, size=size), "image"
+        elif c in text_cols:
+            bad = col.isna() | (col.astype(str).str.strip() == "")
+            if bad.any():
+                raise ValueError(f"record {int(np.flatnonzero(bad.to_numpy())[0])}: text {c!r} is empty")
+            records[c], kinds[c] = col.astype(str).tolist(), "text"
+        else:
+            records[c], kinds[c] = col.to_numpy(dtype=np.float64), "numeric"
+    notes = [f"columns: {', '.join(f'{c} ({k})' for c, k in kinds.items())}"]
+    return Data("multimodal", None, list(records), np.arange(len(df)), labels, records=records, source=str(path),
+                notes=notes)
+
+
 def read_data(path, modality: str, columns=None, label=None, time=None, image_prep: dict | None = None,
               **reader) -> Data:
+    mm = {k: reader.pop(k) for k in ("image_cols", "text_cols", "size") if reader.get(k) is not None}
+    if mm and modality != "multimodal":
+        raise ValueError("--image-cols and --text-cols are for --modality multimodal")
     if modality == "image":
         if columns or label or time:
             raise ValueError("--columns, --label and --time are for tables and series; image labels come from an "
@@ -237,8 +300,12 @@ def read_data(path, modality: str, columns=None, label=None, time=None, image_pr
             raise ValueError("--columns, --label and --time are for tables and series; frame labels come from a "
                              "frame_labels.csv (video,frame,label) in or beside the video folder")
         return read_video(path)
+    if modality == "multimodal":
+        if time:
+            raise ValueError("--time is for series")
+        return read_manifest(path, label=label, columns=columns, **mm, **reader)
     if modality not in ("tabular", "series"):
-        raise ValueError(f"--modality must be tabular, series, image or video, got {modality!r}")
+        raise ValueError(f"--modality must be tabular, series, image, video or multimodal, got {modality!r}")
     return read_table(path, modality, columns, label, time, **reader)
 
 

@@ -146,7 +146,21 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
 
     notes = []
     adapter = get_modality(modality)
-    if adapter.name == "video":
+    if adapter.name == "multimodal":
+        reader = {k: v for k, v in (reader or {}).items() if v not in (None, False)}
+        if "size" not in reader and "image_size" in det.get_params():
+            reader["size"] = int(det.get_params()["image_size"])
+        d = read_data(data, "multimodal", columns, label, time_col, **reader)
+        keep = np.ones(len(d.ids), bool) if d.labels is None else d.labels == 0
+        if not keep.any():
+            raise ValueError(f"{data}: every record is labelled anomalous (label 1); nothing normal to fit on")
+        X = {k: (v[keep] if isinstance(v, np.ndarray) else [t for t, m in zip(v, keep) if m]) for k, v in d.records.items()}
+        n_rows, names = int(keep.sum()), d.names
+        # scoring reads new manifests the same way: the kinds found here, not inferred again
+        reader["image_cols"] = [c for c, v in d.records.items() if isinstance(v, np.ndarray) and v.ndim == 4]
+        reader["text_cols"] = [c for c, v in d.records.items() if isinstance(v, list)]
+        notes += d.notes + ([f"fitted on the {n_rows} records labelled 0 (of {len(keep)})"] if d.labels is not None else [])
+    elif adapter.name == "video":
         d = read_data(data, "video", columns, label, time_col)
         X, n_rows, names = [c.frames for c in d.clips], len(d.ids), []
         if d.labels is not None:

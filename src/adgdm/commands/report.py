@@ -47,7 +47,7 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
     contrib_cols = [c for c in df.columns if str(c).startswith("contrib:")]
     contrib = df[contrib_cols].to_numpy(dtype=np.float64) if contrib_cols else None
     names = [c[len("contrib:"):] for c in contrib_cols] or None
-    unit = {"time": "step", "image": "image", "video": "frame"}.get(id_col, "row")
+    unit = {"time": "step", "image": "image", "video": "frame", "record": "record"}.get(id_col, "row")
     rep.add_summary(scores, threshold, ids=ids, unit=unit, threshold_rule=rule, contributions=contrib,
                     feature_names=names, labels=labels)
     sections.append("summary")
@@ -64,6 +64,12 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
                        flagged=flagged, channel_names=chans, threshold=threshold,
                        contributions=df[by_chan].to_numpy(dtype=np.float64) if set(by_chan) <= set(df) else None)
         sections.append("series")
+    part_cols = [c for c in df.columns if str(c).startswith("part:")]
+    if part_cols:  # per-branch / per-modality z-scores the score fuses
+        top = df.assign(_s=scores).sort_values("_s", ascending=False).head(20)
+        rep.add_table(top[[c for c in (id_col, "score", "label") if c and c in top] + part_cols],
+                      title="Evidence per part (z-scores) of the top records")
+        sections.append("parts")
     if id_col == "video" and "frame" in df:
         sections += _video_timelines(rep, df, scores, labels, flagged, threshold)
     events = id_col == "time" and (flagged is not None or threshold is not None)

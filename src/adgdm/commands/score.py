@@ -33,6 +33,17 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
         d = read_data(data, "image", image_prep=prep)
         result = det.predict_result(d.images)
         extras = {"images": d.images, "maps": result.anomaly_map, "masks": d.masks}
+    elif modality == "multimodal":
+        reader = {**(meta.get("reader") or {}), **{k: v for k, v in (reader or {}).items() if v not in (None, False)}}
+        try:
+            d = read_data(data, "multimodal", columns, label, None, **reader)
+        except ValueError as e:  # a label column named at fit may be absent from new data
+            if label is not None and "no column(s)" in str(e) and label in str(e):
+                d = read_data(data, "multimodal", columns, None, None, **reader)
+            else:
+                raise
+        result = det.predict_result(d.records)
+        extras = {"notes": d.notes}
     elif modality == "video":
         d = read_data(data, "video")
         result = det.predict_result([c.frames for c in d.clips])
