@@ -198,7 +198,7 @@ class MMCross(MultimodalBase):
     name = "mm-cross"
     strategy = "cross"
 
-    def __init__(self, width: int = 128, depth: int = 2, max_steps: int = 3000, batch_size: int = 128, lr: float = 2e-3,
+    def __init__(self, width: int = 128, depth: int = 2, max_steps: int = 1500, batch_size: int = 128, lr: float = 2e-3,
                  cond_drop: float = 0.2, noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2,
                  score: str = "cond+gap", image_encoder: str = "efficientnet", text_encoder: str = "minilm",
                  image_size: int = 64, n_components: int = 64, cal_fraction: float = 0.2,
@@ -264,7 +264,7 @@ class MultimodalDefault(MultimodalBase):
 
     name = "multimodal"
 
-    def __init__(self, strategy: str = "cross", width: int = 128, depth: int = 2, max_steps: int = 3000,
+    def __init__(self, strategy: str = "cross", width: int = 128, depth: int = 2, max_steps: int = 1500,
                  batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.2,
                  noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2, score: str = "cond+gap",
                  late_params: dict | None = None, early_params: dict | None = None,

@@ -52,7 +52,7 @@ class _Model:
 class CrossModel(_Model):
     kind = "cross"
 
-    def __init__(self, width=128, depth=2, max_steps=3000, batch_size=128, lr=2e-3, cond_drop=0.2,
+    def __init__(self, width=128, depth=2, max_steps=1500, batch_size=128, lr=2e-3, cond_drop=0.2,
                  noise_levels=(0.05, 0.1, 0.2, 0.3), n_repeats=2, score="cond+gap", n_steps=1000, seed=0):
         if score not in ("cond", "gap", "cond+gap"):
             raise ValueError(f"score must be 'cond', 'gap' or 'cond+gap', got {score!r}")
