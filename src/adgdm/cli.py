@@ -384,8 +384,9 @@ def _build_app():
 
     @bench.command("multimodal")
     def bench_multimodal(
-        suite: str = typer.Option("digits-captions", "--suite", help="digits-captions (MNIST digits with captions)."),
-        data: Path = typer.Option(..., "--data", help="The MNIST folder (t10k idx files), e.g. ../shared/data/mnist."),
+        suite: str = typer.Option("digits-captions", "--suite", help="digits-captions (MNIST digits with captions) or "
+                                  "ped2-motion (UCSD Ped2 frames: appearance + motion)."),
+        data: Path = typer.Option(..., "--data", help="The MNIST folder (t10k idx files) or the Ped2 folder."),
         detectors: Optional[str] = typer.Option(None, help="Detector specs separated by ';' (diffusion[image], "
                                                 "diffusion[text]: the unimodal baselines)."),
         seeds: int = typer.Option(1, help="Number of seeds (0 .. N-1)."),
@@ -415,7 +416,7 @@ def _build_app():
         out = _bench_out(out, "multimodal", resume, force)
         try:
             selection = (select_strategy(load_digits_captions(data, n_train, n_test, 0)[0], 0, image_size)
-                         if select else None)
+                         if select and suite == "digits-captions" else None)
             csv_path = run_multimodal(suite, data, [d.strip() for d in detectors.split(";") if d.strip()]
                                       if detectors else None, seeds, n_train, n_test, image_size, out, resume,
                                       default_strategy=selection[0]["strategy"] if selection else None)
