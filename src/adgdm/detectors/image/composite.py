@@ -28,11 +28,11 @@ import torch
 from ..._params import store_params
 from ..._torch import seed_of
 from ...io import ModelFileError
-from ...scores.fusion import RobustZ, fuse
+from ...scores.fusion import RobustZ
 from ..base import nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
 from .base import ImageBase
-from .default import thumbnails
+from .default import TwoBranchScore, thumbnails
 from .feature import FeatureDiffusion, FeatureIdeal, PatchCore
 
 __all__ = ["FeatureGlobal"]
@@ -40,7 +40,7 @@ __all__ = ["FeatureGlobal"]
 _LOCAL = {"image-feat": FeatureDiffusion, "image-feat-ideal": FeatureIdeal, "image-patchcore": PatchCore}
 
 
-class FeatureGlobal(ImageBase):
+class FeatureGlobal(TwoBranchScore, ImageBase):
     """Global thumbnail branch + feature-space local branch (module docstring).
 
     Parameters
@@ -162,16 +162,6 @@ class FeatureGlobal(ImageBase):
             parts["global"] = self.global_.decision_function(thumbnails(imgs, int(self.global_size)))
         return parts
 
-    def _zscores(self, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {k: RobustZ(*self.z_params_[k])(v) for k, v in parts.items()}
-
-    def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        z = self._zscores(parts)
-        weights = {"global": 1.0, "local": float(self.local_weight)} if "global" in z else {"local": 1.0}
-        return fuse(z, weights)
-
-    def _scores_from(self, imgs: np.ndarray, maps: np.ndarray) -> np.ndarray:
-        return self._combine(self._branches(imgs, maps))
 
     def _parts(self, imgs: np.ndarray, maps: np.ndarray) -> dict:
         return self._zscores(self._branches(imgs, maps))

@@ -28,7 +28,7 @@ from ..base import nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
 from .seg import SYNTH_DEFECTS, ImageSegCycle
 
-__all__ = ["ImageDiffusion", "thumbnails"]
+__all__ = ["ImageDiffusion", "TwoBranchScore", "thumbnails"]
 
 
 def thumbnails(imgs: np.ndarray, side: int) -> np.ndarray:
@@ -41,7 +41,24 @@ def thumbnails(imgs: np.ndarray, side: int) -> np.ndarray:
     return a / (a.std(axis=1, keepdims=True) + 1e-6)
 
 
-class ImageDiffusion(ImageSegCycle):
+class TwoBranchScore:
+    """The image score of a global + local design: each branch's robust z against held-out normal
+    images (``z_params_``), the global one with weight 1 and the local one with ``local_weight``.
+    Shared by ``image`` and ``image-feat-global``; the class defines ``_branches``."""
+
+    def _zscores(self, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: RobustZ(*self.z_params_[k])(v) for k, v in parts.items()}
+
+    def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        z = self._zscores(parts)
+        weights = {"global": 1.0, "local": float(self.local_weight)} if "global" in z else {"local": 1.0}
+        return fuse(z, weights)
+
+    def _scores_from(self, imgs: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        return self._combine(self._branches(imgs, maps))
+
+
+class ImageDiffusion(TwoBranchScore, ImageSegCycle):
     """Recommended image detector: a global ideal-denoiser score on normalised thumbnails plus the
     ``image-cycle`` segmentation head for the anomaly map (module docstring).
 
@@ -119,16 +136,6 @@ class ImageDiffusion(ImageSegCycle):
             parts["global"] = self.global_.decision_function(thumbnails(imgs, self.global_size))
         return parts
 
-    def _zscores(self, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {k: RobustZ(*self.z_params_[k])(v) for k, v in parts.items()}
-
-    def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        z = self._zscores(parts)
-        weights = {"global": 1.0, "local": float(self.local_weight)} if "global" in z else {"local": 1.0}
-        return fuse(z, weights)
-
-    def _scores_from(self, imgs: np.ndarray, maps: np.ndarray) -> np.ndarray:
-        return self._combine(self._branches(imgs, maps))
 
     def _parts(self, imgs: np.ndarray, maps: np.ndarray) -> dict:
         parts = self._branches(imgs, maps)
