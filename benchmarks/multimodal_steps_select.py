@@ -1,5 +1,5 @@
 """Label-free re-choice of `mm-cross`'s training length (`max_steps`) on the digits-captions
-training pairs only: the protocol of `adgdm.bench.multimodal.select_strategy` (fit on 80% of the
+training pairs only, with `adgdm.bench.multimodal.select_strategy` (strategy `cross`) (fit on 80% of the
 training pairs; score the other 20% against synthetic anomalies made of them: captions shuffled
 among them, images noised), one row per `max_steps`, seeds 0..S-1.
 
@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from adgdm.bench import multimodal as mb
-from adgdm.metrics import auroc
 
 
 def main():
@@ -36,7 +35,8 @@ def main():
         train = mb.load_digits_captions(a.data, seed=seed)[0]  # training pairs only
         for steps in map(int, a.steps.split(",")):
             t0 = time.perf_counter()
-            r = _select(train, seed, steps)
+            r = dict(mb.select_strategy(train, seed, image_size=32, candidates=("cross",),
+                                        params={"max_steps": steps})[0])
             r.update(seed=seed, max_steps=steps, seconds=round(time.perf_counter() - t0, 1))
             rows.append(r)
             print(r, flush=True)
@@ -55,27 +55,6 @@ def main():
     Path(a.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
-
-def _select(train, seed, steps):
-    from adgdm.detectors import make_detector
-
-    rng = np.random.default_rng(1000 + seed)  # the same split and anomalies as select_strategy
-    n = len(train["text"])
-    perm = rng.permutation(n)
-    k = n // 5
-    ho, fit = perm[:k], perm[k:]
-    fit_rec = {"image": train["image"][fit], "text": [train["text"][i] for i in fit]}
-    held = {"image": train["image"][ho], "text": [train["text"][i] for i in ho]}
-    shuffled = {"image": held["image"], "text": [held["text"][i] for i in rng.permutation(k)]}
-    noised = {"image": np.clip(held["image"] + rng.normal(0, 0.5, held["image"].shape), 0, 1).astype(np.float32),
-              "text": held["text"]}
-    det = make_detector("mm-cross", max_steps=steps, random_state=seed, image_size=32).fit(fit_rec)
-    s0 = det.decision_function(held)
-    row = {}
-    for name, rec in (("shuffled", shuffled), ("noised", noised)):
-        row[f"auroc_{name}"] = round(100 * auroc(np.r_[np.zeros(k), np.ones(k)], np.r_[s0, det.decision_function(rec)]), 2)
-    row["mean"] = round((row["auroc_shuffled"] + row["auroc_noised"]) / 2, 2)
-    return row
 
 
 if __name__ == "__main__":

@@ -105,11 +105,26 @@ def _only(rec: dict, modality: str | None) -> dict:
     return rec if modality is None else {modality: rec[modality]}
 
 
-def select_strategy(train: dict, seed: int = 0, image_size: int = 32, candidates=CANDIDATES) -> list[dict]:
+def _fit_score(spec: str, seed: int, image_size: int, train: dict, test: dict, strategy: str | None = None):
+    """``(test scores, fit seconds, score seconds)`` of one detector spec."""
+    det, only = _make(spec, seed, image_size)
+    if spec == "multimodal" and strategy:
+        det.set_params(strategy=strategy)
+    t0 = time.perf_counter()
+    det.fit(_only(train, only))
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = det.predict_result(_only(test, only)).score
+    return scores, fit_s, time.perf_counter() - t0
+
+
+def select_strategy(train: dict, seed: int = 0, image_size: int = 32, candidates=CANDIDATES,
+                    params: dict | None = None) -> list[dict]:
     """Label-free choice of the ``multimodal`` strategy: fit on 80% of the training pairs, score the
     other 20% (normal) against synthetic anomalies made of them: captions shuffled among them
     (mismatches) and images with Gaussian noise (sd 0.5) under their own captions. Rows of
-    ``{strategy, auroc_shuffled, auroc_noised, mean}``, best first."""
+    ``{strategy, auroc_shuffled, auroc_noised, mean}``, best first. ``params``: other settings of
+    the ``multimodal`` detector, the same for every candidate (e.g. ``{"max_steps": 1500}``)."""
     from ..detectors import make_detector
 
     rng = np.random.default_rng(1000 + seed)
@@ -124,7 +139,8 @@ def select_strategy(train: dict, seed: int = 0, image_size: int = 32, candidates
               "text": held["text"]}
     rows = []
     for strategy in candidates:
-        det = make_detector("multimodal", strategy=strategy, random_state=seed, image_size=image_size).fit(fit_rec)
+        det = make_detector("multimodal", strategy=strategy, random_state=seed, image_size=image_size,
+                            **(params or {})).fit(fit_rec)
         s0 = det.decision_function(held)
         row = {"strategy": strategy}
         for name, rec in (("shuffled", shuffled), ("noised", noised)):
@@ -158,15 +174,7 @@ def run_multimodal(suite: str, data, detectors: Iterable[str] | None = None, see
                 if all((t, spec, seed) in done for t in (*TYPES, "pooled")):
                     bar.update(1)
                     continue
-                det, only = _make(spec, seed, image_size)
-                if spec == "multimodal" and default_strategy:
-                    det.set_params(strategy=default_strategy)
-                t0 = time.perf_counter()
-                det.fit(_only(train, only))
-                fit_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                scores = det.predict_result(_only(test, only)).score
-                score_s = time.perf_counter() - t0
+                scores, fit_s, score_s = _fit_score(spec, seed, image_size, train, test, default_strategy)
                 s_norm = scores[:n_test]
                 offsets = {t: (n_test * (i + 1), n_test * (i + 2)) for i, t in enumerate(TYPES)}
                 groups = {t: scores[a:b] for t, (a, b) in offsets.items()}
@@ -261,13 +269,7 @@ def _run_ped2(data, detectors, seeds, image_size, out, resume, progress) -> Path
                 if ("ped2", spec, seed) in done:
                     bar.update(1)
                     continue
-                det, only = _make(spec, seed, image_size)
-                t0 = time.perf_counter()
-                det.fit(_only(train, only))
-                fit_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                scores = det.predict_result(_only(test, only)).score
-                score_s = time.perf_counter() - t0
+                scores, fit_s, score_s = _fit_score(spec, seed, image_size, train, test)
                 write({"suite": "ped2-motion", "dataset": "ped2", "detector": spec, "seed": seed,
                        "auroc": round(100 * auroc(y, scores), 2), "auprc": round(100 * auprc(y, scores), 2),
                        "fit_s": round(fit_s, 2), "score_s": round(score_s, 2),
