@@ -96,6 +96,9 @@ def test_cli_fit_and_score_a_folder_of_clips(tmp_path):
     assert list(df.columns[:3]) == ["video", "frame", "score"] and len(df) == 12 and s["rows"] == 12
     assert (df.video == "c0").all() and df.frame.tolist() == list(range(12))
     assert "label" in df and s["auroc"] > 0.9  # the moving block's frames score highest
+    assert not any("fitted on" in n for n in s.get("notes", []))
+    again = run_score(tmp_path / "m", tmp_path / "train", tmp_path / "s2.csv")  # the training footage itself
+    assert any("c0, c1 are footage this model was fitted on" in n for n in again["notes"])
     pytest.importorskip("plotly")
     from adgdm.commands.report import run_report
 

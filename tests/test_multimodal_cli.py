@@ -94,3 +94,17 @@ def test_motion_vectors_and_the_ped2_motion_suite_on_a_tiny_folder(tmp_path):
     df = pd.read_csv(out)
     assert set(df.detector) == {"mm-late", "diffusion[motion]"} and (df.n_test == 7).all()
     assert df.set_index("detector").auroc["diffusion[motion]"] == 100.0
+
+
+def test_a_label_or_index_column_left_in_the_manifest_is_not_a_modality(tmp_path):
+    from adgdm.commands.fit import run_fit
+
+    path = _manifest(tmp_path, 30)
+    df = pd.read_csv(path)
+    df.insert(0, "id", range(len(df)))  # an index column, and "label" not declared with --label
+    df.to_csv(tmp_path / "with_id.csv", index=False)
+    info = run_fit(tmp_path / "with_id.csv", modality="multimodal", detector="mm-late", out=tmp_path / "m",
+                   params={"image_encoder": "pixels", "text_encoder": "hash"})
+    notes = " ".join(info["notes"])
+    assert info["columns"] == ["photo", "caption", "x"]
+    assert "left out column 'id': an index column" in notes and "left out column 'label'" in notes

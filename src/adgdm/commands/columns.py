@@ -56,7 +56,7 @@ def select_features(df, where: str, columns=None, exclude=(), modality: str = "t
         if c in exclude:
             continue
         v = numeric_column(df[c], c, where)
-        reason = _drop_reason(c, v, modality)
+        reason = drop_reason(c, v, modality)
         if reason:
             dropped[c] = reason
         else:
@@ -67,7 +67,7 @@ def select_features(df, where: str, columns=None, exclude=(), modality: str = "t
     return names, np.column_stack(X), dropped
 
 
-def _drop_reason(name: str, v, modality: str) -> str | None:
+def drop_reason(name: str, v, modality: str) -> str | None:
     if v is None:
         return "text"
     if LABEL_LIKE.match(name):

@@ -262,7 +262,9 @@ def read_manifest(path, image_cols=None, text_cols=None, label=None, size: int =
         vals = df[c].dropna().astype(str)
         is_img = len(vals) == len(df) and vals.str.lower().str.endswith(IMAGE_SUFFIXES).all()
         (image_cols if is_img else text_cols).append(c)
-    records, kinds = {}, {}
+    from .columns import drop_reason, numeric_column
+
+    records, kinds, dropped = {}, {}, {}
     for c in df.columns:
         col = df[c]
         if c in image_cols:
@@ -279,8 +281,16 @@ def read_manifest(path, image_cols=None, text_cols=None, label=None, size: int =
                 raise ValueError(f"record {int(np.flatnonzero(bad.to_numpy())[0])}: text {c!r} is empty")
             records[c], kinds[c] = col.astype(str).tolist(), "text"
         else:
-            records[c], kinds[c] = col.to_numpy(dtype=np.float64), "numeric"
+            v = numeric_column(col, c, str(path))
+            reason = None if columns else drop_reason(c, v, "multimodal")  # the model's own columns stay
+            if reason:
+                dropped[c] = reason
+                continue
+            records[c], kinds[c] = v, "numeric"
+    if not records:
+        raise ValueError(f"{path}: no usable modality ({'; '.join(f'{c}: {r}' for c, r in dropped.items())})")
     notes = [f"columns: {', '.join(f'{c} ({k})' for c, k in kinds.items())}"]
+    notes += [f"left out column {c!r}: {r}" for c, r in dropped.items()]
     return Data("multimodal", None, list(records), np.arange(len(df)), labels, records=records, source=str(path),
                 notes=notes)
 

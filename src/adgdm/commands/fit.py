@@ -163,6 +163,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     elif adapter.name == "video":
         d = read_data(data, "video", columns, label, time_col)
         X, n_rows, names = [c.frames for c in d.clips], len(d.ids), []
+        clip_hashes = {c.name: clip_hash(c.frames) for c in d.clips}  # score says when it meets them again
         if d.labels is not None:
             notes.append("video: the frame labels are ignored when fitting (fit on normal footage only)")
     elif adapter.source == "folder":
@@ -219,6 +220,8 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
                 "time": time_col, "reader": reader or {}, "threshold": dict(rule, value=float(det.threshold_)), "seed": seed,
                 "data": str(data), "fit_seconds": round(fit_s, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         record_fingerprint(meta, tmp, X, adapter.name)  # how score knows the fitted data (insample.py)
+        if adapter.name == "video":
+            meta["clip_hashes"] = clip_hashes
         (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json_default))
         size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 1e6
         if size_mb > 10:
@@ -233,6 +236,14 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     return {"model": str(out), "detector": spec, "modality": modality, "n_fit": n_rows, "features": len(names) or None,
             "threshold": float(det.threshold_), "threshold_method": rule["method"], "fit_seconds": round(fit_s, 3),
             "columns": names, "model_mb": round(size_mb, 3), "notes": notes}
+
+
+def clip_hash(frames) -> str:
+    """SHA-256 of a clip's frames (float32 bytes and shape): the same footage gives the same hash."""
+    import hashlib
+
+    a = np.ascontiguousarray(frames, dtype=np.float32)
+    return hashlib.sha256(str(a.shape).encode() + memoryview(a).cast("B")).hexdigest()
 
 
 def check_finite(X, names, data, fill=None) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import ID_COLUMN, read_data, write_frame
-from .fit import check_finite, read_model
+from .fit import check_finite, clip_hash, read_model
 from .insample import apply as apply_insample, det_unit
 
 SCORE_BATCH = 4096
@@ -47,7 +47,15 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
     elif modality == "video":
         d = read_data(data, "video")
         result = det.predict_result([c.frames for c in d.clips])
-        extras = {"clips": d.clips, "maps": result.anomaly_map, "notes": d.notes}
+        seen = meta.get("clip_hashes") or {}
+        known = set(seen.values())
+        again = [c.name for c in d.clips if known and clip_hash(c.frames) in known]
+        notes = list(d.notes)
+        if again:
+            notes.append(f"clip(s) {', '.join(again)} are footage this model was fitted on: their scores are "
+                         "in-sample (lower than new footage of the same scene would get); score held-out footage "
+                         "to judge the model")
+        extras = {"clips": d.clips, "maps": result.anomaly_map, "notes": notes}
     else:
         if Path(data).is_dir():
             raise ValueError(f"{data} is a folder, but this is a {modality} model: give a CSV, Parquet or NPZ file")
@@ -121,7 +129,9 @@ def run_score(model_dir, data, out, columns=None, label=None, time_col=None, exp
     summary = {"out": str(out), "rows": len(frame), "flagged": int(frame["flagged"].sum()),
                "threshold": float(det.threshold_), "modality": meta["modality"], "detector": meta.get("detector")}
     if "in_sample" in frame:
-        summary.update(in_sample=int(frame["in_sample"].sum()), notes=extras.get("notes", []))
+        summary["in_sample"] = int(frame["in_sample"].sum())
+    if "in_sample" in frame or extras.get("notes"):
+        summary["notes"] = extras.get("notes", [])
     if "label" in frame:
         from ..metrics import auroc
 
