@@ -103,3 +103,16 @@ def test_run_loco_end_to_end_and_cli(tmp_path):
     res = CliRunner().invoke(_build_app(), ["bench", "series", "--protocol", "nope", "--suite", "skab", "--data",
                                             str(data), "--out", str(tmp_path / "o3.csv")])
     assert res.exit_code == 2
+
+
+def test_loco_splits_never_share_a_group_between_choice_and_report():
+    from adgdm.bench.loco import loco_splits
+
+    files = [f"{g}/{i}" for g in ("realKnownCause", "realAWSCloudwatch", "artificialWithAnomaly") for i in range(4)]
+    files += ["realAdExchange/x", "realAdExchange/y"]
+    splits = loco_splits(files)
+    assert [g for g, _, _ in splits] == sorted({f.split("/")[0] for f in files})
+    for g, choose, report in splits:
+        assert report and all(f.split("/")[0] == g for f in report)
+        assert not {f.split("/")[0] for f in choose} & {g}
+        assert sorted(choose + report) == sorted(files)

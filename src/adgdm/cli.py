@@ -640,6 +640,45 @@ def _build_app():
         if not json_out:
             typer.echo(f"wrote {r['out']} ({r['kind']} report: {', '.join(r['sections'])})")
 
+    pretrain = typer.Typer(help="Pretrain networks shared across datasets.", no_args_is_help=True)
+    app.add_typer(pretrain, name="pretrain")
+
+    @pretrain.command("series")
+    def pretrain_series_cmd(
+        out: Path = typer.Option(..., "--out", help="Folder to write model.json + weights.safetensors to."),
+        data: Optional[Path] = typer.Option(None, "--data", help="A folder of your own series (.csv: every numeric "
+                                            "column; .npy); default: seeded synthetic series only."),
+        steps: int = typer.Option(10000, help="Optimiser steps."),
+        seed: int = typer.Option(0, help="Seed of the synthetic series, the windows and the training."),
+        width: int = typer.Option(64, help="Channels of the temporal conv net."),
+        depth: int = typer.Option(7, help="Dilated blocks (receptive field about 2**depth * 3 steps)."),
+        n_series: int = typer.Option(4000, "--n-series", help="Synthetic series to draw (without --data)."),
+        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+    ):
+        """Pretrain the cross-series window denoiser that ``series-pre`` scores with.
+
+        Example: adgdm pretrain series --out my-series-model --data my_series/ --steps 4000
+        (then: adgdm fit data.csv --detector 'series-pre:weights=my-series-model' ...)
+        """
+        from .pretrained.series import pretrain_series
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        if (out / "weights.safetensors").exists() and not force:
+            typer.secho(f"error: {out} already holds a model; pass --force to overwrite it", fg="red", err=True)
+            raise typer.Exit(2)
+        command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        try:
+            path = pretrain_series(out, data=data, steps=steps, seed=seed, width=width, depth=depth, n_series=n_series,
+                                   progress=True, command=command)
+        except (ValueError, FileNotFoundError) as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"wrote {path / 'model.json'} and {path / 'weights.safetensors'}")
+
     @app.command()
     def info(device: bool = typer.Option(False, "--device", help="Also load torch to report the device, CUDA and "
                                          "threads (slower)."),

@@ -59,6 +59,14 @@ def per_file_values(rows, metric: str, specs: Iterable[str] | None = None) -> di
     return table
 
 
+def loco_splits(files: Iterable[str], group_of: Callable[[str], str] = group_of_name) -> list:
+    """``[(group, choice files, report files)]``, one per group: the group's files are reported on,
+    every other group's files choose; no file (and no group) is on both sides."""
+    files = sorted(files)
+    return [(g, [d for d in files if group_of(d) != g], [d for d in files if group_of(d) == g])
+            for g in sorted({group_of(d) for d in files})]
+
+
 def choose_per_group(rows, group_of: Callable[[str], str] = group_of_name, metric: str = "vus_pr",
                      specs: Iterable[str] | None = None) -> dict:
     """Leave-one-group-out choice among ``specs`` (default: every detector in ``rows``, in order of
@@ -92,9 +100,7 @@ def choose_per_group(rows, group_of: Callable[[str], str] = group_of_name, metri
         return s, m
 
     out = {}
-    for g in groups:
-        held = [d for d in files if group_of(d) == g]
-        train = [d for d in files if group_of(d) != g]
+    for g, train, held in loco_splits(files, group_of):
         chosen, train_value = best(train)
         own, own_value = best(held)
         out[g] = {"chosen_spec": chosen, "held_out_value": _mean(table[chosen][d] for d in held),

@@ -16,6 +16,8 @@ from .series.baselines import MatrixProfile, SubIForest, SubPCA
 from .series.window import SeriesForecast, SeriesImpute, SeriesRecon
 from .series.cycle import SeriesCycle
 from .series.diffusion import SeriesDiffusion
+from .series.pretrained import SeriesPretrained
+from .series.fusion import SeriesFusion
 from .multimodal import MMCross, MMEarly, MMLate, MultimodalDefault
 from .video import FrameDiff, VideoDefault, VideoIdeal, VideoImage, VideoPred
 from .registry import detector_class, list_detectors, load, make_detector, parse_spec, register
@@ -23,6 +25,7 @@ from .registry import detector_class, list_detectors, load, make_detector, parse
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector,
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
+             SeriesPretrained, SeriesFusion,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
              FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion, FeatureGlobal,
              VideoDefault, VideoPred, VideoIdeal, VideoImage, FrameDiff,
@@ -31,7 +34,7 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
-           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SubPCA", "SubIForest", "MatrixProfile",
+           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SubPCA", "SubIForest", "MatrixProfile",
            "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff",
            "MultimodalDefault", "MMCross", "MMLate", "MMEarly",
            "detector_class", "list_detectors", "load", "make_detector", "parse_spec", "register"]

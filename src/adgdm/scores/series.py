@@ -15,6 +15,7 @@ import torch
 from ..diffusion import NoiseSchedule, reverse
 
 __all__ = ["masked_denoise", "reconstruction_errors", "imputation_errors", "forecast_errors", "grating_masks",
+           "observed_stats", "normalised_errors",
            "forecast_mask"]
 
 
@@ -36,10 +37,12 @@ def forecast_mask(channels: int, length: int, horizon: int) -> torch.Tensor:
 
 @torch.no_grad()
 def masked_denoise(net, schedule: NoiseSchedule, x0: torch.Tensor, mask: torch.Tensor, t_start: int, n_steps: int,
-                   noise: torch.Tensor) -> torch.Tensor:
+                   noise: torch.Tensor, clip: float | None = None) -> torch.Tensor:
     """Noise the hidden positions of ``x0`` to step ``t_start`` with ``noise`` (``(channels, length)``,
     shared by every window, so a window's score does not depend on its batch), then run ``n_steps``
-    deterministic DDIM steps conditioned on the observed positions. Returns ``x0_hat``."""
+    deterministic DDIM steps conditioned on the observed positions (``clip`` bounds each step's
+    clean estimate: from the end of a cosine chain, ``1 / sqrt(abar)`` amplifies any noise-prediction
+    error). Returns ``x0_hat``."""
     mask = mask.to(x0)
     hidden = 1.0 - mask
     cond = torch.cat([x0 * mask, mask.expand_as(x0)], dim=1)
@@ -47,7 +50,7 @@ def masked_denoise(net, schedule: NoiseSchedule, x0: torch.Tensor, mask: torch.T
     x = schedule.add_noise(x0, noise.to(x0).expand_as(x0), t) * hidden
     # the network sees the hidden positions only; DDIM steps act per position, so what the loop
     # carries at the observed ones never reaches the hidden ones and is dropped at the end
-    x = reverse(lambda x, tt: net(x * hidden, tt, cond), schedule, x, int(t_start), n_steps)
+    x = reverse(lambda x, tt: net(x * hidden, tt, cond), schedule, x, int(t_start), n_steps, clip=clip)
     return x * hidden + x0 * mask
 
 
@@ -78,3 +81,36 @@ def forecast_errors(net, schedule: NoiseSchedule, x0: torch.Tensor, horizon: int
     """Forecast the last ``horizon`` steps from the rest, from pure noise; error there, 0 elsewhere."""
     mask = forecast_mask(x0.shape[1], x0.shape[2], horizon).to(x0)
     return _errors(net, schedule, x0, mask, schedule.n_steps - 1, n_steps, noise)
+
+
+def observed_stats(x: torch.Tensor, mask: torch.Tensor, floor: float = 1e-2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of each window ``(batch, channels, length)`` over its observed
+    positions (``mask`` 1), per channel; the deviation is at least ``floor`` (a flat history would
+    otherwise blow up every error). The hidden positions never enter, so an anomaly there cannot
+    hide itself by inflating the scale it is measured in."""
+    m = mask.to(x).expand_as(x)
+    n = m.sum(dim=-1, keepdim=True).clamp(min=1.0)
+    mean = (x * m).sum(dim=-1, keepdim=True) / n
+    var = (((x - mean) * m) ** 2).sum(dim=-1, keepdim=True) / n
+    return mean, var.sqrt().clamp(min=float(floor))
+
+
+def normalised_errors(net, schedule: NoiseSchedule, x0: torch.Tensor, mask: torch.Tensor, t_start: int, n_steps: int,
+                      noises: torch.Tensor, floor: float = 1e-2, clip: float = 20.0) -> torch.Tensor:
+    """Squared error of the hidden positions predicted from the observed ones, each window first
+    normalised by its observed part (:func:`observed_stats`), as a network pretrained across
+    series expects. The hidden positions start at ``t_start`` from noise around 0 (the prior mean
+    of a normalised window; their true values never enter) and ``n_steps`` DDIM steps generate
+    them, once per noise in ``noises`` (``(k, channels, length)``); the *mean* prediction is
+    compared with the truth (an estimate of the posterior mean: the forecast, not one sample of
+    it). Starting below the end of the chain keeps ``1 / sqrt(abar)``, which multiplies every
+    noise-prediction error in the first clean estimate, small. Errors are in units of the window's
+    observed deviation; 0 at observed positions. ``clip`` bounds the clean estimates."""
+    mean, std = observed_stats(x0, mask, floor)
+    z = (x0 - mean) / std
+    known = z * mask.to(z)
+    pred = torch.zeros_like(z)
+    for noise in noises:
+        pred += masked_denoise(net, schedule, known, mask, int(t_start), n_steps, noise, clip)
+    pred /= len(noises)
+    return (pred - z) ** 2 * (1.0 - mask.to(x0))
