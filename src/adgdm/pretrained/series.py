@@ -6,7 +6,7 @@ learned ``series-impute`` scores VUS-PR 0.23 on NAB). One univariate masked wind
 (``TemporalConvNet``, CSDI-style: it sees the observed steps of a window and denoises the hidden
 ones) is trained instead on many series of different periods, shapes, noise and scales, each
 window normalised by the mean and deviation of its observed steps, so the model is scale-free and
-channel-free. The weights that ship with adgdm (``adgdm/pretrained/series/``) were trained on
+channel-free. The weights that ship with adgdm (``adgdm/pretrained/weights/series/``) were trained on
 seeded synthetic series only (:mod:`adgdm.data.series_synth`) by the command in their
 ``model.json``: no benchmark series leaks into them. The same function pretrains on a folder of a
 user's own series.
@@ -37,7 +37,7 @@ from ..scores.series import grating_masks, observed_stats
 
 __all__ = ["pretrain_series", "load_series_model", "DEFAULT_DIR", "FORMAT", "training_masks", "read_series_folder"]
 
-DEFAULT_DIR = Path(__file__).resolve().parent / "series"
+DEFAULT_DIR = Path(__file__).resolve().parent / "weights" / "series"
 FORMAT = "adgdm-pretrained-series/1"
 FLOOR = 1e-2  # the least window deviation errors are measured in (flat histories)
 
