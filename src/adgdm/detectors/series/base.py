@@ -39,11 +39,17 @@ class SeriesBase(BaseDetector):
         """The base's ``threshold_``; with ``alarm="drift"`` also ``alarm_rule_``, the drift-aware
         rule fitted on the calibration scores, and ``labels_`` from it."""
         super()._finish_fit(scores, calibration, calibration_scores)
+        self._fit_alarm()
+
+    def _fit_alarm(self) -> None:
+        """(Re)fit the alarm rule the parameters ask for on ``calibration_scores_`` (cheap: after
+        ``set_params(alarm=..., alarm_depth=...)`` on a fitted detector, no refit of the model is
+        needed; the benchmark compares rules this way)."""
         self.__dict__.pop("alarm_rule_", None)
         rule = self._drift_rule()
         if rule is not None:
             self.alarm_rule_ = rule.fit(self.calibration_scores_)
-            self.labels_ = self._flags(self.decision_scores_).astype(int)
+        self.labels_ = self._flags(self.decision_scores_).astype(int)
 
     def _flags(self, scores: np.ndarray) -> np.ndarray:
         """Static: scores above ``threshold_``. Drift: :class:`adgdm.thresholds.DriftAlarm` run over
