@@ -130,3 +130,17 @@ def test_pooled_choice_caps_the_false_alarm_rate_on_the_other_groups():
     rows, lines = write_pooled_loco(_count_rows(), "toy", ["lo", "hi"])
     assert {r["held_out_group"]: r["chosen_spec"] for r in rows} == {"A": "lo", "B": "lo"}
     assert any("pooled F1" in ln for ln in lines) and all(r["metric"] == "thr_f1" for r in rows)
+
+
+def test_write_loco_with_the_pooled_metric(tmp_path):
+    from adgdm.bench.loco import LOCO_COLUMNS, write_loco
+
+    path = tmp_path / "r.csv"
+    pd.DataFrame(_count_rows()).to_csv(path, index=False)
+    loco_csv, md = write_loco(path, "skab", ["lo", "hi"], metrics=["thr_f1"])
+    df = pd.read_csv(loco_csv)
+    assert list(df.columns) == LOCO_COLUMNS and set(df.metric) == {"thr_f1"} and set(df.chosen_spec) == {"lo"}
+    assert "## thr_f1 (pooled" in md and loco_csv.with_suffix(".md").exists()
+    with pytest.raises(ValueError, match="metric"):
+        from adgdm.bench.loco import run_loco
+        run_loco("skab", tmp_path, ["lo"], metrics=["thr_f2"], out=tmp_path / "x.csv", progress=False)
