@@ -46,6 +46,27 @@ def test_run_series_writes_rows_resumes_and_summarises(tmp_path):
     assert "## skab: 2 files" in md and "`series`" in md and (tmp_path / "r.md").exists()
 
 
+
+def test_run_series_counts_the_drift_rule_flags(tmp_path):
+    """alarm="drift": the thresholded metrics come from the detector's own flags (predict), not threshold_."""
+    from adgdm.bench.series import run_series
+    from adgdm.data.series import load_skab
+    from adgdm.detectors import make_detector
+
+    data = _skab_folder(tmp_path / "skab", n_files=1)
+    out = tmp_path / "r.csv"
+    spec = "series:alarm=drift,alarm_depth=20"
+    run_series("skab", data, detectors=["series", spec], seeds=1, out=out, progress=False)
+    rows = {r["detector"]: r for r in csv.DictReader(out.open())}
+    rec = load_skab(data)[0]
+    det = make_detector(spec, random_state=0).fit(rec.train_values)
+    pred = det.predict(rec.values)[rec.train_end:]
+    y = rec.labels[rec.train_end:]
+    assert int(rows[spec]["tp"]) == int(((pred == 1) & (y == 1)).sum())
+    assert int(rows[spec]["fp"]) == int(((pred == 1) & (y == 0)).sum())
+    static = det.decision_function(rec.values)[rec.train_end:] > det.threshold_
+    assert int(rows["series"]["fp"]) == int((static & (y == 0)).sum())
+
 def test_run_series_rejects_unknown_suite_and_detector(tmp_path):
     from adgdm.bench.series import run_series
 

@@ -116,3 +116,44 @@ def test_loco_splits_never_share_a_group_between_choice_and_report():
         assert report and all(f.split("/")[0] == g for f in report)
         assert not {f.split("/")[0] for f in choose} & {g}
         assert sorted(choose + report) == sorted(files)
+
+
+def _count_rows():
+    # counts (tp, fp, fn, tn) per file: "lo" has few false alarms, "hi" many but a better F1 on group B
+    c = {("A/1", "lo"): (80, 5, 20, 95), ("A/1", "hi"): (100, 60, 0, 40),
+         ("B/1", "lo"): (50, 5, 50, 95), ("B/1", "hi"): (100, 30, 0, 70)}
+    return [{"dataset": d, "detector": s, "seed": 0, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+            for (d, s), (tp, fp, fn, tn) in c.items()]
+
+
+def test_pooled_choice_caps_the_false_alarm_rate_on_the_other_groups():
+    from adgdm.bench.loco import choose_pooled_per_group, pooled_counts, pooled_rates, write_pooled_loco
+
+    c = choose_pooled_per_group(_count_rows(), specs=["lo", "hi"], far_max=20.0)
+    # held out A: on B, "hi" has FAR 30% > 20%, so "lo" is chosen although its F1 there is lower
+    assert c["A"]["chosen_spec"] == "lo" and c["A"]["held_out"]["f1"] == pytest.approx(160 / 185)
+    assert c["A"]["held_out"]["far"] == pytest.approx(5.0) and c["A"]["train"]["far"] == pytest.approx(5.0)
+    # no cap: the best F1 on the others wins
+    assert choose_pooled_per_group(_count_rows(), specs=["lo", "hi"], far_max=100.0)["A"]["chosen_spec"] == "hi"
+    # every candidate over the cap: the best F1 among all
+    assert choose_pooled_per_group(_count_rows(), specs=["hi"], far_max=1.0)["B"]["chosen_spec"] == "hi"
+    counts = pooled_counts(_count_rows() + [{**_count_rows()[0], "seed": 1}])  # seeds are pooled
+    assert counts["lo"]["A/1"] == [160, 10, 40, 190]
+    assert pooled_rates(counts["hi"], ["A/1", "B/1"]) == pytest.approx({"f1": 400 / 490, "far": 45.0, "mar": 0.0})
+    rows, lines = write_pooled_loco(_count_rows(), "toy", ["lo", "hi"])
+    assert {r["held_out_group"]: r["chosen_spec"] for r in rows} == {"A": "lo", "B": "lo"}
+    assert any("pooled F1" in ln for ln in lines) and all(r["metric"] == "thr_f1" for r in rows)
+
+
+def test_write_loco_with_the_pooled_metric(tmp_path):
+    from adgdm.bench.loco import LOCO_COLUMNS, write_loco
+
+    path = tmp_path / "r.csv"
+    pd.DataFrame(_count_rows()).to_csv(path, index=False)
+    loco_csv, md = write_loco(path, "skab", ["lo", "hi"], metrics=["thr_f1"])
+    df = pd.read_csv(loco_csv)
+    assert list(df.columns) == LOCO_COLUMNS and set(df.metric) == {"thr_f1"} and set(df.chosen_spec) == {"lo"}
+    assert "## thr_f1 (pooled" in md and loco_csv.with_suffix(".md").exists()
+    with pytest.raises(ValueError, match="metric"):
+        from adgdm.bench.loco import run_loco
+        run_loco("skab", tmp_path, ["lo"], metrics=["thr_f2"], out=tmp_path / "x.csv", progress=False)

@@ -199,7 +199,9 @@ def _build_app():
                                           "(NAB categories, SKAB folders); also writes OUT_loco.csv and .md."),
         reference: Optional[str] = typer.Option(None, "--reference",
                                                 help="loco: fixed specs scored and shown beside, never chosen."),
-        metric: str = typer.Option("vus_pr,auroc", "--metric", help="loco: metrics to choose on, comma-separated."),
+        metric: str = typer.Option("vus_pr,auroc", "--metric",
+                                   help="loco: metrics to choose on, comma-separated; thr_f1: the pooled F1 at "
+                                        "the label-free threshold, among specs with FAR <= 20% on the others."),
     ):
         """NAB / SKAB protocols on series; writes OUT and OUT with a .md summary.
 

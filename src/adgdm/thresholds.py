@@ -27,7 +27,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["contamination_threshold", "pot_threshold", "fixed_threshold", "fit_gpd", "SPOT", "choose_threshold",
+__all__ = ["contamination_threshold", "pot_threshold", "fixed_threshold", "fit_gpd", "SPOT", "DriftAlarm",
+           "drift_alarms", "choose_threshold",
            "apply_threshold", "calibrated_proba", "calibration_scores", "METHODS", "MIN_PEAKS"]
 
 METHODS = ("contamination", "pot", "fixed")
@@ -319,6 +320,184 @@ class SPOT:
         return flags, thresholds
 
 
+class DriftAlarm:
+    """A label-free alarm rule for scores whose normal level drifts after training: each score is
+    judged against a slowly updated *reference*, not against a fixed threshold (the DSPOT idea of
+    Siffer et al., KDD 2017, with an exponentially weighted reference).
+
+    The scores are first put on a log-like scale, ``u = asinh((s - median) / IQR)`` (median and
+    inter-quartile range of the training scores; ``log=False`` keeps ``u = s``), so that the few
+    huge scores of an anomaly do not swamp the reference. The reference starts at the median of the
+    training ``u`` and follows the stream: ``r <- r + (u - r) / depth`` after each score that is not
+    flagged. A score is flagged when its *residual* ``u - r`` exceeds ``threshold_``, the ``1 - q``
+    quantile (``tail="pot"``: the POT estimate, :func:`pot_threshold`) of the residuals of the
+    training scores, run through the same reference. So a level that creeps up over many steps is
+    followed by the reference and raises no alarm, while a jump (a spike or the onset of a fault)
+    does.
+
+    Flagged scores do not move the reference (DSPOT's rule: anomalies must not become the normal
+    level), unless ``absorb`` is set: then they move it at the slower rate ``1 / absorb``, so that a
+    lasting change of level (a system that does not return to its old state after a fault) stops
+    being flagged after some multiple of ``absorb`` steps instead of never.
+
+    ``fit(train_scores)`` sets the scale, ``threshold_`` and the starting reference ``ref0_``;
+    ``update(scores)`` judges new scores in order and returns their flags, carrying the reference
+    over from call to call (a stream); ``reset()`` goes back to ``ref0_``. Feeding a sequence in
+    pieces gives the same flags as :meth:`run` on the whole (``update`` of one piece after
+    ``reset``), which is :func:`drift_alarms`.
+
+    Parameters
+    ----------
+    q : share of the training residuals above ``threshold_``, in (0, 0.5].
+    depth : memory of the reference in steps (>= 1): how fast it follows a drifting normal level.
+    absorb : None (flagged scores never move the reference) or the memory (>= 1 step) with which
+        they do; larger than ``depth`` to make sense.
+    tail : ``"quantile"`` (the empirical ``1 - q`` quantile) or ``"pot"`` (a GPD fitted over the
+        ``level`` quantile of the residuals).
+    level : the initial quantile of ``tail="pot"``.
+    log : put the scores on the ``asinh`` scale first (True) or keep them (False).
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> train = rng.normal(size=400)
+    >>> test = rng.normal(size=2000) + np.linspace(0.0, 8.0, 2000)   # the normal level drifts by 8
+    >>> test[1500] += 30.0                                             # one spike
+    >>> rule = DriftAlarm(q=0.001, depth=50).fit(train)
+    >>> flags = rule.update(test)
+    >>> bool(flags[1500]), int(flags.sum())
+    (True, 1)
+    >>> int((test > np.quantile(train, 0.999)).sum()) > 1000          # a fixed threshold: drift flagged
+    True
+    """
+
+    TAILS = ("quantile", "pot")
+
+    def __init__(self, q: float = 0.01, depth: int = 100, absorb: int | None = None, tail: str = "quantile",
+                 level: float = 0.9, log: bool = True):
+        self.q = q
+        self.depth = depth
+        self.absorb = absorb
+        self.tail = tail
+        self.level = level
+        self.log = log
+
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in ("q", "depth", "absorb", "tail", "level", "log")}
+
+    def _check_params(self) -> None:
+        _check_fraction(self.q, "q", hi_inclusive=True, hi=0.5)
+        for name in ("depth", "absorb"):
+            v = getattr(self, name)
+            if name == "absorb" and v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(float(v)) or float(v) < 1:
+                raise ValueError(f"{name} must be a number of steps >= 1" + (" or None" if name == "absorb" else "")
+                                 + f", got {v!r}")
+        if self.tail not in self.TAILS:
+            raise ValueError(f"tail must be one of {', '.join(self.TAILS)}, got {self.tail!r}")
+        if self.tail == "pot":
+            _check_q_level(self.q, self.level)
+        if not isinstance(self.log, (bool, np.bool_)):
+            raise ValueError(f"log must be True or False, got {self.log!r}")
+
+    def _u(self, s: np.ndarray) -> np.ndarray:
+        return np.arcsinh((s - self.center_) / self.scale_) if self.log else s
+
+    def fit(self, train_scores) -> "DriftAlarm":
+        """Set the scale, the starting reference and ``threshold_`` from (mostly) normal scores, in
+        time order."""
+        self._check_params()
+        s = _check_scores(train_scores)
+        if len(s) < 2:
+            raise ValueError(f"DriftAlarm needs at least 2 training scores, got {len(s)}")
+        self.center_ = float(np.median(s))
+        q25, q75 = np.percentile(s, [25, 75])
+        spread = float(q75 - q25) if q75 > q25 else float(s.std())
+        self.scale_ = spread if spread > 1e-12 else 1.0
+        u = self._u(s)
+        self.ref0_ = float(np.median(u))
+        a = 1.0 / float(self.depth)
+        res = np.empty(len(u))
+        r = self.ref0_
+        for i, x in enumerate(u):  # the training scores are normal: every one moves the reference
+            res[i] = x - r
+            r += a * (x - r)
+        self.train_residuals_ = res
+        if self.tail == "quantile":
+            self.threshold_ = float(np.quantile(res, 1.0 - float(self.q)))
+        else:
+            self.threshold_ = pot_threshold(res, q=float(self.q), level=float(self.level))
+        self.reset()
+        return self
+
+    def reset(self) -> "DriftAlarm":
+        """Back to the reference the rule starts from (a new series)."""
+        if not hasattr(self, "threshold_"):
+            raise ValueError("DriftAlarm is not fitted yet; call fit(train_scores) first")
+        self.ref_ = self.ref0_
+        self.n_ = 0
+        return self
+
+    def update(self, scores) -> np.ndarray:
+        """Judge ``scores`` (the next steps of the stream, in order): bool flags ``(n,)``; the
+        reference moves on (see the class docstring)."""
+        if not hasattr(self, "threshold_"):
+            raise ValueError("DriftAlarm is not fitted yet; call fit(train_scores) first")
+        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(s) == 0:
+            return np.zeros(0, dtype=bool)
+        u = self._u(_check_scores(s, "scores"))
+        a = 1.0 / float(self.depth)
+        b = 0.0 if self.absorb is None else 1.0 / float(self.absorb)
+        thr, r = self.threshold_, self.ref_
+        flags = np.zeros(len(u), dtype=bool)
+        for i, x in enumerate(u):
+            if x - r > thr:
+                flags[i] = True
+                r += b * (x - r)
+            else:
+                r += a * (x - r)
+        self.ref_ = float(r)
+        self.n_ += len(u)
+        return flags
+
+    def run(self, scores) -> np.ndarray:
+        """Flags of a whole series from the starting reference (:meth:`reset`, then :meth:`update`)."""
+        return self.reset().update(scores)
+
+    def state(self) -> dict:
+        """The fitted rule as plain numbers (JSON), for :meth:`from_state`."""
+        if not hasattr(self, "threshold_"):
+            raise ValueError("DriftAlarm is not fitted yet; call fit(train_scores) first")
+        return {"params": self.get_params(), "center_": self.center_, "scale_": self.scale_, "ref0_": self.ref0_,
+                "threshold_": self.threshold_}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "DriftAlarm":
+        rule = cls(**state["params"])
+        rule._check_params()
+        for k in ("center_", "scale_", "ref0_", "threshold_"):
+            setattr(rule, k, float(state[k]))
+        return rule.reset()
+
+
+def drift_alarms(train_scores, scores, **params) -> np.ndarray:
+    """Batch form of :class:`DriftAlarm`: fit on ``train_scores``, flag ``scores`` (one series, in
+    time order) from the starting reference.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(1)
+    >>> train = rng.normal(size=300)
+    >>> s = np.r_[rng.normal(size=300) + np.linspace(0, 5, 300), 40.0]   # drift, then a spike
+    >>> np.flatnonzero(drift_alarms(train, s, q=0.002, depth=30)).tolist()
+    [300]
+    """
+    return DriftAlarm(**params).fit(train_scores).run(scores)
+
+
 def choose_threshold(train_scores, method: str = "contamination", contamination: float = 0.1, q: float = 1e-3,
                      level: float = 0.98, value=None) -> float:
     """One entry point for the thresholds above.
@@ -390,7 +569,9 @@ def apply_threshold(detector, method: str = "contamination", scores=None, **kw):
         record["calibration"] = "scores"
     record["threshold"] = float(thr)
     detector.threshold_ = float(thr)
-    detector.labels_ = (np.asarray(detector.decision_scores_) > detector.threshold_).astype(int)
+    flags = getattr(detector, "_flags", None)  # a series detector's drift rule (alarm="drift") keeps its flags
+    detector.labels_ = (flags(np.asarray(detector.decision_scores_)) if flags else
+                        np.asarray(detector.decision_scores_) > detector.threshold_).astype(int)
     detector.threshold_method_ = record
     return detector
 

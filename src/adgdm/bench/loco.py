@@ -9,6 +9,12 @@ files of ``g`` is reported. The mean of these held-out values over groups is a n
 seen the labels it reports; beside it, the "oracle" (the spec best on all files, what a grid search
 on the labels reports) and each fixed spec.
 
+``thr_f1`` (the label-free thresholded F1, SKAB's protocol) is pooled, not averaged: per held-out
+group, the candidate with the best pooled F1 ``2TP / (2TP + FP + FN)`` over the points of the other
+groups' files is chosen, among those whose pooled false-alarm rate there is at most ``far_max``
+(all candidates when none is), and its pooled F1 / FAR / MAR over the group's files reported
+(:func:`choose_pooled_per_group`); seeds are pooled too.
+
 Per-file values come from :func:`adgdm.bench.series.run_series` (its long CSV and score cache), so
 each (file, spec, seed) is scored once; files without both labels in their test part (no metric)
 are left out, and so are groups with no such file.
@@ -20,6 +26,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 METRICS = ("vus_pr", "vus_roc", "auroc", "auprc", "f1", "pa_f1")  # higher is better for all
+POOLED = ("thr_f1",)   # pooled over the points of the files (tp, fp, fn, tn), see choose_pooled_per_group
+FAR_MAX = 20.0         # thr_f1: largest pooled false-alarm rate (%) of a candidate on the other groups
 LOCO_COLUMNS = ["suite", "held_out_group", "chosen_spec", "metric", "held_out_value", "in_sample_best_value",
                 "in_sample_best_spec", "train_value", "n_files", "n_train_files"]
 
@@ -109,6 +117,98 @@ def choose_per_group(rows, group_of: Callable[[str], str] = group_of_name, metri
     return out
 
 
+def pooled_counts(rows, specs: Iterable[str] | None = None) -> dict:
+    """``{spec: {dataset: [tp, fp, fn, tn]}}`` from long rows, summed over seeds; with ``specs``,
+    only the files every spec has."""
+    acc: dict = {}
+    for r in rows:
+        try:
+            c = [float(r[k]) for k in ("tp", "fp", "fn", "tn")]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if any(math.isnan(v) for v in c):
+            continue
+        prev = acc.setdefault(str(r["detector"]), {}).setdefault(str(r["dataset"]), [0.0] * 4)
+        acc[str(r["detector"])][str(r["dataset"])] = [a + b for a, b in zip(prev, c)]
+    if specs is not None:
+        specs = list(specs)
+        missing = [s for s in specs if s not in acc]
+        if missing:
+            raise ValueError(f"no tp/fp/fn/tn counts for spec(s) {missing}")
+        common = set.intersection(*(set(acc[s]) for s in specs))
+        acc = {s: {d: v for d, v in acc[s].items() if d in common} for s in specs}
+    return acc
+
+
+def pooled_rates(counts: dict, files) -> dict:
+    """Pooled ``{"f1", "far", "mar"}`` (FAR, MAR in %) of ``{dataset: [tp, fp, fn, tn]}`` over ``files``."""
+    tp, fp, fn, tn = (sum(counts[d][i] for d in files) for i in range(4))
+    return {"f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else float("nan"),
+            "far": 100 * fp / (fp + tn) if fp + tn else float("nan"),
+            "mar": 100 * fn / (fn + tp) if fn + tp else float("nan")}
+
+
+def choose_pooled_per_group(rows, group_of: Callable[[str], str] = group_of_name, specs: Iterable[str] | None = None,
+                            far_max: float = FAR_MAX) -> dict:
+    """Leave-one-group-out choice on the pooled thresholded F1 (SKAB's protocol).
+
+    For each group: among ``specs`` whose pooled FAR over the other groups' files is at most
+    ``far_max`` % (all of them when none is), the one with the best pooled F1 there (ties: the
+    earlier spec); its pooled F1 / FAR / MAR over the group's own files are reported. Returns
+    ``{group: {"chosen_spec", "held_out": rates, "train": rates, "n_files", "n_train_files"}}``.
+    """
+    rows = [dict(r) for r in rows]
+    specs = list(specs) if specs is not None else list(dict.fromkeys(str(r["detector"]) for r in rows))
+    if not specs:
+        raise ValueError("no candidate specs")
+    counts = pooled_counts(rows, specs)
+    files = sorted(counts[specs[0]])
+    groups = sorted({group_of(d) for d in files})
+    if len(groups) < 2:
+        raise ValueError(f"leave-one-group-out needs files in at least 2 groups, got {groups or 'none'}")
+    out = {}
+    for g in groups:
+        held = [d for d in files if group_of(d) == g]
+        train = [d for d in files if group_of(d) != g]
+        rates = [(pooled_rates(counts[s], train), i, s) for i, s in enumerate(specs)]
+        ok = [r for r in rates if r[0]["far"] <= far_max] or rates
+        best = max(ok, key=lambda r: (r[0]["f1"], -r[1]))
+        out[g] = {"chosen_spec": best[2], "held_out": pooled_rates(counts[best[2]], held), "train": best[0],
+                  "n_files": len(held), "n_train_files": len(train)}
+    return out
+
+
+def write_pooled_loco(rows, suite: str, candidates: Iterable[str], references: Iterable[str] = (),
+                      far_max: float = FAR_MAX) -> tuple[list, list]:
+    """Loco rows (``LOCO_COLUMNS``, metric ``thr_f1``) and markdown lines of the pooled choice."""
+    from .summary import _table
+
+    candidates, references = list(candidates), [s for s in references if s not in candidates]
+    choice = choose_pooled_per_group(rows, group_of_name, candidates, far_max)
+    counts = pooled_counts(rows, candidates + references)
+    files = sorted(counts[candidates[0]])
+    groups = sorted(choice)
+    loco = [0.0] * 4
+    for d in files:
+        loco = [a + b for a, b in zip(loco, counts[choice[group_of_name(d)]["chosen_spec"]][d])]
+    fmt = lambda r: [f"{r['f1']:.3f}", f"{r['far']:.2f}", f"{r['mar']:.2f}"]  # noqa: E731
+    summary = [["loco (chosen on the other group(s), pooled over all held-out files)"]
+               + fmt(pooled_rates({"all": loco}, ["all"]))]
+    summary += [[f"`{s}`" + (" (reference)" if s in references else "")] + fmt(pooled_rates(counts[s], files))
+                for s in candidates + references]
+    out_rows = [{"suite": suite, "held_out_group": g, "chosen_spec": c["chosen_spec"], "metric": "thr_f1",
+                 "held_out_value": round(c["held_out"]["f1"], 4), "train_value": round(c["train"]["f1"], 4),
+                 "in_sample_best_value": "", "in_sample_best_spec": "", "n_files": c["n_files"],
+                 "n_train_files": c["n_train_files"]} for g, c in choice.items()]
+    parts = [f"## thr_f1 (pooled; chosen with FAR <= {far_max:g} % on the other groups): {len(groups)} groups, "
+             f"{len(files)} files", "",
+             _table(summary, ["", "pooled F1", "FAR %", "MAR %"]), "",
+             _table([[g, f"`{c['chosen_spec']}`", *fmt(c["train"]), *fmt(c["held_out"]), c["n_files"]]
+                     for g, c in choice.items()],
+                    ["held-out group", "chosen (on the others)", "others' F1", "others' FAR %", "others' MAR %",
+                     "held-out F1", "held-out FAR %", "held-out MAR %", "files"]), ""]
+    return out_rows, parts
+
 def loco_report(rows, suite: str, metric: str = "vus_pr", candidates: Iterable[str] | None = None,
                 references: Iterable[str] = (), group_of: Callable[[str], str] = group_of_name) -> tuple:
     """Loco rows (``LOCO_COLUMNS``) and a summary table of ``candidates`` (chosen among) and
@@ -168,6 +268,11 @@ def write_loco(csv_path, suite: str, candidates: Iterable[str], references: Iter
               + ".", ""]
     all_rows = []
     for metric in metrics:
+        if metric in POOLED:
+            loco_rows, lines = write_pooled_loco(rows, suite, candidates, references)
+            all_rows += loco_rows
+            parts += lines
+            continue
         loco_rows, summary, info = loco_report(rows, suite, metric, candidates, references)
         all_rows += loco_rows
         fmt = (lambda v: f"{v:.3f}") if metric in ("vus_pr", "vus_roc", "f1", "pa_f1") else (lambda v: f"{v:.2f}")
@@ -196,9 +301,9 @@ def run_loco(suite: str, data, candidates: Iterable[str], references: Iterable[s
     candidates, references = list(candidates), [s for s in references if s not in candidates]
     if not candidates:
         raise ValueError("loco needs candidate specs (--detectors)")
-    bad = [m for m in metrics if m not in METRICS]
+    bad = [m for m in metrics if m not in METRICS + POOLED]
     if bad:
-        raise ValueError(f"metric must be one of {METRICS}, got {bad}")
+        raise ValueError(f"metric must be one of {METRICS + POOLED}, got {bad}")
     names = [r.name for r in load_suite(suite, data, list(datasets) if datasets else None)]
     groups = sorted({group_of_name(n) for n in names})
     if len(groups) < 2:

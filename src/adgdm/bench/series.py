@@ -8,7 +8,8 @@ metrics: AUROC, AUPRC, VUS-PR/VUS-ROC (TSB-AD's definition, sliding window = the
 TSB-AD estimates it), best point-wise F1 and point-adjusted F1 (optimistic: thresholds chosen on
 the labels, as published papers do). Thresholded metrics use a label-free threshold: the detector's own
 ``threshold_`` (adgdm detectors set it from held-out or leave-one-out training scores at
-``contamination=0.01``), else the ``threshold_quantile`` (0.99) of its scores on the training part
+``contamination=0.01``; series detectors with ``alarm="drift"``: their own flags, ``predict`` of
+the whole series, from the drift-aware rule), else the ``threshold_quantile`` (0.99) of its scores on the training part
 (a model scoring the rows it was fitted on sees them as more normal than new rows).
 NAB's score is computed on alarms, the onsets of threshold exceedances (``alarm_onsets``), both at
 that threshold and, as NAB itself does, at one threshold tuned on the labels over the whole corpus
@@ -56,10 +57,12 @@ def alarm_onsets(flags: np.ndarray) -> np.ndarray:
     return (f & ~np.concatenate([[False], f[:-1]])).astype(int)
 
 
-def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: float | None = None) -> dict:
+def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: float | None = None,
+             flags: np.ndarray | None = None) -> dict:
     """Metrics of one scored series (``scores`` over all its steps) on its test part. ``threshold``
     is the detector's own (``threshold_``); without one, the ``threshold_quantile`` of the scores
-    of the training part."""
+    of the training part. ``flags`` (0/1 over all steps), when given, are the detector's own alarms
+    (a series detector with ``alarm="drift"``) and replace the threshold for the thresholded metrics."""
     te = slice(record.train_end, record.n_steps)
     y, s = record.labels[te], scores[te]
     train = scores[: record.train_end]
@@ -67,7 +70,8 @@ def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: f
         thr = float(threshold)
     else:
         thr = float(np.quantile(train, threshold_quantile)) if len(train) else float(np.quantile(scores, 0.99))
-    pred = (s > thr).astype(int)
+    all_flags = (scores > thr) if flags is None else np.asarray(flags).astype(bool)
+    pred = all_flags[te].astype(int)
     tp, fp = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum())
     fn, tn = int(((pred == 0) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
     row = {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
@@ -81,7 +85,7 @@ def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: f
                    vus_pr=round(v["vus_pr"], 4), vus_roc=round(v["vus_roc"], 4),
                    f1=round(best_f1(y, s)[0], 4), pa_f1=round(point_adjusted_f1(y, s)[0], 4), vus_window=window)
     if record.windows:
-        r = nab_score(record.windows, alarm_onsets(scores > thr), record.train_end)
+        r = nab_score(record.windows, alarm_onsets(all_flags), record.train_end)
         row.update(nab_raw=round(r.score, 5), nab_null=r.null, nab_perfect=r.perfect)
     return row
 
@@ -123,7 +127,9 @@ def run_series(suite: str, data, datasets: Iterable[str] | None = None, detector
                         cache.parent.mkdir(parents=True, exist_ok=True)
                         np.savez_compressed(cache, scores=scores.astype(np.float32))
                         own = getattr(det, "threshold_", None) if not error else None
-                        row = evaluate(rec, scores, threshold_quantile, own)
+                        # a drift-aware alarm rule (alarm="drift") flags the series itself: predict's flags
+                        flags = det._flags(scores) if own is not None and getattr(det, "alarm_rule_", None) else None
+                        row = evaluate(rec, scores, threshold_quantile, own, flags)
                         row.update(suite=suite, dataset=rec.name, detector=spec, seed=seed, fit_s=round(fit_s, 3),
                                    score_s=round(score_s, 3), n_train=rec.train_end,
                                    n_test=rec.n_steps - rec.train_end, channels=rec.n_channels, error=error)

@@ -99,6 +99,19 @@ def summarize_series(csv_paths, out_md=None, command: str | None = None, data=No
         if len(complete) < len(files):
             parts += [f"Left out (not finished by every detector): {sorted(set(files.index) - set(complete))}", ""]
         if suite == "skab":
+            folders = sorted({str(d).split("/", 1)[0] for d in sub.dataset})
+            if len(folders) > 1:  # pooled thr F1 / FAR per folder (the loco groups), seeds pooled
+                g = sub.assign(folder=sub.dataset.astype(str).str.split("/").str[0])
+                c = g.groupby(["detector", "folder"])[["tp", "fp", "fn", "tn"]].sum()
+                rows_f = []
+                for det in order:
+                    r = [f"`{det}`"]
+                    for f in folders:
+                        tp, fp, fn, tn = c.loc[(det, f)]
+                        r.append(f"{2 * tp / max(2 * tp + fp + fn, 1):.3f} / {100 * fp / max(fp + tn, 1):.1f}")
+                    rows_f.append(r)
+                parts += ["Thresholded F1 / FAR % pooled per folder:", "",
+                          _table(rows_f, ["detector"] + folders), ""]
             parts += ["Published SKAB leaderboard (outlier detection, F1 / FAR % / MAR %; anchors, not results): "
                       + "; ".join(f"{n} {f}" + (f" / {a} / {m}" if a else "") for n, f, a, m in SKAB_ANCHORS), ""]
         if suite == "nab" and anchors and (Path(anchors) / "nab_scoreboard.csv").exists():

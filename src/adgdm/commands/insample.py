@@ -168,7 +168,7 @@ def substitute(det, result, found: InSample):
     train = np.asarray(det.decision_scores_, dtype=np.float64)
     score = np.array(result.score, dtype=np.float64)
     score[found.positions] = train[found.train_index]
-    return replace(result, score=score, label=(score > det.threshold_).astype(int),
+    return replace(result, score=score, label=det._flags(score).astype(int),  # the drift rule too (series)
                    probability=det._proba(score, "calibrated")[:, 1])
 
 

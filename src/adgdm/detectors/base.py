@@ -76,8 +76,13 @@ class BaseDetector(BaseEstimator):
         return np.asarray(self._score(self._model_space(self._input(X, fitting=False))), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
-        """0 = normal, 1 = anomaly: score above ``threshold_``."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
+        """0 = normal, 1 = anomaly: score above ``threshold_`` (series detectors with
+        ``alarm="drift"``: flagged by their drift-aware rule, see ``SeriesBase``)."""
+        return self._flags(self.decision_function(X)).astype(int)
+
+    def _flags(self, scores: np.ndarray) -> np.ndarray:
+        """Bool flags of the scores of one input: above ``threshold_``."""
+        return np.asarray(scores) > self.threshold_
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_
@@ -116,7 +121,7 @@ class BaseDetector(BaseEstimator):
         self._check_fitted()
         score, extras = self._score_with_extras(X)
         score = np.asarray(score, dtype=np.float64)
-        return Prediction(score=score, label=(score > self.threshold_).astype(int),
+        return Prediction(score=score, label=self._flags(score).astype(int),
                           probability=self._proba(score, "calibrated")[:, 1], threshold=float(self.threshold_),
                           unit=get_modality(self.modality).unit, anomaly_map=extras.get("anomaly_map"),
                           parts=extras.get("parts", {}), contributions=self.explain(X) if explain else None)

@@ -49,6 +49,18 @@ class SeriesDiffusion(SeriesBase):
         for the series) is scored against every window outside it, overlapping ones included, for
         the scale; those in-sample scores are left out of ``calibration_scores_``.
     fill : None (NaN raises), ``"ffill"`` or ``"interpolate"``.
+    alarm : how ``predict`` (and ``stream``) flag steps. ``"static"``: score above ``threshold_``.
+        ``"drift"``: :class:`adgdm.thresholds.DriftAlarm`, label-free and drift-aware: each score
+        is judged against a slowly updated reference of the recent normal scores, so a normal level
+        that drifts after training raises no alarm while a jump still does; ``contamination`` is the
+        rule's share of training residuals above its threshold. ``predict(X)`` treats ``X`` as one
+        series from its start.
+    alarm_depth : memory, in steps, of the drift rule's reference (how fast it follows a drift).
+    alarm_absorb : memory with which flagged steps move the reference (None: never, DSPOT's
+        rule); a lasting change of level stops being flagged after a few times this many steps.
+        The defaults (100, 400) are the choice made on SKAB's ``valve1`` folder (best pooled F1 with at
+        most 20% false alarms, with ``contamination=0.02``) in the leave-one-group-out run of
+        ``benchmarks/results/skab_drift_grid_loco.md``; they are not tuned on all of SKAB.
     The remaining parameters go to the tabular ``diffusion`` detector.
 
     The start of a series: the first ``window - 1`` steps of a scored series have no full window
@@ -81,7 +93,7 @@ class SeriesDiffusion(SeriesBase):
     def __init__(self, window="auto", max_train_windows: int = 2000, smooth: int = 1,
                  contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 50,
                  coarse_weight: float = 0.5, n_folds: int = 5, fill: str | None = None,
-                 random_state=None):
+                 alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400, random_state=None):
         store_params(self, locals())
 
     def _tab(self) -> DiffusionDetector:
@@ -111,6 +123,7 @@ class SeriesDiffusion(SeriesBase):
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
         if int(self.n_folds) < 2:
             raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
+        self._drift_rule()  # a bad alarm rule fails before the work
 
     def fit(self, X, y=None):
         """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
@@ -228,7 +241,8 @@ class SeriesDiffusion(SeriesBase):
         return self._per_channel_smooth(res)
 
     def stream(self) -> "SeriesDiffusionStream":
-        """Online scorer: ``update(points)`` returns one score per new point at once."""
+        """Online scorer: ``update(points)`` returns one score per new point at once; ``alarms(points)``
+        its flags under the detector's alarm rule (the same as ``predict`` of the whole series)."""
         self._check_fitted()
         return SeriesDiffusionStream(self)
 
@@ -247,10 +261,26 @@ class SeriesDiffusion(SeriesBase):
 
 
 class SeriesDiffusionStream:
-    """Online scoring for ``SeriesDiffusion``: each new point is scored as it arrives."""
+    """Online scoring for ``SeriesDiffusion``: each new point is scored as it arrives.
+
+    ``update(points)`` returns the scores; the detector's alarm rule judges them at the same time
+    (``last_flags``, or ``alarms(points)`` for the flags directly). With ``alarm="drift"`` the
+    rule's reference carries over from call to call, so the flags of a stream fed in pieces equal
+    ``det.predict`` of the whole series.
+
+    Example
+    -------
+    >>> live = det.stream()                                    # doctest: +SKIP
+    >>> flags = np.concatenate([live.alarms(chunk) for chunk in chunks])  # doctest: +SKIP
+    """
 
     def __init__(self, det: SeriesDiffusion):
+        from ...thresholds import DriftAlarm
+
         self.det = det
+        rule = getattr(det, "alarm_rule_", None)
+        self.rule = None if rule is None else DriftAlarm.from_state(rule.state())
+        self.last_flags = np.zeros(0, dtype=bool)
         self.history = None        # last window - 1 scaled points
         self.raw_history = np.zeros(0)
         self.n_seen = 0            # points scored so far (the first window - 1 get start_score_)
@@ -267,7 +297,13 @@ class SeriesDiffusionStream:
         self.history = hist[len(hist) - (w - 1):] if w > 1 else hist[:0]
         out = self.det._smooth(raw, self.raw_history)
         self.raw_history = np.concatenate([self.raw_history, raw])[-max(1, int(self.det.smooth) - 1):]
+        self.last_flags = self.det._flags(out) if self.rule is None else self.rule.update(out)
         return out
+
+    def alarms(self, points) -> np.ndarray:
+        """Score the new points (:meth:`update`) and return their 0/1 flags."""
+        self.update(points)
+        return self.last_flags.astype(int)
 
     def flush(self) -> np.ndarray:
         return np.zeros(0)
