@@ -167,9 +167,7 @@ def choose_pooled_per_group(rows, group_of: Callable[[str], str] = group_of_name
     if len(groups) < 2:
         raise ValueError(f"leave-one-group-out needs files in at least 2 groups, got {groups or 'none'}")
     out = {}
-    for g in groups:
-        held = [d for d in files if group_of(d) == g]
-        train = [d for d in files if group_of(d) != g]
+    for g, train, held in loco_splits(files, group_of):
         rates = [(pooled_rates(counts[s], train), i, s) for i, s in enumerate(specs)]
         ok = [r for r in rates if r[0]["far"] <= far_max] or rates
         best = max(ok, key=lambda r: (r[0]["f1"], -r[1]))
@@ -208,6 +206,7 @@ def write_pooled_loco(rows, suite: str, candidates: Iterable[str], references: I
                     ["held-out group", "chosen (on the others)", "others' F1", "others' FAR %", "others' MAR %",
                      "held-out F1", "held-out FAR %", "held-out MAR %", "files"]), ""]
     return out_rows, parts
+
 
 def loco_report(rows, suite: str, metric: str = "vus_pr", candidates: Iterable[str] | None = None,
                 references: Iterable[str] = (), group_of: Callable[[str], str] = group_of_name) -> tuple:

@@ -42,6 +42,8 @@ class SeriesFusion(SeriesBase):
         (``"series:window=96+series-pre"``).
     weights : one weight per part joined by ``/`` (``"1/0.5"``) or a sequence; default equal.
     contamination : share of the fused training scores above ``threshold_``.
+    alarm, alarm_depth, alarm_absorb : how ``predict`` flags steps: ``"static"`` (score above
+        ``threshold_``) or ``"drift"`` (the drift-aware rule, see ``SeriesDiffusion``).
 
     Each part is fitted on the series; its training scores (out-of-sample for ``series``,
     cross-fitted, and ``series-pre``, zero-shot) give the median and interquartile range its
@@ -62,13 +64,14 @@ class SeriesFusion(SeriesBase):
     training_scores = "its parts' training scores, fused"
 
     def __init__(self, parts: str = "series+series-pre", weights=None, contamination: float = 0.01,
-                 random_state=None):
+                 alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400, random_state=None):
         store_params(self, locals())
 
     def _check_params(self):
         _parse(self.parts, self.weights)
         if not 0.0 < float(self.contamination) <= 0.5:
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
+        self._drift_rule()
 
     def fit(self, X, y=None):
         """Fit every part on the series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""

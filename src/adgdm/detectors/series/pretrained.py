@@ -59,6 +59,8 @@ class SeriesPretrained(SeriesBase):
     weights : folder of a model from ``adgdm pretrain series`` (default: the shipped weights).
     smooth : trailing mean of the score over this many steps. contamination : share of the
         calibration scores above ``threshold_``. fill : None (NaN raises), ``"ffill"``, ``"interpolate"``.
+    alarm, alarm_depth, alarm_absorb : how ``predict`` flags steps: ``"static"`` (score above
+        ``threshold_``) or ``"drift"`` (the drift-aware rule, see ``SeriesDiffusion``).
 
     Example
     -------
@@ -77,7 +79,8 @@ class SeriesPretrained(SeriesBase):
     def __init__(self, mode: str = "forecast", window: int = 96, horizon: int | None = None, start: float = 0.9, steps: int = 2,
                  n_samples: int = 2, units: str = "window", adapt_steps: int = 0, adapt_lr: float = 5e-4,
                  calibration: float = 0.2, weights=None, smooth: int = 1, contamination: float = 0.01,
-                 fill: str | None = None, random_state=None, score_batch_size: int = 256):
+                 fill: str | None = None, alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
+                 random_state=None, score_batch_size: int = 256):
         store_params(self, locals())
 
     # --- parameters -------------------------------------------------------------------------------
@@ -101,6 +104,7 @@ class SeriesPretrained(SeriesBase):
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
         if not 0.0 <= float(self.calibration) < 1.0:
             raise ValueError(f"calibration must be a fraction in [0, 1), got {self.calibration}")
+        self._drift_rule()
 
     def _horizon(self) -> int:
         return int(self.horizon) if self.horizon is not None else max(1, int(self.window) // 8)

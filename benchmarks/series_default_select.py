@@ -1,0 +1,88 @@
+"""Choose the `series` default by leave-one-group-out over NAB categories and SKAB folders together
+(issue 18), from the per-file rows of two `adgdm bench series` runs of the same candidate grid.
+
+For each of the groups (4 NAB categories with labelled test parts, 2 SKAB folders), the candidate with
+the best mean VUS-PR over the files of the *other* groups (both suites) is chosen and reported on the
+held-out group; the default is then the candidate best over all groups (the usual refit after a
+cross-validated selection: its own number is the loco one, not its in-sample value). Per-suite loco
+tables and the pretrained-only choice are written beside.
+
+    python benchmarks/series_default_select.py --nab benchmarks/results/series18_nab.csv \
+        --skab benchmarks/results/series18_skab.csv --out benchmarks/results/series_default_select.md
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import sys
+
+from adgdm.bench.loco import loco_report
+
+DEFAULT_CANDIDATES = [
+    "series", "series-pre", "series-pre:units=series", "series-pre:units=series,horizon=24,n_samples=1,steps=1",
+    "series-pre:mode=impute,units=series", "series-pre:units=series,window=64", "series-pre:units=series,window=128",
+    "series-fuse:parts=series+series-pre:units=series", "series-fuse:parts=series+tsb-subpca",
+    "series-fuse:parts=series+series-pre:units=series+tsb-subpca",
+    "series-fuse:parts=series+series-pre:units=series,weights=1/0.5", "series-pre:units=series,adapt_steps=200",
+]
+PRETRAINED = [s for s in DEFAULT_CANDIDATES if s.startswith("series-pre")]
+
+
+def _rows(path, suite):
+    out = []
+    for r in csv.DictReader(open(path)):
+        r = dict(r)
+        r["dataset"] = f"{suite}-{r['dataset']}"  # group = suite-category / suite-folder
+        out.append(r)
+    return out
+
+
+def _table(summary, metric):
+    lines = [f"|  | {metric}: mean over groups | mean over files |", "|---|---|---|"]
+    lines += [f"| {lab} | {g:.3f} | {f:.3f} |" for lab, g, f in summary]
+    return lines
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--nab", required=True)
+    ap.add_argument("--skab", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--references", default="tsb-subpca;tsb-iforest")
+    ap.add_argument("--metric", default="vus_pr")
+    a = ap.parse_args(argv)
+    refs = [s for s in a.references.split(";") if s]
+    nab, skab = _rows(a.nab, "nab"), _rows(a.skab, "skab")
+    have = {r["detector"] for r in nab} & {r["detector"] for r in skab}
+    cands = [s for s in DEFAULT_CANDIDATES if s in have]
+    pre = [s for s in PRETRAINED if s in have]
+    md = ["# Choosing the `series` default without the labels it reports (issue 18)", "",
+          f"Command: `python {' '.join(sys.argv)}`", "",
+          f"Machine: 2 CPU cores, no GPU used, {platform.machine()}, Python {platform.python_version()}.", "",
+          "Groups: NAB categories (`nab-...`, those with labelled test parts) and SKAB folders (`skab-...`). "
+          "For each group held out, the candidate with the best mean over the other groups' files is chosen "
+          "and its mean on the held-out group reported; `loco` is the mean of these held-out values. The oracle "
+          "is the candidate best on all files (what a grid search on the labels reports).", ""]
+    choices = {}
+    for title, rows, cs in [("NAB + SKAB together (6 groups): the default", nab + skab, cands),
+                            ("NAB alone (4 groups)", nab, cands), ("SKAB alone (2 groups)", skab, cands),
+                            ("Pretrained diffusion alone, NAB (4 groups)", nab, pre),
+                            ("Pretrained diffusion alone, SKAB (2 groups)", skab, pre)]:
+        refs_here = [r for r in refs if r in {x["detector"] for x in rows}]
+        out_rows, summary, info = loco_report(rows, title, a.metric, cs, refs_here)
+        choices[title] = (out_rows, info)
+        md += [f"## {title}", "", *_table(summary, a.metric), "",
+               "| held-out group | chosen (on the others) | others' mean | held-out | in-sample best | its value | files |",
+               "|---|---|---|---|---|---|---|"]
+        md += [f"| {r['held_out_group']} | `{r['chosen_spec']}` | {r['train_value']:.3f} | {r['held_out_value']:.3f} | "
+               f"`{r['in_sample_best_spec']}` | {r['in_sample_best_value']:.3f} | {r['n_files']} |" for r in out_rows]
+        md.append("")
+    default = choices["NAB + SKAB together (6 groups): the default"][1]["oracle"]
+    md += [f"**Chosen default (best over all six groups; its estimate is the loco number above): `{default}`**", ""]
+    open(a.out, "w").write("\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
