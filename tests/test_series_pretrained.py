@@ -120,3 +120,15 @@ def test_fusion_adds_evidence_and_names_bad_parts():
         SeriesFusion("series").fit(x[:1000])
     with pytest.raises(ValueError, match="weights"):
         SeriesFusion("series+tsb-subpca", weights="1/-1").fit(x[:1000])
+
+
+def test_stream_equals_batch():
+    x = _spiky(seed=4, n=1300, at=1200)
+    det = SeriesPretrained(random_state=0, smooth=3).fit(x[:900])
+    live = det.stream()
+    parts = [live.update(x[i:i + 37]) for i in range(0, len(x), 37)] + [live.flush()]
+    # equal up to float32 rounding (convolutions over batches of different sizes)
+    assert np.allclose(np.concatenate(parts), det.decision_function(x), rtol=1e-3, atol=1e-4)
+    assert max(len(p) for p in parts) <= 37 + det._horizon()
+    with pytest.raises(ValueError, match="forecast"):
+        SeriesPretrained(mode="impute").fit(x[:900]).stream()

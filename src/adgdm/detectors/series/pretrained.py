@@ -26,7 +26,7 @@ from ...pretrained.series import FLOOR, _loss, load_series_model, training_masks
 from ...scores.series import forecast_mask, grating_masks, normalised_errors, observed_stats
 from .base import SeriesBase
 
-__all__ = ["SeriesPretrained"]
+__all__ = ["SeriesPretrained", "SeriesPretrainedStream"]
 
 _MODES = ("forecast", "impute")
 _CACHE: dict = {}  # path -> (net, schedule, meta): the shipped weights are read once per process
@@ -235,6 +235,15 @@ class SeriesPretrained(SeriesBase):
         err, place = self._errors((arr - self.center_) / self.scale_)
         return self._per_channel_smooth(self._per_channel(err, place) / self.n_channels_)
 
+    def stream(self) -> "SeriesPretrainedStream":
+        """Online scorer (``mode="forecast"``): ``update(points)`` returns the scores of the steps
+        whose forecast block is complete (at most ``horizon - 1`` steps late); ``flush()`` scores
+        the rest as batch scoring does. Their concatenation equals ``decision_function``."""
+        self._check_fitted()
+        if self.mode != "forecast":
+            raise ValueError("stream() needs mode='forecast' (imputation looks ahead by half a window)")
+        return SeriesPretrainedStream(self)
+
     # --- persistence ------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict, dict]:
         meta = {"start_score_": self.start_score_, "n_fit_": self.n_fit_, "weights_sha256_": self.weights_sha256_}
@@ -262,3 +271,65 @@ class SeriesPretrained(SeriesBase):
                              f"(sha256 {f['weights_sha256_'][:12]}..., found {meta['weights_sha256'][:12]}...)")
         self.weights_sha256_ = str(f["weights_sha256_"])
         self.net_, self.schedule_ = net, schedule
+
+
+class SeriesPretrainedStream:
+    """Online scoring for :class:`SeriesPretrained` in forecast mode (see ``stream``)."""
+
+    def __init__(self, det: SeriesPretrained):
+        self.det = det
+        self.L, self.h = int(det.window), det._horizon()
+        self.buffer = np.zeros((0, det.n_channels_))   # the last steps, enough for the next window
+        self.base = 0                                    # global index of buffer[0]
+        self.n = 0                                       # steps received
+        self.emitted = 0                                 # steps whose score was returned
+        self.next_end = self.L                           # end of the next forecast block
+        self.raw_history = np.zeros(0)
+
+    def update(self, points) -> np.ndarray:
+        """Append ``points`` (``(k,)`` or ``(k, channels)``); return the newly final scores."""
+        from ..._validation import check_series
+
+        arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
+        self.buffer = np.concatenate([self.buffer, (arr - self.det.center_) / self.det.scale_])
+        self.n += len(arr)
+        raw = []
+        first_block = self.L - self.h
+        if self.emitted < first_block:  # steps before the first forecast block: not judged
+            k = min(first_block, self.n) - self.emitted
+            raw.append(np.full(k, self.det.start_score_))
+            self.emitted += k
+        ends = np.arange(self.next_end, self.n + 1, self.h)
+        if len(ends):
+            raw.append(self._blocks(ends))
+            self.emitted = int(ends[-1])
+            self.next_end = int(ends[-1]) + self.h
+        keep = max(0, self.n - self.L - self.base)  # drop what no future window (nor flush) needs
+        self.buffer, self.base = self.buffer[keep:], self.base + keep
+        return self._emit(np.concatenate(raw) if raw else np.zeros(0))
+
+    def _blocks(self, ends: np.ndarray) -> np.ndarray:
+        det, L, h = self.det, self.L, self.h
+        e = det._window_errors(window_view(self.buffer, ends - L - self.base, L), forecast_mask(1, L, h))
+        err = e[:, :, L - h:].transpose(0, 2, 1).reshape(-1, det.n_channels_)
+        place = np.tile(np.arange(h), len(ends))
+        return det._combine(err, place)
+
+    def flush(self) -> np.ndarray:
+        """Score the steps after the last complete block with one end-aligned window (as batch
+        scoring does at the end of a series)."""
+        if self.emitted >= self.n or self.n < self.L:
+            rest = np.full(self.n - self.emitted, self.det.start_score_)
+            self.emitted = self.n
+            return self._emit(rest)
+        det, L, h, k = self.det, self.L, self.h, self.n - self.emitted
+        e = det._window_errors(window_view(self.buffer, np.array([self.n - L - self.base]), L), forecast_mask(1, L, h))
+        err = e[0, :, L - k:].T
+        raw = det._combine(err, np.arange(h - k, h))
+        self.emitted = self.n
+        return self._emit(raw)
+
+    def _emit(self, raw: np.ndarray) -> np.ndarray:
+        out = self.det._smooth(raw, self.raw_history)
+        self.raw_history = np.concatenate([self.raw_history, raw])[-max(1, int(self.det.smooth) - 1):]
+        return out
