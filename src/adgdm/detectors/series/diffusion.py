@@ -17,6 +17,8 @@ from ..base import nested_state, restore_nested
 from ..._params import store_params
 from .base import SeriesBase
 from ..tabular.diffusion import DiffusionDetector
+from ...scores.fusion import RobustZ
+from ...scores.subspace import WindowSubspace
 
 __all__ = ["SeriesDiffusion", "SeriesDiffusionStream"]
 
@@ -93,7 +95,8 @@ class SeriesDiffusion(SeriesBase):
     def __init__(self, window="auto", max_train_windows: int = 2000, smooth: int = 1,
                  contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 50,
                  coarse_weight: float = 0.5, n_folds: int = 5, fill: str | None = None,
-                 alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400, random_state=None):
+                 alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
+                 subspace: float = 0.0, random_state=None):
         store_params(self, locals())
 
     def _tab(self) -> DiffusionDetector:
@@ -123,6 +126,8 @@ class SeriesDiffusion(SeriesBase):
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
         if int(self.n_folds) < 2:
             raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
+        if not (np.isfinite(float(self.subspace)) and float(self.subspace) >= 0):
+            raise ValueError(f"subspace must be a weight >= 0, got {self.subspace}")
         self._drift_rule()  # a bad alarm rule fails before the work
 
     def fit(self, X, y=None):
@@ -160,6 +165,8 @@ class SeriesDiffusion(SeriesBase):
                     keep = (ref <= lo - w) | (ref >= hi + w)
                     part = self.tab_.subset(keep) if keep.sum() >= 2 else self.tab_
                     raw[mine] = part.decision_function(W[mine])
+        if float(self.subspace) > 0:
+            raw[first:] = self._fit_subspace(W, ref, first, raw[first:])
         full = raw[int(self.window_) - 1:]
         self.start_score_ = float(np.median(full)) if len(full) else float(np.median(raw))
         raw[: int(self.window_) - 1] = self.start_score_  # no full window: not judged (class docstring)
@@ -167,6 +174,24 @@ class SeriesDiffusion(SeriesBase):
         proper = self._proper_folds(ref)
         self._finish_fit(smoothed, slice(first, None), calibration_scores=None if proper is None else smoothed[proper])
         return self
+
+    def _fit_subspace(self, W, ref, first, ideal):
+        """Fit the subspace evidence (Sub-PCA of the reference windows) and return the fused
+        training evidence of the windows from ``first`` on: each time block of them scored by a
+        subspace fitted on the reference windows sharing no step with it (cross-fitted, as the
+        ideal denoiser's evidence is), both put on robust z-scales set by these cross-fitted values."""
+        w = int(self.window_)
+        idx = np.arange(first, len(W))
+        sub = np.empty(len(idx))
+        for block in np.array_split(np.arange(len(idx)), min(int(self.n_folds), len(idx))):
+            lo, hi = idx[block[0]], idx[block[-1]]
+            keep = (ref <= lo - w) | (ref >= hi + w)
+            part = WindowSubspace().fit(W[ref[keep]] if keep.sum() >= 2 else W[ref])
+            sub[block] = part.score(W[idx[block]])
+        self.subspace_ = WindowSubspace().fit(W[ref])
+        self.z_ideal_ = RobustZ.fit(ideal, std_fallback=True)
+        self.z_sub_ = RobustZ.fit(sub, std_fallback=True)
+        return self.z_ideal_(ideal) + float(self.subspace) * self.z_sub_(sub)
 
     def _proper_folds(self, ref: np.ndarray) -> np.ndarray | None:
         """Indices into ``W`` of the reference windows whose cross-fitted scores came from windows
@@ -203,7 +228,10 @@ class SeriesDiffusion(SeriesBase):
         """Unsmoothed scores of the windows ending at each step of ``Z``; ``start``: the global index
         of ``Z[0]`` (steps before ``window - 1`` get ``start_score_``), None when ``history`` holds
         real steps before it."""
-        raw = self.tab_.decision_function(causal_windows(Z, int(self.window_), history))
+        W = causal_windows(Z, int(self.window_), history)
+        raw = self.tab_.decision_function(W)
+        if float(self.subspace) > 0:  # Sub-PCA evidence of the same causal windows, fused on z-scales
+            raw = self.z_ideal_(raw) + float(self.subspace) * self.z_sub_(self.subspace_.score(W))
         if start is not None:
             raw[: max(0, int(self.window_) - 1 - int(start))] = self._start_score()
         return raw
@@ -248,7 +276,11 @@ class SeriesDiffusion(SeriesBase):
 
     def _get_state(self) -> tuple[dict, dict]:
         tmeta, arrays = nested_state(self.tab_, "tab")
-        return {"window_": self.window_, "tab": tmeta, "start_score_": self._start_score()}, arrays
+        meta = {"window_": self.window_, "tab": tmeta, "start_score_": self._start_score()}
+        if float(self.subspace) > 0:
+            meta["z"] = [list(self.z_ideal_.params()), list(self.z_sub_.params())]
+            arrays.update({f"subspace.{k}": v for k, v in self.subspace_.state().items()})
+        return meta, arrays
 
     def _set_state(self, f: dict, arrays: dict) -> None:
         self.window_ = int(f["window_"])
@@ -256,6 +288,10 @@ class SeriesDiffusion(SeriesBase):
         if "start_score_" in f:
             self.start_score_ = float(f["start_score_"])
         self.tab_ = restore_nested(DiffusionDetector, self._tab().get_params(), f["tab"], arrays, "tab")
+        if float(self.subspace) > 0:
+            self.subspace_ = WindowSubspace.from_state({k[9:]: v for k, v in arrays.items() if k.startswith("subspace.")})
+            (ci, si), (cs, ss) = f["z"]
+            self.z_ideal_, self.z_sub_ = RobustZ(float(ci), float(si)), RobustZ(float(cs), float(ss))
         if self.tab_.n_features_in_ != self.n_channels_ * self.window_:
             raise ValueError("stored shapes do not match the channel count and window")
 
