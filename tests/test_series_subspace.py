@@ -58,3 +58,26 @@ def test_series_with_subspace_evidence_saves_streams_and_flags(tmp_path):
     assert np.allclose(np.concatenate([live.update(x[i:i + 300]) for i in range(0, len(x), 300)]), s)
     with pytest.raises(ValueError, match="subspace"):
         SeriesDiffusion(subspace=-1).fit(x[:500])
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 300])
+def test_centred_alignment_streams_late_and_flush_completes_it(chunk):
+    x = _series(1300)
+    x[1200:1204] += 2.0
+    end = SeriesDiffusion(window=40).fit(x[:900])
+    det = SeriesDiffusion(window=40, align="center", smooth=3, subspace=0.5).fit(x[:900])
+    s = det.decision_function(x)
+    lag = det._lag()
+    assert lag == 19
+    causal = SeriesDiffusion(window=40, smooth=3, subspace=0.5).fit(x[:900]).decision_function(x)
+    # the centred score of step t is the causal (unsmoothed) window score of t + lag
+    assert np.allclose(SeriesDiffusion(window=40, align="center").fit(x[:900]).decision_function(x)[100:-lag],
+                       end.decision_function(x)[100 + lag:])
+    assert not np.allclose(s, causal)
+    live = det.stream()
+    parts = [live.update(x[i:i + chunk]) for i in range(0, len(x), chunk)]
+    assert sum(len(p) for p in parts) == len(x) - lag  # lag steps late
+    parts.append(live.flush())
+    assert np.allclose(np.concatenate(parts), s, rtol=1e-4, atol=1e-4)  # single-row k-NN: float32 rounding
+    with pytest.raises(ValueError, match="align"):
+        SeriesDiffusion(align="middle").fit(x[:900])

@@ -96,7 +96,7 @@ class SeriesDiffusion(SeriesBase):
                  contamination: float = 0.01, n_neighbors: int = 10, coarse_neighbors: int = 50,
                  coarse_weight: float = 0.5, n_folds: int = 5, fill: str | None = None,
                  alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
-                 subspace: float = 0.0, random_state=None):
+                 subspace: float = 0.0, align: str = "end", random_state=None):
         store_params(self, locals())
 
     def _tab(self) -> DiffusionDetector:
@@ -126,6 +126,8 @@ class SeriesDiffusion(SeriesBase):
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
         if int(self.n_folds) < 2:
             raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
+        if self.align not in ("end", "center"):
+            raise ValueError(f"align must be 'end' (causal) or 'center', got {self.align!r}")
         if not (np.isfinite(float(self.subspace)) and float(self.subspace) >= 0):
             raise ValueError(f"subspace must be a weight >= 0, got {self.subspace}")
         self._drift_rule()  # a bad alarm rule fails before the work
@@ -170,8 +172,10 @@ class SeriesDiffusion(SeriesBase):
         full = raw[int(self.window_) - 1:]
         self.start_score_ = float(np.median(full)) if len(full) else float(np.median(raw))
         raw[: int(self.window_) - 1] = self.start_score_  # no full window: not judged (class docstring)
-        smoothed = self._smooth(raw)
+        smoothed = self._smooth(self._shift(raw))
         proper = self._proper_folds(ref)
+        if proper is not None and self._lag():  # the same windows' scores, now at their centre steps
+            proper = np.unique(np.clip(proper - self._lag(), 0, None))
         self._finish_fit(smoothed, slice(first, None), calibration_scores=None if proper is None else smoothed[proper])
         return self
 
@@ -192,6 +196,19 @@ class SeriesDiffusion(SeriesBase):
         self.z_ideal_ = RobustZ.fit(ideal, std_fallback=True)
         self.z_sub_ = RobustZ.fit(sub, std_fallback=True)
         return self.z_ideal_(ideal) + float(self.subspace) * self.z_sub_(sub)
+
+    def _lag(self) -> int:
+        """Steps between a scored step and the end of its window: 0 (``align="end"``, causal) or
+        ``(window - 1) // 2`` (``"center"``: TSB-AD's alignment of window scores)."""
+        return (int(self.window_) - 1) // 2 if getattr(self, "align", "end") == "center" else 0
+
+    def _shift(self, raw: np.ndarray) -> np.ndarray:
+        """Window-end scores to the steps they are reported at: step ``t`` takes the score of the
+        window ending at ``t + lag`` (the last steps repeat the last score, as TSB-AD pads)."""
+        lag = self._lag()
+        if not lag or len(raw) == 0:
+            return raw
+        return raw[np.minimum(np.arange(len(raw)) + lag, len(raw) - 1)]
 
     def _proper_folds(self, ref: np.ndarray) -> np.ndarray | None:
         """Indices into ``W`` of the reference windows whose cross-fitted scores came from windows
@@ -260,13 +277,13 @@ class SeriesDiffusion(SeriesBase):
 
     def _score(self, arr):
         """One score per step (the window ending at it), higher = more anomalous."""
-        return self._smooth(self._raw((arr - self.center_) / self.scale_))
+        return self._smooth(self._shift(self._raw((arr - self.center_) / self.scale_)))
 
     def _explain_model(self, arr):
         """:meth:`residuals`, smoothed like the score; 0 for the steps without a full window."""
         res = self._residuals(arr)
         res[: int(self.window_) - 1] = 0.0
-        return self._per_channel_smooth(res)
+        return self._per_channel_smooth(self._shift(res))
 
     def stream(self) -> "SeriesDiffusionStream":
         """Online scorer: ``update(points)`` returns one score per new point at once; ``alarms(points)``
@@ -320,6 +337,10 @@ class SeriesDiffusionStream:
         self.history = None        # last window - 1 scaled points
         self.raw_history = np.zeros(0)
         self.n_seen = 0            # points scored so far (the first window - 1 get start_score_)
+        self.pending = np.zeros(0)  # align="center": scores of the windows ending at steps pstart.. not yet reported
+        self.pstart = 0
+        self.emitted = 0            # steps reported so far
+        self.last_raw = None
 
     def update(self, points) -> np.ndarray:
         arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
@@ -331,6 +352,20 @@ class SeriesDiffusionStream:
         if self.history is None:  # the batch pads the series start with its first step
             hist = np.concatenate([np.repeat(Z[:1], w - 1, axis=0), Z])
         self.history = hist[len(hist) - (w - 1):] if w > 1 else hist[:0]
+        lag = self.det._lag()
+        if lag:  # step t is reported with the window ending at t + lag: lag steps late
+            if len(raw):
+                self.last_raw = raw[-1]
+            self.pending = np.concatenate([self.pending, raw])
+            drop = max(0, self.emitted + lag - self.pstart)  # windows ending before the first step's
+            self.pending, self.pstart = self.pending[drop:], self.pstart + min(drop, len(self.pending))
+            k = max(0, self.n_seen - lag - self.emitted)
+            raw, self.pending = self.pending[:k], self.pending[k:]
+            self.pstart += k
+            self.emitted += k
+        return self._emit(raw)
+
+    def _emit(self, raw: np.ndarray) -> np.ndarray:
         out = self.det._smooth(raw, self.raw_history)
         self.raw_history = np.concatenate([self.raw_history, raw])[-max(1, int(self.det.smooth) - 1):]
         self.last_flags = self.det._flags(out) if self.rule is None else self.rule.update(out)
@@ -342,4 +377,10 @@ class SeriesDiffusionStream:
         return self.last_flags.astype(int)
 
     def flush(self) -> np.ndarray:
-        return np.zeros(0)
+        """``align="center"``: the last ``lag`` steps, scored as the batch scores a series' end
+        (the last window's score repeated); nothing otherwise."""
+        k = self.n_seen - self.emitted
+        if not self.det._lag() or k <= 0:
+            return self._emit(np.zeros(0))
+        self.emitted = self.n_seen
+        return self._emit(np.full(k, self.last_raw))
