@@ -20,11 +20,11 @@ import sys
 from adgdm.bench.loco import loco_report
 
 DEFAULT_CANDIDATES = [
-    "series", "series-pre", "series-pre:units=series", "series-pre:units=series,horizon=24,n_samples=1,steps=1",
-    "series-pre:mode=impute,units=series", "series-pre:units=series,window=64", "series-pre:units=series,window=128",
-    "series-fuse:parts=series+series-pre:units=series", "series-fuse:parts=series+tsb-subpca",
-    "series-fuse:parts=series+series-pre:units=series+tsb-subpca",
-    "series-fuse:parts=series+series-pre:units=series,weights=1/0.5", "series-pre:units=series,adapt_steps=200",
+    "series", "series:subspace=0.5", "series:subspace=1", "series:subspace=2", "series:align=center",
+    "series:align=center,subspace=0.5", "series:align=center,subspace=1",
+    "series-fuse:parts=series+tsb-subpca", "series-fuse:parts=series+tsb-subpca,weights=1/0.5",
+    "series-fuse:parts=series+series-pre:units=series",
+    "series-pre", "series-pre:units=series", "series-pre:units=series,smooth=100", "series-pre:units=series,smooth=300",
 ]
 PRETRAINED = [s for s in DEFAULT_CANDIDATES if s.startswith("series-pre")]
 

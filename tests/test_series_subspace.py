@@ -43,8 +43,8 @@ def test_window_subspace_state_round_trip_and_errors():
 def test_series_with_subspace_evidence_saves_streams_and_flags(tmp_path):
     x = _series()
     x[2000:2004] += 2.0
-    plain = SeriesDiffusion(window=40).fit(x[:1500])
-    det = SeriesDiffusion(window=40, subspace=1.0).fit(x[:1500])
+    plain = SeriesDiffusion(window=40, align="end").fit(x[:1500])
+    det = SeriesDiffusion(window=40, subspace=1.0, align="end").fit(x[:1500])
     s = det.decision_function(x)
     assert s[2000:2010].max() > det.threshold_ and s[1500:1990].max() < s[2000:2010].max()
     # the ideal part alone is the plain detector; the fused score is its z-score plus the subspace one
@@ -64,12 +64,12 @@ def test_series_with_subspace_evidence_saves_streams_and_flags(tmp_path):
 def test_centred_alignment_streams_late_and_flush_completes_it(chunk):
     x = _series(1300)
     x[1200:1204] += 2.0
-    end = SeriesDiffusion(window=40).fit(x[:900])
+    end = SeriesDiffusion(window=40, align="end").fit(x[:900])
     det = SeriesDiffusion(window=40, align="center", smooth=3, subspace=0.5).fit(x[:900])
     s = det.decision_function(x)
     lag = det._lag()
     assert lag == 19
-    causal = SeriesDiffusion(window=40, smooth=3, subspace=0.5).fit(x[:900]).decision_function(x)
+    causal = SeriesDiffusion(window=40, smooth=3, subspace=0.5, align="end").fit(x[:900]).decision_function(x)
     # the centred score of step t is the causal (unsmoothed) window score of t + lag
     assert np.allclose(SeriesDiffusion(window=40, align="center").fit(x[:900]).decision_function(x)[100:-lag],
                        end.decision_function(x)[100 + lag:])
