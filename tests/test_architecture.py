@@ -13,7 +13,7 @@ LAYERS = [
      "nets", "data", "metrics"},
     {"diffusion"},
     {"scores"},
-    {"explain", "modalities"},
+    {"explain", "modalities", "pretrained"},
     {"generation"},
     {"detectors"},
     {"bench", "report", "demo", "__init__"},

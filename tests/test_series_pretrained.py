@@ -132,3 +132,20 @@ def test_stream_equals_batch():
     assert max(len(p) for p in parts) <= 37 + det._horizon()
     with pytest.raises(ValueError, match="forecast"):
         SeriesPretrained(mode="impute").fit(x[:900]).stream()
+
+
+def test_pretrain_command_writes_a_model_and_refuses_to_overwrite(tmp_path):
+    typer_testing = pytest.importorskip("typer.testing")
+    from adgdm.cli import _build_app
+
+    args = ["pretrain", "series", "--out", str(tmp_path / "m"), "--steps", "2", "--width", "8", "--depth", "2",
+            "--n-series", "4", "--windows", "32"]
+    res = typer_testing.CliRunner().invoke(_build_app(), args)
+    assert res.exit_code == 0, res.output
+    _, _, meta = load_series_model(tmp_path / "m")
+    assert meta["command"].startswith("adgdm ") and meta["source"] == {"kind": "synthetic", "n_series": 4,
+                                                                       "length": 1024, "seed": 0}
+    res = typer_testing.CliRunner().invoke(_build_app(), args)
+    assert res.exit_code == 2 and "--force" in res.output
+    res = typer_testing.CliRunner().invoke(_build_app(), args[:3] + [str(tmp_path / "x"), "--data", str(tmp_path / "none")])
+    assert res.exit_code == 2 and "no folder" in res.output

@@ -655,6 +655,7 @@ def _build_app():
         width: int = typer.Option(64, help="Channels of the temporal conv net."),
         depth: int = typer.Option(7, help="Dilated blocks (receptive field about 2**depth * 3 steps)."),
         n_series: int = typer.Option(4000, "--n-series", help="Synthetic series to draw (without --data)."),
+        windows: int = typer.Option(200000, "--windows", help="Training windows cut at random from the series."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
         force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
     ):
@@ -675,7 +676,7 @@ def _build_app():
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         try:
             path = pretrain_series(out, data=data, steps=steps, seed=seed, width=width, depth=depth, n_series=n_series,
-                                   progress=True, command=command)
+                                   n_windows=windows, progress=True, command=command)
         except (ValueError, FileNotFoundError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)

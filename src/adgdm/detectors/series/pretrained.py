@@ -51,14 +51,17 @@ class SeriesPretrained(SeriesBase):
     start : fraction of the diffusion chain the hidden steps start from (noise around 0; below the
         end of a cosine chain, where the first clean estimate is stable). steps : DDIM steps per
         generation. n_samples : noise draws averaged per window.
-    units : ``"window"`` (errors in units of the window's observed deviation: a z-score of the
-        forecast) or ``"series"`` (in units of the series' training scale).
+    units : ``"series"`` (errors in units of the series' training scale) or ``"window"`` (in units
+        of the window's observed deviation: a z-score of the forecast).
     adapt_steps : optimiser steps fine-tuning a copy of the network on the training windows
         (0 = zero-shot). When > 0, the last ``calibration`` share of the training series is held
         out of the adaptation and the typical errors and ``threshold_`` come from it.
     weights : folder of a model from ``adgdm pretrain series`` (default: the shipped weights).
-    smooth : trailing mean of the score over this many steps. contamination : share of the
-        calibration scores above ``threshold_``. fill : None (NaN raises), ``"ffill"``, ``"interpolate"``.
+    smooth : trailing mean of the score over this many steps (a forecast error marks the onset of
+        a change; the mean keeps a lasting anomaly flagged). ``units`` and ``smooth`` defaults: the
+        leave-one-group-out choice among its variants on NAB (``series_default_select.md``).
+    contamination : share of the calibration scores above ``threshold_``.
+    fill : None (NaN raises), ``"ffill"``, ``"interpolate"``.
     alarm, alarm_depth, alarm_absorb : how ``predict`` flags steps: ``"static"`` (score above
         ``threshold_``) or ``"drift"`` (the drift-aware rule, see ``SeriesDiffusion``).
 
@@ -77,8 +80,8 @@ class SeriesPretrained(SeriesBase):
     training_scores = "out-of-sample (the network never saw the series; in-sample when adapted)"
 
     def __init__(self, mode: str = "forecast", window: int = 96, horizon: int | None = None, start: float = 0.9, steps: int = 2,
-                 n_samples: int = 2, units: str = "window", adapt_steps: int = 0, adapt_lr: float = 5e-4,
-                 calibration: float = 0.2, weights=None, smooth: int = 1, contamination: float = 0.01,
+                 n_samples: int = 2, units: str = "series", adapt_steps: int = 0, adapt_lr: float = 5e-4,
+                 calibration: float = 0.2, weights=None, smooth: int = 100, contamination: float = 0.01,
                  fill: str | None = None, alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
                  random_state=None, score_batch_size: int = 256):
         store_params(self, locals())
