@@ -62,6 +62,9 @@ class SeriesPretrained(SeriesBase):
         leave-one-group-out choice among its variants on NAB (``series_default_select.md``).
     contamination : share of the calibration scores above ``threshold_``.
     fill : None (NaN raises), ``"ffill"``, ``"interpolate"``.
+    align : ``"end"``: the trailing mean (``smooth``) of the errors up to each step; ``"center"``:
+        the mean over the ``smooth`` steps centred on it (looks ``(smooth - 1) // 2`` steps ahead;
+        batch scoring only, ``stream()`` refuses it).
     alarm, alarm_depth, alarm_absorb : how ``predict`` flags steps: ``"static"`` (score above
         ``threshold_``) or ``"drift"`` (the drift-aware rule, see ``SeriesDiffusion``).
 
@@ -82,7 +85,7 @@ class SeriesPretrained(SeriesBase):
     def __init__(self, mode: str = "forecast", window: int = 96, horizon: int | None = None, start: float = 0.9, steps: int = 2,
                  n_samples: int = 2, units: str = "series", adapt_steps: int = 0, adapt_lr: float = 5e-4,
                  calibration: float = 0.2, weights=None, smooth: int = 100, contamination: float = 0.01,
-                 fill: str | None = None, alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
+                 fill: str | None = None, align: str = "end", alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
                  random_state=None, score_batch_size: int = 256):
         store_params(self, locals())
 
@@ -101,6 +104,8 @@ class SeriesPretrained(SeriesBase):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < float(self.start) <= 1.0:
             raise ValueError(f"start must be a fraction in (0, 1], got {self.start}")
+        if self.align not in ("end", "center"):
+            raise ValueError(f"align must be 'end' or 'center', got {self.align!r}")
         if int(self.adapt_steps) < 0:
             raise ValueError(f"adapt_steps must be >= 0, got {self.adapt_steps}")
         if not 0.0 < float(self.contamination) <= 0.5:
@@ -151,7 +156,7 @@ class SeriesPretrained(SeriesBase):
         raw = self._combine(err, lead)
         self.start_score_ = float(np.median(raw[lead >= 0])) if (lead >= 0).any() else 0.0
         raw[lead < 0] = self.start_score_
-        self._finish_fit(self._smooth(raw), cal)
+        self._finish_fit(self._centre(self._smooth(raw)), cal)
         return self
 
     def _adapt(self, net, schedule, Z):
@@ -232,11 +237,19 @@ class SeriesPretrained(SeriesBase):
         err, place = self._errors((arr - self.center_) / self.scale_)
         raw = self._combine(err, place)
         raw[place < 0] = self.start_score_
-        return self._smooth(raw)
+        return self._centre(self._smooth(raw))
+
+    def _centre(self, smoothed: np.ndarray) -> np.ndarray:
+        """``align="center"``: step ``t`` takes the trailing mean ending at ``t + (smooth - 1) // 2``."""
+        lag = (int(self.smooth) - 1) // 2 if getattr(self, "align", "end") == "center" else 0
+        if not lag or len(smoothed) == 0:
+            return smoothed
+        return smoothed[np.minimum(np.arange(len(smoothed)) + lag, len(smoothed) - 1)]
 
     def _explain_model(self, arr):
         err, place = self._errors((arr - self.center_) / self.scale_)
-        return self._per_channel_smooth(self._per_channel(err, place) / self.n_channels_)
+        per = self._per_channel_smooth(self._per_channel(err, place) / self.n_channels_)
+        return np.column_stack([self._centre(per[:, c]) for c in range(per.shape[1])])
 
     def stream(self) -> "SeriesPretrainedStream":
         """Online scorer (``mode="forecast"``): ``update(points)`` returns the scores of the steps
@@ -245,6 +258,8 @@ class SeriesPretrained(SeriesBase):
         self._check_fitted()
         if self.mode != "forecast":
             raise ValueError("stream() needs mode='forecast' (imputation looks ahead by half a window)")
+        if self.align != "end":
+            raise ValueError("stream() needs align='end' (a centred mean looks ahead)")
         return SeriesPretrainedStream(self)
 
     # --- persistence ------------------------------------------------------------------------------
