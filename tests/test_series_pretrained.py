@@ -149,3 +149,15 @@ def test_pretrain_command_writes_a_model_and_refuses_to_overwrite(tmp_path):
     assert res.exit_code == 2 and "--force" in res.output
     res = typer_testing.CliRunner().invoke(_build_app(), args[:3] + [str(tmp_path / "x"), "--data", str(tmp_path / "none")])
     assert res.exit_code == 2 and "no folder" in res.output
+
+
+def test_centred_mean_is_the_trailing_mean_shifted_and_batch_only():
+    x = _spiky(seed=6, n=1300, at=1200)
+    end = SeriesPretrained(random_state=0, smooth=21).fit(x[:900])
+    mid = SeriesPretrained(random_state=0, smooth=21, align="center").fit(x[:900])
+    assert np.allclose(mid.decision_function(x)[:-10], end.decision_function(x)[10:])
+    assert np.argmax(mid.decision_function(x)) < np.argmax(end.decision_function(x))  # the spike shows earlier
+    with pytest.raises(ValueError, match="align='end'"):
+        mid.stream()
+    with pytest.raises(ValueError, match="align"):
+        SeriesPretrained(align="middle").fit(x[:900])
