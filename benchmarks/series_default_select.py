@@ -24,10 +24,15 @@ DEFAULT_CANDIDATES = [  # names as the code means them today (`series` is centre
     "series:align=center", "series:align=center,subspace=0.5", "series:align=center,subspace=1",
     "series-fuse:parts=series:align=end+tsb-subpca", "series-fuse:parts=series:align=end+tsb-subpca,weights=1/0.5",
     "series-fuse:parts=series:align=end+series-pre:units=series,smooth=1",
-    "series-fuse:parts=series+series-pre:align=center,smooth=200",
+    "series-fuse:parts=series+series-pre:align=center&smooth=200",
     "series-pre:units=window,smooth=1", "series-pre:units=series,smooth=1", "series-pre:units=series,smooth=100",
     "series-pre:units=series,smooth=300", "series-pre:align=center,smooth=200",
 ]
+# The default must stream and score 1,000,000 points within 60 s on 2 cores (issue 18): the
+# `series` variants do; `series-fuse` has no stream and a `series-pre` part costs minutes per million
+# points. Rule fixed before the fusion with a centred `series-pre` was scored: those are reported
+# (all candidates) but the default is chosen among the eligible ones.
+ELIGIBLE = [c for c in DEFAULT_CANDIDATES if c.startswith("series:")]
 PRETRAINED = ["series-pre:units=window,smooth=1", "series-pre:units=series,smooth=1", "series-pre:units=series,smooth=100",
               "series-pre:units=series,smooth=300", "series-pre:align=center,smooth=50", "series-pre:align=center",
               "series-pre:align=center,smooth=200", "series-pre:align=center,smooth=400"]
@@ -78,8 +83,11 @@ def main(argv=None):
           "and its mean on the held-out group reported; `loco` is the mean of these held-out values. The oracle "
           "is the candidate best on all files (what a grid search on the labels reports).", ""]
     choices = {}
-    for title, rows, cs in [("NAB + SKAB together (6 groups): the default", nab + skab, cands),
-                            ("NAB alone (4 groups)", nab, cands), ("SKAB alone (2 groups)", skab, cands),
+    eligible = [c for c in ELIGIBLE if c in have]
+    for title, rows, cs in [("NAB + SKAB together (6 groups): the default", nab + skab, eligible),
+                            ("NAB + SKAB together, every candidate (batch-only and neural fusions included)",
+                             nab + skab, cands),
+                            ("NAB alone (4 groups)", nab, eligible), ("SKAB alone (2 groups)", skab, eligible),
                             ("Pretrained diffusion alone, NAB (4 groups)", nab, pre),
                             ("Pretrained diffusion alone, SKAB (2 groups)", skab, pre)]:
         refs_here = [r for r in refs if r in {x["detector"] for x in rows}]

@@ -116,6 +116,8 @@ def test_fusion_adds_evidence_and_names_bad_parts():
     a, b = det.parts_
     expect = (det.z_[0](a.decision_function(x)) + 0.5 * det.z_[1](b.decision_function(x))) / 1.5
     assert np.allclose(s, expect)
+    two = SeriesFusion("series:window=32&smooth=5+tsb-subpca:window=32").fit(x[:1000])  # "&": a part's options
+    assert (two.parts_[0].window, two.parts_[0].smooth) == (32, 5)
     with pytest.raises(ValueError, match="two or more"):
         SeriesFusion("series").fit(x[:1000])
     with pytest.raises(ValueError, match="weights"):

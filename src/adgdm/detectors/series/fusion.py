@@ -21,7 +21,9 @@ __all__ = ["SeriesFusion"]
 
 
 def _parse(parts: str, weights) -> tuple[list[str], list[float]]:
-    specs = [p.strip() for p in str(parts).split("+") if p.strip()]
+    # a part's own options are joined by "&" ("series-pre:align=center&smooth=200"): a "," would end
+    # the fusion's parameter in a spec string
+    specs = [p.strip().replace("&", ",") for p in str(parts).split("+") if p.strip()]
     if len(specs) < 2:
         raise ValueError(f"parts must name two or more detector specs joined by '+', got {parts!r}")
     if weights is None:
@@ -38,8 +40,8 @@ class SeriesFusion(SeriesBase):
 
     Parameters
     ----------
-    parts : detector specs joined by ``+`` (e.g. ``"series+series-pre"``); ``:`` options allowed
-        (``"series:window=96+series-pre"``).
+    parts : detector specs joined by ``+`` (e.g. ``"series+series-pre"``); ``:`` options allowed,
+        several joined by ``&`` (``"series:window=96+series-pre:align=center&smooth=200"``).
     weights : one weight per part joined by ``/`` (``"1/0.5"``) or a sequence; default equal.
     contamination : share of the fused training scores above ``threshold_``.
     alarm, alarm_depth, alarm_absorb : how ``predict`` flags steps: ``"static"`` (score above
