@@ -88,6 +88,7 @@ def main(argv=None):
                             ("NAB + SKAB together, every candidate (batch-only and neural fusions included)",
                              nab + skab, cands),
                             ("NAB alone (4 groups)", nab, eligible), ("SKAB alone (2 groups)", skab, eligible),
+                            ("Pretrained diffusion alone, NAB + SKAB (6 groups): its defaults", nab + skab, pre),
                             ("Pretrained diffusion alone, NAB (4 groups)", nab, pre),
                             ("Pretrained diffusion alone, SKAB (2 groups)", skab, pre)]:
         refs_here = [r for r in refs if r in {x["detector"] for x in rows}]
@@ -100,7 +101,9 @@ def main(argv=None):
                f"`{r['in_sample_best_spec']}` | {r['in_sample_best_value']:.3f} | {r['n_files']} |" for r in out_rows]
         md.append("")
     default = choices["NAB + SKAB together (6 groups): the default"][1]["oracle"]
-    md += [f"**Chosen default (best over all six groups; its estimate is the loco number above): `{default}`**", ""]
+    pre_default = choices["Pretrained diffusion alone, NAB + SKAB (6 groups): its defaults"][1]["oracle"]
+    md += [f"**Chosen default (best over all six groups; its estimate is the loco number above): `{default}`**", "",
+           f"**`series-pre` defaults (its best variant over all six groups): `{pre_default}`**", ""]
     open(a.out, "w").write("\n".join(md))
     print("\n".join(md))
 

@@ -55,7 +55,7 @@ def test_zero_shot_scores_a_fresh_series_and_flags_an_injected_anomaly():
 
 def test_forecast_scores_are_causal():
     x = _spiky(seed=1)
-    det = SeriesPretrained(random_state=0, horizon=8).fit(x[:1000])
+    det = SeriesPretrained(random_state=0, horizon=8, align="end").fit(x[:1000])
     full = det.decision_function(x)
     cut = det.decision_function(x[:1304])  # 1304 ends a forecast block of the full series' grid (96 + k*8)
     assert np.allclose(full[:1304], cut)
@@ -153,13 +153,14 @@ def test_pretrain_command_writes_a_model_and_refuses_to_overwrite(tmp_path):
     assert res.exit_code == 2 and "no folder" in res.output
 
 
-def test_centred_mean_is_the_trailing_mean_shifted_and_batch_only():
+def test_centred_mean_is_the_trailing_mean_shifted_and_streams_late():
     x = _spiky(seed=6, n=1300, at=1200)
-    end = SeriesPretrained(random_state=0, smooth=21).fit(x[:900])
+    end = SeriesPretrained(random_state=0, smooth=21, align="end").fit(x[:900])
     mid = SeriesPretrained(random_state=0, smooth=21, align="center").fit(x[:900])
     assert np.allclose(mid.decision_function(x)[:-10], end.decision_function(x)[10:])
     assert np.argmax(mid.decision_function(x)) < np.argmax(end.decision_function(x))  # the spike shows earlier
-    with pytest.raises(ValueError, match="align='end'"):
-        mid.stream()
+    live = mid.stream()  # a centred mean streams (smooth - 1) // 2 steps later; flush() ends it
+    parts = [live.update(x[i:i + 50]) for i in range(0, len(x), 50)] + [live.flush()]
+    assert np.allclose(np.concatenate(parts), mid.decision_function(x), rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="align"):
         SeriesPretrained(align="middle").fit(x[:900])

@@ -58,13 +58,14 @@ class SeriesPretrained(SeriesBase):
         out of the adaptation and the typical errors and ``threshold_`` come from it.
     weights : folder of a model from ``adgdm pretrain series`` (default: the shipped weights).
     smooth : trailing mean of the score over this many steps (a forecast error marks the onset of
-        a change; the mean keeps a lasting anomaly flagged). ``units`` and ``smooth`` defaults: the
-        leave-one-group-out choice among its variants on NAB (``series_default_select.md``).
+        a change; the mean keeps a lasting anomaly flagged). ``units``, ``smooth`` and ``align``
+        defaults: its best variant over NAB categories and SKAB folders, the leave-one-group-out
+        protocol's choice (``benchmarks/results/series_default_select.md``).
     contamination : share of the calibration scores above ``threshold_``.
     fill : None (NaN raises), ``"ffill"``, ``"interpolate"``.
     align : ``"end"``: the trailing mean (``smooth``) of the errors up to each step; ``"center"``:
-        the mean over the ``smooth`` steps centred on it (looks ``(smooth - 1) // 2`` steps ahead;
-        batch scoring only, ``stream()`` refuses it).
+        the mean over the ``smooth`` steps centred on it (looks ``(smooth - 1) // 2`` steps ahead,
+        and a stream reports it that much later).
     alarm, alarm_depth, alarm_absorb : how ``predict`` flags steps: ``"static"`` (score above
         ``threshold_``) or ``"drift"`` (the drift-aware rule, see ``SeriesDiffusion``).
 
@@ -84,8 +85,8 @@ class SeriesPretrained(SeriesBase):
 
     def __init__(self, mode: str = "forecast", window: int = 96, horizon: int | None = None, start: float = 0.9, steps: int = 2,
                  n_samples: int = 2, units: str = "series", adapt_steps: int = 0, adapt_lr: float = 5e-4,
-                 calibration: float = 0.2, weights=None, smooth: int = 100, contamination: float = 0.01,
-                 fill: str | None = None, align: str = "end", alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
+                 calibration: float = 0.2, weights=None, smooth: int = 200, contamination: float = 0.01,
+                 fill: str | None = None, align: str = "center", alarm: str = "static", alarm_depth: int = 100, alarm_absorb: int | None = 400,
                  random_state=None, score_batch_size: int = 256):
         store_params(self, locals())
 
@@ -253,13 +254,12 @@ class SeriesPretrained(SeriesBase):
 
     def stream(self) -> "SeriesPretrainedStream":
         """Online scorer (``mode="forecast"``): ``update(points)`` returns the scores of the steps
-        whose forecast block is complete (at most ``horizon - 1`` steps late); ``flush()`` scores
-        the rest as batch scoring does. Their concatenation equals ``decision_function``."""
+        whose forecast block is complete (at most ``horizon - 1`` steps late; with
+        ``align="center"`` another ``(smooth - 1) // 2``); ``flush()`` scores the rest as batch
+        scoring does. Their concatenation equals ``decision_function``."""
         self._check_fitted()
         if self.mode != "forecast":
             raise ValueError("stream() needs mode='forecast' (imputation looks ahead by half a window)")
-        if self.align != "end":
-            raise ValueError("stream() needs align='end' (a centred mean looks ahead)")
         return SeriesPretrainedStream(self)
 
     # --- persistence ------------------------------------------------------------------------------
@@ -303,6 +303,11 @@ class SeriesPretrainedStream:
         self.emitted = 0                                 # steps whose score was returned
         self.next_end = self.L                           # end of the next forecast block
         self.raw_history = np.zeros(0)
+        self.lag = (int(det.smooth) - 1) // 2 if det.align == "center" else 0
+        self.pending = np.zeros(0)                       # align="center": smoothed scores not yet reported
+        self.n_smoothed = 0
+        self.reported = 0
+        self.last = None
 
     def update(self, points) -> np.ndarray:
         """Append ``points`` (``(k,)`` or ``(k, channels)``); return the newly final scores."""
@@ -339,15 +344,31 @@ class SeriesPretrainedStream:
         if self.emitted >= self.n or self.n < self.L:
             rest = np.full(self.n - self.emitted, self.det.start_score_)
             self.emitted = self.n
-            return self._emit(rest)
+            return self._emit(rest, final=True)
         det, L, h, k = self.det, self.L, self.h, self.n - self.emitted
         e = det._window_errors(window_view(self.buffer, np.array([self.n - L - self.base]), L), forecast_mask(1, L, h))
         err = e[0, :, L - k:].T
         raw = det._combine(err, np.arange(h - k, h))
         self.emitted = self.n
-        return self._emit(raw)
+        return self._emit(raw, final=True)
 
-    def _emit(self, raw: np.ndarray) -> np.ndarray:
+    def _emit(self, raw: np.ndarray, final: bool = False) -> np.ndarray:
         out = self.det._smooth(raw, self.raw_history)
         self.raw_history = np.concatenate([self.raw_history, raw])[-max(1, int(self.det.smooth) - 1):]
-        return out
+        if not self.lag:
+            return out
+        # step t reports the trailing mean ending at t + lag (the last steps: the last mean, as batch)
+        if len(out):
+            self.last = out[-1]
+        self.pending = np.concatenate([self.pending, out])
+        self.n_smoothed += len(out)
+        start = self.reported + self.lag                 # index (in smoothed order) of the next value to report
+        first_pending = self.n_smoothed - len(self.pending)
+        self.pending = self.pending[max(0, start - first_pending):]
+        k = max(0, self.n_smoothed - self.lag - self.reported)
+        rep, self.pending = self.pending[:k], self.pending[k:]
+        self.reported += k
+        if final and self.reported < self.n_smoothed:
+            rep = np.concatenate([rep, np.full(self.n_smoothed - self.reported, self.last)])
+            self.reported = self.n_smoothed
+        return rep
