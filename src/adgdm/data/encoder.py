@@ -356,7 +356,8 @@ class TableEncoder:
 
     def value_labels(self, df) -> dict[str, np.ndarray]:
         """Per categorical/boolean column, each row's value as ``"name=value"`` (blank:
-        ``name=<missing>``), for explanations in words."""
+        ``name=<missing>``; numeric columns with blanks at fit: ``name=<missing>`` or ``name``),
+        for explanations in words."""
         import pandas as pd
 
         self._check_fitted()
@@ -365,6 +366,9 @@ class TableEncoder:
         out = {}
         for c in self.columns_:
             if c["kind"] == "numeric":
+                if c["missing_indicator"]:
+                    miss = np.isnan(_numbers(df[have[c["name"]]], c["name"], ""))
+                    out[c["name"]] = np.where(miss, f"{c['name']}={MISSING}", c["name"]).astype(object)
                 continue
             labels = _labels(df[have[c["name"]]], c["kind"])
             out[c["name"]] = np.array([f"{c['name']}={MISSING if x is None else x}" for x in labels], dtype=object)
