@@ -98,3 +98,9 @@ def test_detect_runs_on_a_mixed_table(mixed):
     res = _invoke("detect", mixed / "train.csv", "--out", mixed / "d.csv", "--json")
     assert res.exit_code == 0, res.output
     assert len(pd.read_csv(mixed / "d.csv")) == 300
+
+
+def test_report_names_categories_by_value(mixed):
+    res = _invoke("report", mixed / "m", "--data", mixed / "test.csv", "--out", mixed / "r.html")
+    assert res.exit_code == 0, res.output
+    assert "service=telnet" in (mixed / "r.html").read_text()
