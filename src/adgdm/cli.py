@@ -460,6 +460,10 @@ def _build_app():
         encoding: Optional[str] = ENCODING,
         strict: bool = STRICT,
         force: bool = typer.Option(False, "--force", help="Replace the model folder OUT if it exists."),
+        categorical: Optional[str] = typer.Option(None, "--categorical", help="Tables: comma-separated columns read "
+                                                  "as categories even when they hold numbers (integer codes)."),
+        numeric: Optional[str] = typer.Option(None, "--numeric", help="Tables: comma-separated columns read as "
+                                              "numbers (default: inferred; text and true/false are categories)."),
         image_cols: Optional[str] = typer.Option(None, "--image-cols", help="Multimodal manifests: columns of "
                                                  "image paths (default: inferred from the file suffixes)."),
         text_cols: Optional[str] = typer.Option(None, "--text-cols", help="Multimodal manifests: text columns "
@@ -482,7 +486,9 @@ def _build_app():
             return run_fit(data, modality, detector, out, config, parse_params(param), _split_plain(columns), label,
                            time, threshold, contamination, seed, status=_status_factory(_interactive(json_out)),
                            force=force, reader={"sep": sep, "encoding": encoding, "strict": strict,
-                                                "image_cols": image_cols, "text_cols": text_cols})
+                                                "image_cols": image_cols, "text_cols": text_cols,
+                                                "categorical": _split_plain(categorical),
+                                                "numeric": _split_plain(numeric)})
 
         r = _run(body, json_out)
         if not json_out:
@@ -526,6 +532,8 @@ def _build_app():
         if not json_out:
             extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
             units = {"image": "images", "video": "frames", "multimodal": "records"}.get(r["modality"], "rows")
+            if "unseen_categories" in r:
+                extra += f"; {r['unseen_categories']} cells with categories unseen at fit"
             typer.echo(f"scored {r['rows']} {units}: {r['flagged']} flagged "
                        f"above {r['threshold']:.4g}{extra}; wrote {r['out']}")
             for note in r.get("notes", []):
@@ -549,6 +557,10 @@ def _build_app():
         threshold: Optional[str] = typer.Option(None, help="contamination, pot or fixed:VALUE."),
         contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies."),
         seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
+        categorical: Optional[str] = typer.Option(None, "--categorical", help="Tables: comma-separated columns read "
+                                                  "as categories even when they hold numbers (integer codes)."),
+        numeric: Optional[str] = typer.Option(None, "--numeric", help="Tables: comma-separated columns read as "
+                                              "numbers (default: inferred; text and true/false are categories)."),
         explain: bool = typer.Option(True, help="Add each row's top contributing features."),
         top_k: int = typer.Option(3, help="Features listed per row."),
         sep: Optional[str] = SEP,
@@ -573,7 +585,9 @@ def _build_app():
                               _split_plain(columns), label, time, threshold, contamination, seed, explain, top_k,
                               status=_status_factory(_interactive(json_out)),
                               progress=_progress_factory(_interactive(json_out)),
-                              reader={"sep": sep, "encoding": encoding, "strict": strict}, force=force)
+                              reader={"sep": sep, "encoding": encoding, "strict": strict,
+                                      "categorical": _split_plain(categorical), "numeric": _split_plain(numeric)},
+                              force=force)
 
         r = _run(body, json_out)
         if not json_out:

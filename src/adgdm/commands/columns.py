@@ -94,3 +94,78 @@ def describe(names, dropped: dict) -> list[str]:
     for c, r in dropped.items():
         notes.append(f"left out column {c!r}: {r}")
     return notes
+
+
+# --- mixed tables (text, true/false and blank cells): the columns the table encoder reads ---------
+ID_LIKE_TEXT = 0.9  # a text column with a different value in more than this share of its rows is an id
+
+
+def needs_encoder(frame) -> bool:
+    """True when the feature columns ``frame`` are not all complete numbers: a text column or a
+    blank cell (then they go through :class:`adgdm.data.encoder.TableEncoder`, not
+    :func:`select_features`). A mostly-numeric column with stray text stays an error."""
+    import pandas as pd
+
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            continue  # true/false with no blanks: read as 0/1 numbers, as before
+        if not pd.api.types.is_numeric_dtype(s.dtype):
+            v = numeric_column(s, str(c), "")  # a mostly-numeric column with stray text stays an error
+            if v is None or np.isnan(v).all():
+                return True
+            s = pd.Series(v)
+        if s.isna().any():
+            return True
+    return False
+
+
+def select_mixed(df, where: str, columns=None, exclude=(), named=()):
+    """``(names, frame, dropped)`` for the table encoder: the feature columns of any kind, less
+    label-like, index-like, constant, date and id-like text columns (each drop said in words);
+    with ``columns`` given, exactly those. Columns in ``named`` (``--categorical``/``--numeric``)
+    are always kept."""
+    import pandas as pd
+
+    from ..data.encoder import looks_like_dates
+
+    if columns:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise ValueError(f"{where}: columns {missing} not found; columns are {list(df.columns)[:20]}")
+        return list(columns), df[list(columns)], {}
+    names, dropped = [], {}
+    for c in df.columns:
+        if c in exclude:
+            continue
+        s = df[c]
+        reason = None
+        if c in named:
+            pass
+        elif LABEL_LIKE.match(c):
+            reason = "named like a label (give it as --label, or keep it with --columns)"
+        elif INDEX_LIKE.match(c):
+            reason = "an index column"
+        elif looks_like_dates(s):
+            reason = "dates (give it as --time to keep it as the row id; the model does not read dates)"
+        else:
+            filled = s.dropna()
+            if not pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+                text = s.astype("string").str.strip()
+                filled = text[text.notna() & (text != "")]
+                if numeric_column(s, c, where) is None and len(filled) > 50 \
+                        and filled.nunique() > ID_LIKE_TEXT * len(filled):
+                    reason = "text with a different value in almost every row (an id or free text)"
+            elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+                v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+                if len(v) > 2 and np.isfinite(v).all() and np.all(v == np.round(v)) and np.all(np.diff(v) > 0):
+                    reason = "an index column (integers that only go up)"
+            if reason is None and len(filled) and filled.nunique() == 1 and not s.isna().any():
+                reason = "constant"
+        if reason:
+            dropped[c] = reason
+        else:
+            names.append(c)
+    if not names:
+        raise ValueError(f"{where}: no usable columns ({_said(dropped)}); name them with --columns")
+    return names, df[names], dropped

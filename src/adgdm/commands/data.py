@@ -29,6 +29,7 @@ class Data:
     masks: np.ndarray | None = None
     clips: list | None = None           # video: ``adgdm.data.video.Clip`` objects, in order
     records: dict | None = None         # multimodal: {column: images (n, H, W, C), texts or numbers}
+    frame: object = None                # mixed tables: the feature columns as read (pandas), for the encoder
     source: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -85,7 +86,7 @@ def _labels(values, where: str) -> np.ndarray:
 
 
 def read_table(path, modality: str = "tabular", columns=None, label=None, time=None, sep=None, encoding=None,
-               strict: bool = False) -> Data:
+               strict: bool = False, mixed: bool | None = None, categorical=None, numeric=None) -> Data:
     """Rows (``tabular``) or time steps (``series``) of a CSV/TSV, Parquet or NPZ file.
 
     ``columns``: the feature/channel columns (default: every numeric column but ``label`` and
@@ -93,8 +94,12 @@ def read_table(path, modality: str = "tabular", columns=None, label=None, time=N
     ``label``: a 0/1 column kept apart; ``time``: an id column (series: the time stamp; unsorted
     steps are sorted with a note, or refused when ``strict``; repeated stamps are refused).
     ``sep``: the separator (default: sniffed among ``, ; tab |``). NPZ files hold ``X`` and
-    optionally ``y`` (the labels) and ``names``."""
-    from .columns import describe, select_features
+    optionally ``y`` (the labels) and ``names``.
+
+    Tables with text, true/false or blank cells (or ``categorical``/``numeric`` columns named,
+    or ``mixed=True``) come back as ``Data.frame`` (the feature columns as read, ``X`` None) for
+    :class:`adgdm.data.encoder.TableEncoder`; ``mixed=False`` keeps the numeric-only reading."""
+    from .columns import describe, needs_encoder, select_features, select_mixed
 
     path = Path(path)
     if not path.exists():
@@ -124,8 +129,19 @@ def read_table(path, modality: str = "tabular", columns=None, label=None, time=N
         df, notes = _in_time_order(df, time, path, strict)
     labels = _labels(df[label].to_numpy(), f"{path}: label column {label!r}") if label is not None else None
     ids = df[time].to_numpy() if time is not None else np.arange(len(df))
-    names, X, dropped = select_features(df, str(path), columns, exclude=[c for c in (label, time) if c is not None],
-                                        modality=modality)
+    exclude = [c for c in (label, time) if c is not None]
+    named = [str(c) for c in (categorical or ())] + [str(c) for c in (numeric or ())]
+    if modality == "tabular" and mixed is not False:
+        unknown = [c for c in named if c not in cols]
+        if unknown:
+            raise ValueError(f"{path}: --categorical/--numeric column(s) {unknown} not found; columns are {cols[:20]}")
+        names, frame, dropped = select_mixed(df, str(path), columns, exclude, named)
+        # only when the kept columns are not all complete numbers: numeric tables read as before
+        if mixed or named or needs_encoder(frame):
+            if not columns:
+                notes += describe(names, dropped)
+            return Data(modality, None, names, ids, labels, source=str(path), notes=notes, frame=frame)
+    names, X, dropped = select_features(df, str(path), columns, exclude=exclude, modality=modality)
     if not columns:
         notes += describe(names, dropped)
     return Data(modality, X, names, ids, labels, source=str(path), notes=notes)

@@ -144,8 +144,12 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
     if "contamination" in rule and "contamination" in det.get_params():
         det.set_params(contamination=rule["contamination"])
 
-    notes = []
+    notes, encoder = [], None
     adapter = get_modality(modality)
+    kinds = {k: list(v) for k, v in (reader or {}).items() if k in ("categorical", "numeric") and v}
+    reader = {k: v for k, v in (reader or {}).items() if k not in ("categorical", "numeric")}
+    if kinds and adapter.name != "tabular":
+        raise ValueError("--categorical and --numeric are for tables (--modality tabular)")
     if adapter.name == "multimodal":
         reader = {k: v for k, v in (reader or {}).items() if v not in (None, False)}
         if "size" not in reader and "image_size" in det.get_params():
@@ -175,7 +179,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
         X, n_rows, names = str(p), None, []
     else:
         reader = {k: v for k, v in (reader or {}).items() if v not in (None, False)}
-        d = read_data(data, modality, columns, label, time_col, **reader)
+        d = read_data(data, modality, columns, label, time_col, **reader, **kinds)
         X, names = d.X, d.names
         notes += d.notes
         if d.labels is not None:
@@ -184,16 +188,23 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
                 raise ValueError(f"{data}: every row is labelled anomalous (label 1); nothing normal to fit on")
             if adapter.fit_drops_labelled:
                 notes.append(f"fitted on the {int(keep.sum())} rows labelled 0 (of {len(keep)})")
-                X = X[keep]
+                if d.frame is not None:
+                    d.frame = d.frame[keep]
+                else:
+                    X = X[keep]
             else:
                 notes.append(f"{modality}: the label column is ignored when fitting (the detector sees the whole "
                              f"{modality})")
-        check_finite(X, names, data, getattr(det, "fill", None))
+        if d.frame is not None:  # text, true/false or blank cells: the table encoder
+            X, encoder = encode_for_fit(d.frame, kinds, det, merged_params, str(data), notes)
+        else:
+            check_finite(X, names, data, getattr(det, "fill", None))
         n_rows = len(X)
         if adapter.name == "tabular":
             import pandas as pd
 
-            X = pd.DataFrame(X, columns=names)  # the detector records the feature names
+            # the detector records the feature names (the encoded ones: "service=ftp", "x:missing")
+            X = pd.DataFrame(X, columns=encoder.feature_names_ if encoder is not None else names)
     t0 = time.perf_counter()
     if status is not None and "verbose" in det.get_params() and "verbose" not in merged_params:
         det.set_params(verbose=True)  # the training loop's own progress bar (steps, loss)
@@ -222,6 +233,8 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
         record_fingerprint(meta, tmp, X, adapter.name)  # how score knows the fitted data (insample.py)
         if adapter.name == "video":
             meta["clip_hashes"] = clip_hashes
+        if encoder is not None:
+            meta["encoder"] = encoder.state()  # kinds, categories, centre/scale: scoring encodes the same way
         (tmp / CLI_META).write_text(json.dumps(meta, indent=2, default=_json_default))
         size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 1e6
         if size_mb > 10:
@@ -233,9 +246,31 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"model": str(out), "detector": spec, "modality": modality, "n_fit": n_rows, "features": len(names) or None,
-            "threshold": float(det.threshold_), "threshold_method": rule["method"], "fit_seconds": round(fit_s, 3),
-            "columns": names, "model_mb": round(size_mb, 3), "notes": notes}
+    summary = {"model": str(out), "detector": spec, "modality": modality, "n_fit": n_rows,
+               "features": len(names) or None, "threshold": float(det.threshold_), "threshold_method": rule["method"],
+               "fit_seconds": round(fit_s, 3), "columns": names, "model_mb": round(size_mb, 3), "notes": notes}
+    if encoder is not None:
+        summary["kinds"] = encoder.kinds_
+        summary["encoded_features"] = len(encoder.feature_names_)
+    return summary
+
+
+def encode_for_fit(frame, kinds: dict, det, params: dict, where: str, notes: list):
+    """A mixed table's feature columns -> ``(encoded matrix, fitted TableEncoder)``; the inferred
+    kinds go into ``notes``. The encoder already puts every column on one scale (numbers
+    standardised, a category mismatch ~1.4 standard deviations), so a detector's own
+    ``standardize`` is turned off unless ``--param standardize=...`` says otherwise."""
+    from ..data.encoder import TableEncoder
+
+    encoder = TableEncoder(kinds.get("categorical", ()), kinds.get("numeric", ())).fit(frame, where)
+    X = encoder.transform(frame, where)
+    notes += encoder.describe()
+    notes.append(f"encoded to {X.shape[1]} columns (numbers standardised, categories one-hot, blanks as their own "
+                 "level or a missing indicator); override kinds with --categorical / --numeric")
+    if "standardize" in det.get_params() and "standardize" not in params and det.get_params()["standardize"]:
+        det.set_params(standardize=False)
+        notes.append("standardize=false: the encoder already scaled the columns")
+    return X, encoder
 
 
 def clip_hash(frames) -> str:

@@ -11,7 +11,7 @@ from .data import read_table, write_frame
 
 def _normal_rows(path, modality: str, columns=None) -> tuple[np.ndarray, list[str]]:
     """Rows to start from: every numeric column (or ``columns``); an NPZ's rows with ``y == 0``."""
-    d = read_table(path, modality, columns)
+    d = read_table(path, modality, columns, mixed=False)  # generation reads numbers only (issue 19, item 3)
     X = d.X if d.labels is None else d.X[d.labels == 0]
     if len(X) == 0:
         raise ValueError(f"{path}: no normal rows (y == 0) to start from")

@@ -33,6 +33,25 @@ def _threshold_rule(det, meta) -> dict | None:
     return rule or None
 
 
+def _valued_names(df, names):
+    """``(n, d)`` feature names per row with categorical columns named by value, read from the
+    ``top_features`` column of a mixed table's scores ("service=ftp_data (71%); ..."); None when
+    no row names a value."""
+    if not names or "top_features" not in df:
+        return None
+    index = {n: j for j, n in enumerate(names)}
+    out = np.tile(np.array(names, dtype=object), (len(df), 1))
+    found = False
+    for i, text in enumerate(df["top_features"].astype(str)):
+        for part in text.split("; "):
+            label = part.rsplit(" (", 1)[0]
+            col = label.split("=", 1)[0]
+            if "=" in label and col in index:
+                out[i, index[col]] = label
+                found = True
+    return out if found else None
+
+
 def _scores_sections(rep, df, rule=None) -> list[str]:
     """Sections of a scores table (``adgdm score`` output); ``rule`` is the model's threshold rule
     when known (a scores file alone does not say how its threshold was set)."""
@@ -75,7 +94,8 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
     events = id_col == "time" and (flagged is not None or threshold is not None)
     rep.add_top_anomalies(ids, scores, contributions=contrib, feature_names=names, labels=labels, events=events,
                           flagged=flagged if events else None, threshold=threshold if events else None,
-                          title="Top anomalous events" if events else "Top anomalies")
+                          title="Top anomalous events" if events else "Top anomalies",
+                          row_feature_names=None if events else _valued_names(df, names))
     sections.append("top anomalies")
     return sections
 

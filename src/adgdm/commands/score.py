@@ -22,6 +22,7 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
     import pandas as pd
 
     modality = meta["modality"]
+    encoder = None
     columns = columns or meta.get("columns")
     label = label if label is not None else meta.get("label")
     time_col = time_col if time_col is not None else meta.get("time")
@@ -64,6 +65,12 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
             raise ValueError(f"--label {label!r} was a feature of this model at fit; a label cannot be a feature "
                              "(refit with --label, or score without it)")
         reader = {**(meta.get("reader") or {}), **{k: v for k, v in (reader or {}).items() if v not in (None, False)}}
+        if meta.get("encoder") is not None:  # a mixed table at fit: the same columns, by name, encoded alike
+            from ..data.encoder import TableEncoder
+
+            encoder = TableEncoder.from_state(meta["encoder"])
+            columns = encoder.input_names_
+        reader["mixed"] = encoder is not None  # a numeric model reads numbers only, as at its fit
         try:
             d = read_data(data, modality, columns, label, time_col, **reader)
         except ValueError as e:
@@ -71,6 +78,15 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
                 d = read_data(data, modality, columns, None, time_col, **reader)
             else:
                 raise
+        if encoder is not None:
+            enc = encoder.encode(d.frame, str(data))
+            d.X, frame_in = enc.X, d.frame
+            d.names = enc.names
+            extras["unseen"] = enc.unseen
+            if enc.unseen:
+                extras["unseen_notes"] = [f"{enc.n_unseen} cells held categories never seen at fit (scored as "
+                                          "evidence): " + "; ".join(f"{c}: {n} ({', '.join(enc.unseen_values[c])})"
+                                                                     for c, n in enc.unseen.items())]
         check_finite(d.X, d.names, data, getattr(det, "fill", None))
         X = pd.DataFrame(d.X, columns=d.names) if modality == "tabular" and meta.get("columns") else d.X
         if modality == "tabular" and len(d.X) > SCORE_BATCH:
@@ -84,6 +100,7 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
             result = det.predict_result(X, explain=explain)
         # the fitted data, or part of it, scored again: its training scores (insample.py)
         result, in_sample, extras["notes"] = apply_insample(det, meta, d.X, result, det_unit(det))
+        extras["notes"] = list(extras["notes"] or []) + extras.pop("unseen_notes", [])
     scores = result.score
     if not np.isfinite(scores).all():
         raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {data}")
@@ -109,11 +126,27 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
         from ..explain import top_features
 
         contrib = np.asarray(result.contributions, dtype=np.float64)
-        tops = top_features(contrib, d.names, k=top_k)
+        names = d.names
+        if modality not in ("image", "multimodal", "video") and extras.get("unseen") is not None:
+            # per table column, a categorical one named by the row's value ("service=ftp_data")
+            contrib, names, labels = by_column(encoder, contrib, frame_in)
+            tops = top_features(contrib, names, k=top_k)
+            tops = [[(labels[n][i] if n in labels else n, v) for n, v in row] for i, row in enumerate(tops)]
+        else:
+            tops = top_features(contrib, names, k=top_k)
         frame["top_features"] = ["; ".join(f"{n} ({100 * s:.0f}%)" for n, s in row) for row in tops]
-        for j, n in enumerate(d.names):
+        for j, n in enumerate(names):
             frame[f"contrib:{n}"] = contrib[:, j]
     return frame, extras
+
+
+def by_column(encoder, contrib: np.ndarray, frame):
+    """Encoded contributions summed per table column: ``(contrib (n, columns), column names,
+    {categorical column: each row's "name=value"})``."""
+    index = {n: j for j, n in enumerate(encoder.feature_names_)}
+    groups = encoder.groups()
+    out = np.column_stack([contrib[:, [index[e] for e in enc]].sum(axis=1) for _, enc in groups])
+    return out, [g for g, _ in groups], encoder.value_labels(frame)
 
 
 def run_score(model_dir, data, out, columns=None, label=None, time_col=None, explain=True, top_k=3,
@@ -132,6 +165,9 @@ def run_score(model_dir, data, out, columns=None, label=None, time_col=None, exp
         summary["in_sample"] = int(frame["in_sample"].sum())
     if "in_sample" in frame or extras.get("notes"):
         summary["notes"] = extras.get("notes", [])
+    if extras.get("unseen") is not None:
+        summary["unseen_categories"] = int(sum(extras["unseen"].values()))
+        summary["unseen_by_column"] = dict(extras["unseen"])
     if "label" in frame:
         from ..metrics import auroc
 

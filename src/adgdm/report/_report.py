@@ -186,9 +186,12 @@ class Report:
 
     def add_top_anomalies(self, ids, scores, contributions=None, feature_names=None, k: int = 20, *,
                           labels=None, n_features: int = 3, title: str = "Top anomalies", events: bool = False,
-                          flagged=None, threshold: float | None = None) -> Report:
+                          flagged=None, threshold: float | None = None, row_feature_names=None) -> Report:
         """Table of the ``k`` highest-scoring rows, each with its largest feature contributions
         (``contributions``: ``(n, d)`` non-negative, shown as a share of the row's total).
+
+        ``row_feature_names``: ``(n, d)`` names per row (e.g. ``service=ftp_data``, a categorical
+        column named by the row's value); default ``feature_names`` for every row.
 
         ``events=True`` is for a series (``ids`` in time order): consecutive flagged steps (``flagged``,
         or ``scores > threshold``) are one event, listed once with its start, end, length, peak score
@@ -203,6 +206,9 @@ class Report:
         y = None if labels is None else _checks.labels01(labels, len(s))
         C, feats = (None, None) if contributions is None else _checks.contributions(contributions, len(s),
                                                                                      feature_names)
+        if row_feature_names is not None and (C is None or np.shape(row_feature_names) != C.shape):
+            raise ValueError(f"row_feature_names must have the shape of contributions "
+                             f"{None if C is None else C.shape}, got {np.shape(row_feature_names)}")
         feat_header = [f"top {n_features} features (share of the {'event' if events else 'row'}'s total)"]
         if events:
             if flagged is None and threshold is None:
@@ -232,7 +238,8 @@ class Report:
             for r, i in enumerate(order, 1):
                 row = [r, names[i], s[i]] + ([int(y[i])] if y is not None else [])
                 if C is not None:
-                    row.append(self._contrib(C[i], feats, n_features))
+                    own = feats if row_feature_names is None else [str(v) for v in row_feature_names[i]]
+                    row.append(self._contrib(C[i], own, n_features))
                 rows.append(row)
             numeric = {0, 2}
             note = f"{len(order)} of {len(s):,} rows, highest score first."
