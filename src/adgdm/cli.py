@@ -149,7 +149,9 @@ def _build_app():
 
     @bench.command("tabular")
     def bench_tabular(
-        data: Path = typer.Option(..., "--data", help="Folder of ADBench-style .npz files (X, y)."),
+        data: Path = typer.Option(..., "--data", help="Folder of ADBench-style .npz files (X, y), or of .csv tables "
+                                  "with a 0/1 label column (mixed types and blanks allowed)."),
+        label: str = typer.Option("label", "--label", help="CSV tables: the 0/1 label column (1 = anomaly)."),
         datasets: Optional[str] = typer.Option(None, help="Comma-separated dataset names (file stems); default all."),
         detectors: Optional[str] = typer.Option(None, help="Comma-separated detector specs, e.g. 'diffusion,ddpm:steps=100'."),
         seeds: int = typer.Option(5, help="Number of seeds (0 .. N-1)."),
@@ -173,7 +175,7 @@ def _build_app():
             torch.set_num_threads(threads)
         out = _bench_out(out, "tabular", resume, force)
         try:
-            csv_path = run_tabular(data, _split(datasets), _split(detectors), seeds, setting, out, resume)
+            csv_path = run_tabular(data, _split(datasets), _split(detectors), seeds, setting, out, resume, label=label)
         except (ValueError, ImportError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)

@@ -1,4 +1,7 @@
-"""``adgdm bench tabular``: ADBench-style protocols over a folder of ``.npz`` files.
+"""``adgdm bench tabular``: ADBench-style protocols over a folder of ``.npz`` files, or of ``.csv``
+tables with a 0/1 label column (numbers, text, true/false and blank cells: the table encoder,
+fitted on the training rows, stands in for the standardisation, and detectors that standardise
+their input are told not to, as ``adgdm fit`` does).
 
 semi: split first (a random half of the normal rows train; the other half plus every anomaly
 test), standardise with training statistics, fit, score the test rows. Nothing is upsampled.
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 
-from ..data import list_npz, load_npz, semi_supervised_split, standardize
+from ..data import list_tables, load_npz, load_table_csv, semi_supervised_split, standardize
 from ..detectors import make_detector, parse_spec, detector_class
 from ..metrics import auprc, auroc
 from ._results import open_results
@@ -36,7 +39,7 @@ def check_specs(specs) -> list[str]:
 
 def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iterable[str] | None = None,
                 seeds: int = 5, setting: str = "semi", out="benchmarks/results/tabular.csv", resume: bool = False,
-                progress: bool = True, suite: str = "adbench") -> Path:
+                progress: bool = True, suite: str = "adbench", label: str = "label") -> Path:
     """Run ``detectors`` on ``datasets`` for ``seeds`` seeds and append long-format rows to ``out``."""
     if setting not in ("semi", "unsup"):
         raise ValueError(f"setting must be 'semi' or 'unsup', got {setting!r}")
@@ -48,27 +51,36 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
     bar = _bar(len(names) * seeds * len(specs), progress)
     with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for name in names:
-            X, y = load_npz(files[name])
+            table = files[name].suffix == ".csv"
+            X, y = load_table_csv(files[name], label) if table else load_npz(files[name])
             for seed in range(seeds):
                 if setting == "semi":
                     tr, te = semi_supervised_split(y, seed)
-                    X_train, X_test = standardize(X[tr], X[te])
+                    X_train, X_test = _encode(X.iloc[tr], X.iloc[te], name) if table else standardize(X[tr], X[te])
                     y_test = y[te]
                 else:
-                    (X_train,) = standardize(X)
+                    X_train = _encode(X, X, name)[0] if table else standardize(X)[0]
                     X_test, y_test = X_train, y
                 for spec in specs:
                     bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
                     if (name, setting, spec, seed) not in done:
-                        write(_run_one(spec, seed, X_train, X_test, y_test, setting) |
+                        write(_run_one(spec, seed, X_train, X_test, y_test, setting, encoded=table) |
                               {"suite": suite, "dataset": name, "setting": setting, "detector": spec, "seed": seed})
                     bar.update(1)
     bar.close()
     return out
 
 
-def _run_one(spec, seed, X_train, X_test, y_test, setting) -> dict:
-    det = make_detector(spec, random_state=seed)
+def _encode(train, test, name: str):
+    """Encoded ``(train, test)`` rows of a CSV table: the encoder fitted on the training rows."""
+    from ..data.encoder import TableEncoder
+
+    enc = TableEncoder().fit(train, where=f"{name} (training rows)")
+    return enc.transform(train, where=f"{name} (training rows)"), enc.transform(test, where=f"{name} (test rows)")
+
+
+def _run_one(spec, seed, X_train, X_test, y_test, setting, encoded: bool = False) -> dict:
+    det = make_detector(spec, random_state=seed, **({"standardize": False} if encoded else {}))
     t0 = time.perf_counter()
     det.fit(X_train)
     fit_s = time.perf_counter() - t0
@@ -83,7 +95,7 @@ def _run_one(spec, seed, X_train, X_test, y_test, setting) -> dict:
 def select_datasets(data_dir, datasets=None) -> tuple[dict, list[str]]:
     """``(name -> .npz path, names to run)``: ``datasets`` in the given order, or all of them,
     smallest first (an interrupted run then covers as many datasets as possible)."""
-    files = list_npz(data_dir)
+    files = list_tables(data_dir)
     names = sorted(files, key=lambda n: files[n].stat().st_size) if not datasets else list(datasets)
     missing = [n for n in names if n not in files]
     if missing:

@@ -56,3 +56,38 @@ def standardize(train: np.ndarray, *others: np.ndarray):
     mu, sd = train.mean(axis=0), train.std(axis=0)
     sd = np.where(sd > 1e-12, sd, 1.0)
     return tuple((a - mu) / sd for a in (train, *others))
+
+
+def list_tables(directory) -> dict[str, Path]:
+    """``{stem: path}`` of the ``.npz`` and ``.csv`` tables in ``directory``, sorted by name."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise ValueError(f"data directory {str(d)!r} does not exist or is not a directory")
+    files = {p.stem: p for p in sorted(list(d.glob("*.npz")) + list(d.glob("*.csv")))}
+    if not files:
+        raise ValueError(f"no .npz or .csv files in {str(d)!r}")
+    return files
+
+
+def load_table_csv(path, label: str = "label"):
+    """``(features DataFrame, y)`` of a CSV table with a 0/1 ``label`` column (1 = anomaly; true/false
+    accepted); the separator is sniffed. Features may mix numbers, text, true/false and blanks (the
+    table encoder reads them)."""
+    import pandas as pd
+
+    df = pd.read_csv(path, sep=None, engine="python")
+    if label not in df.columns:
+        raise ValueError(f"{Path(path).name}: no label column {label!r}; columns: {', '.join(map(str, df.columns))} "
+                         "(choose one with --label)")
+    lab = df.pop(label)
+    if lab.isna().any():
+        raise ValueError(f"{Path(path).name}: label column {label!r} has {int(lab.isna().sum())} blank cells")
+    text = lab.astype(str).str.strip().str.lower()
+    mapping = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}
+    bad = sorted(set(text) - set(mapping))
+    if bad:
+        raise ValueError(f"{Path(path).name}: label column {label!r} must hold 0/1 (or true/false), found {bad[:5]}")
+    y = text.map(mapping).to_numpy(dtype=np.int64)
+    if df.shape[1] == 0:
+        raise ValueError(f"{Path(path).name}: no feature columns besides {label!r}")
+    return df, y
