@@ -122,6 +122,8 @@ def test_fusion_adds_evidence_and_names_bad_parts():
         SeriesFusion("series").fit(x[:1000])
     with pytest.raises(ValueError, match="weights"):
         SeriesFusion("series+tsb-subpca", weights="1/-1").fit(x[:1000])
+    with pytest.raises(NotImplementedError, match="whole series"):
+        det.stream()
 
 
 def test_stream_equals_batch():
@@ -151,6 +153,9 @@ def test_pretrain_command_writes_a_model_and_refuses_to_overwrite(tmp_path):
     assert res.exit_code == 2 and "--force" in res.output
     res = typer_testing.CliRunner().invoke(_build_app(), args[:3] + [str(tmp_path / "x"), "--data", str(tmp_path / "none")])
     assert res.exit_code == 2 and "no folder" in res.output
+    (tmp_path / "afile").write_text("")
+    res = typer_testing.CliRunner().invoke(_build_app(), args[:3] + [str(tmp_path / "afile")] + args[4:])
+    assert res.exit_code == 2 and "is a file" in res.output
 
 
 def test_centred_mean_is_the_trailing_mean_shifted_and_streams_late():

@@ -57,14 +57,20 @@ def per_file_values(rows, metric: str, specs: Iterable[str] | None = None) -> di
             continue
         acc.setdefault(str(r["detector"]), {}).setdefault(str(r["dataset"]), []).append(v)
     table = {s: {d: _mean(vs) for d, vs in files.items()} for s, files in acc.items()}
-    if specs is not None:
-        specs = list(specs)
-        missing = [s for s in specs if s not in table]
-        if missing:
-            raise ValueError(f"no {metric} values for spec(s) {missing}")
-        common = set.intersection(*(set(table[s]) for s in specs))
-        table = {s: {d: v for d, v in table[s].items() if d in common} for s in specs}
-    return table
+    return _common_files(table, specs, f"{metric} values")
+
+
+def _common_files(table: dict, specs, what: str) -> dict:
+    """``table`` (``{spec: {dataset: value}}``) cut to ``specs`` and the files every one of them has
+    (a fair comparison); all of it when ``specs`` is None."""
+    if specs is None:
+        return table
+    specs = list(specs)
+    missing = [s for s in specs if s not in table]
+    if missing:
+        raise ValueError(f"no {what} for spec(s) {missing}")
+    common = set.intersection(*(set(table[s]) for s in specs))
+    return {s: {d: v for d, v in table[s].items() if d in common} for s in specs}
 
 
 def loco_splits(files: Iterable[str], group_of: Callable[[str], str] = group_of_name) -> list:
@@ -130,14 +136,7 @@ def pooled_counts(rows, specs: Iterable[str] | None = None) -> dict:
             continue
         prev = acc.setdefault(str(r["detector"]), {}).setdefault(str(r["dataset"]), [0.0] * 4)
         acc[str(r["detector"])][str(r["dataset"])] = [a + b for a, b in zip(prev, c)]
-    if specs is not None:
-        specs = list(specs)
-        missing = [s for s in specs if s not in acc]
-        if missing:
-            raise ValueError(f"no tp/fp/fn/tn counts for spec(s) {missing}")
-        common = set.intersection(*(set(acc[s]) for s in specs))
-        acc = {s: {d: v for d, v in acc[s].items() if d in common} for s in specs}
-    return acc
+    return _common_files(acc, specs, "tp/fp/fn/tn counts")
 
 
 def pooled_rates(counts: dict, files) -> dict:

@@ -128,6 +128,10 @@ def pretrain_series(out, data=None, n_series: int = 4000, length: int = 1024, wi
         raise ValueError(f"window must be >= 16, got {window}")
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: give a folder for model.json + weights.safetensors")
+    out.mkdir(parents=True, exist_ok=True)  # before training: a bad --out must not cost the run
     t0 = time.perf_counter()
     rng = np.random.default_rng(int(seed))
     if data is None:
@@ -145,8 +149,6 @@ def pretrain_series(out, data=None, n_series: int = 4000, length: int = 1024, wi
     net, result = train(net, [windows], _loss(schedule, training_masks(int(window))), config, seed=int(seed),
                         progress=progress, desc="pretrain series", lines=progress)
     meta, arrays = net_state(net, schedule)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     save_file(arrays, str(out / "weights.safetensors"))
     digest = hashlib.sha256((out / "weights.safetensors").read_bytes()).hexdigest()

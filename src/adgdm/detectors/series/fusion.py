@@ -101,6 +101,11 @@ class SeriesFusion(SeriesBase):
         _, w = _parse(self.parts, self.weights)
         return sum(wi / z.scale * p.explain(arr) for wi, z, p in zip(w, self.z_, self.parts_)) / sum(w)
 
+    def stream(self):
+        """Not available: a fusion scores whole series (its parts stream with different delays)."""
+        raise NotImplementedError("series-fuse scores whole series only; stream one of its parts "
+                                  "(e.g. make_detector('series').fit(x).stream())")
+
     def _get_state(self) -> tuple[dict, dict]:
         meta, arrays = {"z": [[z.center, z.scale] for z in self.z_], "parts": []}, {}
         for i, p in enumerate(self.parts_):
