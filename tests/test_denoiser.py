@@ -78,3 +78,15 @@ def test_fuse_matches_the_hand_computation():
     za, zb = RobustZ(1.0, 2.0), RobustZ(-1.0, 0.5)
     np.testing.assert_array_equal(fuse({"a": a, "b": b}, {"a": 1.0, "b": 0.3}, z={"a": za, "b": zb}),
                                   (a - 1.0) / 2.0 + 0.3 * (b + 1.0) / 0.5)
+
+
+def test_fit_keeps_jackknife_evidence_equal_to_a_fresh_search():
+    # fit computes the jackknife evidence in its leave-one-out search; a denoiser rebuilt from its
+    # state (no kept evidence) must search again and get the same numbers, duplicates included
+    rng = np.random.default_rng(3)
+    rows = np.vstack([rng.normal(size=(150, 4)), np.zeros((3, 4))])  # a triplicated row
+    den = EmpiricalDenoiser(coarse_neighbors=40).fit(rows)
+    fresh = EmpiricalDenoiser.from_state(*den.state())
+    assert getattr(fresh, "_jackknife_unique", None) is None
+    np.testing.assert_array_equal(den.jackknife_evidence(), fresh.jackknife_evidence())
+    np.testing.assert_array_equal(den.jackknife_scores(), fresh.jackknife_scores())

@@ -88,7 +88,11 @@ class EmpiricalDenoiser:
         if rows.ndim != 2 or len(rows) < 2:
             raise ValueError(f"the denoiser needs at least 2 reference rows (n, d), got shape {rows.shape}")
         self._build(rows)
-        raw = self.evidence()
+        # one neighbour search gives both the leave-one-out and the jackknife evidence
+        loo, jack = self._evidence(self.knn_.unique, exclude_self=True, with_dropped=True)
+        raw = loo[self.knn_.inverse]
+        raw[:, -1] = self.marginal_.nll(self.rows_, leave_one_out=True).sum(axis=1)
+        self._jackknife_unique = jack
         self.calibrate(raw)
         self.train_scores_ = self.combine(raw)
         return self
@@ -121,7 +125,10 @@ class EmpiricalDenoiser:
         leave-one-out evidence collapses to a constant (e.g. a smoothed NLL of ``-log(1e-300)``
         for every row) that new rows do not share; its marginal term subtracts the own kernel
         from a binned density, which can leave nothing. This evidence does neither."""
-        raw = self._evidence(self.knn_.unique, exclude_self=True, drop_self=True)[self.knn_.inverse]
+        jack = getattr(self, "_jackknife_unique", None)  # kept by fit (same rows, same search)
+        if jack is None:
+            jack = self._evidence(self.knn_.unique, exclude_self=True, drop_self=True)
+        raw = jack[self.knn_.inverse]
         raw[:, -1] = self.marginal_.nll_jackknife(self.rows_).sum(axis=1)
         return raw
 
@@ -130,31 +137,47 @@ class EmpiricalDenoiser:
         evidence scale: how the scores of new rows from the same distribution are spread."""
         return self.combine(self.jackknife_evidence())
 
-    def _evidence(self, Q, exclude_self=False, drop_self=False):
-        L, C = len(self.sigma2_), len(self.coarse_sigma2_)
-        extra = 1 if exclude_self and not drop_self else 0
-        k_fine, k_coarse = int(self.n_neighbors) + extra, int(self.coarse_neighbors) + extra
-        out = np.empty((len(Q), 2 * L + 2 * C + 1))
+    def _evidence(self, Q, exclude_self=False, drop_self=False, with_dropped=False):
+        """Raw evidence of ``Q``; ``with_dropped`` (with ``exclude_self``) also returns the
+        ``drop_self`` evidence from the same neighbour search, as ``(kept, dropped)``."""
+        width = 2 * len(self.sigma2_) + 2 * len(self.coarse_sigma2_) + 1
+        out = np.empty((len(Q), width))
+        dropped = np.empty((len(Q), width)) if with_dropped else None
         for i in range(0, len(Q), int(self.chunk_size)):
             q = Q[i : i + int(self.chunk_size)]
             rows = slice(i, i + len(q))
             dist, idx, counts = self.knn_.neighbours(q, max(int(self.n_neighbors), int(self.coarse_neighbors)),
                                                      exclude_self)
-            if drop_self:  # a row whose own copy was its only one: its neighbours start at the next row
-                gone = counts[:, 0] == 0
-                dist, idx, counts = dist.astype(np.float64), idx.copy(), counts.copy()
-                for a in (dist, idx, counts):
-                    a[gone, :-1] = a[gone, 1:]
-                dist[gone, -1], counts[gone, -1] = np.inf, 0  # nothing left to fill the last place
-            blocks = ((0, self.sigma2_, (dist[:, :k_fine], idx[:, :k_fine], counts[:, :k_fine])),
-                      (2 * L, self.coarse_sigma2_, (dist[:, :k_coarse], idx[:, :k_coarse], counts[:, :k_coarse])))
-            for start, sigma2, (d, ix, c) in blocks:
-                n_lev = len(sigma2)
-                for j, s2 in enumerate(sigma2):
-                    out[rows, start + j] = ideal_denoiser_error(q, d, ix, c, self.knn_.unique, s2)
-                    out[rows, start + n_lev + j] = smoothed_nll(d, c, s2)
-            out[rows, -1] = self.marginal_.nll(q).sum(axis=1)
-        return out
+            if with_dropped:
+                self._fill(out, rows, q, dist, idx, counts, extra=1)
+                self._fill(dropped, rows, q, *self._drop_own(dist, idx, counts), extra=0)
+                continue
+            if drop_self:
+                dist, idx, counts = self._drop_own(dist, idx, counts)
+            self._fill(out, rows, q, dist, idx, counts, extra=1 if exclude_self and not drop_self else 0)
+        return (out, dropped) if with_dropped else out
+
+    @staticmethod
+    def _drop_own(dist, idx, counts):
+        """A row whose own copy was its only one: its neighbours start at the next row."""
+        gone = counts[:, 0] == 0
+        dist, idx, counts = dist.astype(np.float64), idx.copy(), counts.copy()
+        for a in (dist, idx, counts):
+            a[gone, :-1] = a[gone, 1:]
+        dist[gone, -1], counts[gone, -1] = np.inf, 0  # nothing left to fill the last place
+        return dist, idx, counts
+
+    def _fill(self, out, rows, q, dist, idx, counts, extra):
+        L = len(self.sigma2_)
+        k_fine, k_coarse = int(self.n_neighbors) + extra, int(self.coarse_neighbors) + extra
+        blocks = ((0, self.sigma2_, (dist[:, :k_fine], idx[:, :k_fine], counts[:, :k_fine])),
+                  (2 * L, self.coarse_sigma2_, (dist[:, :k_coarse], idx[:, :k_coarse], counts[:, :k_coarse])))
+        for start, sigma2, (d, ix, c) in blocks:
+            n_lev = len(sigma2)
+            for j, s2 in enumerate(sigma2):
+                out[rows, start + j] = ideal_denoiser_error(q, d, ix, c, self.knn_.unique, s2)
+                out[rows, start + n_lev + j] = smoothed_nll(d, c, s2)
+        out[rows, -1] = self.marginal_.nll(q).sum(axis=1)
 
     def features(self, raw: np.ndarray) -> np.ndarray:
         """Evidence on the scale it is z-scored on: score norms as logs (they span decades);
