@@ -55,7 +55,7 @@ def main(argv=None):
     knn = mean([A[a.reference][d] for d in sets])
     big = [d for d in sets if n_test[d] > 10000]
     md = ["# Tabular default: leave-one-dataset-out choice (issue 19)", "",
-          f"Command: `python {' '.join(sys.argv)}`", "",
+          f"Command: `python {' '.join(repr(a) if ';' in a else a for a in sys.argv)}`", "",
           f"Machine: 2 CPU cores, no GPU used, {platform.machine()}, Python {platform.python_version()}.", "",
           f"ADBench Classical, semi-supervised; {len(sets)} datasets, seeds {sorted(seeds)} (the ones every candidate "
           "ran); AUROC in points. For each dataset held out, the candidate best on the other datasets is chosen and "
