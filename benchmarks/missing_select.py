@@ -127,7 +127,7 @@ def summarise(out: Path):
     import pandas as pd
 
     df = pd.read_csv(out)
-    df["cand"] = df["mode"] + " " + df["level"].astype(str)
+    df["cand"] = df["mode"] + " " + df["level"].map(lambda v: "-" if pd.isna(v) else str(v))
     piv = df.pivot_table(index=["dataset", "cand"], columns="rate", values="auroc")
     drop10 = (piv[0.0] - piv[0.1]).groupby("cand").mean()
     drop30 = (piv[0.0] - piv[0.3]).groupby("cand").mean()
@@ -136,7 +136,9 @@ def summarise(out: Path):
     n_sets = df["dataset"].nunique()
     tab = pd.DataFrame({"drop 10%": drop10, "drop 30%": drop30, "AUROC 0%": piv[0.0].groupby("cand").mean(),
                         "RMSE hidden (sd units)": rmse, "seconds": secs}).round(3)
-    print(f"{n_sets} sets\n" + tab.to_markdown())
+    md = ["| candidate | " + " | ".join(tab.columns) + " |", "|---|" + "---|" * len(tab.columns)]
+    md += ["| " + c + " | " + " | ".join(f"{v:.3f}" for v in tab.loc[c]) + " |" for c in tab.index]
+    print(f"{n_sets} sets\n" + "\n".join(md))
     cands = tab.drop(index=[c for c in tab.index if c.startswith("meanfill")])
     best = cands["drop 10%"].min()
     tied = cands[cands["drop 10%"] <= best + 0.10]
@@ -148,4 +150,7 @@ def summarise(out: Path):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--summary-only"]:
+        summarise(Path("benchmarks/results/missing_select.csv"))
+    else:
+        main()

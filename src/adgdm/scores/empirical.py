@@ -230,6 +230,7 @@ def impute_blanks(Q: np.ndarray, ref: np.ndarray, sigma2: float, k: int, counts:
         raise ValueError("impute_blanks: draws need complete reference rows")
     out = np.repeat(Q[None], draws, axis=0) if draws else Q.copy()
     todo = np.flatnonzero(np.isnan(Q).any(axis=1))
+    chunk = max(1, min(int(chunk), 2_000_000 // max(len(ref), 1)))  # (chunk, len(ref)) blocks of <= 16 MB
     k = int(max(1, min(int(k), len(ref) - (1 if self_index is not None else 0))))
     col_mean = np.nanmean(np.where(ref_blank, np.nan, ref), axis=0) if not complete_ref else None
     for s in range(0, len(todo), int(chunk)):

@@ -44,18 +44,20 @@ class DiffusionDetector(BaseDetector):
     (``benchmarks/results/flag_rates_before.md``). Scores (``decision_function``) do not depend on
     ``calibration``.
 
-    Blank cells (NaN) are the model's to handle (``missing``): with ``"impute"`` (default) each
-    blank is the ideal denoiser's posterior mean given the row's observed cells, at the noise
-    level ``impute_level`` (a fraction of the chain, as ``noise_levels``): the kernel-weighted mean
-    of the ``n_neighbors`` nearest training rows on the observed coordinates, squared distances
-    rescaled by ``d / n_observed`` (:meth:`EmpiricalDenoiser.impute`); the completed row is then
-    scored as any row. Training rows with blanks are completed the same way, leave-one-out, from
-    the other training rows (distances on the cells both observe), and the completed rows are
-    the reference. ``"draws"``: ``n_draws`` completions drawn from the posterior over those
-    neighbours, their scores averaged. ``"error"``: NaN is an error (as before this option).
-    Rows with no observed cell are an error naming them. Complete rows score exactly as without
-    the option. ``benchmarks/results/missing_cells_model.md``: the AUROC lost with 10% / 30% of
-    cells blank on ADBench.
+    Blank cells (NaN) are the model's to handle (``missing``). A blank's posterior given the row's
+    observed cells is the ideal denoiser's at the noise level ``impute_level`` (a fraction of the
+    chain, as ``noise_levels``): kernel weights over the ``n_neighbors`` nearest training rows on
+    the observed coordinates, squared distances rescaled by ``d / n_observed``
+    (:meth:`EmpiricalDenoiser.impute`). With ``"draws"`` (default) a row with blanks is completed
+    ``n_draws`` times, each time from one neighbour drawn from that posterior (systematic draws,
+    deterministic), and its score is the mean of the completed rows' scores; ``"impute"`` scores
+    the one row completed by the posterior mean; ``"error"``: NaN is an error (as before the
+    option). Training rows with blanks are completed by the posterior mean, leave-one-out, from the
+    other training rows (distances on the cells both observe), and the completed rows are the
+    reference. Rows with no observed cell are an error naming them; complete rows score exactly as
+    without the option. The default was chosen without test labels
+    (``benchmarks/missing_select.md``); ``benchmarks/results/missing_cells_model.md`` gives the AUROC
+    lost with 10% / 30% of ADBench cells blank.
 
     Why the default: on ADBench it is the most accurate detector here both fitted on normal rows
     (semi-supervised) and on rows that hold the anomalies (unsupervised), it needs no training,
@@ -83,7 +85,7 @@ class DiffusionDetector(BaseDetector):
                  marginal_sigma: float = 0.1, coarse_weight: float = 0.5, schedule: str = "linear",
                  n_steps: int = 1000, standardize: bool = True, contamination: float = 0.1,
                  n_jobs: int | None = None, chunk_size: int = 2048, knn_backend: str = "sklearn",
-                 calibration: str = "jackknife", missing: str = "impute", impute_level: float = 0.1,
+                 calibration: str = "jackknife", missing: str = "draws", impute_level: float = 0.3,
                  n_draws: int = 8):
         self.missing = missing
         self.impute_level = impute_level
