@@ -56,7 +56,7 @@ class DiffusionDetector(BaseDetector):
     other training rows (distances on the cells both observe), and the completed rows are the
     reference. Rows with no observed cell are an error naming them; complete rows score exactly as
     without the option. The default was chosen without test labels
-    (``benchmarks/missing_select.md``); ``benchmarks/results/missing_cells_model.md`` gives the AUROC
+    (``benchmarks/results/missing_select.md``); ``benchmarks/results/missing_cells_model.md`` gives the AUROC
     lost with 10% / 30% of ADBench cells blank.
 
     Why the default: on ADBench it is the most accurate detector here both fitted on normal rows
