@@ -81,6 +81,8 @@ def test_normal_row_with_a_blank_is_not_flagged_but_an_odd_cell_still_is(data, f
     odd = blank.copy()
     odd[0, 3] = 6.0                                           # an observed cell far out
     assert fitted.decision_function(odd)[0] > fitted.threshold_
+    contrib = fitted.explain(odd)                             # the odd cell explains it; the blank is no evidence
+    assert contrib[0, 1] == 0 and contrib[0].argmax() == 3
     broken = np.array([[2.0, np.nan, 0.0, 0.0]])              # the blank is not what makes a row odd ...
     broken2 = np.array([[2.0, -2.0, 0.0, np.nan]])            # ... but a broken dependence still is
     assert fitted.decision_function(broken2)[0] > fitted.decision_function(broken)[0]

@@ -199,15 +199,18 @@ class DiffusionDetector(BaseDetector):
     def residuals(self, X) -> np.ndarray:
         """``(n, n_features)`` squared ideal-denoiser residual per feature, in standardised units,
         averaged over the fine noise levels (:meth:`EmpiricalDenoiser.residual`): its sum is
-        the fine reconstruction error the score is built on."""
+        the fine reconstruction error the score is built on. Blank (NaN) cells get 0, the others
+        are read on the row completed by the posterior mean."""
         self._check_fitted()
         return self._explain_model(self._input(X, fitting=False))
 
     def _explain_model(self, arr):
         Z = self._transform(arr)
-        if np.isnan(Z).any():
-            Z = self.denoiser_.impute(Z, self._impute_sigma2())
-        return self.denoiser_.residual(Z)
+        blank = np.isnan(Z)
+        if not blank.any():
+            return self.denoiser_.residual(Z)
+        # a blank cell is no evidence: it gets no share of the row's residual
+        return np.where(blank, 0.0, self.denoiser_.residual(self.denoiser_.impute(Z, self._impute_sigma2())))
 
     # read-only views kept for code written against the attributes before the denoiser object
     X_train_ = property(lambda self: self.denoiser_.rows_)
