@@ -112,14 +112,24 @@ def make(name: str, seed: int):
 
 
 def run_one(name, seed, Z_train, Z_test, y_test) -> dict:
+    """Fit and score. Blanks left to the model (``--impute model``): a row with no observed cell
+    is an error for the detector, so such training rows are left out of the fit and such test
+    rows get the median calibration score (no evidence either way); both counts go to stderr.
+    They occur only at 30% on sets with few columns (0.3^6 ~ 0.07% of rows with 6 columns)."""
     from adgdm.metrics import auprc, auroc
 
     det = make(name, seed)
+    empty_train = np.isnan(Z_train).all(axis=1)
+    empty_test = np.isnan(Z_test).all(axis=1)
+    if empty_train.any() or empty_test.any():
+        print(f"  rows with no observed cell: {int(empty_train.sum())} training (left out of the fit), "
+              f"{int(empty_test.sum())} test (median calibration score)", file=sys.stderr)
     t0 = time.perf_counter()
-    det.fit(Z_train)
+    det.fit(Z_train[~empty_train])
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    s = det.decision_function(Z_test)
+    s = np.full(len(Z_test), np.median(det.calibration_scores_))
+    s[~empty_test] = det.decision_function(Z_test[~empty_test])
     score_s = time.perf_counter() - t0
     return {"auroc": round(100 * auroc(y_test, s), 3), "auprc": round(100 * auprc(y_test, s), 3),
             "fit_s": round(fit_s, 3), "score_s": round(score_s, 3)}
