@@ -14,6 +14,9 @@ PyOD KNN (``pyod-knn``) scores the same rows as a reference. Nothing is tuned; e
 its defaults. A case the encoder refuses (a column blank at scoring but never at fit, or blank in
 every training row) is written with its error and no AUROC.
 
+``--impute model``: the encoder leaves numeric blanks NaN (``TableEncoder(blanks="nan")``) and
+``diffusion`` handles them itself (its ``missing=`` default; results ``missing_cells_model.*``).
+
 Rows go to the CSV as soon as they exist; ``--resume`` skips (detector, set, seed, rate) already
 there. ``--summary-only`` rewrites the markdown from the CSV.
 
