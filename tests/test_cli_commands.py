@@ -210,9 +210,13 @@ def test_bad_input_gives_one_line(table, fitted, tmp_path):
     (tmp_path / "empty.csv").write_text("a,b\n")
     assert "no rows" in _one_line_error(_invoke("fit", tmp_path / "empty.csv", "--out", tmp_path / "m"))
     nan = tmp_path / "nan.csv"
-    pd.read_csv(table / "test.csv").assign(mean_radius=np.nan).to_csv(nan, index=False)
-    assert "missing or infinite" in _one_line_error(_invoke("score", fitted, nan, "--out", tmp_path / "s.csv"))
+    pd.read_csv(table / "test.csv").assign(mean_radius=np.inf).to_csv(nan, index=False)
+    assert "infinite" in _one_line_error(_invoke("score", fitted, nan, "--out", tmp_path / "s.csv"))
     assert not (tmp_path / "s.csv").exists()
+    # blank cells are the default model's to handle (imputed from the nearest training rows), and it says so
+    pd.read_csv(table / "test.csv").assign(mean_radius=np.nan).to_csv(nan, index=False)
+    res = _invoke("score", fitted, nan, "--out", tmp_path / "s.csv")
+    assert res.exit_code == 0 and "imputed by diffusion" in res.output, res.output
 
 
 def test_ctrl_c_leaves_no_half_written_file(table, fitted, tmp_path, monkeypatch):

@@ -231,7 +231,8 @@ def test_save_load_identical_or_says_why(case, tmp_path):
 
 
 BAD = {
-    "tabular": [(lambda X: X[:, :3], "features"), (lambda X: np.where(np.arange(4) == 1, np.nan, X), "non-finite")],
+    # (NaN is no error for detectors that handle blank cells, e.g. diffusion; inf is for all)
+    "tabular": [(lambda X: X[:, :3], "features"), (lambda X: np.where(np.arange(4) == 1, np.inf, X), "non-finite|infinite")],
     "series": [(lambda X: X[:, :1], "channels"), (lambda X: X[:, :, None], r"\(T, channels\)|2-D|shape")],
     "image": [(lambda X: np.full((2, 16, 16, 5), 0.5), "channel"), (lambda X: np.zeros((2, 3)), "image|shape|dimension")],
     "video": [(lambda X: np.full((6, 32, 32, 3), 0.5), "channel"), (lambda X: np.zeros((2, 3)), "shape"),

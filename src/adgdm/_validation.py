@@ -6,10 +6,12 @@ import numpy as np
 __all__ = ["check_tabular", "check_series"]
 
 
-def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X"):
+def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X", allow_nan: bool = False):
     """Return ``(array float64 (n, d), column names or None)`` or raise ValueError naming the problem.
 
-    Accepts numpy arrays, nested lists and pandas DataFrames of numeric columns.
+    Accepts numpy arrays, nested lists and pandas DataFrames of numeric columns. ``allow_nan``
+    (detectors that handle blank cells): NaN cells pass (inf still raises), but a row with no
+    observed cell is an error naming the rows.
     """
     names = None
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # pandas DataFrame, without importing pandas
@@ -40,7 +42,16 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
         raise ValueError(f"{what} has 0 features")
     # C order: the same values must give the same sums (and scores) whatever layout they came in
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.isfinite(arr).all():
+    if allow_nan:
+        if np.isinf(arr).any():
+            r, c = np.argwhere(np.isinf(arr))[0]
+            raise ValueError(f"{what} contains {int(np.isinf(arr).sum())} infinite values; first at row {r}, column {c}")
+        empty = np.flatnonzero(np.isnan(arr).all(axis=1))
+        if len(empty):
+            raise ValueError(f"{what} has {len(empty)} row(s) with no observed cell (every value NaN): rows "
+                             f"{empty[:10].tolist()}{' ...' if len(empty) > 10 else ''}; drop them (nothing to score "
+                             "them on)")
+    elif not np.isfinite(arr).all():
         bad = ~np.isfinite(arr)
         rows, cols = np.nonzero(bad)
         kind = "NaN" if np.isnan(arr[rows[0], cols[0]]) else "inf"

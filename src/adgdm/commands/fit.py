@@ -262,11 +262,21 @@ def encode_for_fit(frame, kinds: dict, det, params: dict, where: str, notes: lis
     ``standardize`` is turned off unless ``--param standardize=...`` says otherwise."""
     from ..data.encoder import TableEncoder
 
-    encoder = TableEncoder(kinds.get("categorical", ()), kinds.get("numeric", ())).fit(frame, where)
+    model_blanks = bool(getattr(det, "_takes_nan", lambda: False)())
+    encoder = TableEncoder(kinds.get("categorical", ()), kinds.get("numeric", ()),
+                           blanks="nan" if model_blanks else "fill").fit(frame, where)
     X = encoder.transform(frame, where)
     notes += encoder.describe()
-    notes.append(f"encoded to {X.shape[1]} columns (numbers standardised, categories one-hot, blanks as their own "
-                 "level or a missing indicator); override kinds with --categorical / --numeric")
+    numeric_blanks = any(c.get("has_blanks") for c in encoder.columns_ if c["kind"] == "numeric")
+    notes.append(f"encoded to {X.shape[1]} columns (numbers standardised, categories one-hot, category blanks as "
+                 f"their own level); override kinds with --categorical / --numeric")
+    if model_blanks:
+        notes.append(f"blank numeric cells: left to {det.name}, which imputes each from the nearest training rows "
+                     f"on the row's observed cells (missing={det.get_params().get('missing')!r}), no indicator column"
+                     + ("" if numeric_blanks else "; none in the training rows"))
+    elif numeric_blanks:
+        notes.append(f"blank numeric cells: {det.name} cannot take them, so each is filled with the column mean "
+                     "plus a name:missing indicator column")
     if "standardize" in det.get_params() and "standardize" not in params and det.get_params()["standardize"]:
         det.set_params(standardize=False)
         notes.append("standardize=false: the encoder already scaled the columns")

@@ -87,7 +87,13 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
                 extras["unseen_notes"] = [f"{enc.n_unseen} cells held categories never seen at fit (scored as "
                                           "evidence): " + "; ".join(f"{c}: {n} ({', '.join(enc.unseen_values[c])})"
                                                                      for c, n in enc.unseen.items())]
-        check_finite(d.X, d.names, data, getattr(det, "fill", None))
+        # a detector that handles blank cells (diffusion) gets them as NaN: only infinities are errors
+        check_finite(d.X, d.names, data, getattr(det, "fill", None)
+                     or ("model" if getattr(det, "_takes_nan", lambda: False)() else None))
+        if np.isnan(d.X).any():  # only a detector that takes NaN gets here with blanks
+            extras.setdefault("unseen_notes", []).append(
+                f"{int(np.isnan(d.X).sum())} blank numeric cells imputed by {det.name} from the nearest training rows "
+                "on each row's observed cells")
         X = pd.DataFrame(d.X, columns=d.names) if modality == "tabular" and meta.get("columns") else d.X
         if modality == "tabular" and len(d.X) > SCORE_BATCH:
             parts = []

@@ -8,7 +8,8 @@ its categories in order, and a numeric column's centre and scale; the state is p
 * numeric: ``(x - mean) / std`` of the training column; a blank cell is 0 there, plus a
   ``name:missing`` indicator column (``category_scale`` when blank) for the columns that had
   blanks at fit. A blank in a column that had none at fit is an error naming it (filling it
-  with the centre would hide it);
+  with the centre would hide it). With ``blanks="nan"`` (for a detector that handles blank cells
+  itself, e.g. ``diffusion``) a numeric blank stays NaN and no indicator column is made;
 * categorical and boolean: one-hot, each level worth ``category_scale`` (default 1.0: one
   category mismatch moves a row ``sqrt(2)`` ~ 1.4 standard deviations of a numeric column);
   blank cells are their own ``<missing>`` level when training had them; a value never seen at
@@ -161,7 +162,10 @@ class TableEncoder:
 
     ``categorical``: columns read as categories even when they hold numbers (integer codes);
     ``numeric``: columns read as numbers (their text cells are then an error); ``category_scale``:
-    the value of a one-hot (and indicator) cell, in numeric standard deviations.
+    the value of a one-hot (and indicator) cell, in numeric standard deviations. ``blanks``:
+    ``"fill"`` (default) encodes a numeric blank as 0 (the column mean) plus a ``name:missing``
+    indicator; ``"nan"`` keeps it NaN, without indicator, for a detector that handles blanks
+    itself (``diffusion``: imputed by the model). Categorical blanks are a level either way.
 
     Example
     -------
@@ -174,12 +178,16 @@ class TableEncoder:
     >>> e = enc.encode(pd.DataFrame({"x": [2.0], "c": ["z"]}))
     >>> e.X.tolist(), e.unseen
     ([[0.0, 0.0, 0.0, 1.0]], {'c': 1})
+    >>> TableEncoder(blanks="nan").fit(pd.DataFrame({"x": [1.0, None, 3.0]})).transform(
+    ...     pd.DataFrame({"x": [None, 3.0]})).tolist()
+    [[nan], [1.0]]
     """
 
-    def __init__(self, categorical=(), numeric=(), category_scale: float = 1.0):
+    def __init__(self, categorical=(), numeric=(), category_scale: float = 1.0, blanks: str = "fill"):
         self.categorical = categorical
         self.numeric = numeric
         self.category_scale = category_scale
+        self.blanks = blanks
 
     # --- fit ----------------------------------------------------------------------------------
     def fit(self, df, where: str = "") -> "TableEncoder":
@@ -200,6 +208,9 @@ class TableEncoder:
             raise ValueError(f"category_scale must be > 0, got {self.category_scale}")
         if len(df) == 0 or not cols:
             raise ValueError(f"{where}the table is empty")
+        if self.blanks not in ("fill", "nan"):
+            raise ValueError(f"blanks must be 'fill' (0 + a name:missing indicator) or 'nan' (left to the model), "
+                             f"got {self.blanks!r}")
         self.columns_ = []
         for c, name in zip(df.columns, cols):
             s = df[c]
@@ -222,7 +233,7 @@ class TableEncoder:
                 raise ValueError(f"{where}column {name!r} is blank in every training row; drop it")
             mu, sd = float(v[ok].mean()), float(v[ok].std())
             return {"name": name, "kind": kind, "center": mu, "scale": sd if sd > 1e-12 else 1.0,
-                    "missing_indicator": bool((~ok).any())}
+                    "missing_indicator": bool((~ok).any()) and self.blanks == "fill", "has_blanks": bool((~ok).any())}
         labels = _labels(s, kind)
         filled = [x for x in labels if x is not None]
         if not filled:
@@ -276,7 +287,7 @@ class TableEncoder:
             shown = []
             for c in cols[:30]:
                 if kind == "numeric":
-                    shown.append(c["name"] + (" (has blanks)" if c["missing_indicator"] else ""))
+                    shown.append(c["name"] + (" (has blanks)" if c.get("has_blanks", c["missing_indicator"]) else ""))
                 else:
                     shown.append(f"{c['name']} ({len(c['categories'])} levels"
                                  + (", has blanks" if c["missing_level"] else "") + ")")
@@ -309,6 +320,9 @@ class TableEncoder:
                 if np.isinf(v).any():
                     raise ValueError(f"{where}column {name!r} holds infinite values")
                 miss = np.isnan(v)
+                if getattr(self, "blanks", "fill") == "nan":  # the model handles them
+                    blocks.append(((v - c["center"]) / c["scale"])[:, None])
+                    continue
                 if miss.any() and not c["missing_indicator"]:
                     i = int(np.flatnonzero(miss)[0])
                     raise ValueError(f"{where}column {name!r} has {int(miss.sum())} blank cells (first at row {i}) but "
@@ -379,6 +393,7 @@ class TableEncoder:
         """Plain JSON: the parameters and every column's kind, categories and centre/scale."""
         self._check_fitted()
         return {"format": "adgdm-table-encoder", "version": 1, "category_scale": float(self.category_scale),
+                "blanks": getattr(self, "blanks", "fill"),
                 "categorical": [str(c) for c in (self.categorical or ())],
                 "numeric": [str(c) for c in (self.numeric or ())],
                 "columns": [dict(c) for c in self.columns_]}
@@ -388,7 +403,7 @@ class TableEncoder:
         if not isinstance(state, dict) or state.get("format") != "adgdm-table-encoder":
             raise ValueError("not a saved TableEncoder state (format 'adgdm-table-encoder')")
         enc = cls(tuple(state.get("categorical", ())), tuple(state.get("numeric", ())),
-                  float(state.get("category_scale", 1.0)))
+                  float(state.get("category_scale", 1.0)), str(state.get("blanks", "fill")))
         cols = []
         for c in state["columns"]:
             if c.get("kind") not in KINDS or "name" not in c:

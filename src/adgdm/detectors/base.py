@@ -182,8 +182,9 @@ class BaseDetector(BaseEstimator):
         """Validated input -> what the model sees: standardised features for detectors with
         ``standardize=True`` (mean and spread of the training data), else unchanged."""
         if fitting and getattr(self, "standardize", False):
-            self.center_ = data.mean(axis=0)
-            scale = data.std(axis=0)
+            blank = isinstance(data, np.ndarray) and data.dtype.kind == "f" and np.isnan(data).any()
+            self.center_ = np.nanmean(data, axis=0) if blank else data.mean(axis=0)  # blanks: detectors that take NaN
+            scale = np.nanstd(data, axis=0) if blank else data.std(axis=0)
             self.scale_ = np.where(scale > 1e-12, scale, 1.0)
         return self._transform(data)
 

@@ -18,17 +18,26 @@ class TabularModality(Modality):
     fitted_arrays = ("feature_median_", "center_", "scale_")
 
     def check(self, det, X, fitting: bool) -> np.ndarray:
+        blanks = bool(getattr(det, "_takes_nan", lambda: False)())
         if fitting:
-            arr, names = check_tabular(X)
+            arr, names = check_tabular(X, allow_nan=blanks)
             det.n_features_in_ = arr.shape[1]
             if names is not None:
                 det.feature_names_in_ = names
             elif hasattr(det, "feature_names_in_"):
                 del det.feature_names_in_
             # the neutral value of each feature, for explanations by occlusion
-            det.feature_median_ = np.median(arr, axis=0)
+            if blanks and np.isnan(arr).any():
+                empty = np.flatnonzero(np.isnan(arr).all(axis=0))
+                if len(empty):
+                    names_ = [str(names[j]) if names is not None else str(j) for j in empty[:10]]
+                    raise ValueError(f"X has {len(empty)} column(s) blank (NaN) in every training row: {names_}; "
+                                     "drop them")
+                det.feature_median_ = np.nanmedian(arr, axis=0)
+            else:
+                det.feature_median_ = np.median(arr, axis=0)
             return arr
-        arr, _ = check_tabular(X, det.n_features_in_, getattr(det, "feature_names_in_", None))
+        arr, _ = check_tabular(X, det.n_features_in_, getattr(det, "feature_names_in_", None), allow_nan=blanks)
         return arr
 
     def neutral(self, det):

@@ -10,7 +10,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..diffusion import NoiseSchedule
-from .empirical import MarginalSmoothedNLL, ideal_denoiser_error, ideal_denoiser_residual, posterior_mean, smoothed_nll
+from .empirical import (MarginalSmoothedNLL, ideal_denoiser_error, ideal_denoiser_residual, impute_blanks,
+                        posterior_mean, smoothed_nll)
 from .fusion import RobustZ
 from .knn import DedupKNN
 
@@ -260,6 +261,24 @@ class EmpiricalDenoiser:
             res = [ideal_denoiser_residual(q, dist, idx, counts, self.knn_.unique, s2) for s2 in self.sigma2_]
             out[rows] = np.mean(res, axis=0)
         return out
+
+    # --- blank cells ----------------------------------------------------------------------------
+    def impute(self, Q: np.ndarray, sigma2: float, k: int | None = None, draws: int = 0) -> np.ndarray:
+        """``Q`` with its blank (NaN) cells filled by this denoiser's posterior mean at noise
+        variance ``sigma2`` given the observed cells: the kernel-weighted mean of the ``k``
+        (default ``n_neighbors``) nearest reference rows on the observed coordinates, distances
+        rescaled by ``d / n_observed`` (:func:`adgdm.scores.empirical.impute_blanks`). Complete rows
+        come back unchanged. ``draws > 0``: ``(draws, n, d)`` completions drawn from the posterior
+        over the neighbours instead of their mean.
+
+        Example
+        -------
+        >>> den = EmpiricalDenoiser(coarse_neighbors=2).fit(np.array([[0.0, 0.0], [1.0, 2.0], [9.0, 9.0]]))
+        >>> den.impute(np.array([[0.9, np.nan]]), sigma2=1e-4, k=2)
+        array([[0.9, 2. ]])
+        """
+        return impute_blanks(Q, self.knn_.unique, sigma2, int(k or self.n_neighbors), counts=self.knn_.counts,
+                             draws=draws, chunk=int(self.chunk_size) // 4 or 1)
 
     # --- persistence ----------------------------------------------------------------------------
     def state(self) -> tuple[dict, dict]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ideal_denoiser_error", "ideal_denoiser_residual", "posterior_mean", "smoothed_nll", "MarginalSmoothedNLL"]
+__all__ = ["ideal_denoiser_error", "ideal_denoiser_residual", "posterior_mean", "smoothed_nll", "MarginalSmoothedNLL",
+           "observed_distances", "impute_blanks"]
 
 
 def ideal_denoiser_error(x: np.ndarray, dist: np.ndarray, idx: np.ndarray, weights: np.ndarray,
@@ -169,3 +170,102 @@ class MarginalSmoothedNLL:
             tail = 0.5 * (gap / sig) ** 2 + np.log((n - 1) * np.sqrt(2 * np.pi) * sig)
             out[:, j] = np.where(outside, tail, -np.log(np.maximum(others, 1e-300)))
         return out
+
+
+def observed_distances(Q: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``(n, m)`` squared distances between rows with blanks (NaN): the sum of squared differences
+    over the cells both rows observe, times ``d / n_shared`` (so rows that share few cells are on
+    the full-row scale); ``inf`` where they share none.
+
+    Example
+    -------
+    >>> observed_distances(np.array([[1.0, np.nan]]), np.array([[0.0, 5.0], [np.nan, 1.0]]))
+    array([[ 2., inf]])
+    """
+    mq, mr = ~np.isnan(Q), ~np.isnan(ref)
+    q0, r0 = np.where(mq, Q, 0.0), np.where(mr, ref, 0.0)
+    fq, fr = mq.astype(np.float64), mr.astype(np.float64)
+    shared = fq @ fr.T
+    ss = (q0**2) @ fr.T + fq @ (r0**2).T - 2.0 * (q0 @ r0.T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(shared > 0, np.maximum(ss, 0.0) * Q.shape[1] / np.maximum(shared, 1.0), np.inf)
+
+
+def _kernel_weights(d2: np.ndarray, counts: np.ndarray, sigma2: float) -> np.ndarray:
+    """Posterior weights ``counts * exp(-d2 / (2 sigma2))`` of each row's neighbours, normalised."""
+    logw = -d2 / (2.0 * sigma2)
+    top = np.max(logw, axis=1, keepdims=True)
+    w = counts * np.exp(logw - np.where(np.isfinite(top), top, 0.0))
+    w = np.where(np.isfinite(d2), w, 0.0)
+    return w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+
+
+def impute_blanks(Q: np.ndarray, ref: np.ndarray, sigma2: float, k: int, counts: np.ndarray | None = None,
+                  self_index: np.ndarray | None = None, draws: int = 0, chunk: int = 512) -> np.ndarray:
+    """The blank (NaN) cells of ``Q`` filled by the ideal denoiser of the reference rows ``ref``
+    at noise variance ``sigma2``, given the cells the row observes: the posterior mean
+    ``sum_i w_i ref_ij`` over the ``k`` nearest reference rows that observe cell ``j``, with
+    ``w_i ~ counts_i exp(-D_i / (2 sigma2))`` and ``D_i`` the squared distance on the co-observed
+    cells rescaled to the full row (:func:`observed_distances`). Observed cells are kept as they
+    are; rows without blanks are returned unchanged.
+
+    ``ref`` may hold blanks too (the training rows themselves); ``self_index[i]`` (optional) is the
+    reference row that is ``Q[i]`` itself, left out of its own neighbours (leave-one-out).
+    ``draws > 0`` (``ref`` complete): ``(draws, n, d)`` completions instead of the mean, draw ``m``
+    taking all of a row's blanks from the neighbour at cumulative posterior weight
+    ``(m + 1/2) / draws`` (systematic sampling: deterministic, each row on its own).
+
+    Example
+    -------
+    >>> ref = np.array([[0.0, 0.0], [1.0, 2.0], [9.0, 9.0]])
+    >>> impute_blanks(np.array([[0.9, np.nan]]), ref, sigma2=1e-4, k=2)
+    array([[0.9, 2. ]])
+    """
+    Q = np.asarray(Q, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    counts = np.ones(len(ref)) if counts is None else np.asarray(counts, dtype=np.float64)
+    ref_blank = np.isnan(ref)
+    complete_ref = not ref_blank.any()
+    if draws and not complete_ref:
+        raise ValueError("impute_blanks: draws need complete reference rows")
+    out = np.repeat(Q[None], draws, axis=0) if draws else Q.copy()
+    todo = np.flatnonzero(np.isnan(Q).any(axis=1))
+    chunk = max(1, min(int(chunk), 2_000_000 // max(len(ref), 1)))  # (chunk, len(ref)) blocks of <= 16 MB
+    k = int(max(1, min(int(k), len(ref) - (1 if self_index is not None else 0))))
+    col_mean = np.nanmean(np.where(ref_blank, np.nan, ref), axis=0) if not complete_ref else None
+    for s in range(0, len(todo), int(chunk)):
+        rows = todo[s : s + int(chunk)]
+        q = Q[rows]
+        d2 = observed_distances(q, ref)
+        if self_index is not None:
+            d2[np.arange(len(rows)), np.asarray(self_index)[rows]] = np.inf
+        blank = np.isnan(q)
+        if complete_ref:
+            nn = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else np.tile(np.arange(d2.shape[1]), (len(q), 1))
+            dk = np.take_along_axis(d2, nn, axis=1)
+            order = np.argsort(dk, axis=1, kind="stable")
+            nn, dk = np.take_along_axis(nn, order, axis=1), np.take_along_axis(dk, order, axis=1)
+            w = _kernel_weights(dk, counts[nn], sigma2)
+            if not draws:
+                est = np.einsum("nk,nkd->nd", w, ref[nn])
+                out[rows] = np.where(blank, est, q)
+            else:
+                cw = np.cumsum(w, axis=1)
+                for m in range(draws):
+                    pick = np.minimum((cw < (m + 0.5) / draws).sum(axis=1), k - 1)
+                    out[m, rows] = np.where(blank, ref[nn[np.arange(len(q)), pick]], q)
+            continue
+        filled = q.copy()
+        for j in np.flatnonzero(blank.any(axis=0)):
+            need = np.flatnonzero(blank[:, j])
+            dj = np.where(ref_blank[:, j][None, :], np.inf, d2[need])
+            kj = min(k, dj.shape[1])
+            nn = np.argpartition(dj, kj - 1, axis=1)[:, :kj] if kj < dj.shape[1] else np.tile(np.arange(dj.shape[1]), (len(need), 1))
+            dk = np.take_along_axis(dj, nn, axis=1)
+            w = _kernel_weights(dk, counts[nn], sigma2)
+            vals = np.where(ref_blank[nn, j], 0.0, ref[nn, j])
+            est = (w * vals).sum(axis=1)
+            # no reference row shares a cell with the row and observes j: the column's mean
+            filled[need, j] = np.where(np.isfinite(dk).any(axis=1), est, col_mean[j])
+        out[rows] = filled
+    return out
