@@ -50,17 +50,18 @@ class EmpiricalDenoiser:
 
     #: constructor settings, as stored by :meth:`state`
     settings = ("noise_levels", "coarse_levels", "n_neighbors", "coarse_neighbors", "marginal_sigma",
-                "coarse_weight", "schedule", "n_steps", "chunk_size", "knn_backend", "n_jobs")
+                "coarse_weight", "schedule", "n_steps", "chunk_size", "knn_backend", "n_jobs", "coarse_rows")
 
     def __init__(self, noise_levels=(0.1, 0.2, 0.3), coarse_levels=(0.3, 0.5, 0.7, 0.9), n_neighbors: int = 10,
                  coarse_neighbors: int = 200, marginal_sigma: float = 0.1, coarse_weight: float = 0.5,
                  schedule: str = "linear", n_steps: int = 1000, chunk_size: int = 2048,
-                 knn_backend: str = "sklearn", n_jobs: int | None = None):
+                 knn_backend: str = "sklearn", n_jobs: int | None = None, coarse_rows: int | None = None):
         self.noise_levels, self.coarse_levels = noise_levels, coarse_levels
         self.n_neighbors, self.coarse_neighbors = n_neighbors, coarse_neighbors
         self.marginal_sigma, self.coarse_weight = marginal_sigma, coarse_weight
         self.schedule, self.n_steps = schedule, n_steps
         self.chunk_size, self.knn_backend, self.n_jobs = chunk_size, knn_backend, n_jobs
+        self.coarse_rows = coarse_rows
 
     # --- reference ------------------------------------------------------------------------------
     def variances(self, levels) -> np.ndarray:
@@ -75,6 +76,18 @@ class EmpiricalDenoiser:
         self.rows_ = np.ascontiguousarray(rows)
         self.knn_ = DedupKNN(self.rows_, n_jobs=self.n_jobs, backend=self.knn_backend)
         self.marginal_ = MarginalSmoothedNLL(self.rows_, float(self.marginal_sigma))
+        if self.coarse_rows is not None:
+            # the coarse block's kernels are wide: a fixed random sample of the reference, summed in
+            # full, estimates them without a wide neighbour search (the costly part on big tables)
+            n, m = len(self.rows_), int(self.coarse_rows)
+            pick = np.arange(n) if m >= n else np.sort(np.random.default_rng(0).choice(n, m, replace=False))
+            self.coarse_ref_ = self.rows_[pick].astype(np.float64)
+            self._coarse_sq = (self.coarse_ref_**2).sum(axis=1)
+            # for a distinct reference row (leave-one-out): one place in the sample holding a copy
+            first = np.full(len(self.knn_.unique), -1)
+            owners = self.knn_.inverse[pick]
+            first[owners[::-1]] = np.arange(len(pick))[::-1]
+            self._coarse_self = first
         return self
 
     @property
@@ -147,15 +160,16 @@ class EmpiricalDenoiser:
         for i in range(0, len(Q), int(self.chunk_size)):
             q = Q[i : i + int(self.chunk_size)]
             rows = slice(i, i + len(q))
-            dist, idx, counts = self.knn_.neighbours(q, max(int(self.n_neighbors), int(self.coarse_neighbors)),
-                                                     exclude_self)
+            dist, idx, counts = self.knn_.neighbours(q, self._k_search(), exclude_self)
+            own = np.arange(i, i + len(q)) if exclude_self else None
             if with_dropped:
-                self._fill(out, rows, q, dist, idx, counts, extra=1)
-                self._fill(dropped, rows, q, *self._drop_own(dist, idx, counts), extra=0)
+                self._fill(out, rows, q, dist, idx, counts, extra=1, own=own)
+                self._fill(dropped, rows, q, *self._drop_own(dist, idx, counts), extra=0, own=own,
+                           coarse=out[rows] if self.coarse_rows is not None else None)
                 continue
             if drop_self:
                 dist, idx, counts = self._drop_own(dist, idx, counts)
-            self._fill(out, rows, q, dist, idx, counts, extra=1 if exclude_self and not drop_self else 0)
+            self._fill(out, rows, q, dist, idx, counts, extra=1 if exclude_self and not drop_self else 0, own=own)
         return (out, dropped) if with_dropped else out
 
     @staticmethod
@@ -168,8 +182,45 @@ class EmpiricalDenoiser:
         dist[gone, -1], counts[gone, -1] = np.inf, 0  # nothing left to fill the last place
         return dist, idx, counts
 
-    def _fill(self, out, rows, q, dist, idx, counts, extra):
+    def _k_search(self) -> int:
+        if self.coarse_rows is not None:
+            return int(self.n_neighbors)
+        return max(int(self.n_neighbors), int(self.coarse_neighbors))
+
+    def _coarse_sample_block(self, q, own):
+        """Coarse evidence over the whole reference sample: ``(n, 2C)`` errors then NLLs. ``own``:
+        the distinct reference row each query is (leave-one-out), whose copy gets no weight."""
+        ref = self.coarse_ref_
+        d2 = np.maximum((q**2).sum(axis=1)[:, None] + self._coarse_sq[None, :] - 2.0 * q @ ref.T, 0.0)
+        if own is not None:
+            pos = self._coarse_self[own]
+            hit = pos >= 0
+            d2[np.flatnonzero(hit), pos[hit]] = np.inf  # the row's own copy: no weight
+        C = len(self.coarse_sigma2_)
+        res = np.empty((len(q), 2 * C))
+        for j, s2 in enumerate(self.coarse_sigma2_):
+            logw = d2 * (-0.5 / s2)
+            top = logw.max(axis=1, keepdims=True)
+            w = np.exp(logw - top)
+            tot = np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+            res[:, j] = ((q - (w @ ref) / tot) ** 2).sum(axis=1)
+            res[:, C + j] = -(top[:, 0] + np.log(tot[:, 0]))
+        return res
+
+    def _fill(self, out, rows, q, dist, idx, counts, extra, own=None, coarse=None):
         L = len(self.sigma2_)
+        if self.coarse_rows is not None:
+            C = len(self.coarse_sigma2_)
+            d, ix, c = dist[:, : int(self.n_neighbors) + extra], idx[:, : int(self.n_neighbors) + extra], \
+                counts[:, : int(self.n_neighbors) + extra]
+            for j, s2 in enumerate(self.sigma2_):
+                out[rows, j] = ideal_denoiser_error(q, d, ix, c, self.knn_.unique, s2)
+                out[rows, L + j] = smoothed_nll(d, c, s2)
+            # the sample block is the same for the kept and dropped evidence: reuse it when given
+            out[rows, 2 * L : 2 * L + 2 * C] = (self._coarse_sample_block(q, own) if coarse is None
+                                                else coarse[:, 2 * L : 2 * L + 2 * C])
+            out[rows, -1] = self.marginal_.nll(q).sum(axis=1)
+            return
         k_fine, k_coarse = int(self.n_neighbors) + extra, int(self.coarse_neighbors) + extra
         blocks = ((0, self.sigma2_, (dist[:, :k_fine], idx[:, :k_fine], counts[:, :k_fine])),
                   (2 * L, self.coarse_sigma2_, (dist[:, :k_coarse], idx[:, :k_coarse], counts[:, :k_coarse])))

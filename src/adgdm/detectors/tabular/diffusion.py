@@ -86,10 +86,11 @@ class DiffusionDetector(BaseDetector):
                  n_steps: int = 1000, standardize: bool = True, contamination: float = 0.1,
                  n_jobs: int | None = None, chunk_size: int = 2048, knn_backend: str = "sklearn",
                  calibration: str = "jackknife", missing: str = "draws", impute_level: float = 0.3,
-                 n_draws: int = 8):
+                 n_draws: int = 8, coarse_rows: int | None = None):
         self.missing = missing
         self.impute_level = impute_level
         self.n_draws = n_draws
+        self.coarse_rows = coarse_rows
         self.knn_backend = knn_backend
         self.n_neighbors = n_neighbors
         self.noise_levels = noise_levels
@@ -107,6 +108,8 @@ class DiffusionDetector(BaseDetector):
 
     def _check_params(self):
         super()._check_params()
+        if self.coarse_rows is not None and int(self.coarse_rows) < 2:
+            raise ValueError(f"coarse_rows must be None or >= 2, got {self.coarse_rows}")
         for name in ("n_neighbors", "coarse_neighbors"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
