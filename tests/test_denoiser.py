@@ -90,3 +90,30 @@ def test_fit_keeps_jackknife_evidence_equal_to_a_fresh_search():
     assert getattr(fresh, "_jackknife_unique", None) is None
     np.testing.assert_array_equal(den.jackknife_evidence(), fresh.jackknife_evidence())
     np.testing.assert_array_equal(den.jackknife_scores(), fresh.jackknife_scores())
+
+
+def test_coarse_sample_leaves_a_training_row_out_of_its_own_coarse_evidence():
+    # with every row in the sample, a row's jackknife coarse evidence is exactly that of the row
+    # scored as new by a denoiser of the other rows: its own copy gets no weight
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(120, 3))
+    den = EmpiricalDenoiser(coarse_rows=512).fit(rows)
+    L, C = len(den.sigma2_), len(den.coarse_sigma2_)
+    coarse = slice(2 * L, 2 * L + 2 * C)
+    jack = den.jackknife_evidence()
+    for i in (0, 57, 119):
+        other = EmpiricalDenoiser(coarse_rows=512).fit(np.delete(rows, i, axis=0))
+        np.testing.assert_allclose(jack[i, coarse], other.evidence(rows[i : i + 1])[0, coarse], rtol=1e-9)
+    # a far row's coarse evidence is larger than a central one's
+    ev = den.evidence(np.array([[0.0, 0.0, 0.0], [8.0, 8.0, 8.0]]))
+    assert (ev[1, coarse] > ev[0, coarse]).all()
+
+
+def test_coarse_sample_is_fixed_and_capped():
+    rows = np.random.default_rng(6).normal(size=(1500, 2))
+    a = EmpiricalDenoiser(coarse_rows=512).fit(rows)
+    b = EmpiricalDenoiser.from_state(*a.state())
+    assert a.coarse_ref_.shape == (512, 2)
+    np.testing.assert_array_equal(a.coarse_ref_, b.coarse_ref_)
+    q = np.random.default_rng(7).normal(size=(20, 2))
+    np.testing.assert_array_equal(a.score(q), b.score(q))

@@ -191,3 +191,23 @@ def test_cli_fit_and_score_a_csv_with_blanks(tmp_path):
                                     "--out", str(tmp_path / "k")])
     assert res.exit_code == 0, res.output
     assert "filled with the column mean" in res.output
+
+
+def test_models_saved_before_coarse_rows_load_with_the_nearest_row_block(tmp_path):
+    import json
+
+    from adgdm.detectors import DiffusionDetector
+    from adgdm.detectors.registry import load
+
+    rng = np.random.default_rng(8)
+    X, Q = rng.normal(size=(600, 3)), rng.normal(size=(50, 3))
+    old = DiffusionDetector(coarse_rows=None).fit(X)
+    old.save(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    del cfg["params"]["coarse_rows"]  # as written before the parameter existed
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    back = load(tmp_path / "m")
+    assert back.coarse_rows is None
+    np.testing.assert_array_equal(back.decision_function(Q), old.decision_function(Q))
+    assert DiffusionDetector().coarse_rows == 512  # new fits use the sampled block
+    assert not np.array_equal(DiffusionDetector().fit(X).decision_function(Q), old.decision_function(Q))

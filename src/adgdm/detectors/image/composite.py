@@ -107,7 +107,7 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
     def _global_detector(self) -> DiffusionDetector:
         # as ``image``'s global branch
         return DiffusionDetector(n_neighbors=int(self.global_neighbors), coarse_weight=0.0, standardize=False,
-                                 knn_backend="torch", calibration="train")
+                                 knn_backend="torch", calibration="train", coarse_rows=None)
 
     # --- fit ------------------------------------------------------------------------------------
     def fit(self, X, y=None):

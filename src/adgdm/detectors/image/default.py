@@ -119,7 +119,7 @@ class ImageDiffusion(TwoBranchScore, ImageSegCycle):
         # blow up near-constant border pixels); fine noise levels only: the coarse block looks
         # past small clusters, which on images are the rare poses of normal objects
         return DiffusionDetector(n_neighbors=int(self.global_neighbors), coarse_weight=0.0, standardize=False,
-                                 knn_backend="torch", calibration="train")  # its threshold is not used
+                                 knn_backend="torch", calibration="train", coarse_rows=None)  # its threshold is not used
 
     def _calibrate(self, train: np.ndarray, held_out: np.ndarray) -> np.ndarray:
         self.global_ = None

@@ -183,7 +183,7 @@ class PatchDiffusion(ImageBase):
 
     def _patch_detector(self) -> DiffusionDetector:
         return DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
-                                 knn_backend="torch", contamination=self.contamination,
+                                 knn_backend="torch", contamination=self.contamination, coarse_rows=None,
                                  calibration="train")  # cross_fit sets its scale and threshold
 
     # --- scoring --------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ class LateModel(_Model):
         self.det_params = det_params
 
     def fit(self, E: dict) -> None:
-        self.dets_ = {name: DiffusionDetector(**self.det_params).fit(np.asarray(v, dtype=np.float64))
+        self.dets_ = {name: DiffusionDetector(**{"coarse_rows": None, **self.det_params}).fit(np.asarray(v, dtype=np.float64))
                       for name, v in E.items()}
 
     def raw_parts(self, E: dict) -> dict:
@@ -169,7 +169,7 @@ class EarlyModel(_Model):
         return np.hstack([np.asarray(v, dtype=np.float64) * np.sqrt(total / (m * v.shape[1])) for v in E.values()])
 
     def fit(self, E: dict) -> None:
-        self.det_ = DiffusionDetector(**self.det_params).fit(self._joint(E))
+        self.det_ = DiffusionDetector(**{"coarse_rows": None, **self.det_params}).fit(self._joint(E))
 
     def raw_parts(self, E: dict) -> dict:
         return {"early:all": self.det_.decision_function(self._joint(E))}

@@ -121,7 +121,8 @@ class SeriesDiffusion(SeriesBase):
     def _tab(self) -> DiffusionDetector:
         return DiffusionDetector(n_neighbors=self.n_neighbors, coarse_neighbors=self.coarse_neighbors,
                                  coarse_weight=self.coarse_weight, contamination=self.contamination,
-                                 knn_backend="torch", calibration="train")  # its threshold is not used
+                                 knn_backend="torch", calibration="train",  # its threshold is not used
+                                 coarse_rows=None)  # the coarse block the series default was chosen with
 
     def _window(self, arr=None) -> int:
         """``window`` or, for ``"auto"``, TSB-AD's period estimate on the first channel, clipped to

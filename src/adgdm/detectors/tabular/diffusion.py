@@ -23,8 +23,12 @@ class DiffusionDetector(BaseDetector):
 
     * fine: ``noise_levels`` over the ``n_neighbors`` nearest rows, the mean z (two-sided: a row that
       reconstructs better than the training rows counts as normal);
-    * coarse: ``coarse_levels`` over ``coarse_neighbors`` rows, the mean of the positive parts.
-      Large noise looks past small clusters of anomalies that vouch for each other;
+    * coarse: ``coarse_levels`` over a fixed random sample of ``coarse_rows`` training rows (all
+      of them on smaller tables), summed in full, the mean of the positive parts. Large noise
+      looks past small clusters of anomalies that vouch for each other; its kernels are wide, so a
+      sample estimates them, and no wide neighbour search is needed (``coarse_rows=None``: the
+      ``coarse_neighbors`` nearest rows instead, the earlier default: as accurate on ADBench,
+      2-12 times slower on tables above 10k rows; ``benchmarks/results/tabular_default_select.md``);
     * marginal: the per-feature smoothed NLL at noise ``marginal_sigma`` (in standard deviations),
       summed over features, positive part: a value outside one feature's range.
 
@@ -86,7 +90,7 @@ class DiffusionDetector(BaseDetector):
                  n_steps: int = 1000, standardize: bool = True, contamination: float = 0.1,
                  n_jobs: int | None = None, chunk_size: int = 2048, knn_backend: str = "sklearn",
                  calibration: str = "jackknife", missing: str = "draws", impute_level: float = 0.3,
-                 n_draws: int = 8, coarse_rows: int | None = None):
+                 n_draws: int = 8, coarse_rows: int | None = 512):
         self.missing = missing
         self.impute_level = impute_level
         self.n_draws = n_draws
@@ -105,6 +109,11 @@ class DiffusionDetector(BaseDetector):
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
         self.calibration = calibration
+
+    @classmethod
+    def _from_state(cls, params: dict, meta: dict, arrays: dict):
+        # models saved before ``coarse_rows`` existed used the nearest-row coarse block
+        return super()._from_state({"coarse_rows": None, **params}, meta, arrays)
 
     def _check_params(self):
         super()._check_params()
