@@ -37,15 +37,16 @@ def test_high_dimensional_table_no_longer_flags_every_fresh_row():
 
 
 def test_scores_on_new_rows_are_those_of_the_code_before_the_calibration_change():
-    # values computed with the code before this change (commit 7cebea7)
+    # values computed with the code before this change (commit 7cebea7); the nearest-row coarse
+    # block of that code (the default until coarse_rows=512)
     X, F = _gauss(7, 200, 200, 2000)
-    det = adgdm.make_detector("diffusion").fit(X)
+    det = adgdm.make_detector("diffusion", coarse_rows=None).fit(X)
     s = det.decision_function(F)
     assert float(s.sum()) == pytest.approx(226796.30271760514, rel=1e-12)
     assert s[:2].tolist() == pytest.approx([79.97268798036852, 130.0443544105701], rel=1e-12)
     assert float(det.decision_scores_.sum()) == pytest.approx(53.08319163128101, rel=1e-12)
     X, F = _gauss(3, 400, 4, 20000)
-    det = adgdm.make_detector("diffusion").fit(X)
+    det = adgdm.make_detector("diffusion", coarse_rows=None).fit(X)
     assert float(det.decision_function(F).sum()) == pytest.approx(10383.574699748639, rel=1e-12)
     assert float(det.decision_scores_.sum()) == pytest.approx(517.8961194774431, rel=1e-12)
 
