@@ -66,7 +66,9 @@ class MultinomialDiffusion:
             pad[b, :k] = torch.arange(start, start + k)
             start += k
         self._pad = pad
+        self._sizes = torch.tensor(sizes, dtype=torch.long)
         self._valid = pad < self.width
+        self._k_pad = torch.tensor(sizes, dtype=torch.float64).reshape(-1, 1) if sizes else torch.ones(0, 1, dtype=torch.float64)
         self.k_col = torch.tensor(sizes, dtype=torch.float64)[self.group] if sizes else torch.zeros(0, dtype=torch.float64)
         self.offsets = torch.tensor([0] + sizes[:-1], dtype=torch.long).cumsum(0) if sizes else torch.zeros(0, dtype=torch.long)
 
@@ -82,18 +84,17 @@ class MultinomialDiffusion:
 
     def log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """Per-block log-softmax of ``(n, width)`` logits (``-inf`` entries stay impossible)."""
-        return self._flat(torch.log_softmax(self._padded(logits, float("-inf")), dim=-1))
+        return self._flat(self._log_softmax_p(self._padded(logits, float("-inf"))))
 
-    def _log_normalise(self, log_p: torch.Tensor) -> torch.Tensor:
-        return self.log_softmax(log_p)
+    def _log_softmax_p(self, padded: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(padded, dim=-1).masked_fill(~self._valid.to(padded.device), float("-inf"))
 
     def onehot(self, codes: torch.Tensor) -> torch.Tensor:
         """``(n, blocks)`` integer levels -> ``(n, width)`` one-hot blocks (float32)."""
         codes = torch.as_tensor(codes).long()
         if codes.ndim != 2 or codes.shape[1] != self.n_blocks:
             raise ValueError(f"codes must have shape (n, {self.n_blocks}), got {tuple(codes.shape)}")
-        sizes = torch.tensor(self.sizes, dtype=torch.long)
-        if codes.numel() and ((codes < 0).any() or (codes >= sizes).any()):
+        if codes.numel() and ((codes < 0).any() or (codes >= self._sizes).any()):
             raise ValueError("a level code lies outside its column's levels")
         out = torch.zeros(codes.shape[0], self.width)
         if self.n_blocks:
@@ -118,20 +119,27 @@ class MultinomialDiffusion:
         """A one-hot draw of ``x_t ~ q(x_t | x_0)`` (``u``: the uniforms, see :meth:`sample`)."""
         return self.sample(torch.log(self.q_probs(x0, t).clamp(min=_TINY)), generator, u)
 
+    def _coefs(self, t, s, n: int, like: torch.Tensor):
+        t = torch.as_tensor(t).long().reshape(-1).expand(n).cpu()
+        s = t - 1 if s is None else torch.as_tensor(s).long().reshape(-1).expand(n).cpu()
+        ab_t = self.schedule.alpha_bars[t]
+        ab_s = torch.where(s >= 0, self.schedule.alpha_bars[s.clamp(min=0)], torch.ones_like(ab_t))
+        shape = (-1,) + (1,) * (like.ndim - 1)
+        return (ab_t / ab_s).reshape(shape).to(like), ab_s.reshape(shape).to(like), (s < 0).reshape(shape).to(like.device)
+
+    def _log_posterior_p(self, xt: torch.Tensor, x0: torch.Tensor, t, s=None) -> torch.Tensor:
+        """:meth:`log_posterior` on padded ``(n, blocks, kmax)`` tensors (padding 0 in, ``-inf`` out)."""
+        a, ab_s, end = self._coefs(t, s, xt.shape[0], xt)
+        k = self._k_pad.to(xt)
+        valid = self._valid.to(xt.device)
+        log_theta = torch.log(a * xt + (1 - a) / k) + torch.log((ab_s * x0 + (1 - ab_s) / k).clamp(min=_TINY))
+        post = self._log_softmax_p(log_theta.masked_fill(~valid, float("-inf")))
+        return torch.where(end, torch.log(x0.clamp(min=_TINY)).masked_fill(~valid, float("-inf")), post)
+
     def log_posterior(self, xt: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
         """``log q(x_s | x_t, x_0)`` per block (``s = t - 1`` by default, ``s < t``); ``x0`` one-hot
         or predicted probabilities. Rows with ``s < 0`` get ``log x_0`` (the chain's end)."""
-        t = torch.as_tensor(t).long().reshape(-1).expand(xt.shape[0]).cpu()
-        s = t - 1 if s is None else torch.as_tensor(s).long().reshape(-1).expand(xt.shape[0]).cpu()
-        ab_t = self.schedule.alpha_bars[t]
-        ab_s = torch.where(s >= 0, self.schedule.alpha_bars[s.clamp(min=0)], torch.ones_like(ab_t))
-        a = (ab_t / ab_s).reshape(-1, 1).to(xt)
-        ab_s = ab_s.reshape(-1, 1).to(xt)
-        k = self.k_col.to(xt)
-        log_theta = torch.log(a * xt + (1 - a) / k) + torch.log((ab_s * x0 + (1 - ab_s) / k).clamp(min=_TINY))
-        post = self._log_normalise(log_theta)
-        end = (s < 0).to(xt.device).reshape(-1, 1)
-        return torch.where(end, torch.log(x0.clamp(min=_TINY)), post)
+        return self._flat(self._log_posterior_p(self._padded(xt, 0.0), self._padded(x0, 0.0), t, s))
 
     # --- loss and reverse step -----------------------------------------------------------------
     def kl(self, x0: torch.Tensor, xt: torch.Tensor, logits: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -146,38 +154,38 @@ class MultinomialDiffusion:
         True
         """
         t = torch.as_tensor(t).long().reshape(-1).expand(x0.shape[0])
-        log_p0 = self.log_softmax(logits)
-        log_q = self.log_posterior(xt, x0, t)
-        log_p = self.log_posterior(xt, log_p0.exp(), t)
-        terms = torch.where(log_q > float("-inf"), log_q.exp() * (log_q - log_p), torch.zeros_like(log_q))
-        kl = self._block_sum(terms)
-        nll = -self._block_sum(x0 * log_p0.clamp(min=-1e4))
+        x0p, xtp = self._padded(x0, 0.0), self._padded(xt, 0.0)
+        log_p0 = self._log_softmax_p(self._padded(logits, float("-inf")))
+        log_q = self._log_posterior_p(xtp, x0p, t)
+        log_p = self._log_posterior_p(xtp, log_p0.exp(), t)
+        off = torch.isinf(log_q)
+        kl = (log_q.exp() * (log_q - log_p).masked_fill(off, 0.0)).sum(-1)
+        nll = -(x0p * log_p0.masked_fill(~self._valid.to(x0.device), 0.0).clamp(min=-1e4)).sum(-1)
         return torch.where((t == 0).to(kl.device).reshape(-1, 1), nll, kl)
-
-    def _block_sum(self, flat: torch.Tensor) -> torch.Tensor:
-        return self._padded(flat, 0.0).sum(dim=-1)
 
     def sample(self, log_probs: torch.Tensor, generator: torch.Generator | None = None,
                u: torch.Tensor | None = None) -> torch.Tensor:
         """One-hot draw per block from (unnormalised) log-probabilities (Gumbel-max); ``u``
         (uniforms broadcastable to ``log_probs``) replaces the draw, e.g. one row shared by all."""
+        lp = self._padded(log_probs, float("-inf"))
+        return self._sample_p(lp, generator, None if u is None else self._padded(u.expand_as(log_probs), 0.5))
+
+    def _sample_p(self, lp: torch.Tensor, generator, u=None) -> torch.Tensor:
         if u is None:
-            u = torch.rand(log_probs.shape, generator=generator, dtype=torch.float64)
-        u = u.to(log_probs.device, torch.float64)
-        g = log_probs.double() - torch.log(-torch.log(u.clamp(min=1e-300)))
-        pick = self._padded(g, float("-inf")).argmax(dim=-1)
-        return self.onehot(pick.cpu()).to(log_probs.device, log_probs.dtype)
+            u = torch.rand(lp.shape, generator=generator, dtype=torch.float64)
+        g = lp.double() - torch.log(-torch.log(u.to(lp.device, torch.float64).clamp(min=1e-300)))
+        return self.onehot(g.argmax(dim=-1).cpu()).to(lp.device, lp.dtype)
 
     def step(self, logits: torch.Tensor, xt: torch.Tensor, t: int, s: int,
              generator: torch.Generator | None = None) -> torch.Tensor:
         """One reverse step from ``t`` to ``s`` (< ``t``): ``x_s`` drawn from
         ``q(x_s | x_t, x0_hat)`` with ``x0_hat = softmax(logits)``; at ``s < 0`` ``x_0 ~ x0_hat``."""
-        log_p0 = self.log_softmax(logits)
+        log_p0 = self._log_softmax_p(self._padded(logits, float("-inf")))
         if s < 0:
-            return self.sample(log_p0, generator)
+            return self._sample_p(log_p0, generator)
         n = xt.shape[0]
         tt, ss = torch.full((n,), int(t), dtype=torch.long), torch.full((n,), int(s), dtype=torch.long)
-        return self.sample(self.log_posterior(xt, log_p0.exp(), tt, ss), generator)
+        return self._sample_p(self._log_posterior_p(self._padded(xt, 0.0), log_p0.exp(), tt, ss), generator)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ diffusion over the categorical ones, one MLP trained on the sum of the two losse
 (the loss at a few noise levels is the anomaly score) and generates (``sample``, and
 ``adgdm.generation``).
 
-Columns: text and true/false columns of a DataFrame are categorical; ``categorical=`` (indices,
+Every categorical column gets one more level, "unseen", that no training row has: at scoring a
+value never seen at fit (or a blank where training had none) takes it and scores as very
+surprising (it is never generated). Columns: text and true/false columns of a DataFrame are categorical; ``categorical=`` (indices,
 or names for a DataFrame) declares more; with ``discrete="auto"`` a numeric column whose
 observed training values are integers, at most ``max_categories`` distinct ones, is categorical
 too. Blank cells: a numeric blank (NaN) is masked out of the loss (the network sees a
@@ -63,8 +65,8 @@ class TabDDPMDetector(NeuralDetector):
 
     def __init__(self, categorical=None, discrete: str | None = "auto", max_categories: int = 20,
                  noise_levels: tuple = (0.05, 0.1, 0.2), n_repeats: int = 4, schedule: str = "cosine",
-                 n_steps: int = 1000, width: int = 256, depth: int = 3, dropout: float = 0.0,
-                 epochs: int = 1_000_000, max_steps: int | None = 3000, batch_size: int = 256, lr: float = 1e-3,
+                 n_steps: int = 1000, width: int = 256, depth: int = 2, dropout: float = 0.0,
+                 epochs: int = 1_000_000, max_steps: int | None = 2000, batch_size: int = 256, lr: float = 1e-3,
                  val_fraction: float = 0.0, patience: int = 10, ema_decay: float | None = None,
                  max_train_samples: int | None = 100_000, contamination: float = 0.1, device: str = "cpu",
                  score_batch_size: int = 8192, random_state=None, verbose: bool = False):
@@ -199,19 +201,13 @@ class TabDDPMDetector(NeuralDetector):
                     raise ValueError(f"column {label!r} was numeric at fit but holds text now")
                 keys = [None if np.isnan(v) else float(v) for v in c.tolist()]
             index = {v: i for i, v in enumerate(real)}
+            unseen = len(levels)  # the model's extra level, never seen in training
             codes = np.empty(n)
             for i, v in enumerate(keys):
                 if v is None:
-                    if not has_blank:
-                        raise ValueError(f"categorical column {label!r} is blank in row {i}, but it had no blank "
-                                         "cells at fit (a blank is a level only when training had blanks)")
-                    codes[i] = len(real)
-                elif v in index:
-                    codes[i] = index[v]
+                    codes[i] = len(real) if has_blank else unseen
                 else:
-                    shown = ", ".join(map(str, real[:10])) + (" ..." if len(real) > 10 else "")
-                    raise ValueError(f"categorical column {label!r} holds {v!r} in row {i}, a level not seen at fit "
-                                     f"(levels: {shown})")
+                    codes[i] = index.get(v, unseen)
             out[:, j] = codes
         return out
 
@@ -245,7 +241,19 @@ class TabDDPMDetector(NeuralDetector):
         """Encoded rows -> ``(numeric model space with NaN blanks, observed mask, level codes)``."""
         num = E[:, self._num_idx]
         obs = ~np.isnan(num)
-        Z = self.featuremap_.transform(np.where(obs, num, self.featuremap_.mean_)) if num.shape[1] else num
+        fm = self.featuremap_
+        filled = np.where(obs, num, fm.mean_)
+        Z = fm.transform(filled) if num.shape[1] else num
+        if num.shape[1]:
+            # beyond the training range the quantile map saturates; continue it linearly in
+            # standardised units, so a far value scores farther than a near one
+            q = fm._quantile_cols()
+            hi, lo = q & (filled > fm.hi_), q & (filled < fm.lo_)
+            from scipy.stats import norm
+
+            edge = norm.ppf(1 - 1e-7)
+            Z = np.where(hi, edge + (filled - fm.hi_) / fm.std_, Z)
+            Z = np.where(lo, -edge + (filled - fm.lo_) / fm.std_, Z)
         Z = np.where(obs, Z, np.nan)
         return Z, obs, E[:, self._cat_idx].astype(np.int64)
 
@@ -270,7 +278,7 @@ class TabDDPMDetector(NeuralDetector):
             if miss.any():
                 filled[miss, j] = rng.choice(num[~miss, j], int(miss.sum()))
         self.featuremap_ = FeatureMap(continuous="quantile").fit(filled if num.shape[1] else np.zeros((len(E), 1)))
-        self.sizes_ = [len(lv) for lv, k in zip(self.levels_, self.kinds_) if k == "categorical"]
+        self.sizes_ = [len(lv) + 1 for lv, k in zip(self.levels_, self.kinds_) if k == "categorical"]
         self.multinomial_ = MultinomialDiffusion(self.schedule_, self.sizes_)
         # the blank pattern of the training rows, for sample(missing="reproduce")
         self.blank_pattern_ = self._blank_mask(E)
@@ -343,7 +351,7 @@ class TabDDPMDetector(NeuralDetector):
             cols[j] = num[:, k]
         for k, j in enumerate(self._cat_idx):
             lv = self.levels_[j]
-            vals = [None if lv[c] == BLANK else lv[c] for c in codes[:, k]]
+            vals = [None if c >= len(lv) or lv[c] == BLANK else lv[c] for c in codes[:, k]]
             cols[j] = np.asarray(vals, dtype=object) if self.text_[j] else np.asarray(
                 [np.nan if v is None else v for v in vals], dtype=np.float64)
         if blank is not None:
@@ -360,11 +368,12 @@ class TabDDPMDetector(NeuralDetector):
         return pd.DataFrame({n: c for n, c in zip(names, cols)})
 
     def _forbid(self) -> torch.Tensor:
-        """The blank levels (never generated: blanks come from ``missing="reproduce"``)."""
+        """The levels never generated: blank ones (blanks come from ``missing="reproduce"``) and
+        the unseen one."""
         out = []
         for j in self._cat_idx:
             lv = self.levels_[j]
-            out += [v == BLANK and len(lv) > 1 for v in lv]
+            out += [v == BLANK and len(lv) > 1 for v in lv] + [True]
         return torch.as_tensor(np.asarray(out, dtype=bool))
 
     def sample(self, n: int, steps: int | None = None, missing: str | None = None, random_state=None,
@@ -463,7 +472,7 @@ class TabDDPMDetector(NeuralDetector):
             raise ValueError("the saved column kinds disagree with the feature count")
         super()._set_state(meta, arrays)
         self.featuremap_ = FeatureMap.from_state("quantile", {k[3:]: v for k, v in arrays.items() if k.startswith("fm.")})
-        self.sizes_ = [len(lv) for lv, k in zip(self.levels_, self.kinds_) if k == "categorical"]
+        self.sizes_ = [len(lv) + 1 for lv, k in zip(self.levels_, self.kinds_) if k == "categorical"]
         self.multinomial_ = MultinomialDiffusion(self.schedule_, self.sizes_)
         self.blank_pattern_ = np.asarray(arrays["blank_pattern_"]).astype(bool)
         d_in = len(self._num_idx) + sum(self.sizes_)
