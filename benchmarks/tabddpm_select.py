@@ -11,7 +11,8 @@ from adgdm.metrics.fidelity import c2st_auc
 sets = sys.argv[1].split(",")
 configs = json.loads(sys.argv[2])
 out = sys.argv[3]
-w = csv.writer(open(out, "a"))
+fh = open(out, "a")
+w = csv.writer(fh)
 for name in sets:
     X, y = load_npz(f"../shared/data/adbench/Classical/{name}.npz")
     tr, _ = semi_supervised_split(y, 0)
@@ -30,3 +31,4 @@ for name in sets:
         ncat = sum(k == "categorical" for k in det.kinds_)
         print(name, label, round(c, 4), ncat, round(fit, 1), round(time.time() - t - fit, 1), flush=True)
         w.writerow([name, label, round(c, 4), ncat, round(fit, 1), round(time.time() - t - fit, 1)])
+        fh.flush()
