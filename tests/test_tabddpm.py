@@ -119,7 +119,8 @@ def _table(n=400, seed=0):
     return df
 
 
-FAST = dict(width=64, depth=2, max_steps=400, n_steps=100, noise_levels=(0.1, 0.3), n_repeats=2, random_state=0)
+FAST = dict(width=64, depth=2, max_steps=400, n_steps=100, noise_levels=(0.1, 0.3), n_repeats=2, discrete="auto",
+            random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +193,7 @@ def test_declared_and_auto_columns_and_numpy_input():
     X = np.c_[rng.normal(size=200), rng.integers(0, 3, 200), rng.integers(0, 40, 200)].astype(float)
     det = TabDDPMDetector(**dict(FAST, max_steps=50)).fit(X)
     assert det.kinds_ == ["numeric", "categorical", "numeric"]  # 40 levels > max_categories
-    det = TabDDPMDetector(**dict(FAST, max_steps=50), categorical=[2], discrete=None).fit(X)
+    det = TabDDPMDetector(**dict(FAST, max_steps=50, discrete=None), categorical=[2]).fit(X)
     assert det.kinds_ == ["numeric", "numeric", "categorical"]
     S = det.sample(30, random_state=0)
     assert isinstance(S, np.ndarray) and S.shape == (30, 3)

@@ -170,6 +170,11 @@ class MultinomialDiffusion:
         lp = self._padded(log_probs, float("-inf"))
         return self._sample_p(lp, generator, None if u is None else self._padded(u.expand_as(log_probs), 0.5))
 
+    def nll(self, x0: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """Per-row, per-block ``-log softmax(logits)[x_0]`` (the x_0 prediction's cross-entropy)."""
+        log_p0 = self._log_softmax_p(self._padded(logits, float("-inf")))
+        return -(self._padded(x0, 0.0) * log_p0.masked_fill(~self._valid.to(x0.device), 0.0).clamp(min=-1e4)).sum(-1)
+
     def _sample_p(self, lp: torch.Tensor, generator, u=None) -> torch.Tensor:
         if u is None:
             u = torch.rand(lp.shape, generator=generator, dtype=torch.float64)
@@ -194,7 +199,7 @@ class MultinomialDiffusion:
 def mixed_loss(net: Callable, schedule: NoiseSchedule, mult: MultinomialDiffusion, x_num: torch.Tensor,
                observed: torch.Tensor | None, x_cat: torch.Tensor, generator: torch.Generator,
                t: torch.Tensor | None = None, reduce: bool = True, eps: torch.Tensor | None = None,
-               u: torch.Tensor | None = None) -> torch.Tensor:
+               u: torch.Tensor | None = None, ce_weight: float = 0.0) -> torch.Tensor:
     """TabDDPM's loss: the Gaussian noise-prediction MSE over the numeric columns plus the mean
     multinomial KL over the categorical ones, one timestep per row. ``net(x, t)`` takes
     ``[numeric x_t, one-hot x_t]`` and returns ``[eps for numeric, logits per level]``.
@@ -202,6 +207,8 @@ def mixed_loss(net: Callable, schedule: NoiseSchedule, mult: MultinomialDiffusio
     ``observed`` (bool, like ``x_num``; None = all): a False cell is missing: the network sees a
     placeholder 0 noised there (whatever ``x_num`` holds, NaN included) and its squared error is
     multiplied out, so it never influences the loss. ``t`` fixes the timesteps (else uniform);
+    ``ce_weight`` > 0 adds that weight times the cross-entropy of the predicted ``x_0`` (D3PM's
+    hybrid loss, Austin et al. 2021: a direct signal the per-step KL lacks early in training).
     ``reduce=False`` returns one loss per row (the anomaly score's building block); ``eps`` and
     ``u`` (the uniforms of the categorical draw) replace the random draws (scoring shares one
     draw across rows, so a row's score depends on that row alone).
@@ -232,6 +239,8 @@ def mixed_loss(net: Callable, schedule: NoiseSchedule, mult: MultinomialDiffusio
     sq = torch.where(observed, (eps_hat - eps) ** 2, torch.zeros_like(eps))
     obs = observed.to(x_num.dtype)
     kl = mult.kl(x_cat, xt_cat, logits, t) if mult.n_blocks else torch.zeros(n, 0).to(x_num)
+    if ce_weight and mult.n_blocks:  # D3PM's hybrid loss: + weight * -log x0_hat[x_0] (a direct x_0 signal)
+        kl = kl + float(ce_weight) * mult.nll(x_cat, logits)
     if not reduce:
         mse_row = sq.sum(1) / obs.sum(1).clamp(min=1.0) if d_num else torch.zeros(n).to(x_num)
         return mse_row + (kl.mean(1) if mult.n_blocks else 0.0)

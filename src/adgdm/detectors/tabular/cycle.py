@@ -35,8 +35,8 @@ def make_generator(steps: int = 1500, width: int = 128, seed=None, kind: str = "
     """The generator ``cycle`` trains: ``steps`` optimiser steps whatever the data size.
     ``kind="ddpm"``: Gaussian diffusion over every column, quantile-normal continuous columns
     (TabDDPM's preprocessing), discrete columns snapped to their levels after sampling;
-    ``"tabddpm"``: the mixed-type model (multinomial diffusion for the integer columns with at
-    most 20 levels, Gaussian for the rest).
+    ``"tabddpm"``: the mixed-type model (its defaults: multinomial diffusion for declared /
+    text columns, Gaussian for numeric ones, EMA weights).
 
     Example
     -------

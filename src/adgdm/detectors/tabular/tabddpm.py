@@ -9,7 +9,7 @@ value never seen at fit (or a blank where training had none) takes it and scores
 surprising (it is never generated). Columns: text and true/false columns of a DataFrame are categorical; ``categorical=`` (indices,
 or names for a DataFrame) declares more; with ``discrete="auto"`` a numeric column whose
 observed training values are integers, at most ``max_categories`` distinct ones, is categorical
-too. Blank cells: a numeric blank (NaN) is masked out of the loss (the network sees a
+too (not the default, see ``discrete`` below). Blank cells: a numeric blank (NaN) is masked out of the loss (the network sees a
 placeholder there, its error counts 0); a categorical blank is a level of its own.
 """
 from __future__ import annotations
@@ -45,7 +45,15 @@ class TabDDPMDetector(NeuralDetector):
     categorical : column indices (or DataFrame column names) to treat as categorical, besides the
         text / boolean columns of a DataFrame.
     discrete : ``"auto"``: also integer-valued numeric columns with at most ``max_categories``
-        distinct training values; None: only the declared and text ones.
+        distinct training values; None (default): only the declared and text ones (numeric
+        columns with few levels are then Gaussian, snapped to their levels after sampling). The
+        default was chosen on held-out training rows (``benchmarks/results/tabddpm_select.md``):
+        at 1,500 training steps on CPU, multinomial diffusion of integer columns did not beat
+        Gaussian diffusion + snapping on average.
+    ema_decay : the sampled network is the exponential moving average of the weights (0.995: it
+        lowered C2ST by 0.07-0.08 on held-out training rows).
+    ce_weight : > 0 adds the cross-entropy of the predicted ``x_0`` to the multinomial KL (D3PM's
+        hybrid loss); 0 = TabDDPM's loss.
     noise_levels, n_repeats : the score is the training loss (noise-prediction MSE of the
         observed numeric cells + mean categorical KL) at these fractions of the chain, averaged
         over ``n_repeats`` noise draws.
@@ -63,13 +71,13 @@ class TabDDPMDetector(NeuralDetector):
 
     name = "tabddpm"
 
-    def __init__(self, categorical=None, discrete: str | None = "auto", max_categories: int = 20,
+    def __init__(self, categorical=None, discrete: str | None = None, max_categories: int = 20,
                  noise_levels: tuple = (0.05, 0.1, 0.2), n_repeats: int = 4, schedule: str = "cosine",
                  n_steps: int = 1000, width: int = 256, depth: int = 2, dropout: float = 0.0,
                  epochs: int = 1_000_000, max_steps: int | None = 2000, batch_size: int = 256, lr: float = 1e-3,
-                 val_fraction: float = 0.0, patience: int = 10, ema_decay: float | None = None,
+                 val_fraction: float = 0.0, patience: int = 10, ema_decay: float | None = 0.995,
                  max_train_samples: int | None = 100_000, contamination: float = 0.1, device: str = "cpu",
-                 score_batch_size: int = 8192, random_state=None, verbose: bool = False):
+                 score_batch_size: int = 8192, ce_weight: float = 0.0, random_state=None, verbose: bool = False):
         store_params(self, locals())
 
     # --- parameters and columns -------------------------------------------------------------------
@@ -289,10 +297,10 @@ class TabDDPMDetector(NeuralDetector):
         d_in = x.shape[1] + oh.shape[1]
         with seeded(self.seed_):
             net = ResidualMLP(d_in, d_in, width=self.width, depth=self.depth, dropout=self.dropout)
-        sched, mult = self.schedule_, self.multinomial_
+        sched, mult, ce = self.schedule_, self.multinomial_, float(self.ce_weight)
 
         def loss(model, batch, gen):
-            return mixed_loss(model, sched, mult, batch[0], batch[1], batch[2], gen)
+            return mixed_loss(model, sched, mult, batch[0], batch[1], batch[2], gen, ce_weight=ce)
 
         cfg = TrainConfig(epochs=self.epochs, max_steps=self.max_steps, batch_size=self.batch_size, lr=self.lr,
                           val_fraction=self.val_fraction, patience=self.patience, ema_decay=self.ema_decay)
