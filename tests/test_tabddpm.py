@@ -163,6 +163,10 @@ def test_scores_contract_save_load_and_clone(model, tmp_path):
     s = model.decision_function(df)
     assert s.shape == (100,) and np.isfinite(s).all()
     np.testing.assert_allclose(model.decision_function(df.iloc[:7]), s[:7], rtol=1e-5)
+    c = model.explain(df.iloc[:10])  # each column's share; a row's shares sum to its score
+    assert c.shape == (10, 5) and (c >= 0).all()
+    np.testing.assert_allclose(c.sum(1), s[:10], rtol=1e-6)
+    assert (c[df.iloc[:10]["y"].isna().to_numpy(), 1] == 0).all()  # a blank cell contributes nothing
     model.save(tmp_path / "m")
     loaded = adgdm.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.decision_function(df), s)
@@ -208,7 +212,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="categorical column 'zz' is not a column of X"):
         TabDDPMDetector(categorical=["zz"], **fast).fit(pd.DataFrame(X, columns=list("abc")))
     with pytest.raises(ValueError, match="discrete must be 'auto' or None"):
-        TabDDPMDetector(discrete="yes", **fast).fit(X)
+        TabDDPMDetector(**dict(fast, discrete="yes")).fit(X)
     bad = X.copy()
     bad[:, 1] = np.nan
     with pytest.raises(ValueError, match="column '1' is blank in every training row"):

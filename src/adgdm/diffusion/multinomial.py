@@ -198,7 +198,7 @@ class MultinomialDiffusion:
 # ------------------------------------------------------------------------------------------------
 def mixed_loss(net: Callable, schedule: NoiseSchedule, mult: MultinomialDiffusion, x_num: torch.Tensor,
                observed: torch.Tensor | None, x_cat: torch.Tensor, generator: torch.Generator,
-               t: torch.Tensor | None = None, reduce: bool = True, eps: torch.Tensor | None = None,
+               t: torch.Tensor | None = None, reduce: bool | str = True, eps: torch.Tensor | None = None,
                u: torch.Tensor | None = None, ce_weight: float = 0.0) -> torch.Tensor:
     """TabDDPM's loss: the Gaussian noise-prediction MSE over the numeric columns plus the mean
     multinomial KL over the categorical ones, one timestep per row. ``net(x, t)`` takes
@@ -209,7 +209,8 @@ def mixed_loss(net: Callable, schedule: NoiseSchedule, mult: MultinomialDiffusio
     multiplied out, so it never influences the loss. ``t`` fixes the timesteps (else uniform);
     ``ce_weight`` > 0 adds that weight times the cross-entropy of the predicted ``x_0`` (D3PM's
     hybrid loss, Austin et al. 2021: a direct signal the per-step KL lacks early in training).
-    ``reduce=False`` returns one loss per row (the anomaly score's building block); ``eps`` and
+    ``reduce=False`` returns one loss per row (the anomaly score's building block), ``"cells"``
+    the pair (squared errors per numeric cell, KL per categorical block); ``eps`` and
     ``u`` (the uniforms of the categorical draw) replace the random draws (scoring shares one
     draw across rows, so a row's score depends on that row alone).
 
@@ -241,6 +242,8 @@ def mixed_loss(net: Callable, schedule: NoiseSchedule, mult: MultinomialDiffusio
     kl = mult.kl(x_cat, xt_cat, logits, t) if mult.n_blocks else torch.zeros(n, 0).to(x_num)
     if ce_weight and mult.n_blocks:  # D3PM's hybrid loss: + weight * -log x0_hat[x_0] (a direct x_0 signal)
         kl = kl + float(ce_weight) * mult.nll(x_cat, logits)
+    if reduce == "cells":  # the parts: squared errors (0 at missing cells) and per-block KL
+        return sq, kl
     if not reduce:
         mse_row = sq.sum(1) / obs.sum(1).clamp(min=1.0) if d_num else torch.zeros(n).to(x_num)
         return mse_row + (kl.mean(1) if mult.n_blocks else 0.0)

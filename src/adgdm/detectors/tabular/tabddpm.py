@@ -323,28 +323,51 @@ class TabDDPMDetector(NeuralDetector):
     def _timesteps(self) -> list[int]:
         return [self.schedule_.t_from_fraction(f) for f in np.atleast_1d(np.asarray(self.noise_levels, dtype=float))]
 
-    def _score(self, E: np.ndarray) -> np.ndarray:
+    def _parts(self, E: np.ndarray):
+        """Per row: the squared noise errors of the numeric cells (0 where blank) and the KL of
+        each categorical column, averaged over the noise levels and draws (common random numbers:
+        a row's values depend on that row alone)."""
         x, obs, oh = self._tensors(E)
-        out = np.empty(len(E))
         sched, mult = self.schedule_, self.multinomial_
+        sq = np.empty((len(E), x.shape[1]))
+        kl = np.empty((len(E), mult.n_blocks))
         bs = int(self.score_batch_size)
+        k = len(self._timesteps()) * int(self.n_repeats)
         with torch.no_grad():
             for i in range(0, len(E), bs):
-                gen = self._generator()  # common random numbers: a row's score depends on that row alone
+                gen = self._generator()
                 xb, ob, cb = x[i:i + bs], obs[i:i + bs], oh[i:i + bs]
-                total = torch.zeros(len(xb), dtype=torch.float64)
+                s_tot = torch.zeros(xb.shape, dtype=torch.float64)
+                k_tot = torch.zeros((len(xb), mult.n_blocks), dtype=torch.float64)
                 for t in self._timesteps():
                     for _ in range(int(self.n_repeats)):
                         eps = torch.randn((1, xb.shape[1]), generator=gen)
                         u = torch.rand((1, mult.width), generator=gen, dtype=torch.float64)
-                        total += mixed_loss(self.net_, sched, mult, xb, ob, cb, gen, t=torch.tensor(t), reduce=False,
-                                            eps=eps, u=u).double()
-                out[i:i + bs] = (total / (len(self._timesteps()) * int(self.n_repeats))).numpy()
-        return out
+                        a, b = mixed_loss(self.net_, sched, mult, xb, ob, cb, gen, t=torch.tensor(t), reduce="cells",
+                                          eps=eps, u=u)
+                        s_tot += a.double()
+                        k_tot += b.double()
+                sq[i:i + bs], kl[i:i + bs] = (s_tot / k).numpy(), (k_tot / k).numpy()
+        return sq, kl, obs.numpy()
 
-    def explain(self, X, baseline=None, method: str = "auto", max_rows: int = 65536):
-        """Not available for ``tabddpm`` yet (its columns may be text)."""
-        raise NotImplementedError("tabddpm has no explanations yet; use the 'ddpm' detector on numeric tables")
+    def _score(self, E: np.ndarray) -> np.ndarray:
+        """The training loss per row: mean squared noise error over the observed numeric cells
+        plus the mean KL over the categorical columns."""
+        sq, kl, obs = self._parts(E)
+        out = sq.sum(1) / np.maximum(obs.sum(1), 1) if sq.shape[1] else np.zeros(len(E))
+        return out + (kl.mean(1) if kl.shape[1] else 0.0)
+
+    def _explain_model(self, E: np.ndarray) -> np.ndarray:
+        """Each column's share of the score (a row's contributions sum to its score): a numeric
+        cell's squared noise error over the observed count, a categorical column's KL over the
+        categorical count (clipped at 0)."""
+        sq, kl, obs = self._parts(E)
+        out = np.zeros(E.shape)
+        if sq.shape[1]:
+            out[:, self._num_idx] = sq / np.maximum(obs.sum(1, keepdims=True), 1)
+        if kl.shape[1]:
+            out[:, self._cat_idx] = np.maximum(kl, 0.0) / kl.shape[1]
+        return out
 
     # --- generation -------------------------------------------------------------------------------
     def _decode(self, Z: np.ndarray, onehot: torch.Tensor, clip: bool = True, blank: np.ndarray | None = None):
