@@ -79,8 +79,8 @@ def main(argv=None):
         nsl = pd.read_csv(a.nslkdd).groupby("detector").c2st_auc.mean()
     lines += ["## Targets", "",
               f"- ADBench median C2ST <= 0.70: {med_new:.3f} over {len(per)} of 29 sets "
-              f"({'met' if med_new <= 0.70 else 'not met'}" + (" on the sets reached; the run did not cover all 29, "
-              "and the missing ones are the larger sets, where the old generator did worse" if len(per) < 29 else "")
+              f"({'met' if med_new <= 0.70 else 'not met'}" + (" on the sets reached; the run did not cover all 29: "
+              "missing " + ", ".join(sorted(set(old_all.index) - set(per.index))) if len(per) < 29 else "")
               + f"; old `ddpm` 0.749 over 29 sets, {both.old_seed0.median():.3f} on the same {len(both)} sets, seed 0)"]
     if nsl is not None and "tabddpm-sample" in nsl:
         v = nsl["tabddpm-sample"]
