@@ -34,13 +34,18 @@ FAST: dict[str, dict] = {
     "pyod-lof": {},
     "pyod-ocsvm": {},
     "cycle": dict(generator_steps=30, generator_width=32, n_generated=100),
+    "tabddpm": dict(width=32, depth=1, max_steps=300, schedule="linear", noise_levels=(0.1, 0.3), n_repeats=1,
+                    ema_decay=None),
 }
 
 # PyOD's ECOD re-estimates its tails on the scored batch (kept as PyOD ships it).
 TRANSDUCTIVE = {"pyod-ecod"}
 
 # Detectors whose fit actually depends on the seed.
-RANDOMISED = {"ddpm", "dte-c", "dte-ig", "pyod-iforest", "cycle"}
+RANDOMISED = {"ddpm", "dte-c", "dte-ig", "pyod-iforest", "cycle", "tabddpm"}
+
+# Detectors that read tables as users have them: blank cells and text columns are input, not errors.
+MIXED = {"tabddpm"}
 
 
 def make(name: str, random_state=0, **overrides):

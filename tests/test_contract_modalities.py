@@ -13,7 +13,7 @@ import adgdm
 from adgdm.detectors import detector_class, list_detectors
 from adgdm.io import ModelFileError
 from adgdm.results import Prediction
-from conftest import FAST as TABLE_FAST
+from conftest import FAST as TABLE_FAST, MIXED
 
 SERIES_FAST = {
     "series": dict(window=16),
@@ -251,6 +251,8 @@ def test_bad_input_names_the_problem(case):
     for build, msg in BAD[mod]:
         if msg == "needs at least" and det._history() == 0:
             continue  # a per-frame detector scores a one-frame clip
+        if msg == "non-finite" and name in MIXED:
+            continue  # blank cells are input for it (tests/test_tabddpm.py)
         with pytest.raises(ValueError, match=msg):
             det.decision_function(build(X))
 

@@ -179,4 +179,4 @@ def test_series_sampling_needs_a_model_of_whole_windows():
 def test_cli_bench_generation_rejects_an_unknown_suite(data_dir, tmp_path):
     res = CliRunner().invoke(_build_app(), ["bench", "generation", "--suite", "mnist", "--data", str(data_dir),
                                             "--out", str(tmp_path / "g.csv")])
-    assert res.exit_code == 2 and "adbench or skab" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "adbench, skab or nsl-kdd" in res.output and "Traceback" not in res.output

@@ -11,7 +11,7 @@ from ._version import __version__
 # Names are imported on first use (PEP 562), so ``import adgdm`` and the command line start fast:
 # torch and scikit-learn load only when a detector, generator or result is asked for.
 _LAZY = {
-    "DDPMDetector": "detectors", "DiffusionDetector": "detectors", "DTECategorical": "detectors",
+    "DDPMDetector": "detectors", "TabDDPMDetector": "detectors", "DiffusionDetector": "detectors", "DTECategorical": "detectors",
     "DTEInverseGamma": "detectors", "DTENonParametric": "detectors", "list_detectors": "detectors",
     "load": "detectors", "make_detector": "detectors",
     "generate_anomalies": "generation", "inject_series_anomalies": "generation",

@@ -267,8 +267,9 @@ def _build_app():
     @bench.command("generation")
     def bench_generation(
         data: Path = typer.Option(..., "--data", help="Folder of ADBench-style .npz files (X, y), or SKAB's root."),
-        suite: str = typer.Option("adbench", help="adbench (tables: fidelity and the cycle) or skab (fidelity of "
-                                                  "generated windows)."),
+        suite: str = typer.Option("adbench", help="adbench (tables: fidelity and the cycle), skab (fidelity of "
+                                                  "generated windows) or nsl-kdd (fidelity on a mixed table: "
+                                                  "--data is NSL-KDD's folder)."),
         datasets: Optional[str] = typer.Option(None, help="Comma-separated dataset names; default all."),
         seeds: int = typer.Option(3, help="Number of seeds (0 .. N-1)."),
         shots: str = typer.Option("0,5,20", help="Comma-separated counts of real anomalies given to the detectors "
@@ -278,8 +279,17 @@ def _build_app():
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
         json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
+        generator: str = typer.Option("ddpm", help="Fidelity rows of: ddpm, tabddpm (mixed-type: multinomial "
+                                                   "diffusion for categorical columns) or both."),
+        fidelity_only: bool = typer.Option(False, "--fidelity-only", help="Only the fidelity rows (no diffusion, "
+                                                                          "cycle, supervised, xgbod)."),
+        tabddpm_steps: int = typer.Option(2000, help="Training steps of the tabddpm generator."),
     ):
         """Fidelity of generated normals and the detection-generation cycle (semi protocol).
+
+        Mixed-type generator: adgdm bench generation --data ../shared/data/adbench/Classical --seeds 1
+        --generator tabddpm --fidelity-only --out generation_tabddpm.csv (NSL-KDD: --suite nsl-kdd
+        --data ../shared/data/nsl-kdd)
 
         Example: adgdm bench generation --data ../shared/data/adbench/Classical --seeds 3 --shots 0,5,20
 
@@ -299,9 +309,15 @@ def _build_app():
                 csv_path = run_generation_series(data, _split(datasets), seeds, out, resume)
             elif suite == "adbench":
                 k = [int(v) for v in shots.split(",") if v.strip()]
-                csv_path = run_generation(data, _split(datasets), seeds, k, out, resume)
+                csv_path = run_generation(data, _split(datasets), seeds, k, out, resume, generator=generator,
+                                          fidelity_only=fidelity_only, tabddpm_steps=tabddpm_steps)
+            elif suite == "nsl-kdd":
+                from .bench.generation import run_generation_nslkdd
+
+                csv_path = run_generation_nslkdd(data, seeds, out, resume, generator=generator,
+                                                 tabddpm_steps=tabddpm_steps)
             else:
-                raise ValueError(f"--suite must be adbench or skab, got {suite!r}")
+                raise ValueError(f"--suite must be adbench, skab or nsl-kdd, got {suite!r}")
         except (ValueError, ImportError, FileNotFoundError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)

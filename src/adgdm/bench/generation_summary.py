@@ -9,7 +9,7 @@ import numpy as np
 from .summary import _table, summary_header
 
 
-FIDELITY_ROWS = ("ddpm-sample", "ddim50-sample", "series-recon-sample", "train-windows")
+FIDELITY_ROWS = ("ddpm-sample", "ddim50-sample", "tabddpm-sample", "series-recon-sample", "train-windows")
 
 
 def summarize_generation(csv_path, out_md=None, command: str | None = None) -> str:

@@ -3,6 +3,7 @@ from .base import BaseDetector
 from .tabular.pyod import PyODECOD, PyODIForest, PyODKNN, PyODLOF, PyODOCSVM
 from .tabular.cycle import CycleDetector
 from .tabular.ddpm import DDPMDetector
+from .tabular.tabddpm import TabDDPMDetector
 from .tabular.diffusion import DiffusionDetector
 from .tabular.dte import DTECategorical, DTEInverseGamma, DTENonParametric
 from .image.composite import FeatureGlobal
@@ -23,7 +24,7 @@ from .video import FrameDiff, VideoDefault, VideoIdeal, VideoImage, VideoPred
 from .registry import detector_class, list_detectors, load, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
-             PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector,
+             PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector, TabDDPMDetector,
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
              SeriesPretrained, SeriesFusion,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
@@ -32,7 +33,7 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
              MultimodalDefault, MMCross, MMLate, MMEarly):
     register(_cls)
 
-__all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "DTENonParametric", "DTECategorical",
+__all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "TabDDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
            "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SubPCA", "SubIForest", "MatrixProfile",
            "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff",

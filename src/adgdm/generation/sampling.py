@@ -15,13 +15,19 @@ import torch
 from .._torch import seed_of
 from ..diffusion import NoiseSchedule, reverse as diffusion_reverse, score_gradient
 
-__all__ = ["reverse", "sample", "to_model_space", "from_model_space", "eps_function"]
+__all__ = ["reverse", "sample", "to_model_space", "from_model_space", "eps_function", "is_mixed"]
 
 
 def _check_generator_model(model) -> None:
     if not hasattr(model, "net_") or not hasattr(model, "schedule_"):
         raise TypeError(f"{type(model).__name__} is not a fitted diffusion model (it needs a trained network: "
                         "fit a 'ddpm' detector, a ConditionalDiffusion, or a series-recon|impute|forecast detector)")
+
+
+def is_mixed(model) -> bool:
+    """True for a mixed-type model (``tabddpm``): numeric and categorical columns in one chain,
+    sampled and perturbed through its own methods."""
+    return hasattr(model, "multinomial_") and hasattr(model, "perturb")
 
 
 def to_model_space(model, X: np.ndarray) -> np.ndarray:
@@ -92,6 +98,9 @@ def sample(model, n: int, steps: int | None = None, sampler: str = "ddpm", eta: 
     but less faithful: on 8 ADBench tables the classifier two-sample AUC of 50 DDIM steps was
     0.05 higher (worse) than the full DDPM chain's (``benchmarks/results/generation.md``).
 
+    A ``tabddpm`` model (numeric and categorical columns) samples through its own ``sample``
+    (complete rows, categorical columns only at their training levels).
+
     ``label`` (a ``ConditionalDiffusion``'s class) with ``guidance_scale`` ``w`` uses classifier-free
     guidance. ``clip`` bounds each step's clean estimate in the model's standardised space (guided
     steps can overshoot early in the chain).
@@ -108,6 +117,13 @@ def sample(model, n: int, steps: int | None = None, sampler: str = "ddpm", eta: 
     _check_generator_model(model)
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    if is_mixed(model):  # tabddpm: Gaussian + multinomial chain, its own decoding
+        if label is not None:
+            raise ValueError(f"{type(model).__name__} is not class-conditional; label= needs a ConditionalDiffusion")
+        if sampler != "ddpm":
+            raise ValueError(f"{type(model).__name__} samples with the ancestral chain only (sampler='ddpm'), "
+                             f"got {sampler!r}; pass steps= for a shorter (respaced) chain")
+        return model.sample(n, steps=steps, random_state=random_state, batch_size=batch_size)
     sched = model.schedule_
     steps = sched.n_steps if steps is None else steps
     if int(steps) < 1:

@@ -28,10 +28,28 @@ from .ddpm import DDPMDetector
 from .diffusion import DiffusionDetector
 
 
-def make_generator(steps: int = 1500, width: int = 128, seed=None) -> DDPMDetector:
-    """The ``ddpm`` generator ``cycle`` trains: ``steps`` optimiser steps whatever the data size,
-    quantile-normal continuous columns (TabDDPM's preprocessing)."""
-    return DDPMDetector(max_steps=steps, epochs=1_000_000, width=width, preprocess="quantile", random_state=seed)
+GENERATOR_KINDS = ("ddpm", "tabddpm")
+
+
+def make_generator(steps: int = 1500, width: int = 128, seed=None, kind: str = "ddpm"):
+    """The generator ``cycle`` trains: ``steps`` optimiser steps whatever the data size.
+    ``kind="ddpm"``: Gaussian diffusion over every column, quantile-normal continuous columns
+    (TabDDPM's preprocessing), discrete columns snapped to their levels after sampling;
+    ``"tabddpm"``: the mixed-type model (its defaults: multinomial diffusion for declared /
+    text columns, Gaussian for numeric ones, EMA weights).
+
+    Example
+    -------
+    >>> type(make_generator(100, kind="tabddpm")).__name__
+    'TabDDPMDetector'
+    """
+    if kind == "ddpm":
+        return DDPMDetector(max_steps=steps, epochs=1_000_000, width=width, preprocess="quantile", random_state=seed)
+    if kind == "tabddpm":
+        from .tabddpm import TabDDPMDetector
+
+        return TabDDPMDetector(max_steps=steps, width=width, random_state=seed)
+    raise ValueError(f"unknown generator kind {kind!r}; choose one of {', '.join(GENERATOR_KINDS)}")
 
 
 def log_odds(clf, X) -> np.ndarray:
@@ -53,6 +71,8 @@ class CycleDetector(BaseDetector):
     rounds : generation rounds; from the second on the combined detector keeps the hard samples.
     max_classifier_rows : cap on the normal rows the classifier sees (a random subset).
     generator_steps : training steps of the ``ddpm`` generator (and the conditional one).
+    generator_kind : ``"ddpm"`` or ``"tabddpm"`` (mixed-type: categorical columns through
+        multinomial diffusion), see :func:`make_generator`.
 
     Example
     -------
@@ -71,7 +91,8 @@ class CycleDetector(BaseDetector):
     def __init__(self, n_generated="auto", kinds: tuple = ("local", "masked", "dependency"),
                  severity: tuple = (0.5, 1.5), band: float = 0.9, weight="auto", rounds: int = 1,
                  max_classifier_rows: int = 10_000, generator_steps: int = 1500, generator_width: int = 128,
-                 guidance_scale: float = 2.0, contamination: float = 0.1, random_state=None):
+                 guidance_scale: float = 2.0, contamination: float = 0.1, generator_kind: str = "ddpm",
+                 random_state=None):
         store_params(self, locals())
 
     def _check_params(self):
@@ -79,6 +100,8 @@ class CycleDetector(BaseDetector):
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
         if self.weight != "auto" and not float(self.weight) >= 0:
             raise ValueError(f"weight must be 'auto' or a number >= 0, got {self.weight}")
+        if self.generator_kind not in GENERATOR_KINDS:
+            raise ValueError(f"generator_kind must be one of {', '.join(GENERATOR_KINDS)}, got {self.generator_kind!r}")
         if int(self.rounds) < 1:
             raise ValueError(f"rounds must be >= 1, got {self.rounds}")
         if not 0.0 <= float(self.band) < 1.0:
@@ -97,7 +120,7 @@ class CycleDetector(BaseDetector):
     def fit(self, X, y=None, base=None, generator=None, reuse=None):
         """Fit on normal rows ``X``; rows with ``y == 1`` are real anomalies (few-shot), the rest normal.
 
-        ``base`` (a fitted ``diffusion`` detector) and ``generator`` (a fitted ``ddpm`` detector) are
+        ``base`` (a fitted ``diffusion`` detector) and ``generator`` (a fitted ``ddpm`` or ``tabddpm`` detector) are
         reused when given; both must have been fitted on the normal rows of ``X``. ``reuse``, a
         ``cycle`` fitted on the same normal rows with the same settings, lends its generic stage
         (base, generator, generated anomalies and their classifier): only the few-shot stage runs."""
@@ -122,7 +145,7 @@ class CycleDetector(BaseDetector):
             base = DiffusionDetector(contamination=self.contamination, calibration="train").fit(Xn)
         self.base_ = base
         self.generator_ = generator if generator is not None else make_generator(
-            int(self.generator_steps), int(self.generator_width), seed).fit(Xn)
+            int(self.generator_steps), int(self.generator_width), seed, kind=self.generator_kind).fit(Xn)
         for name, part in (("base", self.base_), ("generator", self.generator_)):
             if getattr(part, "n_features_in_", None) != arr.shape[1]:
                 raise ValueError(f"{name} must be fitted on the normal rows of X ({arr.shape[1]} features)")
