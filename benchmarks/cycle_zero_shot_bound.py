@@ -45,14 +45,15 @@ COLUMNS = ["dataset", "seed", "diffusion", "cycle0", "head", "head_synthetic", "
            "generated", "fit_s"]
 
 
-def run_one(X, y, seed, steps):
+def run_one(X, y, seed, steps, generator="ddpm"):
     tr, te = semi_supervised_split(y, seed)
     X_tr, X_te = standardize(X[tr], X[te])
     y_te = y[te]
     t0 = time.perf_counter()
     base = DiffusionDetector(calibration="train").fit(X_tr)
-    gen = make_generator(steps, 128, seed).fit(X_tr)
-    cyc = CycleDetector(random_state=seed, generator_steps=steps).fit(X_tr, base=base, generator=gen)
+    gen = make_generator(steps, 128, seed, kind=generator).fit(X_tr)
+    cyc = CycleDetector(random_state=seed, generator_steps=steps, generator_kind=generator).fit(
+        X_tr, base=base, generator=gen)
     fit_s = time.perf_counter() - t0
     h = cyc.heads_["generic"]
     zb = RobustZ(cyc.base_center_, cyc.base_scale_)(base.decision_function(X_te))
@@ -113,6 +114,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--steps", type=int, default=1500, help="generator training steps (cycle's default)")
     ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--generator", choices=["ddpm", "tabddpm"], default="ddpm", help="the generator cycle trains")
     ap.add_argument("--out", default="benchmarks/results/cycle_zero_shot_bound.csv")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
@@ -134,7 +136,7 @@ def main(argv=None):
             for seed in range(args.seeds):
                 if (name, str(seed)) in done:
                     continue
-                res = run_one(X, y, seed, args.steps)
+                res = run_one(X, y, seed, args.steps, args.generator)
                 w.writerow({"dataset": name, "seed": seed} | {k: (round(float(v), 5) if k not in ("kept", "generated")
                                                                  else v) for k, v in res.items()})
                 f.flush()
