@@ -39,13 +39,14 @@ def main(argv=None):
     ap.add_argument("--detectors", default="diffusion;dte-np")
     ap.add_argument("--min-rows", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--skip", default="", help="comma-separated sets to leave out (e.g. ones measured before)")
     ap.add_argument("--out", default="benchmarks/results/tabular_cost.csv")
     args = ap.parse_args(argv)
     specs = ["pyod-knn"] + [s for s in args.detectors.split(";") if s]
     rows = []
     for path in sorted(Path(args.data).glob("*.npz")):
         X, y = load_npz(path)
-        if len(X) <= args.min_rows:
+        if len(X) <= args.min_rows or path.stem in args.skip.split(","):
             continue
         tr, te = semi_supervised_split(y, 0)
         X_tr, X_te = standardize(X[tr], X[te])

@@ -198,10 +198,12 @@ class EmpiricalDenoiser:
             d2[np.flatnonzero(hit), pos[hit]] = np.inf  # the row's own copy: no weight
         C = len(self.coarse_sigma2_)
         res = np.empty((len(q), 2 * C))
+        w = np.empty_like(d2)  # one buffer for every level's weights (in place: the big arrays here)
         for j, s2 in enumerate(self.coarse_sigma2_):
-            logw = d2 * (-0.5 / s2)
-            top = logw.max(axis=1, keepdims=True)
-            w = np.exp(logw - top)
+            np.multiply(d2, -0.5 / s2, out=w)
+            top = w.max(axis=1, keepdims=True)
+            np.subtract(w, top, out=w)
+            np.exp(w, out=w)
             tot = np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
             res[:, j] = ((q - (w @ ref) / tot) ** 2).sum(axis=1)
             res[:, C + j] = -(top[:, 0] + np.log(tot[:, 0]))
