@@ -104,3 +104,13 @@ def test_report_names_categories_by_value(mixed):
     res = _invoke("report", mixed / "m", "--data", mixed / "test.csv", "--out", mixed / "r.html")
     assert res.exit_code == 0, res.output
     assert "service=telnet" in (mixed / "r.html").read_text()
+
+
+def test_tabddpm_through_the_cli_says_what_it_sees(mixed):
+    # the CLI encodes every table the same way; a detector that reads DataFrames itself must not be
+    # described as unable to take blanks, and the note says what it gets here
+    res = _invoke("fit", mixed / "train.csv", "--out", mixed / "t", "--detector", "tabddpm",
+                  "--param", "max_steps=20", "--param", "width=16")
+    assert res.exit_code == 0, res.output
+    assert "cannot take them" not in res.output
+    assert "tabddpm sees the encoder's columns here" in res.output

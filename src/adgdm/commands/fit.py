@@ -275,8 +275,11 @@ def encode_for_fit(frame, kinds: dict, det, params: dict, where: str, notes: lis
                      f"on the row's observed cells (missing={det.get_params().get('missing')!r}), no indicator column"
                      + ("" if numeric_blanks else "; none in the training rows"))
     elif numeric_blanks:
-        notes.append(f"blank numeric cells: {det.name} cannot take them, so each is filled with the column mean "
+        notes.append(f"blank numeric cells: {det.name} does not take them here, so each is filled with the column mean "
                      "plus a name:missing indicator column")
+    if getattr(det, "reads_tables", False):
+        notes.append(f"{det.name} sees the encoder's columns here (categories one-hot, Gaussian diffusion); from Python "
+                     "it reads a DataFrame itself: multinomial diffusion for categories, blank cells masked in training")
     if "standardize" in det.get_params() and "standardize" not in params and det.get_params()["standardize"]:
         det.set_params(standardize=False)
         notes.append("standardize=false: the encoder already scaled the columns")

@@ -70,6 +70,7 @@ class TabDDPMDetector(NeuralDetector):
     """
 
     name = "tabddpm"
+    reads_tables = True  # takes DataFrames with text columns and blanks (the CLI still encodes first)
 
     def __init__(self, categorical=None, discrete: str | None = None, max_categories: int = 20,
                  noise_levels: tuple = (0.05, 0.1, 0.2), n_repeats: int = 4, schedule: str = "cosine",
