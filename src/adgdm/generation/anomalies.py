@@ -39,6 +39,22 @@ MODEL_KINDS = ("local", "masked", "guided")  # kinds that run a trained network
 _MODEL_KINDS = MODEL_KINDS
 
 
+
+def _feature_mask(n: int, d: int, features, feature_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """``(n, d)`` cells a ``masked`` anomaly regenerates: the given ``features`` in every row, or a
+    random ``feature_fraction`` of the features per row."""
+    mask = np.zeros((n, d), dtype=bool)
+    if features is not None:
+        idx = np.atleast_1d(np.asarray(features, dtype=int))
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= d:
+            raise ValueError(f"features must be indices in [0, {d - 1}], got {features}")
+        mask[:, idx] = True
+    else:
+        k = max(1, int(round(float(feature_fraction) * d)))
+        for i in range(n):
+            mask[i, rng.choice(d, k, replace=False)] = True
+    return mask
+
 def _level(severity: float, base: float, slope: float) -> float:
     return float(min(base + slope * severity, 0.95))
 
@@ -152,16 +168,7 @@ def _mixed(model, X, n, kind, severity, rng, seed, steps, features, feature_frac
     if kind == "local":
         return model.perturb(_rows(X, rng.integers(0, m, size=n)), severity, random_state=seed, steps=steps)
     if kind == "masked":
-        mask = np.zeros((n, d), dtype=bool)
-        if features is not None:
-            idx = np.atleast_1d(np.asarray(features, dtype=int))
-            if idx.size == 0 or idx.min() < 0 or idx.max() >= d:
-                raise ValueError(f"features must be indices in [0, {d - 1}], got {features}")
-            mask[:, idx] = True
-        else:
-            k = max(1, int(round(float(feature_fraction) * d)))
-            for i in range(n):
-                mask[i, rng.choice(d, k, replace=False)] = True
+        mask = _feature_mask(n, d, features, feature_fraction, rng)
         return model.perturb(_rows(X, rng.integers(0, m, size=n)), severity, random_state=seed, steps=steps, mask=mask)
     if detector is None:
         raise ValueError("kind='guided' needs detector= (a fitted detector whose scores steer generation)")
@@ -248,16 +255,7 @@ def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: f
             return from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps), clip=False)
         if kind == "masked":
             d = Z.shape[1]
-            mask = np.zeros((n, d), dtype=bool)
-            if features is not None:
-                idx = np.atleast_1d(np.asarray(features, dtype=int))
-                if idx.size == 0 or idx.min() < 0 or idx.max() >= d:
-                    raise ValueError(f"features must be indices in [0, {d - 1}], got {features}")
-                mask[:, idx] = True
-            else:
-                k = max(1, int(round(float(feature_fraction) * d)))
-                for i in range(n):
-                    mask[i, rng.choice(d, k, replace=False)] = True
+            mask = _feature_mask(n, d, features, feature_fraction, rng)
             pick = rng.integers(0, len(Z), size=n)
             rows, X_rows = Z[pick], X[pick]
             out = from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps, mask=mask), clip=False)
