@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 torch.set_num_threads(1)
-from adgdm.bench.generation import NSL_NOT_FEATURES, _cap, _nsl_encoder  # noqa: E402
+from adgdm.bench.generation import NSL_NOT_FEATURES, nsl_halves  # noqa: E402
 from adgdm.detectors import TabDDPMDetector  # noqa: E402
 from adgdm.metrics.fidelity import fidelity_report  # noqa: E402
 
@@ -20,12 +20,7 @@ out, configs = sys.argv[1], json.loads(sys.argv[2])
 df = pd.read_csv("../shared/data/nsl-kdd/KDDTrain+.csv")
 normal = df[df["attack"] == "normal"].drop(columns=list(NSL_NOT_FEATURES)).reset_index(drop=True)
 seed = 0
-perm = np.random.default_rng(seed).permutation(len(normal))
-half = len(normal) // 2
-train, held = normal.iloc[np.sort(perm[:half])], normal.iloc[np.sort(perm[half:])]
-encode = _nsl_encoder(train)
-E_tr, E_held = encode(train), encode(held)
-ref = _cap(E_tr, np.random.default_rng(20_000 + seed))
+train, held, encode, E_tr, E_held, ref = nsl_halves(normal, seed)
 with open(out, "a") as fh:
     for label, kw in configs.items():
         t0 = time.perf_counter()

@@ -216,6 +216,18 @@ def _pts(v: float) -> float:
 NSL_NOT_FEATURES = ("attack", "difficulty")
 
 
+def nsl_halves(normal, seed: int):
+    """NSL-KDD's fidelity split of the normal rows for ``seed``: ``(train, held, encode, E_train,
+    E_held, reference)``: two random halves, the encoder fitted on ``train`` and both halves through
+    it, and the capped training rows a C2ST compares against."""
+    perm = np.random.default_rng(seed).permutation(len(normal))
+    half = len(normal) // 2
+    train, held = normal.iloc[np.sort(perm[:half])], normal.iloc[np.sort(perm[half:])]
+    encode = _nsl_encoder(train)
+    E_tr, E_held = encode(train), encode(held)
+    return train, held, encode, E_tr, E_held, _cap(E_tr, np.random.default_rng(20_000 + seed))
+
+
 def _nsl_encoder(train):
     """Numbers standardised with the training rows, text columns one-hot over the training
     categories (an unseen one: all zeros): the space the fidelity metrics (and ``ddpm``) see."""
@@ -260,12 +272,7 @@ def run_generation_nslkdd(data_dir, seeds: int = 1, out="benchmarks/results/gene
     out = Path(out)
     with open_results(out, COLUMNS, resume, KEY) as (write, done):
         for seed in range(seeds):
-            perm = np.random.default_rng(seed).permutation(len(normal))
-            half = len(normal) // 2
-            train, held = normal.iloc[np.sort(perm[:half])], normal.iloc[np.sort(perm[half:])]
-            encode = _nsl_encoder(train)
-            E_tr, E_held = encode(train), encode(held)
-            ref = _cap(E_tr, np.random.default_rng(20_000 + seed))
+            train, held, encode, E_tr, E_held, ref = nsl_halves(normal, seed)
             n = min(len(held), 2000)
             info = {"suite": "nsl-kdd", "dataset": "nsl-kdd", "seed": seed, "shots": 0, "n_train": len(train),
                     "n_test": len(held), "d": normal.shape[1]}

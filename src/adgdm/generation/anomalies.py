@@ -39,7 +39,6 @@ MODEL_KINDS = ("local", "masked", "guided")  # kinds that run a trained network
 _MODEL_KINDS = MODEL_KINDS
 
 
-
 def _feature_mask(n: int, d: int, features, feature_fraction: float, rng: np.random.Generator) -> np.ndarray:
     """``(n, d)`` cells a ``masked`` anomaly regenerates: the given ``features`` in every row, or a
     random ``feature_fraction`` of the features per row."""
