@@ -99,8 +99,6 @@ def read_table(path, modality: str = "tabular", columns=None, label=None, time=N
     Tables with text, true/false or blank cells (or ``categorical``/``numeric`` columns named,
     or ``mixed=True``) come back as ``Data.frame`` (the feature columns as read, ``X`` None) for
     :class:`adgdm.data.encoder.TableEncoder`; ``mixed=False`` keeps the numeric-only reading."""
-    from .columns import describe, needs_encoder, select_features, select_mixed
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such data file: {path}")
@@ -111,7 +109,16 @@ def read_table(path, modality: str = "tabular", columns=None, label=None, time=N
         raise ValueError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}")
     if path.suffix.lower() == ".npz":
         return _read_npz(path, modality, columns, label)
-    df = _frame(path, sep, encoding)
+    return table_from_frame(_frame(path, sep, encoding), path, modality, columns, label, time, strict, mixed,
+                            categorical, numeric)
+
+
+def table_from_frame(df, path, modality: str = "tabular", columns=None, label=None, time=None, strict: bool = False,
+                     mixed: bool | None = None, categorical=None, numeric=None) -> Data:
+    """:func:`read_table` on a pandas frame already read (``path``: the name errors give, e.g. a
+    file and its row range when ``adgdm.distributed`` scores a part of a file)."""
+    from .columns import describe, needs_encoder, select_features, select_mixed
+
     if df.shape[0] == 0:
         raise ValueError(f"{path}: no rows")
     cols = [str(c) for c in df.columns]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import ID_COLUMN, read_data, write_frame
+from .data import ID_COLUMN, read_data, table_from_frame, write_frame
 from .fit import check_finite, clip_hash, read_model
 from .insample import apply as apply_insample, det_unit
 
@@ -16,9 +16,11 @@ SCORE_BATCH = 4096
 
 
 def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, explain: bool = True,
-               top_k: int = 3, progress=None, reader: dict | None = None):
+               top_k: int = 3, progress=None, reader: dict | None = None, frame=None, images=None):
     """``(frame, extras)``: the scores table, and for images ``{"images", "maps", "masks"}`` (for
-    the report)."""
+    the report). ``frame``: a table already read (pandas; ``data`` is then only its name in
+    messages): how ``adgdm.distributed`` scores a part of a file; ``images``: the same for images
+    (a ``Data`` already read)."""
     import pandas as pd
 
     modality = meta["modality"]
@@ -29,9 +31,9 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
     extras, in_sample = {}, None
     if modality == "image":
         prep = {k: getattr(det, k, None) for k in ("size", "crop", "channels")}
-        if Path(data).is_file():
+        if images is None and Path(data).is_file():
             raise ValueError(f"{data} is a file, but this is an image model: give a folder of images")
-        d = read_data(data, "image", image_prep=prep)
+        d = images if images is not None else read_data(data, "image", image_prep=prep)
         result = det.predict_result(d.images)
         extras = {"images": d.images, "maps": result.anomaly_map, "masks": d.masks}
     elif modality == "multimodal":
@@ -58,7 +60,7 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
                          "to judge the model")
         extras = {"clips": d.clips, "maps": result.anomaly_map, "notes": notes}
     else:
-        if Path(data).is_dir():
+        if frame is None and Path(data).is_dir():
             raise ValueError(f"{data} is a folder, but this is a {modality} model: give a CSV, Parquet or NPZ file")
         # a label column named at fit time may be absent from new data: score without labels then
         if label is not None and label in (columns or []):
@@ -71,11 +73,16 @@ def score_data(det, meta: dict, data, columns=None, label=None, time_col=None, e
             encoder = TableEncoder.from_state(meta["encoder"])
             columns = encoder.input_names_
         reader["mixed"] = encoder is not None  # a numeric model reads numbers only, as at its fit
+        if frame is not None:
+            reader = {k: v for k, v in reader.items() if k not in ("sep", "encoding")}
+            read = lambda lab: table_from_frame(frame, data, modality, columns, lab, time_col, **reader)  # noqa: E731
+        else:
+            read = lambda lab: read_data(data, modality, columns, lab, time_col, **reader)  # noqa: E731
         try:
-            d = read_data(data, modality, columns, label, time_col, **reader)
+            d = read(label)
         except ValueError as e:
             if label is not None and "--label column" in str(e) and label == meta.get("label"):
-                d = read_data(data, modality, columns, None, time_col, **reader)
+                d = read(None)
             else:
                 raise
         if encoder is not None:
