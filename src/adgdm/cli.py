@@ -138,6 +138,48 @@ def _run(fn, json_out: bool = False):
     return result
 
 
+def _bad(msg: str, json_out: bool = False):
+    """Stop a command with one clear line (exit 2), the way :func:`_run` reports bad input."""
+    def raise_it():
+        raise ValueError(msg)
+
+    _run(raise_it, json_out)
+
+
+def _score_ray(model_dir, data, out, columns, label, time, explain, top_k, sep, encoding, strict, force, json_out,
+               address, workers, batch_size, threads):
+    """``adgdm score --engine ray``: :func:`adgdm.distributed.score_dataset`; failed parts are
+    listed and the exit code is 1, the parts scored are kept."""
+    if columns or label or time or sep or encoding or strict:
+        _bad("--columns, --label, --time, --sep, --encoding and --strict are read from the model folder with "
+             "--engine ray (refit to change them)", json_out)
+
+    def body():
+        from .distributed import score_dataset
+
+        return score_dataset(model_dir, str(data), out, workers=workers, rows_per_part=batch_size, address=address,
+                             explain=explain, top_k=top_k, threads=threads, force=force,
+                             progress=_interactive(json_out))
+
+    r = _run(body, json_out)
+    if not json_out:
+        units = "images" if r["modality"] == "image" else "rows"
+        typer.echo(f"scored {r['rows']} of {r['rows_in']} {units} in {r['parts']} parts on {r['workers']} Ray "
+                   f"workers in {r['seconds']:.1f} s: {r['flagged']} flagged; wrote {r['out']}/part-*.parquet")
+        if r["retried"]:
+            typer.echo(f"note: {r['retried']} parts were retried after a worker error (each written once)")
+        for note in r.get("notes", []):
+            typer.echo(f"note: {note}")
+        for f in r["failed"]:
+            typer.secho(f"failed: {f['error']}", fg="red", err=True)
+    if r["failed"]:
+        if not json_out:
+            typer.secho(f"{len(r['failed'])} of {r['parts']} parts failed; the other parts are written", fg="red",
+                        err=True)
+        raise typer.Exit(1)
+    return r
+
+
 def _build_app():
     # how a table is read, shared by fit, score and detect
     SEP = typer.Option(None, "--sep", help="Column separator of a text table (default: sniffed among , ; tab |).")
@@ -531,6 +573,13 @@ def _build_app():
         strict: bool = STRICT,
         force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        engine: str = typer.Option("local", help="'local' (this process) or 'ray' (a Ray cluster: DATA may be a "
+                                                 "folder or glob of files; OUT is a folder of Parquet parts)."),
+        address: Optional[str] = typer.Option(None, help="Ray: the cluster ('auto', 'ray://host:10001'); default: "
+                                                        "start a local Ray on this machine's CPUs."),
+        workers: Optional[int] = typer.Option(None, help="Ray: actors scoring at once (default: CPUs // threads)."),
+        batch_size: int = typer.Option(100_000, help="Ray: rows (or images, at most 64) per part."),
+        threads: int = typer.Option(1, help="Ray: threads per actor."),
     ):
         """Score data with a saved model: id, score, flagged (0/1), label, top features.
 
@@ -538,8 +587,17 @@ def _build_app():
           adgdm score model/ new.csv --out scores.csv
           adgdm score model/ new.parquet --out scores.parquet --label is_fraud
           adgdm score image_model/ tiles_test/ --out scores.csv
+          adgdm score model/ 'day/*.parquet' --out scores/ --engine ray --address auto
         """
         from .commands.score import run_score
+
+        if engine not in ("local", "ray"):
+            _bad(f"--engine must be 'local' or 'ray', got {engine!r}", json_out)
+        if engine == "ray":
+            return _score_ray(model_dir, data, out, columns, label, time, explain, top_k, sep, encoding, strict,
+                              force, json_out, address, workers, batch_size, threads)
+        if address or workers or threads != 1 or batch_size != 100_000:
+            _bad("--address, --workers, --batch-size and --threads are for --engine ray", json_out)
 
         def body():
             return run_score(model_dir, data, out, _split_plain(columns), label, time, explain, top_k,

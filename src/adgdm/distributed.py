@@ -244,7 +244,9 @@ class PartScorer:
     def run_part(self, part: dict) -> dict:
         """Score one part and write its shard; a status dict (``error`` is "" when it went well)."""
         status = {"shard": part["shard"], "path": part["path"], "start": part["start"], "stop": part["stop"],
-                  "rows": 0, "flagged": 0, "row_min": -1, "row_max": -1, "attempts": 0, "error": "", "notes": ""}
+                  "rows": 0, "flagged": 0, "row_min": -1, "row_max": -1, "attempts": 0, "error": "", "notes": "",
+                  "seconds": 0.0, "pid": os.getpid()}
+        t0 = time.perf_counter()
         for attempt in range(1 + RETRIES):
             status["attempts"] = attempt + 1
             try:
@@ -255,7 +257,8 @@ class PartScorer:
                 os.replace(tmp, target)  # a retried part replaces itself: no duplicate rows
                 ids = frame["row"].to_numpy() if "row" in frame else np.arange(len(frame)) + part["offset"]
                 status.update(rows=len(frame), flagged=int(frame["flagged"].sum()), row_min=int(ids.min()),
-                              row_max=int(ids.max()), error="", notes=" | ".join(self._notes))
+                              row_max=int(ids.max()), error="", notes=" | ".join(self._notes),
+                              seconds=round(time.perf_counter() - t0, 3), pid=os.getpid())
                 return status
             except _BAD_INPUT as e:
                 status["error"] = _one_line(e, part)
@@ -419,8 +422,8 @@ def score_dataset(model_dir, source, out=None, workers: int | None = None, rows_
     per_actor = min(float(threads), max(0.25, (cpus - 0.5) / workers))
     ds = ray.data.from_items(parts, override_num_blocks=len(parts)).map_batches(
         _scorer, fn_constructor_args=(model_files, opts), batch_size=1, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=per_actor,
-        max_restarts=-1, max_task_retries=-1)
+        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=per_actor)  # Ray Data restarts a dead actor
+    # and retries its part (max_restarts=-1, max_task_retries=-1 are its defaults for actor pools)
     if out is None:
         return ds
     status = ds.to_pandas().sort_values("shard").reset_index(drop=True)
@@ -438,6 +441,7 @@ def _summary(status, parts, out: Path, workers: int, seconds: float, meta: dict)
         raise RuntimeError(f"parts {bad_counts} wrote a different number of rows than they hold")
     notes = sorted({n for ns in status["notes"] for n in str(ns).split(" | ") if n})
     summary = {"out": str(out), "parts": len(parts), "rows_in": rows_in, "rows": rows,
+               "worker_seconds": round(float(status["seconds"].sum()), 2),
                "flagged": int(ok["flagged"].sum()), "workers": workers, "seconds": round(seconds, 2),
                "modality": meta["modality"], "detector": meta.get("detector"),
                "failed": [{"part": int(r.shard), "file": r.path, "rows": f"{int(r.start)}-{int(r.stop) - 1}",
