@@ -142,3 +142,30 @@ def test_cli_engine_ray_names_failed_jobs(ray_cluster, data, tmp_path):
     r = CliRunner().invoke(_build_app(), ["bench", "tabular", "--data", str(data), "--out", str(tmp_path / "x.csv"),
                                           "--workers", "2"])
     assert r.exit_code == 2 and "--engine ray" in r.output
+
+
+def test_series_ray_rows_and_cached_scores_equal_local(ray_cluster, tmp_path):
+    from test_series_bench import _skab_folder
+
+    from adgdm.bench.series import run_series, score_cache_path
+    from adgdm.bench.series_summary import summarize_series
+
+    data = _skab_folder(tmp_path / "skab")
+    bad = "pyod-ocsvm:kernel=nonsense"   # a ValueError at fit: series rows get constant scores and the message
+    kw = dict(detectors=["series", "tsb-iforest", bad], seeds=1, progress=False)
+    local = run_series("skab", data, out=tmp_path / "local.csv", **kw)
+    failed = []
+    ray = run_series("skab", data, out=tmp_path / "ray.csv", engine="ray", failed=failed, **kw)
+    lr, rr = _rows(local), _rows(ray)
+    assert len(rr) == 6 and set(rr) == set(lr) and not failed
+    assert rr["valve1/0", bad, 0]["error"].startswith("InvalidParameterError")   # finished, not failed
+    for key, row in lr.items():
+        skip = ("fit_s", "score_s", "error")   # sklearn's message lists a set: its order varies by process
+        assert {c: v for c, v in rr[key].items() if c not in skip} == {c: v for c, v in row.items() if c not in skip}
+        assert rr[key]["error"][:40] == row["error"][:40]
+        np.testing.assert_array_equal(np.load(score_cache_path(ray, *key))["scores"],
+                                      np.load(score_cache_path(local, *key))["scores"])
+    run_series("skab", data, out=ray, engine="ray", resume=True, **kw)   # nothing to do: ValueError rows are done
+    assert len(_rows(ray)) == 6 and len(list(csv.DictReader(open(ray)))) == 6
+    md = summarize_series(ray)
+    assert "## skab: 2 files" in md and "Failed jobs" not in md

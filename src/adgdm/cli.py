@@ -124,6 +124,23 @@ def _bench_done(csv_path: Path, head: str, json_out: bool, failed: Optional[list
         raise typer.Exit(1)
 
 
+ENGINE_HELP = ("local (one process) or ray (each dataset x detector x seed job a Ray task; a failed job is a row "
+               "with an error and the grid goes on; pip install 'adgdm[ray]').")
+ADDRESS_HELP = ("--engine ray: 'auto' or 'ray://host:port' to use a running cluster (default: start a local Ray "
+                "on this machine's CPUs).")
+WORKERS_HELP = "--engine ray: jobs at once (default: the cluster's CPUs // --threads)."
+THREADS_HELP = "Torch CPU threads (default: torch's choice; --engine ray: threads per task, default 1)."
+
+
+def _check_engine(engine: str, address: Optional[str], workers: Optional[int]) -> None:
+    if engine not in ("local", "ray"):
+        typer.secho(f"error: --engine must be local or ray, got {engine!r}", fg="red", err=True)
+        raise typer.Exit(2)
+    if engine == "local" and (address or workers):
+        typer.secho("error: --address and --workers need --engine ray", fg="red", err=True)
+        raise typer.Exit(2)
+
+
 def _run(fn, json_out: bool = False):
     """Run a command body: bad input -> one red line and exit 2; Ctrl-C -> exit 130 (outputs are
     written atomically, so nothing half-written is left); --json -> the result as JSON."""
@@ -172,15 +189,10 @@ def _build_app():
         force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Published anchors CSV to show beside the summary."),
-        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice; "
-                                              "--engine ray: threads per task, default 1)."),
-        engine: str = typer.Option("local", "--engine", help="local (one process) or ray (each dataset x detector "
-                                   "x seed job a Ray task; a failed job is a row with an error, the grid goes on)."),
-        address: Optional[str] = typer.Option(None, "--address", help="--engine ray: 'auto' or 'ray://host:port' "
-                                              "to use a running cluster (default: start a local Ray on this "
-                                              "machine's CPUs)."),
-        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: jobs at once "
-                                              "(default: the cluster's CPUs // --threads)."),
+        threads: Optional[int] = typer.Option(None, help=THREADS_HELP),
+        engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+        address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
     ):
         """ADBench protocols on tables; writes OUT and OUT with a .md summary.
@@ -191,12 +203,7 @@ def _build_app():
         """
         from .bench import run_tabular, summarize
 
-        if engine not in ("local", "ray"):
-            typer.secho(f"error: --engine must be local or ray, got {engine!r}", fg="red", err=True)
-            raise typer.Exit(2)
-        if engine == "local" and (address or workers):
-            typer.secho("error: --address and --workers need --engine ray", fg="red", err=True)
-            raise typer.Exit(2)
+        _check_engine(engine, address, workers)
         if threads and engine == "local":
             import torch
 
@@ -224,7 +231,10 @@ def _build_app():
         force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Folder of published anchors (../shared/anchors)."),
-        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        threads: Optional[int] = typer.Option(None, help=THREADS_HELP),
+        engine: str = typer.Option("local", "--engine", help=ENGINE_HELP + " Standard protocol only."),
+        address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
         protocol: str = typer.Option("standard", "--protocol",
                                      help="'standard', or 'loco': leave-one-group-out choice among --detectors "
@@ -245,13 +255,18 @@ def _build_app():
         from .bench.series import run_series
         from .bench.series_summary import summarize_series
 
-        if threads:
+        _check_engine(engine, address, workers)
+        if threads and engine == "local":
             import torch
 
             torch.set_num_threads(threads)
         if protocol not in ("standard", "loco"):
             typer.secho(f"error: --protocol must be 'standard' or 'loco', got {protocol!r}", fg="red", err=True)
             raise typer.Exit(2)
+        if protocol == "loco" and engine == "ray":
+            typer.secho("error: --engine ray runs the standard protocol only", fg="red", err=True)
+            raise typer.Exit(2)
+        failed: list = []
         out = _bench_out(out, "series", resume, force)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         try:
@@ -264,7 +279,9 @@ def _build_app():
                                                        _split(datasets), seeds, out, resume,
                                                        metrics=_split_plain(metric) or ["vus_pr"], command=command)
             else:
-                csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume)
+                csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume,
+                                      engine=engine, threads=threads, workers=workers, address=address,
+                                      failed=failed)
         except (ValueError, ImportError, FileNotFoundError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)
@@ -273,7 +290,7 @@ def _build_app():
         if protocol == "loco" and not json_out:
             typer.echo(loco_md.split("## ", 1)[-1])
             typer.echo(f"wrote {loco_csv} and {loco_csv.with_suffix('.md')}")
-        _bench_done(csv_path, md.split("### VUS-PR per file")[0], json_out)
+        _bench_done(csv_path, md.split("### VUS-PR per file")[0], json_out, failed)
 
     @bench.command("summarize")
     def bench_summarize(csv: list[Path] = typer.Argument(..., help="Results CSVs to pool."),

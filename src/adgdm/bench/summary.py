@@ -5,6 +5,8 @@ import os
 import platform
 from pathlib import Path
 
+from ._results import failed_section, split_failed
+
 
 ANCHOR_METHODS = {"KNN": "pyod-knn", "IForest": "pyod-iforest", "ECOD": "pyod-ecod", "LOF": "pyod-lof",
                   "OCSVM": "pyod-ocsvm", "DDPM": "ddpm", "DTE-NP": "dte-np", "DTE-C": "dte-c", "DTE-IG": "dte-ig"}
@@ -18,15 +20,6 @@ def machine() -> str:
     except ImportError:
         tv = "n/a"
     return f"{os.cpu_count()} CPU cores, no GPU used, {platform.machine()}, Python {platform.python_version()}, torch {tv}"
-
-
-def failed_rows(df):
-    """Mask of the rows of failed jobs (a message in ``error``); none in CSVs without the column."""
-    import pandas as pd
-
-    if "error" not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df["error"].notna() & (df["error"].astype(str).str.strip() != "")
 
 
 def summary_header(title: str, command: str | None, protocol: str) -> list[str]:
@@ -47,12 +40,8 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
 
     paths = [csv_path] if isinstance(csv_path, (str, Path)) else list(csv_path)
     df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    mask = failed_rows(df)
-    failed, df = df[mask], df[~mask]   # failed jobs (--engine ray) have no metrics
     key = ["dataset", "setting", "detector", "seed"]
-    if len(failed):                    # a failed job run again by --resume is not failed any more
-        ok = set(map(tuple, df[key].astype(str).values))
-        failed = failed[[tuple(k) not in ok for k in failed[key].astype(str).values]]
+    df, failed = split_failed(df, key)   # failed jobs (--engine ray) have no metrics
     if detectors:  # a subset, e.g. the detectors that finished every dataset
         df = df[df.detector.isin(list(detectors))]
     parts = summary_header(f"# Benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}",
@@ -90,10 +79,7 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
             parts += _anchor_section(anchors, complete, setting)
         per_ds = wide.round(2).reset_index().values.tolist()
         parts += ["### AUROC per dataset", "", _table(per_ds, ["dataset"] + order), ""]
-    if len(failed):
-        parts += [f"## Failed jobs: {len(failed)} (no metrics; `--resume` runs them again)", ""]
-        parts += [f"- `{r.dataset}` {r.setting} `{r.detector}` seed {r.seed}: {r.error}"
-                  for r in failed.itertuples()] + [""]
+    parts += failed_section(failed, key)
     text = "\n".join(parts)
     if out_md:
         Path(out_md).write_text(text)

@@ -67,7 +67,7 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     bar = _bar(len(names) * seeds * len(specs), progress)
-    with open_results(out, COLUMNS, resume, KEY, retry_errors=True) as (write, done):
+    with open_results(out, COLUMNS, resume, KEY, retry_failed=True) as (write, done):
         if engine == "ray":
             _run_ray(files, names, specs, seeds, setting, suite, label, write, done, bar, threads, workers, address,
                      failed)
