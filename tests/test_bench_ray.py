@@ -169,3 +169,14 @@ def test_series_ray_rows_and_cached_scores_equal_local(ray_cluster, tmp_path):
     assert len(_rows(ray)) == 6 and len(list(csv.DictReader(open(ray)))) == 6
     md = summarize_series(ray)
     assert "## skab: 2 files" in md and "Failed jobs" not in md
+
+
+def test_missing_ray_says_how_to_install(monkeypatch, tmp_path):
+    import sys
+
+    from adgdm.bench._ray import ray_session
+
+    monkeypatch.setitem(sys.modules, "ray", None)    # as if Ray were not installed
+    with pytest.raises(ImportError, match=r"pip install 'adgdm\[ray\]'"):
+        with ray_session():
+            pass
