@@ -32,7 +32,8 @@ def _adgdm_path() -> str:
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None):
     """Yield ``ray`` with a session running. ``address``: None starts a local Ray with ``num_cpus``
-    (default: this machine's CPUs); ``"auto"`` or ``"ray://host:port"`` connects to a running
+    (default: this machine's CPUs; or connects to ``RAY_ADDRESS`` when that is set, as Ray does);
+    ``"auto"`` or ``"ray://host:port"`` connects to a running
     cluster (its workers must be able to import adgdm). A session already running (``ray.init``
     called by the caller) is used as it is and left running; one started here is shut down."""
     ray = require_ray()
@@ -40,7 +41,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
         yield ray
         return
     kwargs = dict(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    if address is None:  # a new local cluster: its CPUs, and workers that import this adgdm
+    if address is None and not os.environ.get("RAY_ADDRESS"):  # a new local cluster: its CPUs, and
+        # workers that import this adgdm (RAY_ADDRESS set: Ray connects there, which takes neither)
         paths = [_adgdm_path()] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1,
                       runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}})
