@@ -15,7 +15,7 @@ from adgdm.data import list_npz, load_npz, semi_supervised_split, standardize
 from adgdm.detectors import parse_spec
 
 COLUMNS = ["suite", "dataset", "setting", "detector", "seed", "auroc", "auprc", "fit_s", "score_s",
-           "n_train", "n_test", "d"]
+           "n_train", "n_test", "d", "error"]   # error: failed jobs of --engine ray; empty here
 
 
 # --- registry and specs ------------------------------------------------------------------------------
@@ -155,6 +155,7 @@ def test_run_tabular_semi(data_dir, tmp_path):
     assert out == tmp_path / "r.csv"
     df = pd.read_csv(out)
     assert list(df.columns) == COLUMNS
+    assert df.error.isna().all()
     assert len(df) == 2 * 2 * 2
     assert set(df.dataset) == {"alpha", "beta"} and set(df.detector) == {"dte-np", "pyod-knn"}
     assert set(df.seed) == {0, 1} and set(df.setting) == {"semi"} and set(df.suite) == {"adbench"}

@@ -99,17 +99,46 @@ def _bench_out(out: Optional[Path], kind: str, resume: bool, force: bool) -> Pat
     return out
 
 
-def _bench_done(csv_path: Path, head: str, json_out: bool) -> None:
-    """What a bench command prints at the end: the summary's head, or JSON with the file names."""
+def _bench_done(csv_path: Path, head: str, json_out: bool, failed: Optional[list] = None) -> None:
+    """What a bench command prints at the end: the summary's head, or JSON with the file names.
+    ``failed`` (``(dataset, seed, detector, message)`` of jobs that failed, --engine ray): named on
+    stderr (in the JSON as ``failed``), and the exit code is 1."""
     if json_out:
         import json
 
         with open(csv_path) as fh:
             rows = max(0, sum(1 for _ in fh) - 1)
-        typer.echo(json.dumps({"csv": str(csv_path), "md": str(csv_path.with_suffix(".md")), "rows": rows}))
-        return
-    typer.echo(head)
-    typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+        info = {"csv": str(csv_path), "md": str(csv_path.with_suffix(".md")), "rows": rows}
+        if failed:
+            info["failed"] = [dict(zip(("dataset", "seed", "detector", "error"), f)) for f in failed]
+        typer.echo(json.dumps(info))
+    else:
+        typer.echo(head)
+        typer.echo(f"wrote {csv_path} and {csv_path.with_suffix('.md')}")
+    if failed:
+        if not json_out:
+            typer.secho(f"{len(failed)} job(s) failed (rows with an error; --resume runs them again):", fg="red",
+                        err=True)
+            for name, seed, spec, msg in failed:
+                typer.secho(f"  {name} {spec} seed {seed}: {msg}", fg="red", err=True)
+        raise typer.Exit(1)
+
+
+ENGINE_HELP = ("local (one process) or ray (each dataset x detector x seed job a Ray task; a failed job is a row "
+               "with an error and the grid goes on; pip install 'adgdm[ray]').")
+ADDRESS_HELP = ("--engine ray: 'auto' or 'ray://host:port' to use a running cluster (default: start a local Ray "
+                "on this machine's CPUs).")
+WORKERS_HELP = "--engine ray: jobs at once (default: the cluster's CPUs // --threads)."
+THREADS_HELP = "Torch CPU threads (default: torch's choice; --engine ray: threads per task, default 1)."
+
+
+def _check_engine(engine: str, address: Optional[str], workers: Optional[int]) -> None:
+    if engine not in ("local", "ray"):
+        typer.secho(f"error: --engine must be local or ray, got {engine!r}", fg="red", err=True)
+        raise typer.Exit(2)
+    if engine == "local" and (address or workers):
+        typer.secho("error: --address and --workers need --engine ray", fg="red", err=True)
+        raise typer.Exit(2)
 
 
 def _run(fn, json_out: bool = False):
@@ -202,28 +231,36 @@ def _build_app():
         force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Published anchors CSV to show beside the summary."),
-        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        threads: Optional[int] = typer.Option(None, help=THREADS_HELP),
+        engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+        address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
     ):
         """ADBench protocols on tables; writes OUT and OUT with a .md summary.
 
         Example: adgdm bench tabular --data ../shared/data/adbench/Classical --detectors 'diffusion;pyod-knn' --seeds 3
+
+        On a Ray cluster (pip install 'adgdm[ray]'): add --engine ray [--address auto] [--workers N] [--threads T].
         """
         from .bench import run_tabular, summarize
 
-        if threads:
+        _check_engine(engine, address, workers)
+        if threads and engine == "local":
             import torch
 
             torch.set_num_threads(threads)
         out = _bench_out(out, "tabular", resume, force)
+        failed: list = []
         try:
-            csv_path = run_tabular(data, _split(datasets), _split(detectors), seeds, setting, out, resume, label=label)
+            csv_path = run_tabular(data, _split(datasets), _split(detectors), seeds, setting, out, resume, label=label,
+                                   engine=engine, threads=threads, workers=workers, address=address, failed=failed)
         except (ValueError, ImportError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         md = summarize(csv_path, csv_path.with_suffix(".md"), command=command, anchors=str(anchors) if anchors else None)
-        _bench_done(csv_path, md.split("### ")[0], json_out)
+        _bench_done(csv_path, md.split("### ")[0], json_out, failed)
 
     @bench.command("series")
     def bench_series(
@@ -236,7 +273,10 @@ def _build_app():
         force: bool = typer.Option(False, "--force", help=FORCE_HELP),
         resume: bool = typer.Option(False, help="Append to OUT and skip rows it already holds."),
         anchors: Optional[Path] = typer.Option(None, help="Folder of published anchors (../shared/anchors)."),
-        threads: Optional[int] = typer.Option(None, help="Torch CPU threads (default: torch's choice)."),
+        threads: Optional[int] = typer.Option(None, help=THREADS_HELP),
+        engine: str = typer.Option("local", "--engine", help=ENGINE_HELP + " Standard protocol only."),
+        address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
         json_out: bool = typer.Option(False, "--json", help="Print {csv, md, rows} as JSON instead of the summary."),
         protocol: str = typer.Option("standard", "--protocol",
                                      help="'standard', or 'loco': leave-one-group-out choice among --detectors "
@@ -257,13 +297,18 @@ def _build_app():
         from .bench.series import run_series
         from .bench.series_summary import summarize_series
 
-        if threads:
+        _check_engine(engine, address, workers)
+        if threads and engine == "local":
             import torch
 
             torch.set_num_threads(threads)
         if protocol not in ("standard", "loco"):
             typer.secho(f"error: --protocol must be 'standard' or 'loco', got {protocol!r}", fg="red", err=True)
             raise typer.Exit(2)
+        if protocol == "loco" and engine == "ray":
+            typer.secho("error: --engine ray runs the standard protocol only", fg="red", err=True)
+            raise typer.Exit(2)
+        failed: list = []
         out = _bench_out(out, "series", resume, force)
         command = "adgdm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         try:
@@ -276,7 +321,9 @@ def _build_app():
                                                        _split(datasets), seeds, out, resume,
                                                        metrics=_split_plain(metric) or ["vus_pr"], command=command)
             else:
-                csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume)
+                csv_path = run_series(suite, data, _split(datasets), _split(detectors), seeds, out, resume,
+                                      engine=engine, threads=threads, workers=workers, address=address,
+                                      failed=failed)
         except (ValueError, ImportError, FileNotFoundError) as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(2)
@@ -285,7 +332,7 @@ def _build_app():
         if protocol == "loco" and not json_out:
             typer.echo(loco_md.split("## ", 1)[-1])
             typer.echo(f"wrote {loco_csv} and {loco_csv.with_suffix('.md')}")
-        _bench_done(csv_path, md.split("### VUS-PR per file")[0], json_out)
+        _bench_done(csv_path, md.split("### VUS-PR per file")[0], json_out, failed)
 
     @bench.command("summarize")
     def bench_summarize(csv: list[Path] = typer.Argument(..., help="Results CSVs to pool."),

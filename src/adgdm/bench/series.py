@@ -92,49 +92,129 @@ def evaluate(record, scores: np.ndarray, threshold_quantile: float, threshold: f
 
 def run_series(suite: str, data, datasets: Iterable[str] | None = None, detectors: Iterable[str] | None = None,
                seeds: int = 1, out="benchmarks/results/series.csv", resume: bool = False, progress: bool = True,
-               threshold_quantile: float = 0.99) -> Path:
+               threshold_quantile: float = 0.99, engine: str = "local", threads: int | None = None,
+               workers: int | None = None, address: str | None = None, failed: list | None = None) -> Path:
     """Run ``detectors`` on every file of ``suite`` for ``seeds`` seeds; long-format rows to ``out``
-    and each file's scores to ``<out dir>/.cache`` (for NAB's corpus-level threshold)."""
+    and each file's scores to ``<out dir>/.cache`` (for NAB's corpus-level threshold).
+
+    ``engine="ray"``: each (file, detector, seed) job is a Ray task (one CPU, ``threads`` threads,
+    default 1; at most ``workers`` at once, default the cluster's CPUs // threads; ``address`` as
+    in ``run_tabular``). The driver loads the suite and puts each file in the object store once;
+    tasks return the row and the scores, and the driver writes both (rows in completion order).
+    A job that raises something other than the ValueError handled above is a row with no metrics,
+    no cached scores and a one-line ``error``; ``failed`` gets ``(dataset, seed, detector, message)``
+    and ``resume`` runs it again."""
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     records = load_suite(suite, data, list(datasets) if datasets else None)
     if not records:
         raise ValueError(f"no {suite} files found under {data}")
     specs = check_specs(detectors or DEFAULT_DETECTORS)
     out = Path(out)
     bar = _bar(len(records) * seeds * len(specs), progress)
-    with open_results(out, COLUMNS, resume, ("dataset", "detector", "seed")) as (write, done):
-        for rec in records:
-            for seed in range(seeds):
-                for spec in specs:
-                    bar.set_postfix_str(f"{rec.name} seed {seed} {spec}"[:60])
-                    if (rec.name, spec, seed) not in done:
-                        det = make_detector(spec, random_state=seed)
-                        error = ""
-                        t0 = time.perf_counter()
-                        try:
-                            det.fit(rec.train_values)
-                            fit_s = time.perf_counter() - t0
-                            t0 = time.perf_counter()
-                            scores = np.asarray(det.decision_function(rec.values), dtype=np.float64)
-                            score_s = time.perf_counter() - t0
-                        except ValueError as e:  # e.g. PCA on a constant training part: no information
-                            error, fit_s, score_s = f"{type(e).__name__}: {e}"[:200], time.perf_counter() - t0, 0.0
-                            scores = np.zeros(rec.n_steps)
-                        if scores.shape != (rec.n_steps,) or not np.isfinite(scores).all():
-                            raise RuntimeError(f"{spec} returned bad scores on {rec.name}: shape {scores.shape}")
-                        cache = score_cache_path(out, rec.name, spec, seed)
-                        cache.parent.mkdir(parents=True, exist_ok=True)
-                        np.savez_compressed(cache, scores=scores.astype(np.float32))
-                        own = getattr(det, "threshold_", None) if not error else None
-                        # a drift-aware alarm rule (alarm="drift") flags the series itself: predict's flags
-                        flags = det._flags(scores) if own is not None and getattr(det, "alarm_rule_", None) else None
-                        row = evaluate(rec, scores, threshold_quantile, own, flags)
-                        row.update(suite=suite, dataset=rec.name, detector=spec, seed=seed, fit_s=round(fit_s, 3),
-                                   score_s=round(score_s, 3), n_train=rec.train_end,
-                                   n_test=rec.n_steps - rec.train_end, channels=rec.n_channels, error=error)
-                        write(row)
-                    bar.update(1)
+
+    def keep(rec, spec, seed, row, scores):
+        cache = score_cache_path(out, rec.name, spec, seed)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, scores=scores.astype(np.float32))
+        row.update(suite=suite, dataset=rec.name, detector=spec, seed=seed)
+        write(row)
+
+    with open_results(out, COLUMNS, resume, ("dataset", "detector", "seed"), retry_failed=True) as (write, done):
+        if engine == "ray":
+            _run_series_ray(records, specs, seeds, suite, threshold_quantile, done, bar, keep, write, threads,
+                            workers, address, failed)
+        else:
+            for rec in records:
+                for seed in range(seeds):
+                    for spec in specs:
+                        bar.set_postfix_str(f"{rec.name} seed {seed} {spec}"[:60])
+                        if (rec.name, spec, seed) not in done:
+                            keep(rec, spec, seed, *_series_job(rec, spec, seed, threshold_quantile))
+                        bar.update(1)
     bar.close()
     return out
 
+
+def _series_job(rec, spec: str, seed: int, threshold_quantile: float):
+    """``(row, scores)`` of one detector on one file: fit on its training part, score it all,
+    evaluate (a ValueError: constant scores and the message in ``error``)."""
+    det = make_detector(spec, random_state=seed)
+    error = ""
+    t0 = time.perf_counter()
+    try:
+        det.fit(rec.train_values)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scores = np.asarray(det.decision_function(rec.values), dtype=np.float64)
+        score_s = time.perf_counter() - t0
+    except ValueError as e:  # e.g. PCA on a constant training part: no information
+        error, fit_s, score_s = f"{type(e).__name__}: {e}"[:200], time.perf_counter() - t0, 0.0
+        scores = np.zeros(rec.n_steps)
+    if scores.shape != (rec.n_steps,) or not np.isfinite(scores).all():
+        raise RuntimeError(f"{spec} returned bad scores on {rec.name}: shape {scores.shape}")
+    own = getattr(det, "threshold_", None) if not error else None
+    # a drift-aware alarm rule (alarm="drift") flags the series itself: predict's flags
+    flags = det._flags(scores) if own is not None and getattr(det, "alarm_rule_", None) else None
+    row = evaluate(rec, scores, threshold_quantile, own, flags)
+    row.update(fit_s=round(fit_s, 3), score_s=round(score_s, 3), n_train=rec.train_end,
+               n_test=rec.n_steps - rec.train_end, channels=rec.n_channels, error=error)
+    return row, scores
+
+
+def _series_ray_job(rec, spec, seed, threshold_quantile, threads):
+    """One Ray task: ``_series_job`` within the task's thread budget."""
+    from ._ray import thread_budget
+
+    with thread_budget(threads):
+        return _series_job(rec, spec, seed, threshold_quantile)
+
+
+def _run_series_ray(records, specs, seeds, suite, threshold_quantile, done, bar, keep, write, threads, workers,
+                    address, failed):
+    from ._ray import default_workers, ray_session, run_streaming
+
+    with ray_session(address) as ray:
+        workers = workers or default_workers(ray, threads)
+        task = ray.remote(num_cpus=1, max_retries=0)(_series_ray_job)
+        by_name = {rec.name: rec for rec in records}
+        refs: dict = {}   # file -> its record in the object store, while it has jobs in flight
+        left: dict = {}
+
+        def finished(job):
+            left[job[0]] -= 1
+            if not left[job[0]]:
+                refs.pop(job[0], None)
+            bar.update(1)
+
+        def on_result(job, value):
+            name, seed, spec = job
+            keep(by_name[name], spec, seed, *value)
+            finished(job)
+
+        def on_error(job, message):
+            name, seed, spec = job
+            write({"suite": suite, "dataset": name, "detector": spec, "seed": seed, "error": message})
+            if failed is not None:
+                failed.append(job + (message,))
+            finished(job)
+
+        def jobs():
+            for rec in records:
+                todo = [(rec.name, seed, spec) for seed in range(seeds) for spec in specs
+                        if (rec.name, spec, seed) not in done]
+                bar.update(seeds * len(specs) - len(todo))
+                if todo:
+                    left[rec.name] = len(todo)
+                    yield from todo
+
+        def submit(job):
+            name, seed, spec = job
+            if name not in refs:
+                refs[name] = ray.put(by_name[name])
+            bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
+            return task.remote(refs[name], spec, seed, threshold_quantile, threads)
+
+        run_streaming(ray, submit, jobs(), workers, on_result, on_error)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._results import failed_section, split_failed
 from .summary import _table, summary_header
 
 SKAB_ANCHORS = [("Conv-AE", 0.78, 13.55, 28.02), ("MSET", 0.78, None, None), ("T-squared+Q (PCA)", 0.76, None, None),
@@ -54,6 +55,7 @@ def summarize_series(csv_paths, out_md=None, command: str | None = None, data=No
 
     paths = [csv_paths] if isinstance(csv_paths, (str, Path)) else list(csv_paths)
     df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    df, failed = split_failed(df, ["dataset", "detector", "seed"])   # failed jobs (--engine ray): no metrics
     parts = summary_header(f"# Series benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}",
                            command,
                            "Per file: fit on the training part, score the whole series, evaluate the steps after it. Threshold-free "
@@ -124,6 +126,7 @@ def summarize_series(csv_paths, out_md=None, command: str | None = None, data=No
                       + "; ".join(f"{m} {v}" for m, v in zip(lb.Method, lb["VUS-PR"])), ""]
         wide = per.vus_pr.unstack(0)[order].round(3).reset_index().values.tolist()
         parts += ["### VUS-PR per file", "", _table(wide, ["dataset"] + order), ""]
+    parts += failed_section(failed, ["dataset", "detector", "seed"])
     text = "\n".join(parts)
     if out_md:
         Path(out_md).write_text(text)

@@ -5,6 +5,8 @@ import os
 import platform
 from pathlib import Path
 
+from ._results import failed_section, split_failed
+
 
 ANCHOR_METHODS = {"KNN": "pyod-knn", "IForest": "pyod-iforest", "ECOD": "pyod-ecod", "LOF": "pyod-lof",
                   "OCSVM": "pyod-ocsvm", "DDPM": "ddpm", "DTE-NP": "dte-np", "DTE-C": "dte-c", "DTE-IG": "dte-ig"}
@@ -38,6 +40,8 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
 
     paths = [csv_path] if isinstance(csv_path, (str, Path)) else list(csv_path)
     df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    key = ["dataset", "setting", "detector", "seed"]
+    df, failed = split_failed(df, key)   # failed jobs (--engine ray) have no metrics
     if detectors:  # a subset, e.g. the detectors that finished every dataset
         df = df[df.detector.isin(list(detectors))]
     parts = summary_header(f"# Benchmark summary: {', '.join(f'`{Path(p).name}`' for p in paths)}",
@@ -75,6 +79,7 @@ def summarize(csv_path, out_md=None, command: str | None = None, anchors: str | 
             parts += _anchor_section(anchors, complete, setting)
         per_ds = wide.round(2).reset_index().values.tolist()
         parts += ["### AUROC per dataset", "", _table(per_ds, ["dataset"] + order), ""]
+    parts += failed_section(failed, key)
     text = "\n".join(parts)
     if out_md:
         Path(out_md).write_text(text)

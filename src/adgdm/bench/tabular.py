@@ -8,6 +8,15 @@ test), standardise with training statistics, fit, score the test rows. Nothing i
 unsup: standardise with all rows, fit on all rows, score all rows (the fitted ``decision_scores_``,
 PyOD's convention: a kNN row is not its own neighbour).
 Rows go to the CSV as soon as they exist, so an interrupted run keeps what it did (``resume``).
+
+``engine="ray"``: each (dataset, seed, detector) job is a Ray task (one CPU, ``threads`` torch /
+OpenMP / BLAS threads inside it), at most ``workers`` in flight. The driver reads each dataset once
+and ``ray.put``s its rows; a task splits, standardises or encodes them for its seed exactly as the
+local engine does, so the metrics are the same. Rows are written by the driver as tasks finish
+(completion order, not grid order). A job that raises (or a dataset that cannot be read) becomes
+a row with no metrics and a one-line message in the ``error`` column, and the grid goes on;
+``resume`` skips the rows without an error and runs failed jobs again. The local engine stops at
+the first exception, as before, and leaves ``error`` empty.
 """
 from __future__ import annotations
 
@@ -22,7 +31,7 @@ from ..metrics import auprc, auroc
 from ._results import open_results
 
 COLUMNS = ["suite", "dataset", "setting", "detector", "seed", "auroc", "auprc", "fit_s", "score_s",
-           "n_train", "n_test", "d"]
+           "n_train", "n_test", "d", "error"]
 KEY = ("dataset", "setting", "detector", "seed")
 DEFAULT_DETECTORS = ["diffusion", "ddpm", "dte-np", "dte-c", "dte-ig", "pyod-knn", "pyod-iforest", "pyod-ecod",
                      "pyod-lof", "pyod-ocsvm"]
@@ -39,8 +48,15 @@ def check_specs(specs) -> list[str]:
 
 def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iterable[str] | None = None,
                 seeds: int = 5, setting: str = "semi", out="benchmarks/results/tabular.csv", resume: bool = False,
-                progress: bool = True, suite: str = "adbench", label: str = "label") -> Path:
-    """Run ``detectors`` on ``datasets`` for ``seeds`` seeds and append long-format rows to ``out``."""
+                progress: bool = True, suite: str = "adbench", label: str = "label", engine: str = "local",
+                threads: int | None = None, workers: int | None = None, address: str | None = None,
+                failed: list | None = None) -> Path:
+    """Run ``detectors`` on ``datasets`` for ``seeds`` seeds and append long-format rows to ``out``.
+
+    ``engine="ray"`` runs the jobs as Ray tasks (module docstring): ``threads`` per task (default 1),
+    ``workers`` tasks at once (default: the cluster's CPUs // threads), ``address`` None (start a
+    local Ray with this machine's CPUs), ``"auto"`` or ``"ray://host:port"``. ``failed``, when given,
+    receives ``(dataset, seed, detector, message)`` for each job that failed."""
     if setting not in ("semi", "unsup"):
         raise ValueError(f"setting must be 'semi' or 'unsup', got {setting!r}")
     if seeds < 1:
@@ -48,27 +64,108 @@ def run_tabular(data_dir, datasets: Iterable[str] | None = None, detectors: Iter
     files, names = select_datasets(data_dir, datasets)
     specs = check_specs(detectors or DEFAULT_DETECTORS)
     out = Path(out)
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     bar = _bar(len(names) * seeds * len(specs), progress)
-    with open_results(out, COLUMNS, resume, KEY) as (write, done):
-        for name in names:
-            table = files[name].suffix == ".csv"
-            X, y = load_table_csv(files[name], label) if table else load_npz(files[name])
-            for seed in range(seeds):
-                if setting == "semi":
-                    tr, te = semi_supervised_split(y, seed)
-                    X_train, X_test = _encode(X.iloc[tr], X.iloc[te], name) if table else standardize(X[tr], X[te])
-                    y_test = y[te]
-                else:
-                    X_train = _encode(X, X, name)[0] if table else standardize(X)[0]
-                    X_test, y_test = X_train, y
-                for spec in specs:
-                    bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
-                    if (name, setting, spec, seed) not in done:
-                        write(_run_one(spec, seed, X_train, X_test, y_test, setting, encoded=table) |
-                              {"suite": suite, "dataset": name, "setting": setting, "detector": spec, "seed": seed})
-                    bar.update(1)
+    with open_results(out, COLUMNS, resume, KEY, retry_failed=True) as (write, done):
+        if engine == "ray":
+            _run_ray(files, names, specs, seeds, setting, suite, label, write, done, bar, threads, workers, address,
+                     failed)
+        else:
+            for name in names:
+                table = files[name].suffix == ".csv"
+                X, y = _load(files[name], label)
+                for seed in range(seeds):
+                    X_train, X_test, y_test = _prepare(X, y, seed, setting, table, name)
+                    for spec in specs:
+                        bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
+                        if (name, setting, spec, seed) not in done:
+                            write(_run_one(spec, seed, X_train, X_test, y_test, setting, encoded=table) |
+                                  {"suite": suite, "dataset": name, "setting": setting, "detector": spec, "seed": seed})
+                        bar.update(1)
     bar.close()
     return out
+
+
+def _load(path: Path, label: str):
+    return load_table_csv(path, label) if path.suffix == ".csv" else load_npz(path)
+
+
+def _prepare(X, y, seed: int, setting: str, table: bool, name: str):
+    """``(X_train, X_test, y_test)`` of one seed: semi splits then standardises (or encodes) with the
+    training rows; unsup standardises (or encodes) all rows and scores them all."""
+    if setting == "semi":
+        tr, te = semi_supervised_split(y, seed)
+        X_train, X_test = _encode(X.iloc[tr], X.iloc[te], name) if table else standardize(X[tr], X[te])
+        return X_train, X_test, y[te]
+    X_train = _encode(X, X, name)[0] if table else standardize(X)[0]
+    return X_train, X_train, y
+
+
+def _ray_job(X, y, name, seed, spec, setting, table, threads):
+    """One Ray task: the same split, encoding and detector run as the local engine."""
+    from ._ray import thread_budget
+
+    with thread_budget(threads):
+        X_train, X_test, y_test = _prepare(X, y, seed, setting, table, name)
+        return _run_one(spec, seed, X_train, X_test, y_test, setting, encoded=table)
+
+
+def _run_ray(files, names, specs, seeds, setting, suite, label, write, done, bar, threads, workers, address, failed):
+    from ._ray import default_workers, one_line, ray_session, run_streaming
+
+    with ray_session(address) as ray:
+        workers = workers or default_workers(ray, threads)
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_job)
+        refs: dict = {}          # dataset -> (X ref, y ref) while it has jobs in flight
+        left: dict = {}          # dataset -> its jobs not finished yet
+
+        def base(job):
+            name, seed, spec = job
+            return {"suite": suite, "dataset": name, "setting": setting, "detector": spec, "seed": seed}
+
+        def finished(job):
+            left[job[0]] -= 1
+            if not left[job[0]]:
+                refs.pop(job[0], None)   # its rows leave the object store
+            bar.update(1)
+
+        def on_result(job, row):
+            write(row | base(job) | {"error": ""})
+            finished(job)
+
+        def on_error(job, message):
+            write(base(job) | {"error": message})
+            if failed is not None:
+                failed.append(job + (message,))
+            finished(job)
+
+        def jobs():
+            """Each dataset read by the driver when its first job is submitted (a broken file fails
+            its jobs, not the run) and put in the object store once for all its jobs."""
+            for name in names:
+                todo = [(name, seed, spec) for seed in range(seeds) for spec in specs
+                        if (name, setting, spec, seed) not in done]
+                bar.update(seeds * len(specs) - len(todo))
+                if not todo:
+                    continue
+                left[name] = len(todo)
+                try:
+                    X, y = _load(files[name], label)
+                    refs[name] = (ray.put(X), ray.put(y))
+                except Exception as e:
+                    for job in todo:
+                        on_error(job, one_line(e))
+                    continue
+                yield from todo
+
+        def submit(job):
+            name, seed, spec = job
+            X_ref, y_ref = refs[name]
+            bar.set_postfix_str(f"{name} seed {seed} {spec}"[:60])
+            return task.remote(X_ref, y_ref, name, seed, spec, setting, files[name].suffix == ".csv", threads)
+
+        run_streaming(ray, submit, jobs(), workers, on_result, on_error)
 
 
 def _encode(train, test, name: str):
