@@ -145,7 +145,9 @@ def main(argv=None):
     if not (model / "cli.json").is_file():
         subprocess.run([sys.executable, "-m", "adgdm.cli", "fit", str(train), "--out", str(model), "--force"],
                        check=True, stdout=subprocess.DEVNULL)
-    Dist.start_ray(num_cpus=os.cpu_count())
+    from adgdm._ray import start
+
+    start(num_cpus=os.cpu_count())
 
     # identity on a 100k sample
     local_score(model, sample, work / "sample_local.parquet", None)

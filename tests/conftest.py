@@ -67,3 +67,15 @@ def table():
     inliers = rng.normal(size=(40, 4))
     return SimpleNamespace(X=X, inliers=inliers, outliers=inliers + 8.0,
                            test=np.vstack([inliers, inliers[:10] + 8.0]))
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray (2 CPUs, no dashboard) for every test that needs it, started on first use and
+    shut down at the end of the session; skips when the [ray] extra is not installed."""
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # no token prompt for a local test cluster
+    from adgdm._ray import ray_session
+
+    with ray_session(num_cpus=2) as ray:
+        yield ray

@@ -19,12 +19,8 @@ METRICS = ("auroc", "auprc", "n_train", "n_test", "d")
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    from adgdm.bench._ray import ray_session
-
-    with ray_session(num_cpus=2) as ray:  # started here, shut down at the end; the runs reuse it
-        yield ray
+def ray_cluster(ray_local):  # the session's local Ray (conftest.py)
+    return ray_local
 
 
 def _mixed(path, n=240, seed=0):
@@ -174,7 +170,7 @@ def test_series_ray_rows_and_cached_scores_equal_local(ray_cluster, tmp_path):
 def test_missing_ray_says_how_to_install(monkeypatch, tmp_path):
     import sys
 
-    from adgdm.bench._ray import ray_session
+    from adgdm._ray import ray_session
 
     monkeypatch.setitem(sys.modules, "ray", None)    # as if Ray were not installed
     with pytest.raises(ImportError, match=r"pip install 'adgdm\[ray\]'"):

@@ -25,13 +25,10 @@ def _invoke(*args):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+def local_ray(ray_local):  # the session's local Ray (conftest.py)
     # test-defined scorers travel to the workers by value (this module is not importable there)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield
-    ray.shutdown()
 
 
 def _table(n, seed, outliers=0):
@@ -71,6 +68,16 @@ def _local(setup):
     return local
 
 
+def test_sample_rows_reads_the_rows_it_names(setup):
+    s = D.sample_rows(setup / "data", 50, random_state=1, rows_per_part=60)
+    assert len(s) == 50 and s["row"].is_unique and s["row"].is_monotonic_increasing
+    every = pd.concat([pd.read_parquet(setup / "data" / "b.parquet"), pd.read_csv(setup / "data" / "c.csv"),
+                       pd.read_parquet(setup / "data" / "d.parquet")], ignore_index=True)
+    np.testing.assert_array_equal(s[COLS].to_numpy(), every.loc[s["row"], COLS].to_numpy())
+    with pytest.raises(ValueError, match="1..200000 rows"):
+        D.sample_rows(setup / "data", 0)
+
+
 def test_plan_counts_rows_in_name_order(setup):
     files = D.list_files(setup / "data")
     assert [f.name for f in files] == ["b.parquet", "c.csv", "d.parquet"]
@@ -88,7 +95,9 @@ def test_ray_scores_equal_local_scores(setup):
     local = _local(setup)
     assert list(got.columns) == list(local.columns)
     pd.testing.assert_frame_equal(got, local)  # bit-identical scores, flags and explanations
-    assert json.loads((setup / "out" / "manifest.json").read_text())["rows"] == 421
+    assert json.loads((setup / "out" / "_manifest.json").read_text())["rows"] == 421
+    pd.testing.assert_frame_equal(pd.read_parquet(setup / "out").sort_values("row").reset_index(drop=True), local,
+                                  check_dtype=False)  # the folder reads back as one table
     # the Python API without a sink: the same rows as a Ray Dataset
     ds = D.score_dataset(setup / "model", setup / "data", workers=1, rows_per_part=200, progress=False)
     back = ds.to_pandas().sort_values("row").reset_index(drop=True)  # Arrow-backed dtypes: same values

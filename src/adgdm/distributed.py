@@ -33,11 +33,13 @@ import numpy as np
 ROWS_PER_PART = 100_000          # rows a worker reads, scores and writes at once
 IMAGES_PER_PART = 64
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"  # "_": pandas/pyarrow skip it when reading the folder as one table
 RETRIES = 2                      # extra attempts of a part after an unexpected error in the worker
 _BAD_INPUT = (ValueError, FileNotFoundError, KeyError)  # the data's fault: reported, not retried
 
-__all__ = ["score_dataset", "plan_parts", "read_part", "list_files", "start_ray"]
+__all__ = ["score_dataset", "sample_rows", "plan_parts", "image_parts", "read_part", "read_scores", "list_files",
+           "PartScorer"]
+FIT_CAP = 200_000  # rows :func:`sample_rows` draws at most: `diffusion` keeps and compares its training rows
 
 
 # --- planning (driver) ----------------------------------------------------------------------------
@@ -209,18 +211,15 @@ class PartScorer:
     """A Ray actor: the model loaded once, then one part per call (``batch_size=1``)."""
 
     def __init__(self, model_files: dict, opts: dict):
+        threads = int(opts.get("threads") or 1)
+        # before torch and scikit-learn load their OpenMP runtimes: each reads this once, and a
+        # worker with a pool of 2 threads on a 1-CPU budget spins against the next worker
+        os.environ["OMP_NUM_THREADS"] = str(threads)
         import torch
 
         from .commands.fit import read_model
 
-        threads = int(opts.get("threads") or 1)
         torch.set_num_threads(threads)
-        try:
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(threads)
-        except ImportError:
-            pass
         if not isinstance(model_files, dict):  # an object reference: the files are fetched once per actor
             import ray
 
@@ -232,6 +231,12 @@ class PartScorer:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(blob)
         self.det, self.meta = read_model(self.model_dir)
+        try:  # and the BLAS/OpenMP pools loaded by now
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(threads)
+        except ImportError:
+            pass
 
     def __call__(self, batch):
         rows = [dict(zip(batch.keys(), vals)) for vals in zip(*batch.values())]
@@ -329,23 +334,38 @@ def _one_line(e: Exception, part: dict) -> str:
     return msg if msg.startswith(name) else f"{name}: {msg}"
 
 
+# --- a sample to fit on ---------------------------------------------------------------------------
+def sample_rows(source, n: int = 50_000, random_state: int = 0, rows_per_part: int = ROWS_PER_PART):
+    """``n`` rows drawn uniformly without replacement from all the files of ``source`` (a pandas
+    frame, rows in their global order, with a ``row`` column), read part by part: memory holds
+    one part and the sample, never the data. Fit on it locally (``adgdm fit sample.parquet``).
+    At most :data:`FIT_CAP` rows: the default ``diffusion`` keeps its training rows and compares
+    every scored row with them, so more rows cost scoring time for little gain.
+
+    >>> sample = sample_rows("transactions/*.parquet", 50_000)   # doctest: +SKIP
+    >>> sample.drop(columns="row").to_parquet("fit_sample.parquet")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    if not 1 <= n <= FIT_CAP:
+        raise ValueError(f"a fitting sample is 1..{FIT_CAP} rows, got {n}")
+    parts = plan_parts(list_files(source), rows_per_part)
+    total = sum(p["stop"] - p["start"] for p in parts)
+    if total == 0:
+        raise ValueError(f"{source}: no rows")
+    pick = np.sort(np.random.default_rng(random_state).choice(total, size=min(n, total), replace=False))
+    out = []
+    for p in parts:
+        lo, hi = np.searchsorted(pick, [p["offset"], p["offset"] + p["stop"] - p["start"]])
+        if hi > lo:
+            local = pick[lo:hi] - p["offset"]
+            df = read_part(p).iloc[local].reset_index(drop=True)
+            df.insert(0, "row", pick[lo:hi])
+            out.append(df)
+    return pd.concat(out, ignore_index=True)
+
+
 # --- the driver -----------------------------------------------------------------------------------
-def start_ray(address: str | None = None, num_cpus: int | None = None):
-    """Connect to the Ray cluster at ``address`` (``auto``, ``ray://host:10001``) or start a local
-    one with this machine's CPUs; returns the ``ray`` module."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("--engine ray needs Ray: pip install 'adgdm[ray]'") from None
-    if not ray.is_initialized():
-        kw = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
-        if address:
-            ray.init(address=address, **kw)
-        else:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), **kw)
-    return ray
-
-
 def _model_files(model_dir) -> dict:
     root = Path(model_dir)
     if not root.is_dir():
@@ -380,7 +400,7 @@ def score_dataset(model_dir, source, out=None, workers: int | None = None, rows_
     """Score ``source`` (a table file, a folder or glob of CSV/Parquet files, or an image folder)
     with the model in ``model_dir`` on Ray.
 
-    With ``out`` (a folder): write ``part-NNNNNN.parquet`` files and ``manifest.json`` there and
+    With ``out`` (a folder): write ``part-NNNNNN.parquet`` files and ``_manifest.json`` there and
     return a summary (``rows``, ``rows_in``, ``flagged``, ``failed``: the parts that could not be
     scored, each with its file, rows and error). Without ``out``: return the lazy Ray Dataset of
     the scores (``ds.write_parquet(...)``, ``ds.iter_batches()``); errors then raise.
@@ -389,6 +409,7 @@ def score_dataset(model_dir, source, out=None, workers: int | None = None, rows_
     model once; ``rows_per_part``: rows each actor reads, scores and writes at once (its memory is
     about this many rows x (columns + explanation columns) x 8 bytes, a few times over).
     """
+    from ._ray import start
     from .commands.fit import read_model
 
     t0 = time.perf_counter()
@@ -406,15 +427,25 @@ def score_dataset(model_dir, source, out=None, workers: int | None = None, rows_
                          "whole (windows and clips cross part borders): score it without --engine ray")
     if not parts:
         raise ValueError(f"{source}: no rows to score")
-    ray = start_ray(address)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = bool(progress)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    workers = int(workers or max(1, cpus // max(1, threads)))
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if out is not None:
         out = _prepare_out(out, force, files)
+    ray, started = start(address)
+    try:
+        return _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress, _scorer, meta, t0)
+    finally:
+        if started and out is not None:  # a lazy Dataset (no out) needs the session after this returns
+            ray.shutdown()
+
+
+def _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress, _scorer, meta, t0):
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = bool(progress)
+    from ._ray import cluster_cpus, default_workers
+
+    cpus = cluster_cpus(ray)
+    workers = min(int(workers or default_workers(ray, threads)), len(parts))  # an idle actor only costs
     opts = {"out": None if out is None else str(out), "explain": explain, "top_k": top_k, "threads": threads}
     model_files = ray.put(_model_files(model_dir))
     # an actor needs a whole CPU of the cluster only when the cluster has room for the pool and

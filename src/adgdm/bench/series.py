@@ -166,7 +166,7 @@ def _series_job(rec, spec: str, seed: int, threshold_quantile: float):
 
 def _series_ray_job(rec, spec, seed, threshold_quantile, threads):
     """One Ray task: ``_series_job`` within the task's thread budget."""
-    from ._ray import thread_budget
+    from .._ray import thread_budget
 
     with thread_budget(threads):
         return _series_job(rec, spec, seed, threshold_quantile)
@@ -174,7 +174,7 @@ def _series_ray_job(rec, spec, seed, threshold_quantile, threads):
 
 def _run_series_ray(records, specs, seeds, suite, threshold_quantile, done, bar, keep, write, threads, workers,
                     address, failed):
-    from ._ray import default_workers, ray_session, run_streaming
+    from .._ray import default_workers, ray_session, run_streaming
 
     with ray_session(address) as ray:
         workers = workers or default_workers(ray, threads)

@@ -104,7 +104,7 @@ def _prepare(X, y, seed: int, setting: str, table: bool, name: str):
 
 def _ray_job(X, y, name, seed, spec, setting, table, threads):
     """One Ray task: the same split, encoding and detector run as the local engine."""
-    from ._ray import thread_budget
+    from .._ray import thread_budget
 
     with thread_budget(threads):
         X_train, X_test, y_test = _prepare(X, y, seed, setting, table, name)
@@ -112,7 +112,7 @@ def _ray_job(X, y, name, seed, spec, setting, table, threads):
 
 
 def _run_ray(files, names, specs, seeds, setting, suite, label, write, done, bar, threads, workers, address, failed):
-    from ._ray import default_workers, one_line, ray_session, run_streaming
+    from .._ray import default_workers, one_line, ray_session, run_streaming
 
     with ray_session(address) as ray:
         workers = workers or default_workers(ray, threads)

@@ -7,7 +7,7 @@ import sys
 from importlib import metadata
 
 EXTRAS = {"bench": ("pyod", "pandas", "tqdm", "stumpy", "xgboost"), "cli": ("typer", "rich", "pyarrow"),
-          "report": ("plotly", "matplotlib"), "test": ("pytest", "selenium")}
+          "report": ("plotly", "matplotlib"), "test": ("pytest", "selenium"), "ray": ("ray",)}
 _DIST = {"xgboost": ("xgboost", "xgboost-cpu")}
 
 

@@ -1,9 +1,6 @@
-"""Ray for the bench runners (``--engine ray``): import it with a clear message, start or connect
-to a cluster, cap the threads of one task, and run jobs with at most N in flight.
-
-``adgdm score --engine ray`` has its own helpers (``adgdm.distributed``); these only serve the
-bench grids.
-"""
+"""Ray for ``--engine ray`` (``adgdm score``: :mod:`adgdm.distributed`; the bench grids:
+``bench/tabular.py``, ``bench/series.py``): import it with a clear message, start or connect to a
+cluster, cap the threads of one task, and run jobs with at most N in flight."""
 from __future__ import annotations
 
 import os
@@ -29,17 +26,12 @@ def _adgdm_path() -> str:
     return str(Path(adgdm.__file__).resolve().parents[1])
 
 
-@contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None):
-    """Yield ``ray`` with a session running. ``address``: None starts a local Ray with ``num_cpus``
-    (default: this machine's CPUs; or connects to ``RAY_ADDRESS`` when that is set, as Ray does);
-    ``"auto"`` or ``"ray://host:port"`` connects to a running
-    cluster (its workers must be able to import adgdm). A session already running (``ray.init``
-    called by the caller) is used as it is and left running; one started here is shut down."""
+def start(address: str | None = None, num_cpus: int | None = None):
+    """``(ray, started)``: a running session, started here (``started`` True) unless one is
+    already running; see :func:`ray_session` for ``address``."""
     ray = require_ray()
     if ray.is_initialized():
-        yield ray
-        return
+        return ray, False
     kwargs = dict(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     if address is None and not os.environ.get("RAY_ADDRESS"):  # a new local cluster: its CPUs, and
         # workers that import this adgdm (RAY_ADDRESS set: Ray connects there, which takes neither)
@@ -47,6 +39,20 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
         kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1,
                       runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}})
     ray.init(**kwargs)
+    return ray, True
+
+
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None):
+    """Yield ``ray`` with a session running. ``address``: None starts a local Ray with ``num_cpus``
+    (default: this machine's CPUs; or connects to ``RAY_ADDRESS`` when that is set, as Ray does);
+    ``"auto"`` or ``"ray://host:port"`` connects to a running
+    cluster (its workers must be able to import adgdm). A session already running (``ray.init``
+    called by the caller) is used as it is and left running; one started here is shut down."""
+    ray, started = start(address, num_cpus)
+    if not started:
+        yield ray
+        return
     try:
         yield ray
     finally:
