@@ -178,7 +178,7 @@ def _run_series_ray(records, specs, seeds, suite, threshold_quantile, done, bar,
 
     with ray_session(address) as ray:
         workers = workers or default_workers(ray, threads)
-        task = ray.remote(num_cpus=1, max_retries=0)(_series_ray_job)
+        task = ray.remote(num_cpus=max(1, threads or 1), max_retries=0)(_series_ray_job)  # its threads, reserved
         by_name = {rec.name: rec for rec in records}
         refs: dict = {}   # file -> its record in the object store, while it has jobs in flight
         left: dict = {}

@@ -116,7 +116,7 @@ def _run_ray(files, names, specs, seeds, setting, suite, label, write, done, bar
 
     with ray_session(address) as ray:
         workers = workers or default_workers(ray, threads)
-        task = ray.remote(num_cpus=1, max_retries=0)(_ray_job)
+        task = ray.remote(num_cpus=max(1, threads or 1), max_retries=0)(_ray_job)  # its threads, reserved
         refs: dict = {}          # dataset -> (X ref, y ref) while it has jobs in flight
         left: dict = {}          # dataset -> its jobs not finished yet
 
