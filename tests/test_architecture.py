@@ -9,7 +9,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "adgdm"
 
 # low -> high; a module may import from its own layer or lower ones
 LAYERS = [
-    {"_version", "_params", "_atomic", "_progress", "_torch", "_validation", "io", "thresholds", "results",
+    {"_version", "_params", "_atomic", "_progress", "_torch", "_validation", "_ray", "io", "thresholds", "results",
      "nets", "data", "metrics"},
     {"diffusion"},
     {"scores"},
@@ -17,7 +17,7 @@ LAYERS = [
     {"generation"},
     {"detectors"},
     {"bench", "report", "demo", "__init__"},
-    {"commands"},
+    {"commands", "distributed"},
     {"cli"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -21,9 +21,7 @@ def require_ray():
 
 def _adgdm_path() -> str:
     """The folder the driver imports ``adgdm`` from: workers started here import the same code."""
-    import adgdm
-
-    return str(Path(adgdm.__file__).resolve().parents[1])
+    return str(Path(__file__).resolve().parents[1])  # src/ (or site-packages/) above this package
 
 
 def start(address: str | None = None, num_cpus: int | None = None):
