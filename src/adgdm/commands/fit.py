@@ -321,7 +321,13 @@ def read_model(model_dir):
         raise FileNotFoundError(f"no such model folder: {p}")
     if not p.is_dir():
         raise ValueError(f"{p} is a file; a model is the folder written by adgdm fit or detector.save")
-    det = load(p)
+    try:
+        det = load(p)
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as e:  # a damaged file: safetensors, a field of the wrong type, ...
+        raise ValueError(f"{p}: the model folder is damaged ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); restore it or refit") from None
     meta_path = p / CLI_META
     if meta_path.is_file():
         try:
@@ -336,4 +342,10 @@ def read_model(model_dir):
             names = getattr(det, "channel_names_", None)
         meta = {"modality": getattr(det, "modality", "tabular"), "detector": det.name,
                 "columns": None if names is None else [str(n) for n in names], "label": None, "time": None}
-    return det, load_fingerprint(p, meta)
+    try:
+        return det, load_fingerprint(p, meta)
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as e:
+        raise ValueError(f"{p}: the model folder is damaged ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); restore it or refit") from None

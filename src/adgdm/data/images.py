@@ -219,7 +219,7 @@ def load_image_files(paths, size=None, crop=None, channels=None, mask=False) -> 
 
     Parameters
     ----------
-    paths : sequence of paths.
+    paths : sequence of paths (or binary file objects).
     size, crop, channels : as in :func:`to_float_images` (crop before resize). Without ``size`` all
         images (after ``crop``) must share one size. With ``channels=None`` and a mix of gray and
         colour files, gray ones are repeated to 3 channels.
@@ -236,7 +236,7 @@ def load_image_files(paths, size=None, crop=None, channels=None, mask=False) -> 
     >>> X.shape  # doctest: +SKIP
     (2, 64, 64, 3)
     """
-    paths = [Path(p) for p in paths]
+    paths = [p if hasattr(p, "read") else Path(p) for p in paths]  # a file object: an upload (adgdm serve)
     if not paths:
         raise ValueError("no image files given")
     hw = _check_size(size)
