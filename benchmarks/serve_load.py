@@ -81,18 +81,17 @@ async def run_phase(port: int, req: bytes, rate: float, duration: float, connect
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.write(req)
                 status, body = await asyncio.wait_for(_read_response(reader), timeout)
-                results.append((status, time.perf_counter() - due, body if status >= 500 else b""))
+                results.append((status, time.perf_counter() - due, body if status >= 500 else b"", time.perf_counter()))
             except Exception as e:  # a refused or broken connection counts as an error
-                results.append((-1, time.perf_counter() - due, repr(e).encode()))
+                results.append((-1, time.perf_counter() - due, repr(e).encode(), time.perf_counter()))
                 if writer is not None:
                     writer.close()
                 reader = writer = None
         if writer is not None:
             writer.close()
 
-    start = time.perf_counter()
     await asyncio.gather(pacer(), *[conn() for _ in range(connections)])
-    wall = time.perf_counter() - start
+    wall = max(r[3] for r in results) - t0  # from the first scheduled request to the last answer
     return results, wall
 
 

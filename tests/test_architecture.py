@@ -17,7 +17,7 @@ LAYERS = [
     {"generation"},
     {"detectors"},
     {"bench", "report", "demo", "__init__"},
-    {"commands", "distributed"},
+    {"commands", "distributed", "serve"},
     {"cli"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

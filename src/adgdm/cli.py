@@ -854,10 +854,10 @@ def _build_app():
         max_body_mb: float = typer.Option(8.0, help="Largest request body (MB); 413 above."),
         max_rows: int = typer.Option(10_000, help="Most rows (or steps) in one request; 413 above."),
         max_pixels: int = typer.Option(4096 * 4096, help="Largest uploaded image (width x height); 413 above."),
-        max_pending: int = typer.Option(64, help="Requests admitted at once per process; 429 beyond."),
+        max_pending: int = typer.Option(32, help="Requests admitted at once per process; 429 beyond."),
         timeout: float = typer.Option(30.0, help="Seconds a request may take to score; 503 beyond."),
         threads: int = typer.Option(1, help="Scoring threads per process."),
-        batch_ms: float = typer.Option(2.0, help="Milliseconds concurrent table requests gather to be scored "
+        batch_ms: float = typer.Option(1.0, help="Milliseconds concurrent table requests gather to be scored "
                                                  "together (0: no waiting)."),
         explain: bool = typer.Option(True, help="Top features in the answers (tables, series)."),
         access_log: bool = typer.Option(False, help="Log every request."),

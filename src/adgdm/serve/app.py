@@ -30,6 +30,7 @@ CSV_TYPES = ("text/csv",)
 PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/tiff")
 PROBLEM = "application/problem+json"
+INLINE_ROWS = 32  # batches up to this many rows are scored on the event loop
 CELL = {"type": ["number", "string", "boolean", "null"]}
 
 
@@ -103,7 +104,11 @@ class Batcher:
             if not batch:
                 continue
             model = self.slot.current  # one model for the whole batch
-            results = await loop.run_in_executor(self.pool, _score_batch, model, [df for df, _ in batch], self.cfg)
+            frames = [df for df, _ in batch]
+            if rows <= INLINE_ROWS:  # a few ms: scored on the loop, no hand-over of the GIL to a thread
+                results = _score_batch(model, frames, self.cfg)
+            else:
+                results = await loop.run_in_executor(self.pool, _score_batch, model, frames, self.cfg)
             for (_, fut), res in zip(batch, results):
                 if fut.done():
                     continue

@@ -22,9 +22,9 @@ class ServeConfig:
     max_rows: int = 10_000
     max_pixels: int = 4096 * 4096
     threads: int = 1
-    max_pending: int = 64
+    max_pending: int = 32
     timeout_s: float = 30.0
-    batch_ms: float = 2.0
+    batch_ms: float = 1.0
     batch_rows: int = 512
     explain: bool = True
     top_k: int = 3
