@@ -6,8 +6,9 @@ and stops by itself. Latency is measured from each request's scheduled time (a r
 for a free connection counts its wait), so a slow server cannot hide behind a slow client.
 
 Phases (each a row of the CSV): single-row table requests at ``--rate`` for ``--duration`` s;
-100-row requests; the overload phase at 3x the rate (429 expected for the excess; the p99 of the
-admitted requests is reported; health checked after); image requests to an image model.
+100-row requests at 20/s; the overload phase at 3x ``--rate`` (429 expected for the excess; the
+p99 of the admitted requests is reported; health checked after); 64x64 image requests at
+``--image-rate`` to an image model.
 
     PYTHONPATH=src python benchmarks/serve_load.py --out benchmarks/results/serve_load.csv
 """
@@ -177,6 +178,7 @@ def main(argv=None):
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--overload-connections", type=int, default=256)
     ap.add_argument("--phases", default="single,hundred,overload,image")
+    ap.add_argument("--image-rate", type=float, default=5.0)
     ap.add_argument("--server-args", default="", help="extra adgdm serve options, space-separated")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/serve_load.csv"))
     args = ap.parse_args(argv)
@@ -219,8 +221,8 @@ def main(argv=None):
             buf = io.BytesIO()
             Image.fromarray((np.clip(0.5 + 0.05 * rng.normal(size=(64, 64)), 0, 1) * 255).astype(np.uint8)).save(buf, "PNG")
             req = request_bytes(port, "/v1/score", buf.getvalue(), "image/png")
-            res, wall = asyncio.run(run_phase(port, req, 20.0, min(args.duration, 20.0), 8))
-            rows.append(summarize("image_64px", res, wall, 20.0, min(args.duration, 20.0)))
+            res, wall = asyncio.run(run_phase(port, req, args.image_rate, min(args.duration, 20.0), 8))
+            rows.append(summarize("image_64px", res, wall, args.image_rate, min(args.duration, 20.0)))
         finally:
             server.terminate()
             server.wait(10)
