@@ -139,6 +139,10 @@ def test_overload_answers_429_and_timeouts_503(model):
 
     codes = asyncio.run(run())
     assert codes.count(200) == 2 and codes.count(429) == 4
+    # a request that waits longer than timeout_s (here: gathered for 300 ms) gets 503, not a hang
+    app = create_app(ServeConfig(model / "model", ApiKeys.from_lists([KEY]), batch_ms=300, timeout_s=0.05))
+    codes = asyncio.run(run())
+    assert set(codes) == {503}
 
 
 def test_server_survives_a_client_that_leaves_mid_request(model):

@@ -7,7 +7,7 @@ import sys
 from importlib import metadata
 
 EXTRAS = {"bench": ("pyod", "pandas", "tqdm", "stumpy", "xgboost"), "cli": ("typer", "rich", "pyarrow"),
-          "report": ("plotly", "matplotlib"), "test": ("pytest", "selenium", "httpx", "hypothesis", "schemathesis"), "ray": ("ray",), "serve": ("fastapi", "uvicorn")}
+          "report": ("plotly", "matplotlib"), "test": ("pytest", "selenium", "httpx", "hypothesis", "schemathesis"), "ray": ("ray",), "serve": ("fastapi", "uvicorn", "httptools")}
 _DIST = {"xgboost": ("xgboost", "xgboost-cpu")}
 
 
