@@ -69,10 +69,11 @@ def table():
                            test=np.vstack([inliers, inliers[:10] + 8.0]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_local():
-    """One local Ray (2 CPUs, no dashboard) for every test that needs it, started on first use and
-    shut down at the end of the session; skips when the [ray] extra is not installed."""
+    """A local Ray (2 CPUs, no dashboard) for the tests of one module, shut down after them: Ray's
+    own processes take a tenth of a core, which would slow every later test of the session; skips
+    when the [ray] extra is not installed."""
     pytest.importorskip("ray", reason="the [ray] extra is not installed")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # no token prompt for a local test cluster
     from adgdm._ray import ray_session
