@@ -140,7 +140,8 @@ def test_missing_column_is_reported_with_its_file(setup, tmp_path):
     data.mkdir()
     _table(50, 4).to_parquet(data / "a.parquet")
     _table(50, 5).drop(columns=["c2"]).to_parquet(data / "b.parquet")
-    res = _invoke("score", setup / "model", data, "--out", tmp_path / "out", "--engine", "ray", "--batch-size", "30")
+    res = _invoke("score", setup / "model", data, "--out", tmp_path / "out", "--engine", "ray", "--batch-size", "30",
+                  "--workers", "1")
     assert res.exit_code == 1, res.output
     assert "b.parquet, rows 0-29): no column(s) ['c2']" in res.output and "2 of 4 parts failed" in res.output
     got = D.read_scores(tmp_path / "out")
@@ -189,7 +190,7 @@ def test_image_folder_parts_equal_local(tmp_path):
     assert res.exit_code == 0, res.output
     res = _invoke("score", tmp_path / "m", tmp_path / "mv", "--out", tmp_path / "local.csv")
     assert res.exit_code == 0, res.output
-    s = D.score_dataset(tmp_path / "m", tmp_path / "mv", out=tmp_path / "o", workers=2, rows_per_part=3,
+    s = D.score_dataset(tmp_path / "m", tmp_path / "mv", out=tmp_path / "o", workers=1, rows_per_part=3,
                         progress=False)
     assert s["rows"] == 10 and s["parts"] == 4 and s["failed"] == []
     got, local = D.read_scores(tmp_path / "o"), pd.read_csv(tmp_path / "local.csv")
