@@ -33,7 +33,7 @@ browser:
 	else echo "chromium not found and apt-get not usable: the browser test will skip"; fi
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile  # 2 processes (the 2 cores), a test file stays on one
 
 # The committed ADBench runs (benchmarks/results/); hours on 2 cores, resumable (--resume).
 ADB := $(BIN)/adgdm bench tabular --data $(ADGDM_DATA)/adbench/Classical --threads 1 --resume

@@ -7,8 +7,10 @@ import sys
 from importlib import metadata
 
 EXTRAS = {"bench": ("pyod", "pandas", "tqdm", "stumpy", "xgboost"), "cli": ("typer", "rich", "pyarrow"),
-          "report": ("plotly", "matplotlib"), "test": ("pytest", "selenium", "httpx", "hypothesis", "schemathesis"), "ray": ("ray",), "serve": ("fastapi", "uvicorn", "httptools")}
-_DIST = {"xgboost": ("xgboost", "xgboost-cpu")}
+          "report": ("plotly", "matplotlib"),
+          "test": ("pytest", "xdist", "selenium", "httpx", "hypothesis", "schemathesis"),
+          "ray": ("ray",), "serve": ("fastapi", "uvicorn", "httptools")}
+_DIST = {"xgboost": ("xgboost", "xgboost-cpu"), "xdist": ("pytest-xdist",)}
 
 
 def _version(module: str) -> str | None:
