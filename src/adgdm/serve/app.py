@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import Depends, FastAPI, Request
@@ -238,6 +239,7 @@ def create_app(cfg: ServeConfig):
         models, or one image (PNG/JPEG/BMP/TIFF body) for image models. Each result carries the
         ``adgdm score`` fields: score, flagged, probability, threshold, top_features (tables) or a
         summary of the anomaly map (images)."""
+        t0 = time.perf_counter()
         model = slot.current
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         accepted = IMAGE_TYPES if model.modality == "image" else JSON_TYPES + CSV_TYPES + PARQUET_TYPES
@@ -253,7 +255,10 @@ def create_app(cfg: ServeConfig):
         state["pending"] += 1
         try:
             body = await _read_body(request, cfg.max_body_bytes)
-            return await asyncio.wait_for(_score(model, ctype, body), cfg.timeout_s)
+            answer = await asyncio.wait_for(_score(model, ctype, body), cfg.timeout_s)
+            # the time spent in the server (reading the body, waiting for a batch, scoring): a
+            # client compares it with what it saw to tell the server's time from the network's
+            return JSONResponse(answer, headers={"Server-Timing": f"score;dur={1000 * (time.perf_counter() - t0):.2f}"})
         except asyncio.TimeoutError:
             raise Problem(503, "Service Unavailable", f"scoring took longer than {cfg.timeout_s:g} s",
                           {"Retry-After": "1"}) from None
