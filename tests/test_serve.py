@@ -73,6 +73,7 @@ def test_contract(model):
         assert info["modality"] == "tabular" and info["columns"] == ["amount", "fee", "service"]
         r = c.post("/v1/score", json={"records": RECORDS}, headers=h)
         assert r.status_code == 200, r.text
+        assert float(r.headers["server-timing"].split("dur=")[1]) > 0  # the time spent in the server
         got = r.json()["results"]
         local = pd.read_csv(model / "scores.csv")
         np.testing.assert_allclose([g["score"] for g in got], local["score"].to_numpy(), rtol=1e-9)
