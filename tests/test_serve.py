@@ -146,37 +146,20 @@ def test_overload_answers_429_and_timeouts_503(model):
     assert set(codes) == {503}
 
 
-def test_server_survives_a_client_that_leaves_mid_request(model):
-    uvicorn = pytest.importorskip("uvicorn")
-    app = create_app(ServeConfig(model / "model", ApiKeys.from_lists([KEY])))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
+def test_server_survives_a_client_that_leaves_mid_request(live):
     import httpx
 
-    for _ in range(100):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    try:
-        body = json.dumps({"records": RECORDS}).encode()
-        for cut in (10, len(body) - 1):  # the body cut short, then the socket closed
-            with socket.create_connection(("127.0.0.1", port)) as s:
-                s.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          + f"X-API-Key: {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:cut])
-        time.sleep(0.3)
-        assert httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/score", json={"records": RECORDS}, headers={"X-API-Key": KEY})
-        assert r.status_code == 200 and len(r.json()["results"]) == 3
-        assert app.state.pending["pending"] == 0  # nothing left admitted
-    finally:
-        server.should_exit = True
-        t.join(10)
+    app, port = live
+    body = json.dumps({"records": RECORDS}).encode()
+    for cut in (10, len(body) - 1):  # the body cut short, then the socket closed
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      + f"X-API-Key: {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:cut])
+    time.sleep(0.3)
+    assert httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200
+    r = httpx.post(f"http://127.0.0.1:{port}/v1/score", json={"records": RECORDS}, headers={"X-API-Key": KEY})
+    assert r.status_code == 200 and len(r.json()["results"]) == 3
+    assert app.state.pending["pending"] == 0  # nothing left admitted
 
 
 def test_keys_never_from_the_command_line_and_too_short_refused(tmp_path, monkeypatch):

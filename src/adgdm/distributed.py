@@ -145,14 +145,6 @@ def part_name(part: dict) -> str:
 
 
 # --- reading and scoring (workers) ----------------------------------------------------------------
-def _wanted(meta: dict) -> list[str] | None:
-    if meta.get("encoder") is not None:
-        cols = [c["name"] for c in meta["encoder"].get("columns", [])]
-    else:
-        cols = list(meta.get("columns") or [])
-    return cols or None
-
-
 def read_part(part: dict, columns=None, label=None, time=None, sep=None, encoding=None):
     """The rows of one part as a pandas frame (only ``columns`` + ``label``/``time`` when present).
     A column the model needs that the file lacks is an error naming the part."""
@@ -274,6 +266,7 @@ class PartScorer:
 
     def score_part(self, part: dict):
         """The local ``adgdm score`` columns for one part, with ``row`` numbered across files."""
+        from .commands.fit import input_columns
         from .commands.score import score_data
 
         meta, opts = self.meta, self.opts
@@ -282,7 +275,7 @@ class PartScorer:
             frame = self._score_images(part, where)
         else:
             reader = meta.get("reader") or {}
-            df = read_part(part, _wanted(meta), meta.get("label"), meta.get("time"), reader.get("sep"),
+            df = read_part(part, input_columns(meta), meta.get("label"), meta.get("time"), reader.get("sep"),
                            reader.get("encoding"))
             frame, extras = score_data(self.det, meta, where, explain=opts.get("explain", True),
                                        top_k=opts.get("top_k", 3), frame=df)

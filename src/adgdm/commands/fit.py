@@ -311,6 +311,14 @@ def _names(modality):
     return list_detectors(modality)
 
 
+def input_columns(meta: dict) -> list[str] | None:
+    """The table columns a model reads, by name (a mixed table's encoder columns, else the fitted
+    columns); None when the model does not record them."""
+    if meta.get("encoder") is not None:
+        return [c["name"] for c in meta["encoder"].get("columns", [])] or None
+    return list(meta["columns"]) if meta.get("columns") else None
+
+
 def read_model(model_dir):
     """``(detector, cli meta)``; a model saved from Python (no ``cli.json``) gets meta inferred from
     the detector."""

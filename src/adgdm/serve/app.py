@@ -22,7 +22,7 @@ from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import ServeConfig
-from .model import ModelSlot, check_records, score_frame, score_image
+from .model import ModelSlot, check_columns, check_records, score_frame, score_image
 
 log = logging.getLogger("adgdm.serve")
 
@@ -306,14 +306,7 @@ def create_app(cfg: ServeConfig):
         if len(df) > cfg.max_rows:
             raise OverflowError(f"{len(df)} rows in one request; the limit is {cfg.max_rows}")
         df.columns = [str(c) for c in df.columns]
-        records_like = model.columns is not None
-        if records_like:
-            unknown = [c for c in df.columns if c not in set(model.columns) | {model.meta.get("label"), model.meta.get("time")}]
-            if unknown:
-                raise ValueError(f"unknown column(s) {unknown[:10]}; the model's columns are {model.columns[:50]}")
-            missing = [c for c in model.columns if c not in df.columns]
-            if missing:
-                raise ValueError(f"missing column(s) {missing[:10]}")
+        check_columns(model, list(df.columns))
         if len(df) == 0:
             raise ValueError("no rows")
         return df

@@ -45,16 +45,10 @@ def _version(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def input_columns(meta: dict) -> list | None:
-    if meta.get("encoder") is not None:
-        return [c["name"] for c in meta["encoder"]["columns"]]
-    return list(meta["columns"]) if meta.get("columns") else None
-
-
 def load_verified(model_dir) -> LoadedModel:
     """Load a model folder and score a probe with it; any failure raises ``ValueError`` and
     nothing is returned, so a corrupt folder is never served."""
-    from ..commands.fit import read_model
+    from ..commands.fit import input_columns, read_model
 
     folder = Path(model_dir)
     try:
@@ -114,6 +108,20 @@ class ModelSlot:
 
 
 # --- scoring ------------------------------------------------------------------------------------
+def check_columns(model: LoadedModel, names, where: str = "") -> None:
+    """A request's column ``names`` against the model's, by name: an unknown or a missing column
+    is a ``ValueError`` that names it (a label or id column named at fit may come along)."""
+    if model.columns is None:
+        return
+    allowed = set(model.columns) | {c for c in (model.meta.get("label"), model.meta.get("time")) if c}
+    unknown = [str(k) for k in names if k not in allowed]
+    if unknown:
+        raise ValueError(f"{where}unknown column(s) {sorted(unknown)[:10]}; the model's columns are {model.columns[:50]}")
+    missing = [c for c in model.columns if c not in set(names)]
+    if missing:
+        raise ValueError(f"{where}missing column(s) {missing[:10]}")
+
+
 def check_records(model: LoadedModel, records, max_rows: int):
     """``records`` as a pandas frame in the model's column order; errors name the problem:
     ``ValueError`` (422) or ``OverflowError`` (413, too many rows)."""
@@ -123,18 +131,10 @@ def check_records(model: LoadedModel, records, max_rows: int):
         raise ValueError("'records' must be a non-empty list of objects ({column: value})")
     if len(records) > max_rows:
         raise OverflowError(f"{len(records)} records in one request; the limit is {max_rows}")
-    allowed = set(model.columns or []) | {c for c in (model.meta.get("label"), model.meta.get("time")) if c}
     for i, r in enumerate(records):
         if not isinstance(r, dict):
             raise ValueError(f"record {i} is not an object ({{column: value}})")
-        if model.columns is not None:
-            unknown = [k for k in r if k not in allowed]
-            if unknown:
-                raise ValueError(f"record {i}: unknown column(s) {sorted(unknown)[:10]}; the model's columns are "
-                                 f"{model.columns[:50]}")
-            missing = [c for c in model.columns if c not in r]
-            if missing:
-                raise ValueError(f"record {i}: missing column(s) {missing[:10]}")
+        check_columns(model, r, f"record {i}: ")
         bad = [k for k, v in r.items() if not isinstance(v, SCALARS)]
         if bad:
             raise ValueError(f"record {i}: column(s) {bad[:10]} hold a list or object; give one number, text, "
