@@ -1,0 +1,85 @@
+"""How a data source is read: one frozen record that the command line parses once, the model card
+stores and every modality's reader takes.
+
+Each field's ``metadata`` says how it appears on the command line (``flag``, ``help``) and for which
+commands (``scope``: ``"read"`` for every command that reads data, ``"fit"`` for options fixed at fit
+and kept in the model card). The command line builds its options from these fields, so a new reader
+option is one field here and its use in the reader.
+
+Example
+-------
+>>> from adgdm.modalities.options import ReaderOptions
+>>> ReaderOptions(sep=";", categorical=("site",)).to_dict()
+{'sep': ';', 'categorical': ['site']}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+__all__ = ["ReaderOptions"]
+
+
+def _opt(default, flag: str | None, help: str, scope: str = "read", kind: str = "text"):
+    return field(default=default, metadata={"flag": flag, "help": help, "scope": scope, "kind": kind})
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """Options of the readers; ``None`` / empty means "infer"."""
+
+    sep: str | None = _opt(None, "--sep", "Column separator of a text table (default: sniffed among , ; tab |).")
+    encoding: str | None = _opt(None, "--encoding", "Text encoding of the table (default UTF-8).")
+    strict: bool = _opt(False, "--strict", "Series: refuse rows out of time order instead of sorting them.",
+                        kind="flag")
+    categorical: tuple[str, ...] = _opt((), "--categorical", "Tables: comma-separated columns read as categories "
+                                        "even when they hold numbers (integer codes).", scope="fit", kind="list")
+    numeric: tuple[str, ...] = _opt((), "--numeric", "Tables: comma-separated columns read as numbers (default: "
+                                    "inferred; text and true/false are categories).", scope="fit", kind="list")
+    image_cols: tuple[str, ...] = _opt((), "--image-cols", "Multimodal manifests: columns of image paths (default: "
+                                       "inferred from the file suffixes).", scope="manifest", kind="list")
+    text_cols: tuple[str, ...] = _opt((), "--text-cols", "Multimodal manifests: text columns (default: the other "
+                                      "string columns).", scope="manifest", kind="list")
+    size: int | None = _opt(None, None, "Multimodal manifests: image side in pixels (set from the detector).",
+                            scope="internal")
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.metadata["kind"] == "list":
+                if isinstance(v, str):
+                    v = [c.strip() for c in v.split(",") if c.strip()]
+                object.__setattr__(self, f.name, tuple(str(c) for c in (v or ())))
+        if self.sep is not None and len(self.sep) != 1 and self.sep not in ("\\t",):
+            raise ValueError(f"--sep must be one character, got {self.sep!r}")
+
+    def to_dict(self) -> dict:
+        """The options that differ from their defaults, JSON-ready (lists for tuples)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v != f.default:
+                out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "ReaderOptions":
+        """From a stored or given dict; ``None`` values and unknown keys are dropped (old model cards
+        stored a few keys this record no longer has)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names and v is not None})
+
+    def merged(self, other: "ReaderOptions | None") -> "ReaderOptions":
+        """These options with those ``other`` sets (non-default values) on top."""
+        if other is None:
+            return self
+        return replace(self, **{k: v if not isinstance(v, list) else tuple(v) for k, v in other.to_dict().items()})
+
+    def without_fit_options(self) -> "ReaderOptions":
+        """Only the options a reader of new data may change (the fitted kinds stay the model's)."""
+        return replace(self, **{f.name: f.default for f in fields(self) if f.metadata["scope"] != "read"})
+
+    @classmethod
+    def cli_fields(cls, scopes=("read",)):
+        """``(name, default, flag, help, kind)`` of the options a command offers."""
+        return [(f.name, f.default, f.metadata["flag"], f.metadata["help"], f.metadata["kind"])
+                for f in fields(cls) if f.metadata["scope"] in scopes and f.metadata["flag"]]
