@@ -49,8 +49,6 @@ class ReaderOptions:
                 if isinstance(v, str):
                     v = [c.strip() for c in v.split(",") if c.strip()]
                 object.__setattr__(self, f.name, tuple(str(c) for c in (v or ())))
-        if self.sep is not None and len(self.sep) != 1 and self.sep not in ("\\t",):
-            raise ValueError(f"--sep must be one character, got {self.sep!r}")
 
     def to_dict(self) -> dict:
         """The options that differ from their defaults, JSON-ready (lists for tuples)."""
