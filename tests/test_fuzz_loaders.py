@@ -13,7 +13,7 @@ hypothesis = pytest.importorskip("hypothesis", reason="the [test] extra (hypothe
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from adgdm.commands.data import read_table  # noqa: E402
+from adgdm.modalities.readers import read_table  # noqa: E402
 from adgdm.commands.fit import read_model  # noqa: E402
 
 FUZZ = settings(max_examples=int(os.environ.get("ADGDM_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -10,7 +10,7 @@ import pytest
 
 import adgdm
 from adgdm.commands.fit import run_fit
-from adgdm.commands.insample import match, row_hashes
+from adgdm.modalities.fingerprint import match, row_hashes
 from adgdm.commands.score import run_score
 from adgdm.detectors.series.diffusion import SeriesDiffusion
 

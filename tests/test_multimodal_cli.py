@@ -46,7 +46,7 @@ def test_fit_and_score_a_manifest(tmp_path):
 
 
 def test_manifest_errors_name_the_record(tmp_path):
-    from adgdm.commands.data import read_manifest
+    from adgdm.modalities.readers import read_manifest
 
     path = _manifest(tmp_path, 4)
     df = pd.read_csv(path)
@@ -61,7 +61,7 @@ def test_manifest_errors_name_the_record(tmp_path):
         read_manifest(tmp_path / "bad2.csv")
     with pytest.raises(ValueError, match="no column"):
         read_manifest(path, image_cols="picture")
-    from adgdm.commands.data import read_data
+    from adgdm.modalities.readers import read_data
 
     with pytest.raises(ValueError, match="for --modality multimodal"):
         read_data(path, "tabular", image_cols="photo")

@@ -49,7 +49,7 @@ def test_bad_input_names_the_problem():
 def test_generate_command_writes_frames_masks_and_labels_that_score_reads(tmp_path):
     PIL = pytest.importorskip("PIL.Image")
     pytest.importorskip("plotly")
-    from adgdm.commands.data import read_video
+    from adgdm.modalities.readers import read_video
     from adgdm.commands.generate import _generate_video
     from adgdm.commands.report import run_report
 

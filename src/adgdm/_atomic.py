@@ -3,6 +3,8 @@ an interrupted run (error, Ctrl-C) never leaves a half-written file and an old f
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,3 +68,44 @@ def _same(a: Path, b: Path) -> bool:
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
     return a.resolve() == b.resolve()
+
+
+# --- atomic output folders and tables ------------------------------------------------------------------------------
+def write_frame(df, out) -> Path:
+    """CSV (or Parquet for ``.parquet``/``.pq``) written atomically (``adgdm._atomic``): an
+    interrupted run (Ctrl-C) leaves no half-written file."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out) as tmp:
+        if out.suffix.lower() in (".parquet", ".pq"):
+            try:
+                df.to_parquet(tmp, index=False)
+            except ImportError:
+                raise ValueError("writing Parquet needs pyarrow: pip install 'adgdm[cli]'") from None
+        else:
+            df.to_csv(tmp, index=False)
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def replace_dir(tmp_dir: Path, out: Path, marker: str) -> None:
+    """Move the finished folder ``tmp_dir`` to ``out``. An existing ``out`` is replaced only when it
+    holds ``marker`` (it is one of ours); anything else is left alone and reported."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists()):
+            raise ValueError(f"{out} exists and is not an adgdm output folder; choose another --out")
+        shutil.rmtree(out)
+    os.chmod(tmp_dir, 0o777 & ~_umask())  # mkdtemp makes 0700
+    os.replace(tmp_dir, out)
+
+
+def temp_dir_beside(out) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

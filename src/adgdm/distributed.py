@@ -175,7 +175,7 @@ def read_part(part: dict, columns=None, label=None, time=None, sep=None, encodin
             body = fh.read(part["byte_stop"] - part["byte_start"])
         import io
 
-        from .commands.data import sniff_sep
+        from .modalities.readers import sniff_sep
 
         sep = sep or ("\t" if path.suffix.lower() == ".tsv" else sniff_sep(path, encoding or "utf-8"))
         try:
@@ -287,7 +287,7 @@ class PartScorer:
         return frame
 
     def _score_images(self, part, where):
-        from .commands.data import Data
+        from .modalities.readers import Data
         from .commands.score import score_data
         from .data.images import load_image_files
 

@@ -1,5 +1,5 @@
 """``adgdm detect``: fit on a table or series and score the same data in one step, the honest way
-(the fitted rows or steps get their training scores: :mod:`adgdm.commands.insample`)."""
+(the fitted rows or steps get their training scores: :mod:`adgdm.modalities.fingerprint`)."""
 from __future__ import annotations
 
 import shutil

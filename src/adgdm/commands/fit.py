@@ -11,8 +11,9 @@ import numpy as np
 
 from .._atomic import check_output
 from ..modalities import get_modality
-from .data import read_data, replace_dir, temp_dir_beside
-from .insample import load_fingerprint, record_fingerprint
+from .._atomic import replace_dir, temp_dir_beside
+from ..modalities.readers import read_data
+from ..modalities.fingerprint import load_fingerprint, record_fingerprint
 
 CLI_META = "cli.json"
 THRESHOLDS = ("contamination", "pot", "fixed")

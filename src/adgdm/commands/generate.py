@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import read_table, write_frame
+from .._atomic import write_frame
+from ..modalities.readers import read_table
 
 
 def _normal_rows(path, modality: str, columns=None) -> tuple[np.ndarray, list[str]]:
@@ -96,7 +97,8 @@ def _generate_images(model, kind, n, out, data, severity, seed) -> str:
     import json
 
     from ..generation.image_anomalies import IMAGE_KINDS, generate_image_anomalies
-    from .data import read_images, replace_dir, temp_dir_beside
+    from .._atomic import replace_dir, temp_dir_beside
+    from ..modalities.readers import read_images
 
     kinds = [k for k in IMAGE_KINDS if k != "defect-paste"]
     if kind not in kinds:
@@ -145,7 +147,7 @@ def _generate_video(kind, n, out, data, severity, seed) -> str:
     from PIL import Image
 
     from ..generation.video_anomalies import VIDEO_KINDS, inject_video_anomalies
-    from .data import read_video, replace_dir, temp_dir_beside
+    from ..modalities.readers import read_video, replace_dir, temp_dir_beside
 
     if kind not in VIDEO_KINDS:
         raise ValueError(f"a video model takes --kind {', '.join(VIDEO_KINDS)}; got {kind!r}")

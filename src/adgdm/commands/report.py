@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import ID_COLUMN
+from ..modalities.readers import ID_COLUMN
 
 BENCH_COLUMNS = {"dataset", "detector", "seed"}
 
@@ -144,7 +144,7 @@ def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
     from .generate import GALLERY_MARKER
 
     if (p / GALLERY_MARKER).is_file() and (p / "frames").is_dir():  # generated video anomalies
-        from .data import read_video
+        from ..modalities.readers import read_video
 
         clips = read_video(p / "frames").clips
         masks = read_video(p / "masks").clips

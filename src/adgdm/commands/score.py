@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import ID_COLUMN, read_data, table_from_frame, write_frame
+from .._atomic import write_frame
+from ..modalities.readers import ID_COLUMN, read_data, table_from_frame
 from .fit import check_finite, clip_hash, read_model
-from .insample import apply as apply_insample, det_unit
+from ..modalities.fingerprint import apply as apply_insample, det_unit
 
 SCORE_BATCH = 4096
 

@@ -51,7 +51,7 @@ class BaseDetector(BaseEstimator):
     _proba_method = "linear"              # predict_proba's default: PyOD's for tables
     # how ``decision_scores_`` (one per fitted row or step, in fit order) were obtained: "in-sample"
     # (the fitted units scored by the fitted model, as ``decision_function`` would), "leave-one-out",
-    # "cross-fitted", ...; ``adgdm score`` uses them for units of the fitted data (commands/insample.py)
+    # "cross-fitted", ...; ``adgdm score`` uses them for units of the fitted data (modalities/fingerprint.py)
     training_scores: str = "in-sample"
 
     # --- fit and score ----------------------------------------------------------------------------

@@ -186,7 +186,7 @@ def score_image(model: LoadedModel, body: bytes, max_pixels: int, explain: bool 
     its anomaly map (max, mean, where the max is, the share of pixels above the map's threshold)."""
     from PIL import Image
 
-    from ..commands.data import Data
+    from ..modalities.readers import Data
     from ..commands.score import score_data
     from ..data.images import load_image_files
 

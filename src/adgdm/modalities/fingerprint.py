@@ -189,7 +189,7 @@ def _note(det, found: InSample, total: int, unit: str) -> str:
 
 def det_unit(det) -> str:
     """What one score of ``det`` belongs to: ``"row"``, ``"step"``, ..."""
-    from ..modalities import get_modality
+    from . import get_modality
 
     return get_modality(getattr(det, "modality", "tabular")).unit
 

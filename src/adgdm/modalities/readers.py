@@ -1,11 +1,8 @@
-"""User data for the commands: tables and series from CSV, Parquet or NPZ, images from a folder,
+"""Reading user data (the modality I/O): tables and series from CSV, Parquet or NPZ, images from a folder,
 with column selection, an optional label column and an optional id/time column; and atomic
 writers. Every problem raises ``ValueError``/``FileNotFoundError`` naming the file and the fix."""
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,7 +208,7 @@ def read_images(path, size=None, crop=None, channels=None) -> Data:
     """Images to score: an MVTec-style folder's test set (labels from ``test/<good|defect>``,
     masks from ``ground_truth`` when present), else every image file in the folder (no labels)."""
     from ..data.images import load_image_files, load_image_folder
-    from ..detectors.image.patch import IMAGE_SUFFIXES
+    from ..data.images import IMAGE_SUFFIXES
 
     p = Path(path)
     if not p.exists():
@@ -340,46 +337,3 @@ def read_data(path, modality: str, columns=None, label=None, time=None, image_pr
     if modality not in ("tabular", "series"):
         raise ValueError(f"--modality must be tabular, series, image, video or multimodal, got {modality!r}")
     return read_table(path, modality, columns, label, time, **reader)
-
-
-# --- atomic output ------------------------------------------------------------------------------
-def write_frame(df, out) -> Path:
-    """CSV (or Parquet for ``.parquet``/``.pq``) written atomically (``adgdm._atomic``): an
-    interrupted run (Ctrl-C) leaves no half-written file."""
-    from .._atomic import atomic_file
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(out) as tmp:
-        if out.suffix.lower() in (".parquet", ".pq"):
-            try:
-                df.to_parquet(tmp, index=False)
-            except ImportError:
-                raise ValueError("writing Parquet needs pyarrow: pip install 'adgdm[cli]'") from None
-        else:
-            df.to_csv(tmp, index=False)
-    return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def replace_dir(tmp_dir: Path, out: Path, marker: str) -> None:
-    """Move the finished folder ``tmp_dir`` to ``out``. An existing ``out`` is replaced only when it
-    holds ``marker`` (it is one of ours); anything else is left alone and reported."""
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists()):
-            raise ValueError(f"{out} exists and is not an adgdm output folder; choose another --out")
-        shutil.rmtree(out)
-    os.chmod(tmp_dir, 0o777 & ~_umask())  # mkdtemp makes 0700
-    os.replace(tmp_dir, out)
-
-
-def temp_dir_beside(out) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
