@@ -94,17 +94,17 @@ def run(rec, suite, tmp: Path) -> list[dict]:
     if 0 < rec.train_end < rec.n_steps:
         train = write_csv(rec, tmp / "train.csv", rec.train_end)
         t0 = time.perf_counter()
-        run_fit(train, "series", None, tmp / "prot", label=label, time_col="time")
+        run_fit(train, modality="series", out=tmp / "prot", label=label, time_col="time")
         fit_s, t0 = time.perf_counter() - t0, time.perf_counter()
-        run_score(tmp / "prot", full, tmp / "prot.csv", explain=False)
+        run_score(tmp / "prot", full, out=tmp / "prot.csv", explain=False)
         s = pd.read_csv(tmp / "prot.csv")
         row("protocol", s["score"].to_numpy(), load(tmp / "prot"), fit_s, time.perf_counter() - t0,
             s["in_sample"].sum(), s["flagged"].to_numpy())
     for workflow, params in (("same-file", {}), ("same-file, n_folds=2", {"n_folds": 2})):
         t0 = time.perf_counter()
-        run_fit(full, "series", None, tmp / "same", params=params, label=label, time_col="time")
+        run_fit(full, modality="series", out=tmp / "same", params=params, label=label, time_col="time")
         fit_s, t0 = time.perf_counter() - t0, time.perf_counter()
-        run_score(tmp / "same", full, tmp / "same.csv", explain=False)
+        run_score(tmp / "same", full, out=tmp / "same.csv", explain=False)
         score_s = time.perf_counter() - t0
         s = pd.read_csv(tmp / "same.csv")
         det = load(tmp / "same")

@@ -16,6 +16,7 @@ LAYERS = [
     {"explain", "modalities", "pretrained"},
     {"generation"},
     {"detectors"},
+    {"pipeline"},
     {"bench", "report", "demo", "__init__"},
     {"commands", "distributed", "serve"},
     {"cli"},

@@ -91,13 +91,13 @@ def test_cli_fit_and_score_a_folder_of_clips(tmp_path):
         tmp_path / "test" / "frame_labels.csv", index=False)
     info = run_fit(tmp_path / "train", modality="video", detector="video-diff:size=none", out=tmp_path / "m")
     assert info["modality"] == "video" and info["n_fit"] == 24
-    s = run_score(tmp_path / "m", tmp_path / "test", tmp_path / "s.csv")
+    s = run_score(tmp_path / "m", tmp_path / "test", out=tmp_path / "s.csv")
     df = pd.read_csv(tmp_path / "s.csv")
     assert list(df.columns[:3]) == ["video", "frame", "score"] and len(df) == 12 and s["rows"] == 12
     assert (df.video == "c0").all() and df.frame.tolist() == list(range(12))
     assert "label" in df and s["auroc"] > 0.9  # the moving block's frames score highest
     assert not any("fitted on" in n for n in s.get("notes", []))
-    again = run_score(tmp_path / "m", tmp_path / "train", tmp_path / "s2.csv")  # the training footage itself
+    again = run_score(tmp_path / "m", tmp_path / "train", out=tmp_path / "s2.csv")  # the training footage itself
     assert any("c0, c1 are footage this model was fitted on" in n for n in again["notes"])
     pytest.importorskip("plotly")
     from adgdm.commands.report import run_report

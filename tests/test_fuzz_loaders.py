@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from adgdm.modalities.readers import read_table  # noqa: E402
-from adgdm.commands.fit import read_model  # noqa: E402
+from adgdm.pipeline import Pipeline  # noqa: E402
 
 FUZZ = settings(max_examples=int(os.environ.get("ADGDM_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CLEAR = (ValueError, FileNotFoundError)
@@ -100,8 +100,8 @@ def test_model_folder(tmp_path, good_model, target, how, where, value, doc):
             state[keys[int(where * (len(keys) - 1))]] = doc  # one field replaced by any JSON value
         f.write_text(json.dumps(state))
     try:
-        det, meta = read_model(folder)
+        pipe = Pipeline.load(folder)
     except CLEAR as e:
         assert str(e)
     else:
-        assert isinstance(meta, dict) and hasattr(det, "decision_function")
+        assert pipe.card_.modality and hasattr(pipe.detector_, "decision_function")

@@ -40,8 +40,8 @@ def _table_csv(path, n=400):
 
 def test_same_file_series_gets_the_cross_fitted_training_scores(tmp_path):
     data = _series_csv(tmp_path / "s.csv")
-    run_fit(data, "series", None, tmp_path / "m", params={"window": 25}, label="y", time_col="timestamp")
-    r = run_score(tmp_path / "m", data, tmp_path / "out.csv")
+    run_fit(data, modality="series", out=tmp_path / "m", params={"window": 25}, label="y", time_col="timestamp")
+    r = run_score(tmp_path / "m", data, out=tmp_path / "out.csv")
     det = adgdm.load(tmp_path / "m")
     s = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(s["score"].to_numpy(), det.decision_scores_)
@@ -57,9 +57,9 @@ def test_series_fitted_on_its_start_scores_the_rest_as_new(tmp_path):
     data = _series_csv(tmp_path / "s.csv")
     full = pd.read_csv(data)
     full.iloc[:400].to_csv(tmp_path / "train.csv", index=False)
-    run_fit(tmp_path / "train.csv", "series", None, tmp_path / "m", params={"window": 25}, label="y",
+    run_fit(tmp_path / "train.csv", modality="series", out=tmp_path / "m", params={"window": 25}, label="y",
             time_col="timestamp")
-    r = run_score(tmp_path / "m", data, tmp_path / "out.csv")
+    r = run_score(tmp_path / "m", data, out=tmp_path / "out.csv")
     det = adgdm.load(tmp_path / "m")
     s = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(s["score"].iloc[:400], det.decision_scores_)
@@ -79,7 +79,7 @@ def test_table_training_rows_get_leave_one_out_scores_others_new(tmp_path):
     run_fit(tmp_path / "t.csv", out=tmp_path / "m", label="label")  # fits on the 380 rows labelled 0
     shuffled = df.sample(frac=1.0, random_state=0)  # any order
     shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
-    r = run_score(tmp_path / "m", tmp_path / "shuffled.csv", tmp_path / "out.csv", explain=False)
+    r = run_score(tmp_path / "m", tmp_path / "shuffled.csv", out=tmp_path / "out.csv", explain=False)
     det = adgdm.load(tmp_path / "m")
     s = pd.read_csv(tmp_path / "out.csv")
     train = shuffled["label"].to_numpy() == 0
@@ -93,7 +93,7 @@ def test_table_training_rows_get_leave_one_out_scores_others_new(tmp_path):
     assert ((s["probability"] > 0.5) == (s["flagged"] == 1)).all()
     # new rows only: nothing in-sample, no note
     df.iloc[380:].to_csv(tmp_path / "new.csv", index=False)
-    r = run_score(tmp_path / "m", tmp_path / "new.csv", tmp_path / "out2.csv", explain=False)
+    r = run_score(tmp_path / "m", tmp_path / "new.csv", out=tmp_path / "out2.csv", explain=False)
     assert r["in_sample"] == 0 and r["notes"] == []
 
 
@@ -103,12 +103,12 @@ def test_fingerprint_is_small_and_a_damaged_one_scores_anew(tmp_path):
     assert (tmp_path / "m" / "fingerprint.safetensors").stat().st_size < 380 * 8 + 200
     assert len(np.unique(row_hashes(np.array([[0.0, 1.0], [-0.0, 1.0], [1.0, 0.0]])))) == 2
     (tmp_path / "m" / "fingerprint.safetensors").write_bytes(b"garbage")
-    r = run_score(tmp_path / "m", tmp_path / "t.csv", tmp_path / "out.csv", explain=False)
+    r = run_score(tmp_path / "m", tmp_path / "t.csv", out=tmp_path / "out.csv", explain=False)
     assert "in_sample" not in r and "in_sample" not in pd.read_csv(tmp_path / "out.csv")
     # a model saved from Python has no fingerprint: scored as new data
     det = adgdm.make_detector("diffusion").fit(np.random.default_rng(0).normal(size=(50, 4)))
     det.save(tmp_path / "py")
-    r = run_score(tmp_path / "py", tmp_path / "t.csv", tmp_path / "out3.csv", explain=False, columns=list("pqrs"))
+    r = run_score(tmp_path / "py", tmp_path / "t.csv", out=tmp_path / "out3.csv", explain=False, columns=list("pqrs"))
     assert "in_sample" not in r
 
 

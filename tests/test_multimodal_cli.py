@@ -34,7 +34,7 @@ def test_fit_and_score_a_manifest(tmp_path):
     info = run_fit(train, modality="multimodal", detector="mm-late", params=cheap, out=tmp_path / "m", label="label")
     assert info["n_fit"] == 60 and "photo (image)" in " ".join(info["notes"]) and "caption (text)" in " ".join(info["notes"])
     test = _manifest(tmp_path, 20, seed=1)
-    s = run_score(tmp_path / "m", test, tmp_path / "s.csv")
+    s = run_score(tmp_path / "m", test, out=tmp_path / "s.csv")
     df = pd.read_csv(tmp_path / "s.csv")
     assert s["rows"] == 20 and list(df.columns[:2]) == ["record", "score"]
     assert any(c.startswith("part:") for c in df.columns)  # per-modality evidence

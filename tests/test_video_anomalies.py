@@ -57,11 +57,11 @@ def test_generate_command_writes_frames_masks_and_labels_that_score_reads(tmp_pa
     src.mkdir(parents=True)
     for t, f in enumerate(_clip(T=30)):
         PIL.fromarray((255 * f[..., 0]).astype(np.uint8)).save(src / f"{t:03d}.png")
-    msg = _generate_video("freeze", 1, tmp_path / "gen", tmp_path / "clips", 1.0, 0)
+    msg = _generate_video(None, "freeze", 1, tmp_path / "gen", tmp_path / "clips", 1.0, 0)
     assert "1 clips, 1 injected freeze events" in msg
     d = read_video(tmp_path / "gen" / "frames")  # labels found beside the frames
     assert d.labels is not None and d.labels.sum() == 4 and len(d.ids) == 30
     info = run_report(tmp_path / "gen", tmp_path / "g.html")
     assert info["kind"] == "gallery"
     with pytest.raises(ValueError, match="takes --kind"):
-        _generate_video("perlin", 1, tmp_path / "gen2", tmp_path / "clips", 1.0, 0)
+        _generate_video(None, "perlin", 1, tmp_path / "gen2", tmp_path / "clips", 1.0, 0)

@@ -590,8 +590,9 @@ def _build_app():
         from .commands.fit import parse_params, run_fit
 
         def body():
-            return run_fit(data, modality, detector, out, config, parse_params(param), _split_plain(columns), label,
-                           time, threshold, contamination, seed, status=_status_factory(_interactive(json_out)),
+            return run_fit(data, modality=modality, detector=detector, out=out, config=config,
+                           params=parse_params(param), columns=_split_plain(columns), label=label,
+                           time_col=time, threshold=threshold, contamination=contamination, seed=seed, status=_status_factory(_interactive(json_out)),
                            force=force, reader={"sep": sep, "encoding": encoding, "strict": strict,
                                                 "image_cols": image_cols, "text_cols": text_cols,
                                                 "categorical": _split_plain(categorical),
@@ -647,7 +648,8 @@ def _build_app():
             _bad("--address, --workers, --batch-size and --threads are for --engine ray", json_out)
 
         def body():
-            return run_score(model_dir, data, out, _split_plain(columns), label, time, explain, top_k,
+            return run_score(model_dir, data, out=out, columns=_split_plain(columns), label=label, time_col=time,
+                             explain=explain, top_k=top_k,
                              progress=_progress_factory(_interactive(json_out)), force=force,
                              reader={"sep": sep, "encoding": encoding, "strict": strict})
 
@@ -704,8 +706,10 @@ def _build_app():
         from .commands.detect import run_detect
 
         def body():
-            return run_detect(data, out, modality, detector, model_out, config, parse_params(param),
-                              _split_plain(columns), label, time, threshold, contamination, seed, explain, top_k,
+            return run_detect(data, out=out, modality=modality, detector=detector, model_out=model_out, config=config,
+                              params=parse_params(param), columns=_split_plain(columns), label=label, time_col=time,
+                              threshold=threshold, contamination=contamination, seed=seed, explain=explain,
+                              top_k=top_k,
                               status=_status_factory(_interactive(json_out)),
                               progress=_progress_factory(_interactive(json_out)),
                               reader={"sep": sep, "encoding": encoding, "strict": strict,

@@ -209,7 +209,7 @@ class PartScorer:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         import torch
 
-        from .commands.fit import read_model
+        from .pipeline import Pipeline
 
         torch.set_num_threads(threads)
         if not isinstance(model_files, dict):  # an object reference: the files are fetched once per actor
@@ -222,7 +222,7 @@ class PartScorer:
             target = Path(self.model_dir) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(blob)
-        self.det, self.meta = read_model(self.model_dir)
+        self.pipe = Pipeline.load(self.model_dir)
         try:  # and the BLAS/OpenMP pools loaded by now
             from threadpoolctl import threadpool_limits
 
@@ -266,37 +266,29 @@ class PartScorer:
 
     def score_part(self, part: dict):
         """The local ``adgdm score`` columns for one part, with ``row`` numbered across files."""
-        from .commands.fit import input_columns
-        from .commands.score import score_data
-
-        meta, opts = self.meta, self.opts
+        card, opts = self.pipe.card_, self.opts
         where = part_name(part)
         if "files" in part:
             frame = self._score_images(part, where)
         else:
-            reader = meta.get("reader") or {}
-            df = read_part(part, input_columns(meta), meta.get("label"), meta.get("time"), reader.get("sep"),
-                           reader.get("encoding"))
-            frame, extras = score_data(self.det, meta, where, explain=opts.get("explain", True),
-                                       top_k=opts.get("top_k", 3), frame=df)
-            self._notes = [str(n) for n in extras.get("notes") or []]
+            df = read_part(part, card.input_columns(), card.label, card.time, card.reader.sep, card.reader.encoding)
+            res = self.pipe.score(df, name=where, explain=opts.get("explain", True), top_k=opts.get("top_k", 3))
+            frame = res.to_frame()
+            self._notes = [str(n) for n in res.notes]
             rows = part["offset"] + np.arange(len(frame), dtype=np.int64)
-            if meta.get("time") is not None:  # the id column keeps its values under its own name
-                frame.insert(1, meta["time"], frame["row"].to_numpy())
+            if card.time is not None:  # the id column keeps its values under its own name
+                frame.insert(1, card.time, frame["row"].to_numpy())
             frame["row"] = rows
         return frame
 
     def _score_images(self, part, where):
-        from .modalities.readers import Data
-        from .commands.score import score_data
         from .data.images import load_image_files
+        from .modalities.image_io import image_prep
 
-        prep = {k: getattr(self.det, k, None) for k in ("size", "crop", "channels")}
-        imgs = load_image_files([Path(f) for f in part["files"]], **prep)
+        imgs = load_image_files([Path(f) for f in part["files"]], **image_prep(self.pipe.detector_))
         labels = np.asarray(part["labels"], dtype=np.int64)
-        d = Data("image", None, [], np.asarray(part["ids"], dtype=object),
-                 None if (labels < 0).all() else labels, images=imgs, source=where)
-        frame, _ = score_data(self.det, self.meta, where, images=d)
+        d = self.pipe.io.as_data(imgs, part["ids"], where, None if (labels < 0).all() else labels)
+        frame = self.pipe.score(d, name=where).to_frame()
         self._notes = []
         return frame
 
@@ -403,20 +395,20 @@ def score_dataset(model_dir, source, out=None, workers: int | None = None, rows_
     about this many rows x (columns + explanation columns) x 8 bytes, a few times over).
     """
     from ._ray import start
-    from .commands.fit import read_model
+    from .pipeline import Pipeline
 
     t0 = time.perf_counter()
-    det, meta = read_model(model_dir)
-    modality = meta["modality"]
-    if modality == "image":
+    pipe = Pipeline.load(model_dir)
+    card, how = pipe.card_, pipe.io.ray_parts
+    if how == "images":
         if not Path(source).is_dir():
             raise ValueError(f"{source}: an image model scores a folder of images")
         parts, files = image_parts(source, min(rows_per_part, IMAGES_PER_PART)), [source]
-    elif modality == "tabular":
+    elif how == "rows":
         files = list_files(source)
         parts = plan_parts(files, rows_per_part)
     else:
-        raise ValueError(f"--engine ray scores tables and image folders; a {modality} model scores its data as a "
+        raise ValueError(f"--engine ray scores tables and image folders; a {card.modality} model scores its data as a "
                          "whole (windows and clips cross part borders): score it without --engine ray")
     if not parts:
         raise ValueError(f"{source}: no rows to score")
@@ -426,13 +418,13 @@ def score_dataset(model_dir, source, out=None, workers: int | None = None, rows_
         out = _prepare_out(out, force, files)
     ray, started = start(address)
     try:
-        return _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress, _scorer, meta, t0)
+        return _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress, _scorer, card, t0)
     finally:
         if started and out is not None:  # a lazy Dataset (no out) needs the session after this returns
             ray.shutdown()
 
 
-def _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress, _scorer, meta, t0):
+def _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress, _scorer, card, t0):
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = bool(progress)
     from ._ray import cluster_cpus, default_workers
@@ -451,10 +443,10 @@ def _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress,
     if out is None:
         return ds
     status = ds.to_pandas().sort_values("shard").reset_index(drop=True)
-    return _summary(status, parts, out, workers, time.perf_counter() - t0, meta)
+    return _summary(status, parts, out, workers, time.perf_counter() - t0, card)
 
 
-def _summary(status, parts, out: Path, workers: int, seconds: float, meta: dict) -> dict:
+def _summary(status, parts, out: Path, workers: int, seconds: float, card) -> dict:
     failed = status[status["error"] != ""]
     ok = status[status["error"] == ""]
     rows_in = int(sum(p["stop"] - p["start"] for p in parts))
@@ -467,7 +459,7 @@ def _summary(status, parts, out: Path, workers: int, seconds: float, meta: dict)
     summary = {"out": str(out), "parts": len(parts), "rows_in": rows_in, "rows": rows,
                "worker_seconds": round(float(status["seconds"].sum()), 2),
                "flagged": int(ok["flagged"].sum()), "workers": workers, "seconds": round(seconds, 2),
-               "modality": meta["modality"], "detector": meta.get("detector"),
+               "modality": card.modality, "detector": card.detector,
                "failed": [{"part": int(r.shard), "file": r.path, "rows": f"{int(r.start)}-{int(r.stop) - 1}",
                            "error": r.error} for r in failed.itertuples()],
                "retried": int((status["attempts"] > 1).sum()), "notes": notes}

@@ -34,3 +34,67 @@ class Prediction:
 
     def __len__(self) -> int:
         return len(self.score)
+
+    @classmethod
+    def concat(cls, parts: list["Prediction"]) -> "Prediction":
+        """One result from those of consecutive batches: every field joined in order, the parts
+        and anomaly maps too (one threshold: the batches come from one model)."""
+        if not parts:
+            raise ValueError("nothing to concatenate: no results")
+        first = parts[0]
+        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+        maps = None
+        if first.anomaly_map is not None:
+            if any(p.anomaly_map is None for p in parts):
+                raise ValueError("some batches have anomaly maps and some do not")
+            if isinstance(first.anomaly_map, list):  # video: one (T, H, W) map per clip
+                maps = [m for p in parts for m in p.anomaly_map]
+            else:
+                maps = cat("anomaly_map")
+        names = list(first.parts)
+        if any(list(p.parts) != names for p in parts):
+            raise ValueError("batches have different parts: " + ", ".join(sorted({str(list(p.parts)) for p in parts})))
+        return cls(score=cat("score"), label=cat("label"), probability=cat("probability"),
+                   threshold=first.threshold, unit=first.unit, anomaly_map=maps,
+                   parts={k: np.concatenate([p.parts[k] for p in parts]) for k in names},
+                   contributions=None if first.contributions is None else cat("contributions"))
+
+    def to_frame(self, feature_names=None):
+        """One row per unit: ``score``, ``flagged``, ``probability``, ``threshold``, ``part:*`` and,
+        with contributions, ``contrib:*`` (named by ``feature_names``, else ``x0``, ``x1``, ...)."""
+        import pandas as pd
+
+        out = {"score": self.score, "flagged": np.asarray(self.label, dtype=np.int64),
+               "probability": np.round(self.probability, 6), "threshold": self.threshold}
+        for name, part in self.parts.items():
+            out[f"part:{name}"] = part
+        frame = pd.DataFrame(out)
+        if self.contributions is not None:
+            c = np.asarray(self.contributions, dtype=np.float64)
+            names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(c.shape[1])]
+            if len(names) != c.shape[1]:
+                raise ValueError(f"{len(names)} feature names for {c.shape[1]} contribution columns")
+            for j, n in enumerate(names):
+                frame[f"contrib:{n}"] = c[:, j]
+        return frame
+
+    def to_records(self, feature_names=None) -> list[dict]:
+        """:meth:`to_frame` as JSON-ready dicts (``contributions`` and ``parts`` nested)."""
+        out = []
+        frame = self.to_frame(feature_names)
+        for rec in frame.to_dict(orient="records"):
+            item = {k: _py(v) for k, v in rec.items() if not k.startswith(("contrib:", "part:"))}
+            if self.parts:
+                item["parts"] = {k[5:]: _py(v) for k, v in rec.items() if k.startswith("part:")}
+            if self.contributions is not None:
+                item["contributions"] = {k[8:]: _py(v) for k, v in rec.items() if k.startswith("contrib:")}
+            out.append(item)
+        return out
+
+
+def _py(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v

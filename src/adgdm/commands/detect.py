@@ -6,17 +6,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .fit import read_config, run_fit
+from ..pipeline import read_config
+from .fit import run_fit
 from .score import run_score
 
 
-def run_detect(data, out, modality=None, detector=None, model_out=None, config=None, params=None, columns=None,
+def run_detect(data, *, out, modality=None, detector=None, model_out=None, config=None, params=None, columns=None,
                label=None, time_col=None, threshold=None, contamination=None, seed=None, explain=True, top_k=3,
-               status=None, progress=None, reader: dict | None = None, force: bool = False) -> dict:
+               status=None, progress=None, reader=None, force: bool = False) -> dict:
     """Fit on ``data`` and score the same ``data`` in one step (``adgdm detect``): every fitted unit
     gets its training score (leave-one-out or cross-fitted), the rest (table rows labelled 1,
     which a fit leaves out) are scored by the model. The model is kept in ``model_out`` if given."""
-    if _detect_modality(data, modality, detector, config) == "image":
+    from ..modalities.io import get_io
+
+    if get_io(_detect_modality(data, modality, detector, config)).source == "folder":
         raise ValueError("adgdm detect is for tables and series; for images, fit on normal images (adgdm fit) and "
                          "score others (adgdm score)")
     from .._atomic import check_output
@@ -27,17 +30,28 @@ def run_detect(data, out, modality=None, detector=None, model_out=None, config=N
         tmp = Path(tempfile.mkdtemp(prefix="adgdm-detect-"))
         model_out = tmp / "model"
     try:
-        fitted = run_fit(data, modality, detector, model_out, config, params, columns, label, time_col, threshold,
-                         contamination, seed, status=status, force=force, reader=reader)
-        # the columns, label and time column recorded at fit time apply
-        scored = run_score(model_out, data, out, explain=explain, top_k=top_k, progress=progress, force=force,
-                           reader=reader)
+        fitted = run_fit(data, out=model_out, modality=modality, detector=detector, config=config, params=params,
+                         columns=columns, label=label, time_col=time_col, threshold=threshold,
+                         contamination=contamination, seed=seed, status=status, force=force, reader=reader)
+        # the columns, label and time column recorded at fit time apply; the fit-only options do not
+        scored = run_score(model_out, data, out=out, explain=explain, top_k=top_k, progress=progress, force=force,
+                           reader=_read_only(reader))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return dict(scored, n_fit=fitted["n_fit"], fit_seconds=fitted["fit_seconds"],
                 threshold_method=fitted["threshold_method"], model=None if tmp is not None else str(model_out),
                 notes=list(fitted["notes"]) + list(scored.get("notes", [])))
+
+
+def _read_only(reader):
+    from ..modalities.options import ReaderOptions
+
+    if reader is None:
+        return None
+    opts = reader if isinstance(reader, ReaderOptions) else ReaderOptions.from_dict(
+        {k: v for k, v in dict(reader).items() if v not in (None, False)})
+    return opts.without_fit_options()
 
 
 def _detect_modality(data, modality, detector, config) -> str:

@@ -26,44 +26,65 @@ def write_csv_atomic(out: Path, header: list[str], rows: np.ndarray) -> None:
     write_frame(pd.DataFrame(np.asarray(rows), columns=header), out)
 
 
+_WRITERS: dict = {}
+
+
+def writes(modality: str):
+    """Register the generator-to-files of one modality (``run_generate`` picks it by the model's)."""
+    def deco(fn):
+        _WRITERS[modality] = fn
+        return fn
+    return deco
+
+
 def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float = 1.0, seed: int = 0,
                  force: bool = False) -> str:
     """Write ``n`` generated rows/windows/images of ``kind`` to ``out`` (refused when ``out``
     exists, unless ``force``; never onto the data or the model)."""
     from .._atomic import check_output
-    from ..generation import SERIES_KINDS, TABULAR_KINDS, generate_anomalies, inject_series_anomalies
-    from ..generation.anomalies import MODEL_KINDS
-    from .fit import read_model
+    from ..pipeline import Pipeline
 
     check_output(out, [data, model_dir], force)
-    model, _ = read_model(model_dir)
-    if getattr(model, "modality", "tabular") == "image":
-        return _generate_images(model, kind, n, out, data, severity, seed)
-    if getattr(model, "modality", "tabular") == "video":
-        return _generate_video(kind, n, out, data, severity, seed)
-    if getattr(model, "modality", "tabular") == "series":
-        if kind == "normal":
-            if not hasattr(model, "sample"):
-                raise ValueError(f"a saved {model.name!r} detector cannot sample windows; fit 'series-recon' to "
-                                 "generate normal windows")
-            W = model.sample(n, random_state=seed)  # (n, window, channels)
-            names = [str(c) for c in (getattr(model, "channel_names_", None) or [])] or \
-                [f"x{j}" for j in range(W.shape[2])]
-            idx = np.indices(W.shape[:2]).reshape(2, -1).T  # window, step
-            write_csv_atomic(out, ["window", "step"] + names, np.c_[idx, W.reshape(-1, W.shape[2])])
-            return f"wrote {out}: {len(W)} windows of {W.shape[1]} steps (normal)"
-        if kind not in SERIES_KINDS:
-            raise ValueError(f"a series model takes kinds normal, {', '.join(SERIES_KINDS)}; got {kind!r}")
-        if data is None:
-            raise ValueError("series kinds inject anomalies into a clean series: give --data CLEAN.csv")
-        values, names = _normal_rows(data, "series")
-        if values.shape[1] != model.n_channels_:
-            raise ValueError(f"{data} has {values.shape[1]} numeric columns, the model was fitted on "
-                             f"{model.n_channels_} channels")
-        res = inject_series_anomalies(values, n, kinds=[kind], severity=severity, random_state=seed)
-        header = (names or [f"x{j}" for j in range(values.shape[1])]) + ["label"]
-        write_csv_atomic(out, header, np.c_[res.values, res.labels])
-        return f"wrote {out}: {len(res.values)} steps, {len(res.segments)} injected {kind} anomalies"
+    model = Pipeline.load(model_dir).detector_
+    write = _WRITERS.get(getattr(model, "modality", "tabular"))
+    if write is None:
+        raise ValueError(f"adgdm generate has no generator for {model.modality} models")
+    return write(model, kind, n, out, data, severity, seed)
+
+
+@writes("series")
+def _generate_series(model, kind, n, out, data, severity, seed) -> str:
+    from ..generation import SERIES_KINDS, inject_series_anomalies
+
+    if kind == "normal":
+        if not hasattr(model, "sample"):
+            raise ValueError(f"a saved {model.name!r} detector cannot sample windows; fit 'series-recon' to "
+                             "generate normal windows")
+        W = model.sample(n, random_state=seed)  # (n, window, channels)
+        names = [str(c) for c in (getattr(model, "channel_names_", None) or [])] or \
+            [f"x{j}" for j in range(W.shape[2])]
+        idx = np.indices(W.shape[:2]).reshape(2, -1).T  # window, step
+        write_csv_atomic(out, ["window", "step"] + names, np.c_[idx, W.reshape(-1, W.shape[2])])
+        return f"wrote {out}: {len(W)} windows of {W.shape[1]} steps (normal)"
+    if kind not in SERIES_KINDS:
+        raise ValueError(f"a series model takes kinds normal, {', '.join(SERIES_KINDS)}; got {kind!r}")
+    if data is None:
+        raise ValueError("series kinds inject anomalies into a clean series: give --data CLEAN.csv")
+    values, names = _normal_rows(data, model.modality)
+    if values.shape[1] != model.n_channels_:
+        raise ValueError(f"{data} has {values.shape[1]} numeric columns, the model was fitted on "
+                         f"{model.n_channels_} channels")
+    res = inject_series_anomalies(values, n, kinds=[kind], severity=severity, random_state=seed)
+    header = (names or [f"x{j}" for j in range(values.shape[1])]) + ["label"]
+    write_csv_atomic(out, header, np.c_[res.values, res.labels])
+    return f"wrote {out}: {len(res.values)} steps, {len(res.segments)} injected {kind} anomalies"
+
+
+@writes("tabular")
+def _generate_rows(model, kind, n, out, data, severity, seed) -> str:
+    from ..generation import TABULAR_KINDS, generate_anomalies
+    from ..generation.anomalies import MODEL_KINDS
+
     names = [str(c) for c in getattr(model, "feature_names_in_", [])] or None
     if kind in ("normal",) + MODEL_KINDS and not (hasattr(model, "sample") and hasattr(model, "net_")):
         what = "sample normal rows" if kind == "normal" else f"make {kind!r} anomalies"
@@ -79,7 +100,7 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
                              "('conditional' and 'guided' need labelled anomalies or a detector: use the Python API)")
         if data is None:
             raise ValueError(f"kind {kind!r} starts from normal rows: give --data NORMAL.csv")
-        Xn, data_names = _normal_rows(data, "tabular", names)
+        Xn, data_names = _normal_rows(data, model.modality, names)
         X = generate_anomalies(model if hasattr(model, "net_") else None, Xn, n, kind=kind, severity=severity,
                                random_state=seed)
         names = names or data_names
@@ -91,6 +112,7 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
 GALLERY_MARKER = "generated.json"
 
 
+@writes("image")
 def _generate_images(model, kind, n, out, data, severity, seed) -> str:
     """Image kinds: ``perlin``, ``cutpaste`` (classical), ``masked`` (inpainting with off-distribution
     guidance; needs a diffusion model: ``image-recon`` or ``image-cond``), from normal images."""
@@ -137,7 +159,8 @@ def _generate_images(model, kind, n, out, data, severity, seed) -> str:
     return f"wrote {out}: {len(X)} images with masks ({kind})"
 
 
-def _generate_video(kind, n, out, data, severity, seed) -> str:
+@writes("video")
+def _generate_video(model, kind, n, out, data, severity, seed) -> str:
     """Video kinds (``adgdm.generation.video_anomalies``) injected into each clip of ``data``: writes
     ``frames/<clip>/NNNNN.png``, ``masks/<clip>/NNNNN.png`` and ``frame_labels.csv`` (so
     ``adgdm score MODEL OUT/frames`` finds the labels beside the frames)."""
@@ -147,7 +170,8 @@ def _generate_video(kind, n, out, data, severity, seed) -> str:
     from PIL import Image
 
     from ..generation.video_anomalies import VIDEO_KINDS, inject_video_anomalies
-    from ..modalities.readers import read_video, replace_dir, temp_dir_beside
+    from .._atomic import replace_dir, temp_dir_beside
+    from ..modalities.readers import read_video
 
     if kind not in VIDEO_KINDS:
         raise ValueError(f"a video model takes --kind {', '.join(VIDEO_KINDS)}; got {kind!r}")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..modalities.readers import ID_COLUMN
+from ..modalities import get_modality
+
 
 BENCH_COLUMNS = {"dataset", "detector", "seed"}
 
@@ -22,10 +23,10 @@ def _read_any(path: Path):
         raise ValueError(f"{path}: could not read it ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 
-def _threshold_rule(det, meta) -> dict | None:
-    """How the model's threshold was set: ``cli.json``'s ``threshold`` entry, else the detector's own
+def _threshold_rule(det, card_rule: dict | None) -> dict | None:
+    """How the model's threshold was set: the model card's threshold rule, else the detector's own
     record (``threshold_method_`` from adgdm.thresholds, or its contamination quantile set at fit)."""
-    rule = dict(meta.get("threshold") or getattr(det, "threshold_method_", None) or {})
+    rule = dict(card_rule or getattr(det, "threshold_method_", None) or {})
     if not rule and getattr(det, "contamination", None) is not None:
         rule = {"method": "contamination"}
     if rule.get("method") == "contamination" and rule.get("contamination") is None:
@@ -59,27 +60,29 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
     scores = df["score"].to_numpy(dtype=np.float64)
     labels = df["label"].to_numpy() if "label" in df else None
     threshold = float(df["threshold"].iloc[0]) if "threshold" in df else None
-    id_col = next((c for c in ID_COLUMN.values() if c in df.columns), None)
+    io = io_of_scores(df)
+    id_col = io.id_column if io is not None else None
     ids = df[id_col].astype(str).to_numpy() if id_col else np.arange(len(df)).astype(str)
-    if id_col == "video" and "frame" in df:
+    plot = getattr(io, "plot", None)
+    if plot == "clips" and "frame" in df:
         ids = np.array([f"{v}:{int(f)}" for v, f in zip(ids, df["frame"])], dtype=object)
     contrib_cols = [c for c in df.columns if str(c).startswith("contrib:")]
     contrib = df[contrib_cols].to_numpy(dtype=np.float64) if contrib_cols else None
     names = [c[len("contrib:"):] for c in contrib_cols] or None
-    unit = {"time": "step", "image": "image", "video": "frame", "record": "record"}.get(id_col, "row")
+    unit = get_modality(io.name).unit if io is not None else "row"
     rep.add_summary(scores, threshold, ids=ids, unit=unit, threshold_rule=rule, contributions=contrib,
                     feature_names=names, labels=labels)
     sections.append("summary")
     rep.add_scores(scores, threshold=threshold, labels=labels, ids=ids)
     sections.append("scores")
     flagged = df["flagged"].to_numpy() if "flagged" in df else None
-    if id_col == "time":
-        skip = {"time", "score", "flagged", "probability", "label", "threshold", "in_sample", "top_features",
+    if plot == "channels":
+        skip = {id_col, "score", "flagged", "probability", "label", "threshold", "in_sample", "top_features",
                 *contrib_cols}
         chans = [c for c in df.columns if c not in skip and np.issubdtype(df[c].dtype, np.number)]
         by_chan = [f"contrib:{c}" for c in chans]
         # add_series thins long series itself, keeping each bucket's extremes (spikes stay visible)
-        rep.add_series(df["time"].to_numpy(), df[chans].to_numpy(dtype=np.float64), scores, labels=labels,
+        rep.add_series(df[id_col].to_numpy(), df[chans].to_numpy(dtype=np.float64), scores, labels=labels,
                        flagged=flagged, channel_names=chans, threshold=threshold,
                        contributions=df[by_chan].to_numpy(dtype=np.float64) if set(by_chan) <= set(df) else None)
         sections.append("series")
@@ -89,9 +92,9 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
         rep.add_table(top[[c for c in (id_col, "score", "label") if c and c in top] + part_cols],
                       title="Evidence per part (z-scores) of the top records")
         sections.append("parts")
-    if id_col == "video" and "frame" in df:
-        sections += _video_timelines(rep, df, scores, labels, flagged, threshold)
-    events = id_col == "time" and (flagged is not None or threshold is not None)
+    if plot == "clips" and "frame" in df:
+        sections += _clip_timelines(rep, df, id_col, scores, labels, flagged, threshold)
+    events = plot == "channels" and (flagged is not None or threshold is not None)
     rep.add_top_anomalies(ids, scores, contributions=contrib, feature_names=names, labels=labels, events=events,
                           flagged=flagged if events else None, threshold=threshold if events else None,
                           title="Top anomalous events" if events else "Top anomalies",
@@ -100,17 +103,29 @@ def _scores_sections(rep, df, rule=None) -> list[str]:
     return sections
 
 
-def _video_timelines(rep, df, scores, labels, flagged, threshold, max_clips: int = 12) -> list[str]:
+def io_of_scores(df):
+    """The modality I/O whose id column a scores table starts with (None: unknown)."""
+    from ..modalities import list_modalities
+    from ..modalities.io import get_io
+
+    for name in list_modalities():
+        io = get_io(name)
+        if io.id_column in df.columns:
+            return io
+    return None
+
+
+def _clip_timelines(rep, df, col, scores, labels, flagged, threshold, max_clips: int = 12) -> list[str]:
     """Score over frames, one panel per clip (labelled frames shaded red, flagged ones orange); with
     many clips, the ones holding the highest scores."""
-    clips = list(dict.fromkeys(df["video"].astype(str)))
+    clips = list(dict.fromkeys(df[col].astype(str)))
     if len(clips) > max_clips:
-        top = df.assign(s=scores).groupby(df["video"].astype(str))["s"].max().sort_values(ascending=False)
+        top = df.assign(s=scores).groupby(df[col].astype(str))["s"].max().sort_values(ascending=False)
         keep = set(top.index[:max_clips])
         rep.add_text(f"{len(clips)} clips; the {max_clips} with the highest frame scores are drawn.")
         clips = [c for c in clips if c in keep]
     for c in clips:
-        m = (df["video"].astype(str) == c).to_numpy()
+        m = (df[col].astype(str) == c).to_numpy()
         rep.add_series(df["frame"].to_numpy()[m], scores[m], scores[m], labels=None if labels is None else labels[m],
                        flagged=None if flagged is None else flagged[m], channel_names=["score"],
                        threshold=threshold, title=f"Clip {c}: score per frame")
@@ -170,31 +185,27 @@ def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
         rep.save(out)
         return {"out": str(out), "kind": "gallery", "sections": ["gallery"]}
     if (p / "config.json").is_file():
-        from .fit import read_model
-        from .score import score_data
+        from ..pipeline import Pipeline
 
         if data is None:
             raise ValueError(f"{p} is a model folder: give --data to score and report on")
-        det, meta = read_model(p)
-        df, extras = score_data(det, meta, data)
-        rep = Report(title=title or f"adgdm report: {meta.get('detector', det.name)} on {Path(data).name}",
+        pipe = Pipeline.load(p)
+        res = pipe.score(data)
+        df, extras = res.to_frame(), res.extras
+        rep = Report(title=title or f"adgdm report: {pipe.card_.detector or pipe.detector_.name} on {Path(data).name}",
                      subtitle=f"model {p}, data {data}")
-        sections = _scores_sections(rep, df, _threshold_rule(det, meta))
-        if meta["modality"] == "image" and extras.get("maps") is not None:
+        sections = _scores_sections(rep, df, _threshold_rule(pipe.detector_, pipe.card_.threshold))
+        overlay = extras.get("overlay")
+        if overlay is not None:
             order = np.argsort(-df["score"].to_numpy())
-            pick = np.r_[order[:9], order[-3:]] if len(order) > 12 else order
-            masks = extras["masks"][pick] if extras.get("masks") is not None else None
-            rep.add_image_overlays(extras["images"][pick], extras["maps"][pick],
-                                   titles=[f"{df['image'].iloc[i]}: {df['score'].iloc[i]:.3g}" for i in pick],
-                                   masks=masks)
-            sections.append("anomaly maps")
-        if meta["modality"] == "video" and extras.get("maps") is not None:
-            frames = np.concatenate([c.frames for c in extras["clips"]])
-            maps = np.concatenate(list(extras["maps"])) if isinstance(extras["maps"], list) else extras["maps"]
-            pick = np.argsort(-df["score"].to_numpy())[:12]
-            rep.add_image_overlays(frames[pick], maps[pick], title="Top frames and their anomaly maps",
-                                   titles=[f"{df['video'].iloc[i]}:{df['frame'].iloc[i]}: {df['score'].iloc[i]:.3g}"
-                                           for i in pick])
+            top, bottom = overlay["top"], overlay["bottom"]
+            pick = np.r_[order[:top], order[len(order) - bottom:]] if len(order) > top + bottom else order
+            ids = [":".join(str(df[c].iloc[i]) for c in overlay["id_columns"]) for i in pick]
+            masks = overlay["masks"][pick] if overlay.get("masks") is not None else None
+            kw = {"title": overlay["title"]} if overlay.get("title") else {}
+            rep.add_image_overlays(overlay["images"][pick], overlay["maps"][pick],
+                                   titles=[f"{n}: {df['score'].iloc[i]:.3g}" for n, i in zip(ids, pick)],
+                                   masks=masks, **kw)
             sections.append("anomaly maps")
         rep.save(out)
         return {"out": str(out), "kind": "model", "sections": sections}

@@ -11,6 +11,7 @@ from .multimodal import MultimodalModality, Records
 from .series import SeriesModality
 from .tabular import TabularModality
 from .video import VideoModality
+from . import image_io, multimodal_io, table_io, video_io  # noqa: F401  (register each modality's I/O)
 
 __all__ = ["Modality", "TabularModality", "SeriesModality", "ImageModality", "VideoModality", "MultimodalModality", "Records", "get_modality", "list_modalities",
            "register_modality"]

@@ -34,7 +34,7 @@ FINGERPRINT_FILE = "fingerprint.safetensors"
 FORMAT = 1
 MAX_OFFSETS = 64  # series: candidate offsets of the fitted series checked in a scored one
 
-__all__ = ["row_hashes", "record_fingerprint", "write_fingerprint", "load_fingerprint", "match", "substitute", "apply",
+__all__ = ["row_hashes", "record_fingerprint", "write_fingerprint", "fingerprint_of", "store_fingerprint", "load_fingerprint", "match", "substitute", "apply",
            "det_unit"]
 
 
@@ -78,21 +78,35 @@ def write_fingerprint(folder, X, modality: str) -> dict | None:
     """Record what ``X`` (the array a detector was fitted on, in fit order) looks like; returns the
     JSON part (stored in ``cli.json`` under ``fingerprint``) and writes the row hashes of a table to
     ``folder/fingerprint.safetensors``. None for images (``X`` is a folder)."""
+    fp = fingerprint_of(X, modality)
+    return None if fp is None else store_fingerprint(folder, fp)
+
+
+def fingerprint_of(X, modality: str) -> dict | None:
+    """The fingerprint of ``X`` in memory (a table's ``row_hashes`` included); None for data that
+    has none (images)."""
     if modality not in ("tabular", "series") or isinstance(X, (str, Path)):
         return None
     A = _canonical(X)
     if modality == "series":
         return {"format": FORMAT, "kind": "series", "n": int(A.shape[0]), "channels": int(A.shape[1]),
                 "sha256": _sha256(A), "first": [float(v) for v in A[0]]}
+    hashes = row_hashes(A)
+    return {"format": FORMAT, "kind": "rows", "n": int(A.shape[0]), "features": int(A.shape[1]),
+            "sha256": _sha256(hashes), "file": FINGERPRINT_FILE, "row_hashes": hashes}
+
+
+def store_fingerprint(folder, fp: dict) -> dict:
+    """Write a table's row hashes to ``folder/fingerprint.safetensors``; returns the JSON part."""
+    if "row_hashes" not in fp:
+        return fp
     from safetensors.numpy import save_file
 
     from .._atomic import follow_umask
 
-    hashes = row_hashes(A)
-    save_file({"row_hashes": hashes}, str(Path(folder) / FINGERPRINT_FILE))
+    save_file({"row_hashes": fp["row_hashes"]}, str(Path(folder) / FINGERPRINT_FILE))
     follow_umask(Path(folder) / FINGERPRINT_FILE)  # safetensors writes 0600
-    return {"format": FORMAT, "kind": "rows", "n": int(A.shape[0]), "features": int(A.shape[1]),
-            "sha256": _sha256(hashes), "file": FINGERPRINT_FILE}
+    return {k: v for k, v in fp.items() if k != "row_hashes"}
 
 
 def load_fingerprint(model_dir, meta: dict) -> dict:
@@ -189,7 +203,7 @@ def _note(det, found: InSample, total: int, unit: str) -> str:
 
 def det_unit(det) -> str:
     """What one score of ``det`` belongs to: ``"row"``, ``"step"``, ..."""
-    from . import get_modality
+    from .base import get_modality
 
     return get_modality(getattr(det, "modality", "tabular")).unit
 

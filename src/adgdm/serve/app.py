@@ -30,6 +30,7 @@ JSON_TYPES = ("application/json",)
 CSV_TYPES = ("text/csv",)
 PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/tiff")
+MEDIA_TYPES = {"json": JSON_TYPES, "csv": CSV_TYPES, "parquet": PARQUET_TYPES, "image": IMAGE_TYPES}
 PROBLEM = "application/problem+json"
 INLINE_ROWS = 32  # batches up to this many rows are scored on the event loop
 CELL = {"type": ["number", "string", "boolean", "null"]}
@@ -41,8 +42,8 @@ def score_schema(model) -> dict:
     if model.columns is None:
         item = {"type": "object", "additionalProperties": CELL}
     else:
-        extra = [c for c in (model.meta.get("label"), model.meta.get("time")) if c]
-        enc = model.meta.get("encoder")
+        extra = [c for c in (model.card.label, model.card.time) if c]
+        enc = model.card.encoder
         kinds = {c["name"]: c["kind"] for c in enc["columns"]} if enc else dict.fromkeys(model.columns, "numeric")
         types = {"numeric": ["number", "null"], "boolean": ["boolean", "null"], "categorical": ["string", "number", "null"]}
         props = {c: {"type": types.get(kinds.get(c), CELL["type"])} for c in model.columns}
@@ -242,7 +243,7 @@ def create_app(cfg: ServeConfig):
         t0 = time.perf_counter()
         model = slot.current
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        accepted = IMAGE_TYPES if model.modality == "image" else JSON_TYPES + CSV_TYPES + PARQUET_TYPES
+        accepted = tuple(t for kind in model.io.serve_types for t in MEDIA_TYPES[kind])
         if ctype not in accepted:
             raise Problem(415, "Unsupported Media Type",
                           f"this {model.modality} model takes {', '.join(accepted)}; got {ctype or 'no content type'}")
@@ -272,7 +273,7 @@ def create_app(cfg: ServeConfig):
                 results = await loop.run_in_executor(pool, score_image, model, body, cfg.max_pixels, cfg.explain)
                 return _answer(results, model)
             df = _frame(model, ctype, body)
-            if model.modality == "tabular":  # rows are independent: gathered with other requests
+            if model.io.independent_units:  # rows are independent: gathered with other requests
                 results, model = await state["batcher"].submit(df)
             else:
                 results = await loop.run_in_executor(pool, score_frame, model, df, cfg.explain, cfg.top_k)

@@ -11,30 +11,39 @@ from pathlib import Path
 
 import numpy as np
 
-MODALITIES = ("tabular", "series", "image")
 SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclass
 class LoadedModel:
-    det: object
-    meta: dict
+    pipe: object          # the adgdm.Pipeline being served
     version: str          # SHA-256 of the folder's files (12 hex digits): which model answered
     loaded_at: float
     columns: list | None  # the input columns a request names (None: any numeric columns)
 
     @property
+    def det(self):
+        return self.pipe.detector_
+
+    @property
+    def card(self):
+        return self.pipe.card_
+
+    @property
+    def io(self):
+        return self.pipe.io
+
+    @property
     def modality(self) -> str:
-        return self.meta["modality"]
+        return self.card.modality
 
     def describe(self) -> dict:
-        thr = self.meta.get("threshold") or {}
-        return {"modality": self.modality, "detector": self.meta.get("detector"), "columns": self.columns,
-                "label": self.meta.get("label"), "time": self.meta.get("time"),
-                "threshold": float(getattr(self.det, "threshold_", thr.get("value", float("nan")))),
-                "threshold_method": thr.get("method"), "version": self.version,
-                "adgdm_version": self.meta.get("adgdm_version"),
-                "image_size": getattr(self.det, "size", None) if self.modality == "image" else None}
+        card = self.card
+        return {"modality": self.modality, "detector": card.detector, "columns": self.columns,
+                "label": card.label, "time": card.time,
+                "threshold": float(getattr(self.det, "threshold_", card.threshold.get("value", float("nan")))),
+                "threshold_method": card.threshold.get("method"), "version": self.version,
+                "adgdm_version": card.adgdm_version, "image_size": self.io.describe(self.det).get("image_size")}
 
 
 def _version(folder: Path) -> str:
@@ -48,18 +57,18 @@ def _version(folder: Path) -> str:
 def load_verified(model_dir) -> LoadedModel:
     """Load a model folder and score a probe with it; any failure raises ``ValueError`` and
     nothing is returned, so a corrupt folder is never served."""
-    from ..commands.fit import input_columns, read_model
+    from ..pipeline import Pipeline
 
     folder = Path(model_dir)
     try:
-        det, meta = read_model(folder)
+        pipe = Pipeline.load(folder)
     except (ValueError, FileNotFoundError) as e:
         raise ValueError(str(e).splitlines()[0]) from None
     except Exception as e:  # a truncated safetensors file and the like
         raise ValueError(f"{folder}: cannot load the model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    if meta.get("modality") not in MODALITIES:
-        raise ValueError(f"adgdm serve serves {', '.join(MODALITIES)} models; {folder} is {meta.get('modality')}")
-    model = LoadedModel(det, meta, _version(folder), time.time(), input_columns(meta))
+    if not pipe.io.serve_types:
+        raise ValueError(f"adgdm serve serves {', '.join(_served())} models; {folder} is {pipe.card_.modality}")
+    model = LoadedModel(pipe, _version(folder), time.time(), pipe.card_.input_columns())
     try:
         _probe(model)
     except Exception as e:
@@ -68,27 +77,31 @@ def load_verified(model_dir) -> LoadedModel:
     return model
 
 
+def _served() -> list[str]:
+    from ..modalities import list_modalities
+    from ..modalities.io import get_io
+
+    return [m for m in list_modalities() if get_io(m).serve_types]
+
+
 def _probe(model: LoadedModel) -> None:
     """Score one made-up unit: a row of typical values, or a gray image."""
-    if model.modality == "tabular":
-        enc = model.meta.get("encoder")
-        if enc is not None:
-            row = {c["name"]: (c.get("center", 0.0) if c["kind"] == "numeric" else
-                               (c["categories"][0] if c.get("categories") else None)) for c in enc["columns"]}
-        else:
-            n = int(getattr(model.det, "n_features_in_", 0) or len(model.columns or []))
-            row = {c: 0.0 for c in (model.columns or [f"x{j}" for j in range(n)])}
-        out = score_records(model, [row], explain=False)
-        if not np.isfinite(out[0]["score"]):
-            raise ValueError("a non-finite score")
-    elif model.modality == "image":
-        s = getattr(model.det, "size", None) or 64
-        h, w = (s, s) if np.isscalar(s) else s
-        from PIL import Image
+    probe = model.io.probe(model.det, model.card)
+    if probe is None:
+        return
+    if isinstance(probe, bytes):
+        h, w = _image_size(model)
+        score_image(model, probe, max_pixels=h * w)
+        return
+    out = score_records(model, probe, explain=False)
+    if not np.isfinite(out[0]["score"]):
+        raise ValueError("a non-finite score")
 
-        buf = io.BytesIO()
-        Image.fromarray(np.full((int(h), int(w)), 128, np.uint8)).save(buf, format="PNG")
-        score_image(model, buf.getvalue(), max_pixels=int(h) * int(w))
+
+def _image_size(model) -> tuple[int, int]:
+    s = getattr(model.det, "size", None) or 64
+    h, w = (s, s) if np.isscalar(s) else s
+    return int(h), int(w)
 
 
 class ModelSlot:
@@ -113,7 +126,7 @@ def check_columns(model: LoadedModel, names, where: str = "") -> None:
     is a ``ValueError`` that names it (a label or id column named at fit may come along)."""
     if model.columns is None:
         return
-    allowed = set(model.columns) | {c for c in (model.meta.get("label"), model.meta.get("time")) if c}
+    allowed = set(model.columns) | {c for c in (model.card.label, model.card.time) if c}
     unknown = [str(k) for k in names if k not in allowed]
     if unknown:
         raise ValueError(f"{where}unknown column(s) {sorted(unknown)[:10]}; the model's columns are {model.columns[:50]}")
@@ -140,16 +153,13 @@ def check_records(model: LoadedModel, records, max_rows: int):
             raise ValueError(f"record {i}: column(s) {bad[:10]} hold a list or object; give one number, text, "
                              "true/false or null per cell")
     cols = model.columns or list(records[0])
-    extra = [c for c in (model.meta.get("label"), model.meta.get("time")) if c and c in records[0]]
+    extra = [c for c in (model.card.label, model.card.time) if c and c in records[0]]
     return pd.DataFrame.from_records(records, columns=cols + [c for c in extra if c not in cols])
 
 
 def score_frame(model: LoadedModel, df, explain: bool = True, top_k: int = 3) -> list[dict]:
     """The ``adgdm score`` fields of each row of ``df`` (a frame of the model's columns)."""
-    from ..commands.score import score_data
-
-    frame, _ = score_data(model.det, model.meta, "the request", explain=explain, top_k=top_k, frame=df)
-    return to_records(frame)
+    return model.pipe.score(df, name="the request", explain=explain, top_k=top_k).to_records()
 
 
 def score_records(model: LoadedModel, records, explain: bool = True, top_k: int = 3,
@@ -157,38 +167,13 @@ def score_records(model: LoadedModel, records, explain: bool = True, top_k: int 
     return score_frame(model, check_records(model, records, max_rows), explain, top_k)
 
 
-def to_records(frame) -> list[dict]:
-    contrib = [c for c in frame.columns if c.startswith("contrib:")]
-    parts = [c for c in frame.columns if c.startswith("part:")]
-    plain = [c for c in frame.columns if c not in contrib and c not in parts]
-    out = []
-    cols = {c: frame[c].to_numpy() for c in frame.columns}
-    for i in range(len(frame)):
-        rec = {c: _py(cols[c][i]) for c in plain}
-        if contrib:
-            rec["contributions"] = {c[len("contrib:"):]: _py(cols[c][i]) for c in contrib}
-        if parts:
-            rec["parts"] = {c[len("part:"):]: _py(cols[c][i]) for c in parts}
-        out.append(rec)
-    return out
-
-
-def _py(v):
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
-
-
 def score_image(model: LoadedModel, body: bytes, max_pixels: int, explain: bool = True) -> list[dict]:
     """One uploaded image (PNG, JPEG, BMP, TIFF bytes): the ``adgdm score`` fields and a summary of
     its anomaly map (max, mean, where the max is, the share of pixels above the map's threshold)."""
     from PIL import Image
 
-    from ..modalities.readers import Data
-    from ..commands.score import score_data
     from ..data.images import load_image_files
+    from ..modalities.image_io import image_prep
 
     try:
         with Image.open(io.BytesIO(body)) as im:
@@ -197,15 +182,13 @@ def score_image(model: LoadedModel, body: bytes, max_pixels: int, explain: bool 
         raise ValueError(f"the body is not an image PIL can read ({type(e).__name__})") from None
     if w * h > max_pixels:
         raise OverflowError(f"the image has {w}x{h} = {w * h} pixels; the limit is {max_pixels}")
-    prep = {k: getattr(model.det, k, None) for k in ("size", "crop", "channels")}
     try:
-        imgs = load_image_files([io.BytesIO(body)], **prep)
+        imgs = load_image_files([io.BytesIO(body)], **image_prep(model.det))
     except ValueError as e:
         raise ValueError(f"the uploaded image: {str(e).split(': ', 1)[-1]}") from None
-    d = Data("image", None, [], np.asarray(["upload"], dtype=object), images=imgs, source="the request")
-    frame, extras = score_data(model.det, model.meta, "the request", images=d)
-    recs = to_records(frame)
-    maps = extras.get("maps")
+    res = model.pipe.score(model.io.as_data(imgs, ["upload"], "the request"), name="the request")
+    recs = res.to_records()
+    maps = res.extras.get("maps")
     if maps is not None:
         m = np.asarray(maps[0], dtype=np.float64)
         y, x = np.unravel_index(int(np.argmax(m)), m.shape)
