@@ -22,6 +22,8 @@ from ..metrics import auprc, auroc
 from ._results import open_results
 from .tabular import _bar
 
+MODALITY = "image"  # the modality this bench is about
+
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "pixel_auroc", "aupro", "best_f1", "fit_s",
            "score_s", "images_per_s", "n_train", "n_test", "size"]
 SUITES = ("mtd", "mnist", "mvtec-emb", "folder")
@@ -82,7 +84,7 @@ def run_image(suite: str, data, datasets: Iterable[str] | None = None, detectors
                         bar.update(1)
                         continue
                     det = make_detector(spec, random_state=seed)
-                    if getattr(det, "modality", None) != "image":
+                    if getattr(det, "modality", None) != MODALITY:
                         raise ValueError(f"{spec!r} is not an image detector; image detectors: "
                                          f"{', '.join(image_detectors())}")
                     t0 = time.perf_counter()

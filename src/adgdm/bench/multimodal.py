@@ -32,6 +32,9 @@ from ..metrics import auprc, auroc
 from ._results import open_results
 from .tabular import _bar
 
+MODALITY = "multimodal"  # the modality this bench is about
+DEFAULT = "multimodal"   # the recommended detector of it (its name)
+
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "fit_s", "score_s", "records_per_s",
            "n_train", "n_test"]
 KEY = ("dataset", "detector", "seed")
@@ -96,7 +99,7 @@ def _make(spec: str, seed: int, image_size: int):
     if spec.startswith("diffusion[") and spec.endswith("]"):
         return make_detector("mm-late", random_state=seed, image_size=image_size), spec[len("diffusion["):-1]
     det = make_detector(spec, random_state=seed, image_size=image_size)
-    if getattr(det, "modality", None) != "multimodal":
+    if getattr(det, "modality", None) != MODALITY:
         raise ValueError(f"{spec!r} is not a multimodal detector (nor diffusion[image] / diffusion[text])")
     return det, None
 
@@ -108,7 +111,7 @@ def _only(rec: dict, modality: str | None) -> dict:
 def _fit_score(spec: str, seed: int, image_size: int, train: dict, test: dict, strategy: str | None = None):
     """``(test scores, fit seconds, score seconds)`` of one detector spec."""
     det, only = _make(spec, seed, image_size)
-    if spec == "multimodal" and strategy:
+    if spec == DEFAULT and strategy:
         det.set_params(strategy=strategy)
     t0 = time.perf_counter()
     det.fit(_only(train, only))

@@ -24,6 +24,8 @@ from ..metrics import auprc, auroc
 from ._results import open_results
 from .tabular import _bar
 
+MODALITY = "video"  # the modality this bench is about
+
 COLUMNS = ["suite", "dataset", "detector", "seed", "auroc", "auprc", "auroc_per_clip", "auroc_clipnorm", "fit_s",
            "score_s", "frames_per_s", "n_train_frames", "n_test_frames", "n_clips", "size"]
 SUITES = ("ped2", "folder")
@@ -90,7 +92,7 @@ def run_video(suite: str, data, detectors: Iterable[str] | None = None, seeds: i
                     bar.update(1)
                     continue
                 det = make_detector(spec, random_state=seed)
-                if getattr(det, "modality", None) != "video":
+                if getattr(det, "modality", None) != MODALITY:
                     raise ValueError(f"{spec!r} is not a video detector; video detectors: {', '.join(video_detectors())}")
                 t0 = time.perf_counter()
                 det.fit(frames_tr)
