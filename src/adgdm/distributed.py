@@ -145,9 +145,10 @@ def part_name(part: dict) -> str:
 
 
 # --- reading and scoring (workers) ----------------------------------------------------------------
-def read_part(part: dict, columns=None, label=None, time=None, sep=None, encoding=None):
-    """The rows of one part as a pandas frame (only ``columns`` + ``label``/``time`` when present).
-    A column the model needs that the file lacks is an error naming the part."""
+def read_part(part: dict, columns=None, label=None, time=None, reader=None):
+    """The rows of one part as a pandas frame (only ``columns`` + ``label``/``time`` when present),
+    a CSV part read with the model's ``reader`` options. A column the model needs that the file
+    lacks is an error naming the part."""
     import pandas as pd
 
     path = Path(part["path"])
@@ -175,13 +176,9 @@ def read_part(part: dict, columns=None, label=None, time=None, sep=None, encodin
             body = fh.read(part["byte_stop"] - part["byte_start"])
         import io
 
-        from .modalities.readers import sniff_sep
+        from .modalities.readers import read_text_table
 
-        sep = sep or ("\t" if path.suffix.lower() == ".tsv" else sniff_sep(path, encoding or "utf-8"))
-        try:
-            df = pd.read_csv(io.BytesIO(head + body), sep=sep, encoding=encoding or "utf-8")
-        except Exception as e:  # pandas raises many types on unreadable text
-            raise ValueError(f"{where}: could not read it as CSV: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        df = read_text_table(io.BytesIO(head + body), path, reader, where)
         df.columns = [str(c) for c in df.columns]
         _check_columns(columns, list(df.columns), where)
         if len(df) != part["stop"] - part["start"]:
@@ -271,7 +268,7 @@ class PartScorer:
         if "files" in part:
             frame = self._score_images(part, where)
         else:
-            df = read_part(part, card.input_columns(), card.label, card.time, card.reader.sep, card.reader.encoding)
+            df = read_part(part, card.input_columns(), card.label, card.time, card.reader)
             res = self.pipe.score(df, name=where, explain=opts.get("explain", True), top_k=opts.get("top_k", 3))
             frame = res.to_frame()
             self._notes = [str(n) for n in res.notes]

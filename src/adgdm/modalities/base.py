@@ -24,7 +24,6 @@ class Modality:
     # Parquet or NPZ; "folder": a folder of files), and whether a fit drops rows labelled 1
     default_detector: str | None = None
     source = "table"
-    fit_drops_labelled = False
     fitted_meta: tuple[str, ...] = ()   # JSON-able fitted attributes describing the input
     fitted_arrays: tuple[str, ...] = ()  # array-valued ones
 

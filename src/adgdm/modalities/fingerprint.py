@@ -6,7 +6,8 @@ series, in its own reference and scores it near zero. Their training scores ``de
 are what new data of the same kind would score: leave-one-out for table rows, cross-fitted over
 time blocks for series steps (each detector's ``training_scores`` says how they were obtained).
 
-``adgdm fit`` records a fingerprint of the fitted data in the model folder (:func:`write_fingerprint`):
+``adgdm fit`` records a fingerprint of the fitted data in the model folder (:func:`fingerprint_of`,
+:func:`store_fingerprint`):
 for a series, the SHA-256 of the whole fitted array and its first step (in ``cli.json``); for a
 table, a 64-bit BLAKE2b hash per fitted row (``fingerprint.safetensors``, 8 bytes a row) and the
 SHA-256 of them all. ``adgdm score`` (:func:`match`, :func:`substitute`) finds the fitted data in
@@ -34,7 +35,7 @@ FINGERPRINT_FILE = "fingerprint.safetensors"
 FORMAT = 1
 MAX_OFFSETS = 64  # series: candidate offsets of the fitted series checked in a scored one
 
-__all__ = ["row_hashes", "record_fingerprint", "write_fingerprint", "fingerprint_of", "store_fingerprint", "load_fingerprint", "match", "substitute", "apply",
+__all__ = ["row_hashes", "clip_hash", "fitted_clips", "fingerprint_of", "store_fingerprint", "load_fingerprint", "match", "substitute", "apply",
            "det_unit"]
 
 
@@ -49,6 +50,18 @@ def _sha256(X: np.ndarray) -> str:
     h.update(str(X.shape).encode())
     h.update(memoryview(X).cast("B"))
     return h.hexdigest()
+
+
+def clip_hash(frames) -> str:
+    """SHA-256 of a clip's frames (float32 bytes and shape): the same footage gives the same hash."""
+    a = np.ascontiguousarray(frames, dtype=np.float32)
+    return hashlib.sha256(str(a.shape).encode() + memoryview(a).cast("B")).hexdigest()
+
+
+def fitted_clips(fp: dict | None, clips) -> list[str]:
+    """Names of the ``clips`` (``Clip`` objects) that are footage the model was fitted on."""
+    known = set((fp or {}).get("hashes", {}).values()) if (fp or {}).get("kind") == "clips" else set()
+    return [c.name for c in clips if known and clip_hash(c.frames) in known]
 
 
 def row_hashes(X) -> np.ndarray:
@@ -67,25 +80,14 @@ def row_hashes(X) -> np.ndarray:
     return out
 
 
-def record_fingerprint(meta: dict, folder, X, modality: str) -> None:
-    """:func:`write_fingerprint` into ``meta["fingerprint"]`` (the model's ``cli.json``)."""
-    fp = write_fingerprint(folder, X, modality)
-    if fp is not None:
-        meta["fingerprint"] = fp
-
-
-def write_fingerprint(folder, X, modality: str) -> dict | None:
-    """Record what ``X`` (the array a detector was fitted on, in fit order) looks like; returns the
-    JSON part (stored in ``cli.json`` under ``fingerprint``) and writes the row hashes of a table to
-    ``folder/fingerprint.safetensors``. None for images (``X`` is a folder)."""
-    fp = fingerprint_of(X, modality)
-    return None if fp is None else store_fingerprint(folder, fp)
-
-
 def fingerprint_of(X, modality: str) -> dict | None:
     """The fingerprint of ``X`` in memory (a table's ``row_hashes`` included); None for data that
     has none (images)."""
-    if modality not in ("tabular", "series") or isinstance(X, (str, Path)):
+    if isinstance(X, (str, Path)) or X is None:
+        return None
+    if modality == "video":  # one hash per clip: score says when it meets fitted footage again
+        return {"format": FORMAT, "kind": "clips", "hashes": {c.name: clip_hash(c.frames) for c in X}}
+    if modality not in ("tabular", "series"):
         return None
     A = _canonical(X)
     if modality == "series":

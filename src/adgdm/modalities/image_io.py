@@ -37,16 +37,14 @@ class ImageIO(ModalityIO):
     def fit_notes(self, det) -> list:
         return [f"{len(det.decision_scores_)} training images were held out to set the threshold"]
 
-    def summary_units(self, n_units, source) -> str:
-        return f"the images in {source}"
-
     def read(self, source, det) -> Data:
         if Path(source).is_file():
             raise ValueError(f"{source} is a file, but this is an image model: give a folder of images")
         return read_data(source, "image", image_prep=image_prep(det))
 
-    def as_data(self, images, ids, source: str = "the request") -> Data:
-        return Data("image", None, [], np.asarray(ids, dtype=object), images=images, source=source)
+    def as_data(self, images, ids, source: str = "the request", labels=None) -> Data:
+        """Images in memory (``(N, H, W[, C])``, already preprocessed) as read data."""
+        return Data("image", None, [], np.asarray(ids, dtype=object), labels, images=images, source=source)
 
     def score(self, det, card, source, *, spec: ReadSpec, explain=True, top_k=3, progress=None, given=None):
         d = given if given is not None else self.read(source, det)

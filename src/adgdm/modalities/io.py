@@ -175,9 +175,6 @@ class ModalityIO:
         """What the fitted data looks like, to know it again at scoring (None: not recorded)."""
         return None
 
-    def summary_units(self, n_units, source) -> str:
-        return f"{n_units} {self.units}"
-
     # --- serve -------------------------------------------------------------------------------------
     def probe(self, det, card):
         """A made-up unit the served model must score (None: no probe)."""

@@ -35,9 +35,6 @@ class MultimodalIO(ModalityIO):
                        text_cols=tuple(c for c, v in d.records.items() if isinstance(v, list)))
         return FitInput(X, n, d.names, notes, None, opts)
 
-    def summary_units(self, n_units, source) -> str:
-        return f"{n_units} rows"
-
     def score(self, det, card, source, *, spec: ReadSpec, explain=True, top_k=3, progress=None, given=None):
         columns = list(spec.columns) if spec.columns else None
         reader = spec.reader.to_dict()

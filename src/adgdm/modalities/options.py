@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, fields, replace
 __all__ = ["ReaderOptions"]
 
 
-def _opt(default, flag: str | None, help: str, scope: str = "read", kind: str = "text"):
-    return field(default=default, metadata={"flag": flag, "help": help, "scope": scope, "kind": kind})
+def _opt(default, flag: str | None, help: str, scope: str = "read", kind: str = "text", csv: str | None = None):
+    """A reader option; ``csv``: the ``pandas.read_csv`` keyword it is passed as, if any."""
+    return field(default=default, metadata={"flag": flag, "help": help, "scope": scope, "kind": kind, "csv": csv})
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,20 @@ class ReaderOptions:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "ReaderOptions":
-        """From a stored or given dict; ``None`` values and unknown keys are dropped (old model cards
-        stored a few keys this record no longer has)."""
+    def from_dict(cls, d: dict | None, strict: bool = False) -> "ReaderOptions":
+        """From a stored or given dict; ``None`` values are dropped, and so are unknown keys (old
+        model cards stored a few keys this record no longer has) unless ``strict``."""
         names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d or {}) - names)
+        if strict and unknown:
+            raise TypeError(f"unknown reader option(s) {unknown}; known: {sorted(names)}")
         return cls(**{k: v for k, v in (d or {}).items() if k in names and v is not None})
+
+    def csv_kwargs(self) -> dict:
+        """The options passed on to ``pandas.read_csv`` as they are (those with a ``csv`` keyword,
+        set away from their default)."""
+        return {f.metadata["csv"]: getattr(self, f.name) for f in fields(self)
+                if f.metadata["csv"] and getattr(self, f.name) != f.default}
 
     def merged(self, other: "ReaderOptions | None") -> "ReaderOptions":
         """These options with those ``other`` sets (non-default values) on top."""

@@ -47,7 +47,34 @@ def sniff_sep(path: Path, encoding: str = "utf-8") -> str:
     return best
 
 
-def _frame(path: Path, sep: str | None = None, encoding: str | None = None):
+def read_text_table(buf, path: Path, reader=None, where=None):
+    """A delimited text table (``buf``: the file or a slice of it in memory) read with the reader
+    options (separator sniffed from ``path`` when not given); errors name ``where``."""
+    import pandas as pd
+
+    from .options import ReaderOptions
+
+    opts = reader if reader is not None else ReaderOptions()
+    encoding = opts.encoding or "utf-8"
+    sep = opts.sep or ("\t" if path.suffix.lower() == ".tsv" else sniff_sep(path, encoding))
+    try:
+        return pd.read_csv(buf, sep=sep, encoding=encoding, **opts.csv_kwargs())
+    except Exception as e:  # pandas raises many types on unreadable text
+        raise ValueError(f"{where or path}: could not read it as CSV: "
+                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def _csv(options: dict) -> dict:
+    """Text-reader options given by name (``ReaderOptions`` fields, e.g. ``decimal``) as
+    ``pandas.read_csv`` keywords; an unknown name is an error."""
+    from .options import ReaderOptions
+
+    return ReaderOptions.from_dict(options, strict=True).csv_kwargs()
+
+
+def _frame(path: Path, sep: str | None = None, encoding: str | None = None, csv: dict | None = None):
+    """A CSV/TSV or Parquet file as a frame; ``csv``: further options of the text reader
+    (:meth:`ReaderOptions.csv_kwargs`)."""
     import pandas as pd
 
     suffix = path.suffix.lower()
@@ -56,7 +83,7 @@ def _frame(path: Path, sep: str | None = None, encoding: str | None = None):
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
         sep = sep or ("\t" if suffix == ".tsv" else sniff_sep(path, encoding))
-        return pd.read_csv(path, sep=sep, encoding=encoding)
+        return pd.read_csv(path, sep=sep, encoding=encoding, **(csv or {}))
     except ImportError as e:
         raise ValueError(f"{path}: reading it needs {e.name or 'pyarrow'}: pip install 'adgdm[cli]'") from None
     except UnicodeDecodeError as e:
@@ -83,7 +110,7 @@ def _labels(values, where: str) -> np.ndarray:
 
 
 def read_table(path, modality: str = "tabular", columns=None, label=None, time=None, sep=None, encoding=None,
-               strict: bool = False, mixed: bool | None = None, categorical=None, numeric=None) -> Data:
+               strict: bool = False, mixed: bool | None = None, categorical=None, numeric=None, **csv) -> Data:
     """Rows (``tabular``) or time steps (``series``) of a CSV/TSV, Parquet or NPZ file.
 
     ``columns``: the feature/channel columns (default: every numeric column but ``label`` and
@@ -106,7 +133,7 @@ def read_table(path, modality: str = "tabular", columns=None, label=None, time=N
         raise ValueError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}")
     if path.suffix.lower() == ".npz":
         return _read_npz(path, modality, columns, label)
-    return table_from_frame(_frame(path, sep, encoding), path, modality, columns, label, time, strict, mixed,
+    return table_from_frame(_frame(path, sep, encoding, _csv(csv)), path, modality, columns, label, time, strict, mixed,
                             categorical, numeric)
 
 
@@ -247,7 +274,7 @@ def read_video(path) -> Data:
 
 
 def read_manifest(path, image_cols=None, text_cols=None, label=None, size: int = 64, sep=None, encoding=None,
-                  strict: bool = False, columns=None) -> Data:
+                  strict: bool = False, columns=None, **csv) -> Data:
     """A multimodal manifest: one record per row of a CSV/Parquet file, each column one modality.
     Image columns hold paths (relative to the manifest's folder); text columns strings; the rest
     numbers. Without ``image_cols`` / ``text_cols`` a string column is an image column when every
@@ -259,7 +286,7 @@ def read_manifest(path, image_cols=None, text_cols=None, label=None, size: int =
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such manifest file: {path}")
-    df = _frame(path, sep, encoding)
+    df = _frame(path, sep, encoding, _csv(csv))
     if len(df) == 0:
         raise ValueError(f"{path}: no records")
     split = lambda v: [c.strip() for c in v.split(",")] if isinstance(v, str) else list(v or [])  # noqa: E731

@@ -73,9 +73,6 @@ class TableIO(ModalityIO):
     def fingerprint(self, X):
         return fingerprint_of(X, self.name)
 
-    def summary_units(self, n_units, source) -> str:
-        return f"{n_units} rows"
-
     # --- score -------------------------------------------------------------------------------------
     def score(self, det, card, source, *, spec: ReadSpec, explain=True, top_k=3, progress=None, given=None):
         encoder = card.table_encoder()

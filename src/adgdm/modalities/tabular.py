@@ -13,7 +13,6 @@ class TabularModality(Modality):
     part = "feature"
     own_evidence = "feature reconstruction"
     default_detector = "diffusion"
-    fit_drops_labelled = True  # rows are exchangeable: fit on the normal ones
     fitted_meta = ("n_features_in_", "feature_names_in_")
     fitted_arrays = ("feature_median_", "center_", "scale_")
 

@@ -2,20 +2,13 @@
 ``frame_labels.csv``); a score and an anomaly map per frame."""
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
+from .fingerprint import fingerprint_of, fitted_clips
 from .io import FitInput, ModalityIO, ReadSpec, ScoreResult, register_io
 from .readers import read_data
 
-__all__ = ["VideoIO", "clip_hash"]
-
-
-def clip_hash(frames) -> str:
-    """SHA-256 of a clip's frames (float32 bytes and shape): the same footage gives the same hash."""
-    a = np.ascontiguousarray(frames, dtype=np.float32)
-    return hashlib.sha256(str(a.shape).encode() + memoryview(a).cast("B")).hexdigest()
+__all__ = ["VideoIO"]
 
 
 class VideoIO(ModalityIO):
@@ -35,18 +28,12 @@ class VideoIO(ModalityIO):
         return fit
 
     def fingerprint(self, clips):
-        # score says when it meets the fitted clips again
-        return {"format": 1, "kind": "clips", "hashes": {c.name: clip_hash(c.frames) for c in clips}}
-
-    def summary_units(self, n_units, source) -> str:
-        return f"{n_units} rows"
+        return fingerprint_of(clips, self.name)
 
     def score(self, det, card, source, *, spec: ReadSpec, explain=True, top_k=3, progress=None, given=None):
         d = read_data(source, "video")
         result = det.predict_result([c.frames for c in d.clips])
-        fp = card.fingerprint_dict() or {}
-        known = set((fp.get("hashes") or {}).values()) if fp.get("kind") == "clips" else set()
-        again = [c.name for c in d.clips if known and clip_hash(c.frames) in known]
+        again = fitted_clips(card.fingerprint, d.clips)
         notes = list(d.notes)
         if again:
             notes.append(f"clip(s) {', '.join(again)} are footage this model was fitted on: their scores are "
