@@ -176,7 +176,7 @@ def run_fit(data, modality=None, detector=None, out=None, config=None, params=No
             raise FileNotFoundError(f"no such image folder: {p}")
         if columns or label or time_col:
             raise ValueError("--columns, --label and --time are for tables and series")
-        X, n_rows, names = str(p), None, []
+        X, n_rows, names = adapter.read_folder(det, p), None, []  # detectors take arrays, not folders
     else:
         reader = {k: v for k, v in (reader or {}).items() if v not in (None, False)}
         d = read_data(data, modality, columns, label, time_col, **reader, **kinds)

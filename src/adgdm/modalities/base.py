@@ -36,6 +36,10 @@ class Modality:
         """The value each part of the input is set to when it is occluded (or None)."""
         return None
 
+    def read_folder(self, det, path):
+        """What ``det.fit`` takes for a folder of files (modalities whose data is a folder)."""
+        raise NotImplementedError(f"the {self.name} modality reads no folders")
+
     def check_explain(self, det, method: str, baseline) -> None:
         """Raise if ``explain(method=..., baseline=...)`` does not apply to this modality."""
 

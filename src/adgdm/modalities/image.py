@@ -51,6 +51,14 @@ class ImageModality(Modality):
             det._check_images(imgs)
         return Images(imgs, input_size)
 
+    def read_folder(self, det, path) -> np.ndarray:
+        """The training images of the folder ``path`` (an MVTec-style folder's ``train/good``, else
+        every image file in it) for ``det.fit``: read as the detector read folders itself before
+        detectors took arrays only (``det._folder_options()``), so the fit is the same."""
+        from ..data.images import load_image_dir
+
+        return load_image_dir(path, **det._folder_options())
+
     def check_explain(self, det, method, baseline):
         if method == "occlusion" or baseline is not None:
             raise ValueError(f"{type(det).__name__} explains images by their anomaly maps; occlusion and "

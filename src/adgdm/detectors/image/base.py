@@ -25,6 +25,14 @@ class ImageBase(BaseDetector):
     def _check_images(self, imgs: np.ndarray) -> None:
         """Raise if preprocessed new images do not fit the fitted detector."""
 
+    def _folder_options(self) -> dict:
+        """How a folder of image files is read for ``fit`` (``ImageModality.read_folder``): with the
+        detector's size and channels, so that its own preprocessing of the array changes nothing;
+        with ``crop`` (cropped before resizing) at the files' size, cropped and resized by it."""
+        if getattr(self, "crop", None) is None:
+            return {"size": self.size, "channels": self.channels}
+        return {}
+
     # --- scoring hooks --------------------------------------------------------------------------
     def _score(self, data) -> np.ndarray:
         imgs = data.images

@@ -109,6 +109,9 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
                                  knn_backend="torch", calibration="train", coarse_rows=None)
 
     # --- fit ------------------------------------------------------------------------------------
+    def _folder_options(self) -> dict:
+        return self._local_detector()._folder_options()
+
     def _prep_input(self, X, fitting: bool):
         if fitting:
             return self._local_detector()._prep_input(X, fitting)

@@ -113,6 +113,9 @@ class _FeatureBase(ImageBase):
     def _prep(self, X) -> np.ndarray:
         return to_float_images(X)
 
+    def _folder_options(self) -> dict:
+        return {"size": int(self.size)}  # resized for the backbone as the files are read
+
     def _prep_input(self, X, fitting: bool):
         imgs = self._prep(X)
         return imgs, imgs.shape[1:3]
