@@ -52,7 +52,7 @@ def run_one(X, y, seed, steps, generator="ddpm"):
     t0 = time.perf_counter()
     base = DiffusionDetector(calibration="train").fit(X_tr)
     gen = make_generator(steps, 128, seed, kind=generator).fit(X_tr)
-    cyc = CycleDetector(random_state=seed, generator_steps=steps, generator_kind=generator).fit(
+    cyc = CycleDetector(random_state=seed, generator_steps=steps, generator_kind=generator).fit_reusing(
         X_tr, base=base, generator=gen)
     fit_s = time.perf_counter() - t0
     h = cyc.heads_["generic"]

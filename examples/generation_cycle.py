@@ -59,7 +59,7 @@ def main(seed: int = 0) -> None:
 
     # 3. The cycle: reuse the fitted diffusion detector and generator rather than training new ones.
     cycle = adgdm.make_detector("cycle:generator_steps=600", random_state=seed)
-    cycle.fit(X_train, base=judge, generator=gen)
+    cycle.fit_reusing(X_train, base=judge, generator=gen)
     print(f"held-out test ({len(test)} rows, {y_test.sum()} malignant): "
           f"diffusion AUROC {auroc(y_test, judge.decision_function(X_test)):.3f}  "
           f"cycle AUROC {auroc(y_test, cycle.decision_function(X_test)):.3f}")

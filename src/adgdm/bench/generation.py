@@ -177,10 +177,10 @@ def run_generation(data_dir, datasets: Iterable[str] | None = None, seeds: int =
                         if zero is None:
                             t0 = time.perf_counter()
                             zero = CycleDetector(random_state=seed, generator_steps=generator_steps)
-                            zero.fit(X_tr, base=base, generator=gen)
+                            zero.fit_reusing(X_tr, base=base, generator=gen)
                             zero_fit = time.perf_counter() - t0
                         t0 = time.perf_counter()
-                        det = zero if k == 0 else CycleDetector(random_state=seed, generator_steps=generator_steps).fit(
+                        det = zero if k == 0 else CycleDetector(random_state=seed, generator_steps=generator_steps).fit_reusing(
                             np.vstack([X_tr, Xa]), np.r_[np.zeros(len(X_tr)), np.ones(k)], reuse=zero)
                         # each row's fit time counts everything its detector needed
                         fit_s = (time.perf_counter() - t0 if k else 0.0) + zero_fit + base_fit + gen_fit

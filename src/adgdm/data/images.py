@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageSet", "to_float_images", "load_image_files", "load_image_folder", "load_mtd", "load_mnist",
+__all__ = ["ImageSet", "to_float_images", "load_image_files", "load_image_folder", "load_image_dir", "load_mtd", "load_mnist",
            "list_mtd_classes"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -516,3 +516,18 @@ def load_mnist(root, normal_digit: int, n_train=None, seed=0, test_fraction=0.5)
         return ImageSet((X[idx].astype(np.float32) / 255.0)[..., None], lab, None, [str(i) for i in idx], kinds)
 
     return subset(train_idx), subset(test_idx)
+
+
+def load_image_dir(path, size=None, crop=None, channels=None) -> np.ndarray:
+    """The training images of an image folder, as a detector is fitted on them: an MVTec-style
+    folder's ``train/good`` images, else every image file in ``path`` (sorted by name); resized,
+    cropped and converted as :func:`to_float_images` does (detectors take arrays, not folders)."""
+    p = Path(path)
+    if not p.is_dir():
+        raise ValueError(f"no such image folder: {p}")
+    if (p / "train" / "good").is_dir():
+        return load_image_folder(p, size=size, crop=crop, channels=channels)[0].images
+    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {p}")
+    return load_image_files(files, size=size, crop=crop, channels=channels)

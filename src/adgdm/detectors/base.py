@@ -23,6 +23,8 @@ Example
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
@@ -33,7 +35,16 @@ from ..modalities import get_modality
 from ..results import Prediction
 from ..thresholds import _recorded_method, calibrated_proba, calibration_scores
 
-__all__ = ["BaseDetector"]
+__all__ = ["BaseDetector", "Fitted"]
+
+
+class Fitted(NamedTuple):
+    """What ``_fit`` may return: the training ``scores`` (``decision_scores_``) and which of them
+    calibrate ``threshold_`` (``calibration``: an index or slice; or ``calibration_scores``)."""
+
+    scores: np.ndarray
+    calibration: object = None
+    calibration_scores: np.ndarray | None = None
 
 
 class BaseDetector(BaseEstimator):
@@ -54,15 +65,48 @@ class BaseDetector(BaseEstimator):
     # "cross-fitted", ...; ``adgdm score`` uses them for units of the fitted data (modalities/fingerprint.py)
     training_scores: str = "in-sample"
 
-    # --- fit and score ----------------------------------------------------------------------------
+    # --- fit and score ---------------------------------------------------------------------------
+    # ``fit``, ``decision_function``, ``predict_result``, ``explain`` and ``_check_fitted`` are defined
+    # here only; a detector implements the hooks (``_fit``, ``_score``, ``_score_extras``,
+    # ``_calibration_split``, ``_calibration_scores``, ``_explain_model``, ``_fitted_attrs``).
     def fit(self, X, y=None):
-        """Fit on (mostly) normal data ``X``; ``y`` is ignored."""
+        """Fit on (mostly) normal data ``X``; ``y`` is ignored unless the detector takes labels
+        (``_fit_takes_y``: ``cycle``'s few-shot real anomalies)."""
         self._check_params()
         data = self._model_space(self._input(X, fitting=True), fitting=True)
-        train_scores = self._fit(data)
-        scores = train_scores if train_scores is not None else self._score(data)
+        labels = {"y": y} if self._fit_takes_y else {}
+        split = self._calibration_split(data)
+        if split is not None:  # fit on one part, calibrate on the held-out part
+            fit_part, held_out = split
+            out = self._fit(fit_part, held_out, **labels)
+            self._finish_fit(self._score(held_out) if out is None else out)
+            return self
+        out = self._fit(data, **labels)
+        if isinstance(out, Fitted):
+            self._finish_fit(out.scores, out.calibration, out.calibration_scores)
+            return self
+        scores = out if out is not None else self._score(data)
         self._finish_fit(scores, calibration_scores=self._calibration_scores(data, scores))
         return self
+
+    _fit_takes_y = False  # True: ``_fit(data, y=...)`` gets fit's ``y``
+
+    def _fit(self, data, *args, **kwargs):
+        """Fit on validated ``data`` (model space). Returns None (the training scores are then
+        ``_score(data)``), the training scores, or a :class:`Fitted` (scores with the calibration
+        part). After a ``_calibration_split`` it is called as ``_fit(fit_part, held_out)`` and returns
+        the held-out scores (None: ``_score(held_out)``)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(data)")
+
+    def _score(self, data) -> np.ndarray:
+        """One score per unit of validated ``data`` (model space), higher = more anomalous."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _score(data)")
+
+    def _calibration_split(self, data):
+        """``(fit part, held-out part)`` of validated training ``data`` when the detector holds
+        data out for calibration (the held-out scores become ``decision_scores_`` and set
+        ``threshold_``); None (default): fit on all of it."""
+        return None
 
     def _calibration_scores(self, data, train_scores: np.ndarray) -> np.ndarray | None:
         """Scores of the training data ``data`` (model space) that behave like those of new normal
@@ -70,10 +114,26 @@ class BaseDetector(BaseEstimator):
         already out-of-sample, e.g. leave-one-out k-NN distances)."""
         return None
 
+    def _score_extras(self, data) -> tuple[np.ndarray, dict]:
+        """``(scores, {"anomaly_map": ..., "parts": {...}})`` of validated ``data`` in one pass;
+        modalities with maps or parts override."""
+        return self._score(data), {}
+
+    def _checked(self, X, fitted: bool = True):
+        """``(validated input, model-space data)`` of new data ``X``: validated once, here."""
+        if fitted:
+            self._check_fitted()
+        checked = self._input(X, fitting=False)
+        return checked, self._model_space(checked)
+
+    def _score_input(self, checked) -> np.ndarray:
+        """Scores of already validated input (what occlusion scores its modified copies with)."""
+        return np.asarray(self._score(self._model_space(checked)), dtype=np.float64)
+
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per unit (row, step, image), higher = more anomalous."""
-        self._check_fitted()
-        return np.asarray(self._score(self._model_space(self._input(X, fitting=False))), dtype=np.float64)
+        _, data = self._checked(X)
+        return np.asarray(self._score(data), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
         """0 = normal, 1 = anomaly: score above ``threshold_`` (series detectors with
@@ -117,18 +177,17 @@ class BaseDetector(BaseEstimator):
     def predict_result(self, X, explain: bool = False) -> Prediction:
         """Everything about ``X`` in one pass: scores, labels, calibrated probabilities and, where
         the modality has them, anomaly maps and per-part scores (``explain=True`` adds the
-        contributions of :meth:`explain`)."""
-        self._check_fitted()
-        score, extras = self._score_with_extras(X)
+        contributions of :meth:`explain`). ``X`` is validated once."""
+        if explain:
+            get_modality(self.modality).check_explain(self, "auto", None)
+        checked, data = self._checked(X)
+        score, extras = self._score_extras(data)
         score = np.asarray(score, dtype=np.float64)
+        contributions = self._explain_checked(checked, None, "auto", 65536) if explain else None
         return Prediction(score=score, label=self._flags(score).astype(int),
                           probability=self._proba(score, "calibrated")[:, 1], threshold=float(self.threshold_),
                           unit=get_modality(self.modality).unit, anomaly_map=extras.get("anomaly_map"),
-                          parts=extras.get("parts", {}), contributions=self.explain(X) if explain else None)
-
-    def _score_with_extras(self, X) -> tuple[np.ndarray, dict]:
-        """``(scores, {"anomaly_map": ..., "parts": {...}})``; modalities with maps or parts override."""
-        return self.decision_function(X), {}
+                          parts=extras.get("parts", {}), contributions=contributions)
 
     # --- explanations -----------------------------------------------------------------------------
     def explain(self, X, baseline=None, method: str = "auto", max_rows: int = 65536) -> np.ndarray:
@@ -136,29 +195,30 @@ class BaseDetector(BaseEstimator):
 
         ``method``: ``"auto"`` (the model's own per-feature evidence where it has one, else
         occlusion), ``"model"`` or ``"occlusion"`` (each feature set to ``baseline``, default its
-        training median, and the drop in score taken). See :mod:`adgdm.explain`.
+        training median, and the drop in score taken). See :mod:`adgdm.explain`. Image and video
+        detectors explain by their anomaly maps (no occlusion, no baseline).
 
         Example
         -------
         >>> det.explain(X_test[:5]).shape                      # doctest: +SKIP
         (5, 4)
         """
+        get_modality(self.modality).check_explain(self, method, baseline)
         check_explain_args(method, max_rows)
-        self._check_fitted()
+        checked, _ = self._checked(X)
+        return self._explain_checked(checked, baseline, method, max_rows)
+
+    def _explain_checked(self, checked, baseline, method: str, max_rows: int) -> np.ndarray:
         adapter = get_modality(self.modality)
-        data = self._explain_input(X)
         if method != "occlusion":
-            own = self._explain_model(data)
+            own = self._explain_model(checked)
             if own is not None:
                 return own
             if method == "model":
                 raise ValueError(f"{type(self).__name__} has no per-{adapter.own_evidence} to explain with; "
                                  f"use method='occlusion'")
-        base = check_baseline(baseline, self._occlusion_baseline(), data.shape[1], adapter.part)
-        return adapter.occlude(self, data, base, int(max_rows))
-
-    def _explain_input(self, X):
-        return self._input(X, fitting=False)
+        base = check_baseline(baseline, self._occlusion_baseline(), checked.shape[1], adapter.part)
+        return adapter.occlude(self, checked, base, int(max_rows))
 
     def _explain_model(self, data) -> np.ndarray | None:
         """The detector's own per-feature evidence for validated ``data`` (None: explain by occlusion)."""
@@ -212,9 +272,13 @@ class BaseDetector(BaseEstimator):
         self.threshold_ = float(np.quantile(cal, 1.0 - float(getattr(self, "contamination", 0.1))))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
 
+    # attributes a fitted detector has (a detector whose fit sets more overrides this)
+    _fitted_attrs: tuple[str, ...] = ("threshold_",)
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) before scoring")
+        if not all(hasattr(self, a) for a in self._fitted_attrs):
+            what = get_modality(self.modality).fit_input
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit({what}) before scoring")
 
     # --- persistence ------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict, dict]:

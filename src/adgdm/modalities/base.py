@@ -24,6 +24,7 @@ class Modality:
     # Parquet or NPZ; "folder": a folder of files), and whether a fit drops rows labelled 1
     default_detector: str | None = None
     source = "table"
+    fit_input = "X"                     # what fit takes, in words (for the not-fitted error)
     fitted_meta: tuple[str, ...] = ()   # JSON-able fitted attributes describing the input
     fitted_arrays: tuple[str, ...] = ()  # array-valued ones
 
@@ -34,7 +35,16 @@ class Modality:
         """The value each part of the input is set to when it is occluded (or None)."""
         return None
 
+    def read_folder(self, det, path):
+        """What ``det.fit`` takes for a folder of files (modalities whose data is a folder)."""
+        raise NotImplementedError(f"the {self.name} modality reads no folders")
+
+    def check_explain(self, det, method: str, baseline) -> None:
+        """Raise if ``explain(method=..., baseline=...)`` does not apply to this modality."""
+
     def occlude(self, det, data, baseline: np.ndarray, max_rows: int) -> np.ndarray:
+        """Contributions by occlusion of validated ``data``; the modified copies are scored with
+        ``det._score_input`` (validated already: not checked again)."""
         raise ValueError(f"{type(det).__name__} ({self.name}) has no explanation by occlusion")
 
     # --- persistence of the input description -------------------------------------------------

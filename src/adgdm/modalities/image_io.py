@@ -32,7 +32,10 @@ class ImageIO(ModalityIO):
             raise FileNotFoundError(f"no such image folder: {p}")
         if spec.columns or spec.label or spec.time:
             raise ValueError("--columns, --label and --time are for tables and series")
-        return FitInput(str(p), None, [], [])
+        from .base import get_modality
+
+        # detectors take arrays, not folders: the adapter reads the training images as each detector wants
+        return FitInput(get_modality(self.name).read_folder(det, p), None, [], [])
 
     def fit_notes(self, det) -> list:
         return [f"{len(det.decision_scores_)} training images were held out to set the threshold"]

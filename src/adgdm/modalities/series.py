@@ -13,6 +13,7 @@ class SeriesModality(Modality):
     part = "channel"
     own_evidence = "channel errors"
     default_detector = "series"
+    fit_input = "series"
     fitted_meta = ("n_channels_", "channel_names_")
     fitted_arrays = ("channel_median_", "center_", "scale_")
 
@@ -33,12 +34,12 @@ class SeriesModality(Modality):
 
     def occlude(self, det, arr: np.ndarray, baseline: np.ndarray, max_rows: int) -> np.ndarray:
         """Channel ``c`` of the whole series set to ``baseline[c]``; the drop in each step's score."""
-        s0 = det.decision_function(arr)
+        s0 = det._score_input(arr)
         out = np.empty(arr.shape)
         for c in range(arr.shape[1]):
             occluded = arr.copy()
             occluded[:, c] = baseline[c]
-            out[:, c] = np.maximum(s0 - det.decision_function(occluded), 0.0)
+            out[:, c] = np.maximum(s0 - det._score_input(occluded), 0.0)
         return out
 
     def save(self, det):

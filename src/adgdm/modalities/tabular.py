@@ -45,7 +45,7 @@ class TabularModality(Modality):
     def occlude(self, det, arr: np.ndarray, baseline: np.ndarray, max_rows: int) -> np.ndarray:
         """Feature ``j`` of each row set to ``baseline[j]``; the contribution is the drop in score."""
         n, d = arr.shape
-        s0 = det.decision_function(arr)
+        s0 = det._score_input(arr)
         out = np.empty((n, d))
         per_call = max(1, max_rows // d)  # rows per call: each becomes d occluded copies
         diag = np.arange(d)
@@ -54,7 +54,7 @@ class TabularModality(Modality):
             m = len(block)
             occluded = np.repeat(block[:, None, :], d, axis=1)  # (m, d copies, d features)
             occluded[:, diag, diag] = baseline
-            s = det.decision_function(occluded.reshape(m * d, d)).reshape(m, d)
+            s = det._score_input(occluded.reshape(m * d, d)).reshape(m, d)
             out[i : i + m] = np.maximum(s0[i : i + m, None] - s, 0.0)
         return out
 

@@ -29,6 +29,7 @@ class VideoModality(Modality):
     own_evidence = "anomaly map"
     default_detector = "video"
     source = "folder"
+    fit_input = "clips"
     fitted_meta = ("frame_shape_", "n_channels_")
 
     @staticmethod
@@ -93,6 +94,11 @@ class VideoModality(Modality):
             raise ValueError(f"frames are {clips[0][1].shape[1:3]}, the detector was fitted on frames of size "
                              f"{tuple(det.frame_shape_)} and does not resize (size=None)")
         return clips
+
+    def check_explain(self, det, method, baseline):
+        if method == "occlusion" or baseline is not None:
+            raise ValueError(f"{type(det).__name__} explains frames by their anomaly maps; occlusion and "
+                             "baseline= apply to tables and series")
 
     def _meta_value(self, key, value):
         return int(value) if key == "n_channels_" else tuple(int(v) for v in value)

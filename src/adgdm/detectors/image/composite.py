@@ -95,8 +95,7 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
         if int(self.max_calibration_images) < 1:
             raise ValueError(f"max_calibration_images must be >= 1, got {self.max_calibration_images}")
-        self._local_detector()._check_params()
-        self._local_detector()._check_own_params()
+        self._local_detector()._check_params()  # with its own parameters' checks
 
     def _local_detector(self):
         params = dict(self.local_params or {})
@@ -110,33 +109,54 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
                                  knn_backend="torch", calibration="train", coarse_rows=None)
 
     # --- fit ------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on normal images ``(N, H, W[, C])`` in [0, 1] or [0, 255] (or a folder of them);
-        ``y`` is ignored."""
-        self._check_params()
-        t0 = time.perf_counter()
-        local = self._local_detector()
-        imgs = local._prep(X)
+    def _folder_options(self) -> dict:
+        return self._local_detector()._folder_options()
+
+    def _prep_input(self, X, fitting: bool):
+        if fitting:
+            return self._local_detector()._prep_input(X, fitting)
+        return self.local_._prep_input(X, fitting)
+
+    def _check_images(self, imgs: np.ndarray) -> None:
+        self.local_._check_images(imgs)
+
+    def _calibration_split(self, data):
+        """A random ``calibration_fraction`` of the training images (at least ``min(10, N // 2)``,
+        at most ``max_calibration_images`` and ``N - 1``) held out: both z-scales and ``threshold_``."""
+        imgs = data.images
         N = len(imgs)
         if N < 3:
             raise ValueError(f"{self.name} needs at least 3 training images, got {N}")
-        self.image_shape_ = tuple(int(v) for v in imgs.shape[1:])
         self.seed_ = seed_of(self.random_state)
         rng = np.random.default_rng(self.seed_)
         n_cal = min(int(self.max_calibration_images), N - 1,
                     max(1, min(10, N // 2), int(round(float(self.calibration_fraction) * N))))
         perm = rng.permutation(N)
         cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        self._fit_rng = rng  # fitting draws on from the same generator
+        return imgs[tr], imgs[cal]
+
+    def _fit(self, train, held_out):
+        """Fit both branches on ``train``; the held-out images set both z-scales and ``threshold_``."""
+        rng = self.__dict__.pop("_fit_rng")
+        t0 = time.perf_counter()
+        local = self._local_detector()
         local.image_shape_, local.seed_ = self.image_shape_, self.seed_
-        feats = torch.cat([local._features(imgs[tr[i:i + 256]]) for i in range(0, len(tr), 256)])
-        self._fit_from_features(local, imgs[tr], imgs[cal], feats, local._features(imgs[cal]), rng)
+        feats = torch.cat([local._features(train[i:i + 256]) for i in range(0, len(train), 256)])
+        scores = self._fit_features_scores(local, train, held_out, feats, local._features(held_out), rng)
         self.fit_seconds_ = time.perf_counter() - t0
-        return self
+        return scores
 
     def _fit_from_features(self, local, train: np.ndarray, held_out: np.ndarray, feats, held_feats,
                            rng: np.random.Generator) -> None:
-        """Fit both branches on the training images (``feats``: their feature maps); the held-out
-        images set both z-scales and ``threshold_``."""
+        """Fit from precomputed feature maps (the selection benchmarks reuse one extraction): as
+        ``fit`` on the images they come from."""
+        self._finish_fit(self._fit_features_scores(local, train, held_out, feats, held_feats, rng))
+
+    def _fit_features_scores(self, local, train: np.ndarray, held_out: np.ndarray, feats, held_feats,
+                             rng: np.random.Generator) -> np.ndarray:
+        """Fit both branches on the training images (``feats``: their feature maps); returns the
+        held-out images' scores (they set both z-scales and ``threshold_``)."""
         local._fit_from_features(feats, held_feats, rng)
         self.local_ = local
         self.global_ = None
@@ -144,12 +164,9 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
             self.global_ = self._global_detector().fit(thumbnails(train, int(self.global_size)))
         parts = self._branches(held_out, self.local_._maps_from_features(held_feats))
         self.z_params_ = {k: RobustZ.fit(v, iqr_divisor=1.349, std_fallback=True).params() for k, v in parts.items()}
-        self._finish_fit(self._combine(parts))
+        return self._combine(parts)
 
     # --- scoring --------------------------------------------------------------------------------
-    def _checked(self, X):
-        return self.local_._checked(X)
-
     def _maps(self, imgs: np.ndarray) -> np.ndarray:
         return self.local_._maps(imgs)
 
@@ -168,9 +185,8 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
 
     def branch_scores(self, X) -> dict[str, np.ndarray]:
         """The branches' z-scores (``"global"``, ``"local"``) whose weighted sum is the image score."""
-        self._check_fitted()
-        imgs, _ = self._checked(X)
-        return self._parts(imgs, self._maps(imgs))
+        _, data = self._checked(X)
+        return self._parts(data.images, self._maps(data.images))
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict, dict]:

@@ -144,8 +144,8 @@ class ImageDiffusion(TwoBranchScore, ImageSegCycle):
     def branch_scores(self, X) -> dict[str, np.ndarray]:
         """The two branches' z-scores (``"global"``, ``"local"``) whose weighted sum is the image
         score: which branch flags an image."""
-        imgs, _ = self._checked(X)
-        return self._zscores(self._branches(imgs))
+        _, data = self._checked(X)
+        return self._zscores(self._branches(data.images))
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict, dict]:

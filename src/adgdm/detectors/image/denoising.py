@@ -22,7 +22,6 @@ top ``top_k`` share of the map. Maps come back at the input's resolution.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, rest
 from ...nets import UNet
 from ..._params import store_params
 from .base import ImageBase
-from .patch import load_image_dir, top_k_mean
+from .patch import top_k_mean
 
 __all__ = ["ImageDenoisingDetector", "ImageRecon", "ImageCond", "smooth_noise", "ssim_map"]
 
@@ -154,9 +153,7 @@ class ImageDenoisingDetector(ImageBase):
     # --- preprocessing --------------------------------------------------------------------------
     def _prep(self, X) -> tuple[np.ndarray, tuple[int, int] | None]:
         """``(images (N, H, W, C) float32 in [0, 1], input (H, W) or None)``; the input size is None
-        for a folder and for a list of images of different sizes (maps then stay at ``size``)."""
-        if isinstance(X, (str, os.PathLike)):
-            return load_image_dir(X, size=self.size, crop=self.crop, channels=self.channels), None
+        for a list of images of different sizes (maps then stay at ``size``)."""
         if isinstance(X, (list, tuple)) and len(X) and all(np.ndim(a) in (2, 3) for a in X):
             sides = [tuple(np.shape(a)[:2]) for a in X]
             if len(set(sides)) > 1:
@@ -184,11 +181,13 @@ class ImageDenoisingDetector(ImageBase):
                              f"train_crop={self.train_crop}; lower train_crop or pass a larger size=")
 
     # --- fit ------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on normal images ``(N, H, W[, C])`` in [0, 255] or [0, 1] (or a folder of them);
-        ``y`` is ignored."""
-        self._check_params()
-        imgs, _ = self._prep(X)
+    def _prep_input(self, X, fitting: bool):
+        return self._prep(X)
+
+    def _calibration_split(self, data):
+        """A random ``calibration`` share of the training images (at least 2) held out of training
+        (``calibration_index_``); 0: train on every image and calibrate in-sample."""
+        imgs = data.images
         n = len(imgs)
         cal = float(self.calibration)
         n_cal = max(2, int(round(cal * n))) if cal > 0 else 0
@@ -196,18 +195,22 @@ class ImageDenoisingDetector(ImageBase):
             raise ValueError(f"{self.name} needs at least {n_cal + 2} training images "
                              f"({n_cal} held out for calibration, 2 to train on), got {n}")
         self._check_side(imgs, "training")
-        self.n_channels_ = int(imgs.shape[3])
-        self.image_shape_ = tuple(int(v) for v in imgs.shape[1:])
         self.seed_ = seed_of(self.random_state)
-        self.device_ = resolve_device(self.device)
-        self.schedule_ = NoiseSchedule(self.schedule, int(self.n_steps))
         rng = np.random.default_rng(self.seed_)
         perm = rng.permutation(n)
         cal_idx, fit_idx = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        self.calibration_index_ = cal_idx if n_cal else fit_idx
+        return imgs[fit_idx], imgs[self.calibration_index_]
+
+    def _fit(self, imgs, held_out):
+        """Train the U-Net on ``imgs``; the scores of ``held_out`` calibrate."""
+        self.n_channels_ = int(imgs.shape[3])
+        self.device_ = resolve_device(self.device)
+        self.schedule_ = NoiseSchedule(self.schedule, int(self.n_steps))
         with seeded(self.seed_):
             net = UNet(channels=self.n_channels_, width=int(self.width), mults=tuple(int(m) for m in self.mults),
                        emb_dim=max(32, 4 * int(self.width)))
-        data = torch.from_numpy(np.ascontiguousarray(imgs[fit_idx].transpose(0, 3, 1, 2))) * 2.0 - 1.0
+        data = torch.from_numpy(np.ascontiguousarray(imgs.transpose(0, 3, 1, 2))) * 2.0 - 1.0
         if self.train_crop is None:
             data = _pad_to(data, net.factor)
         config = TrainConfig(epochs=10**9, max_steps=int(self.max_steps), batch_size=int(self.train_batch_size),
@@ -215,9 +218,7 @@ class ImageDenoisingDetector(ImageBase):
         self.net_, self.train_result_ = train(net, [data], self._loss(), config, seed=self.seed_, device=self.device_,
                                               progress=bool(self.verbose), desc=self.name)
         self.net_.eval()
-        self.calibration_index_ = cal_idx if n_cal else fit_idx
-        self._finish_fit(self._image_scores(self._maps(imgs[self.calibration_index_])))
-        return self
+        return self._image_scores(self._maps(held_out))
 
     def _t_max(self) -> int:
         """The largest timestep scoring uses: training draws timesteps from ``[0, t_max]`` only."""
@@ -308,15 +309,12 @@ class ImageDenoisingDetector(ImageBase):
         return top_k_mean(maps, self.top_k)
 
     # --- scoring --------------------------------------------------------------------------------
-    def _checked(self, X) -> tuple[np.ndarray, tuple[int, int] | None]:
-        self._check_fitted()
-        imgs, raw = self._prep(X)
+    def _check_images(self, imgs: np.ndarray) -> None:
         if imgs.shape[3] != self.n_channels_:
             raise ValueError(f"images have {imgs.shape[3]} channel(s) after preprocessing, the detector was fitted "
                              f"on {self.n_channels_}; pass channels={self.n_channels_} or images like the training "
                              "ones")
         self._check_side(imgs, "the")
-        return imgs, raw
 
     def _to_input(self, maps: np.ndarray, raw: tuple[int, int] | None) -> np.ndarray:
         """Maps at the working size -> the input's ``(H, W)``: undo the resize, and place a centre

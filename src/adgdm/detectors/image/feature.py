@@ -19,7 +19,6 @@ loading refuses a model whose checksum is not the installed backbone's.
 from __future__ import annotations
 
 import functools
-import os
 import time
 
 import numpy as np
@@ -35,7 +34,7 @@ from ...nets.efficientnet import WEIGHTS_SHA256, FeatureExtractor, load_efficien
 from ...nets.mapnet import MapDenoiser
 from ...scores import EmpiricalDenoiser, noise_error_residual, reconstruction_residual
 from .base import ImageBase
-from .patch import load_image_dir, top_k_mean
+from .patch import top_k_mean
 
 __all__ = ["FeatureDiffusion", "PatchCore", "FeatureIdeal", "greedy_coreset", "BACKBONE"]
 
@@ -97,6 +96,7 @@ class _FeatureBase(ImageBase):
         for name in ("batch_size", "max_calibration_images"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self._check_own_params()
 
     def _log(self, text: str) -> None:
         if self.verbose:
@@ -111,56 +111,67 @@ class _FeatureBase(ImageBase):
         return fx
 
     def _prep(self, X) -> np.ndarray:
-        if isinstance(X, (str, os.PathLike)):
-            return load_image_dir(X, size=int(self.size))
         return to_float_images(X)
 
-    def _checked(self, X):
-        self._check_fitted()
+    def _folder_options(self) -> dict:
+        return {"size": int(self.size)}  # resized for the backbone as the files are read
+
+    def _prep_input(self, X, fitting: bool):
         imgs = self._prep(X)
+        return imgs, imgs.shape[1:3]
+
+    def _check_images(self, imgs: np.ndarray) -> None:
         if imgs.shape[3] != int(self.image_shape_[2]):
             raise ValueError(f"images have {imgs.shape[3]} channel(s), the detector was fitted on "
                              f"{int(self.image_shape_[2])}")
-        return imgs, imgs.shape[1:3]
 
     def _features(self, imgs: np.ndarray) -> torch.Tensor:
         """``(N, D, g, g)`` feature maps of ``(N, H, W, C)`` images."""
         return self._extractor()(np.ascontiguousarray(imgs.transpose(0, 3, 1, 2)))
 
     # --- fit ------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on normal images ``(N, H, W[, C])`` in [0, 1] or [0, 255] (or a folder of them);
-        ``y`` is ignored. Images of any size are resized to ``size`` for the backbone."""
-        self._check_params()
-        self._check_own_params()
-        t0 = time.perf_counter()
-        imgs = self._prep(X)
+    def _calibration_split(self, data):
+        """A random ``calibration_fraction`` of the training images (at most
+        ``max_calibration_images``, at least 1) held out: they set ``threshold_``."""
+        imgs = data.images
         N = len(imgs)
         if N < 2:
             raise ValueError(f"{self.name} needs at least 2 training images, got {N}")
-        self.image_shape_ = tuple(int(v) for v in imgs.shape[1:])
         self.seed_ = seed_of(self.random_state)
         rng = np.random.default_rng(self.seed_)
         n_cal = min(int(self.max_calibration_images), max(1, int(round(float(self.calibration_fraction) * N))), N - 1)
         perm = rng.permutation(N)
         cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
-        feats = torch.cat([self._features(imgs[tr[i:i + 256]]) for i in range(0, len(tr), 256)])
-        self._log(f"features of {len(tr)} images: {tuple(feats.shape)} in {time.perf_counter() - t0:.1f} s")
-        self._train_pixels = imgs[tr]  # for subclasses that make training pairs in pixel space
+        self._fit_rng = rng  # fitting draws on from the same generator
+        return imgs[tr], imgs[cal]
+
+    def _fit(self, train, held_out):
+        """Fit on the training images (any size: resized to ``size`` for the backbone); the
+        held-out images' scores calibrate."""
+        rng = self.__dict__.pop("_fit_rng")
+        t0 = time.perf_counter()
+        feats = torch.cat([self._features(train[i:i + 256]) for i in range(0, len(train), 256)])
+        self._log(f"features of {len(train)} images: {tuple(feats.shape)} in {time.perf_counter() - t0:.1f} s")
+        self._train_pixels = train  # for subclasses that make training pairs in pixel space
         try:
-            self._fit_from_features(feats, self._features(imgs[cal]), rng)
+            scores = self._fit_features_scores(feats, self._features(held_out), rng)
         finally:
             del self._train_pixels
         self.fit_seconds_ = time.perf_counter() - t0
         self._log(f"fitted in {self.fit_seconds_:.1f} s")
-        return self
+        return scores
 
     def _fit_from_features(self, feats: torch.Tensor, cal_feats: torch.Tensor, rng: np.random.Generator) -> None:
-        """Fit on training feature maps; the held-out images' maps set ``threshold_``."""
+        """Fit from precomputed feature maps (the selection benchmarks reuse one extraction): as
+        ``fit`` on the images they come from."""
+        self._finish_fit(self._fit_features_scores(feats, cal_feats, rng))
+
+    def _fit_features_scores(self, feats: torch.Tensor, cal_feats: torch.Tensor, rng: np.random.Generator):
+        """Fit on training feature maps; returns the held-out images' scores (they set ``threshold_``)."""
         self.grid_ = tuple(int(v) for v in feats.shape[2:])
         self._fit_features(feats, rng)
         self._calibrate_locations(cal_feats)
-        self._finish_fit(self._image_scores(self._maps_from_features(cal_feats)))
+        return self._image_scores(self._maps_from_features(cal_feats))
 
     def _calibrate_locations(self, cal_feats: torch.Tensor) -> None:
         """Hook: per-location statistics from held-out normal images (none by default)."""

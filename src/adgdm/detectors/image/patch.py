@@ -5,13 +5,12 @@ train, so it runs on a CPU in seconds and cannot learn the identity shortcut.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
 from ..._torch import seed_of
-from ...data.images import to_float_images
+# the folder reader lives in the data layer (a detector takes arrays); re-exported for old imports
+from ...data.images import IMAGE_SUFFIXES, load_image_dir, to_float_images  # noqa: F401
 from ..._params import store_params
 from ..base import nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
@@ -31,27 +30,6 @@ def patch_grid(imgs: np.ndarray, patch: int, stride: int) -> tuple[np.ndarray, t
     P = torch.stack(rows, dim=1)  # (N, gh, C, patch_y, gw, patch_x)
     P = P.permute(0, 1, 4, 3, 5, 2).reshape(N, len(ys) * len(xs), patch * patch * C)
     return P.numpy(), (len(ys), len(xs))
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def load_image_dir(path, size=None, crop=None, channels=None) -> np.ndarray:
-    """The training images of an MVTec-style folder (``train/good``), else every image file in
-    ``path``."""
-    from pathlib import Path
-
-    from ...data.images import load_image_files, load_image_folder
-
-    p = Path(path)
-    if not p.is_dir():
-        raise ValueError(f"no such image folder: {p}")
-    if (p / "train" / "good").is_dir():
-        return load_image_folder(p, size=size, crop=crop, channels=channels)[0].images
-    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {p}")
-    return load_image_files(files, size=size, crop=crop, channels=channels)
 
 
 def top_k_mean(maps: np.ndarray, top_k: float) -> np.ndarray:
@@ -124,9 +102,20 @@ class PatchDiffusion(ImageBase):
 
     # --- preprocessing --------------------------------------------------------------------------
     def _prep(self, X) -> np.ndarray:
-        if isinstance(X, (str, os.PathLike)):
-            return load_image_dir(X, size=self.size, crop=self.crop, channels=self.channels)
         return to_float_images(X, size=self.size, crop=self.crop, channels=self.channels)
+
+    def _prep_input(self, X, fitting: bool):
+        raw_shape = None
+        if not fitting:
+            a = np.asarray(X)
+            if a.ndim in (3, 4):
+                raw_shape = a.shape[1:3]
+        return self._prep(X), raw_shape
+
+    def _check_images(self, imgs: np.ndarray) -> None:
+        if imgs.shape[1:] != tuple(self.image_shape_):
+            raise ValueError(f"images have shape {imgs.shape[1:]} after preprocessing, the detector was fitted on "
+                             f"{tuple(self.image_shape_)}; use the same size/crop/channels")
 
     def _geometry(self, side: int) -> tuple[int, int]:
         p = max(3, side // 16) if self.patch == "auto" else int(self.patch)
@@ -143,17 +132,24 @@ class PatchDiffusion(ImageBase):
         return torch.nn.functional.avg_pool2d(t, f, ceil_mode=True).numpy().transpose(0, 2, 3, 1)
 
     # --- fit ------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on normal images ``(N, H, W[, C])`` (or a folder of them); ``y`` is ignored."""
+    def _check_params(self) -> None:
         if not 0.0 < float(self.top_k) <= 1.0:
             raise ValueError(f"top_k must be a fraction in (0, 1], got {self.top_k}")
+        self._scales()
+
+    def _scales(self) -> tuple:
         scales = (self.scales,) if isinstance(self.scales, (int, np.integer)) else tuple(self.scales or ())
         if not scales or any(int(f) < 1 for f in scales):
             raise ValueError(f"scales must be downsampling factors >= 1 (an int or a tuple), got {self.scales}")
-        imgs = self._prep(X)
+        return scales
+
+    def _fit(self, data):
+        """Fit on normal images; the scores of (up to ``max_calibration_images``) training images,
+        each against the other folds' patches, calibrate."""
+        imgs = data.images
+        scales = self._scales()
         if len(imgs) < 2:
             raise ValueError(f"{self.name} needs at least 2 training images, got {len(imgs)}")
-        self.image_shape_ = imgs.shape[1:]
         rng = np.random.default_rng(seed_of(self.random_state))
         group = rng.permutation(len(imgs)) % min(int(self.n_folds), len(imgs))  # image -> fold
         self.scales_ = []
@@ -171,8 +167,7 @@ class PatchDiffusion(ImageBase):
                                      ref_group=group[owner[keep]]))
         # threshold: training images scored against the patches of the other folds' images
         calib = np.sort(rng.choice(len(imgs), min(len(imgs), int(self.max_calibration_images)), replace=False))
-        self._finish_fit(self._image_scores(self._maps(imgs[calib], groups=group[calib])))
-        return self
+        return self._image_scores(self._maps(imgs[calib], groups=group[calib]))
 
     def _reference(self, rows: np.ndarray, g: np.ndarray, rng) -> dict:
         """One scale's reference: the patch detector, its evidence scale cross-fitted over the
@@ -226,19 +221,6 @@ class PatchDiffusion(ImageBase):
 
     def _image_scores(self, maps: np.ndarray) -> np.ndarray:
         return top_k_mean(maps, self.top_k)
-
-    def _checked(self, X) -> tuple[np.ndarray, tuple[int, int] | None]:
-        self._check_fitted()
-        raw_shape = None
-        if not isinstance(X, (str, os.PathLike)):
-            a = np.asarray(X)
-            if a.ndim in (3, 4):
-                raw_shape = a.shape[1:3]
-        imgs = self._prep(X)
-        if imgs.shape[1:] != tuple(self.image_shape_):
-            raise ValueError(f"images have shape {imgs.shape[1:]} after preprocessing, the detector was fitted on "
-                             f"{tuple(self.image_shape_)}; use the same size/crop/channels")
-        return imgs, raw_shape
 
     def _to_input(self, maps: np.ndarray, raw_shape) -> np.ndarray:
         if raw_shape is not None and tuple(raw_shape) != maps.shape[1:]:

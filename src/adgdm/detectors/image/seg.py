@@ -300,14 +300,13 @@ class ImageSegCycle(PatchDiffusion):
         return torch.cat([2 * x - 1, z / 3], dim=1)
 
     # --- fit ------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on normal images ``(N, H, W[, C])`` (or a folder of them); ``y`` is ignored."""
-        self._check_params()
-        imgs = self._prep(X)
+    def _calibration_split(self, data):
+        """A random ``calibration_fraction`` of the training images held out of training (at least
+        ``min(_min_calibration, N // 2)``, at most ``max_calibration_images``)."""
+        imgs = data.images
         if len(imgs) < 2:
             raise ValueError(f"{self.name} needs at least 2 training images, got {len(imgs)}")
-        N, H, W, C = imgs.shape
-        self.image_shape_ = imgs.shape[1:]
+        N = len(imgs)
         self.seed_ = seed_of(self.random_state)
         self.device_ = resolve_device(self.device)
         rng = np.random.default_rng(self.seed_)
@@ -315,15 +314,21 @@ class ImageSegCycle(PatchDiffusion):
                     max(1, min(self._min_calibration, N // 2), int(round(float(self.calibration_fraction) * N))))
         perm = rng.permutation(N)
         cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        self._fit_rng = rng  # training draws on from the same generator
+        return imgs[tr], imgs[cal]
+
+    def _fit(self, train, held_out):
+        """Train the segmentation head on ``train``; the held-out images calibrate."""
+        rng = self.__dict__.pop("_fit_rng")
+        H, W, C = train.shape[1:]
         self.sigma_ = self._sigma(min(H, W))
         self.kernel_ = _gauss_kernel(self.sigma_)
         with seeded(self.seed_):
             self.net_ = SegNet(2 * C, int(self.width), tuple(self.mults)).to(self.device_)
         t0 = time.perf_counter()
-        self.train_losses_ = self._train(imgs[tr], rng)
+        self.train_losses_ = self._train(train, rng)
         self.fit_seconds_ = time.perf_counter() - t0
-        self._finish_fit(self._calibrate(imgs[tr], imgs[cal]))
-        return self
+        return self._calibrate(train, held_out)
 
     def _batch(self, imgs: np.ndarray, rng: np.random.Generator, kinds: tuple):
         """One training batch: ``(features (B, 2C, S, S), masks (B, 1, S, S))`` of random crops,

@@ -132,9 +132,8 @@ class MultimodalBase(BaseDetector):
     def _score(self, rec):
         return self._fused(self._embedder().transform(rec))[0]
 
-    def _score_with_extras(self, X):
-        self._check_fitted()
-        score, parts = self._fused(self._embedder().transform(self._input(X, fitting=False)))
+    def _score_extras(self, rec):
+        score, parts = self._fused(self._embedder().transform(rec))
         return score, {"parts": parts}
 
     def _explain_model(self, rec) -> np.ndarray:

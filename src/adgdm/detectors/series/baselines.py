@@ -37,7 +37,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import argrelextrema
 from scipy.spatial.distance import cdist
-from sklearn.exceptions import NotFittedError
 
 from ..._validation import check_tabular
 from ..._params import store_params
@@ -153,9 +152,7 @@ class SeriesDetector(SeriesBase):
         self._check_length(X, "fit" if fitting else "score")
         return X
 
-    def _check_fitted(self):
-        if not hasattr(self, "window_") or not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(series) first")
+    _fitted_attrs = ("window_", "threshold_")
 
     def _get_state(self):
         return {"window_": int(self.window_)}, {}

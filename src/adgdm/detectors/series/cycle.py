@@ -16,7 +16,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ..._torch import seed_of
 from ..._params import store_params
-from ..base import nested_state, restore_nested
+from ..base import Fitted, nested_state, restore_nested
 from .base import SeriesBase
 from ..trees import ExportedTrees
 from ...scores.fusion import RobustZ, fuse
@@ -66,15 +66,18 @@ class SeriesCycle(SeriesBase):
         return SeriesDiffusion(window=self.window, smooth=1, contamination=self.contamination, n_folds=self.n_folds,
                                fill=self.fill, random_state=self.random_state)
 
-    def fit(self, X, y=None):
-        """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
-        from ...generation import inject_series_anomalies
-
+    def _check_params(self):
         if int(self.copies) < 1:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
         if not 0.0 < float(self.anomaly_share) < 1.0:
             raise ValueError(f"anomaly_share must lie in (0, 1), got {self.anomaly_share}")
-        arr = self._series(X, True)  # validated once: the base detector gets the checked array
+        super()._check_params()
+
+    def _fit(self, arr):
+        """Fit on a validated (mostly) normal series ``(T, channels)`` (the base detector gets the
+        checked array)."""
+        from ...generation import inject_series_anomalies
+
         self.base_ = self._base().fit(arr)
         self.center_, self.scale_ = self.base_.center_, self.base_.scale_
         w = int(self.base_.window_)
@@ -118,8 +121,7 @@ class SeriesCycle(SeriesBase):
         self.base_center_, self.base_scale_ = RobustZ.fit(base_tr[w - 1:]).params()
         clf_tr = np.full(T, np.median(oof))
         clf_tr[w - 1:] = oof
-        self._finish_fit(self._smooth(self._combine(base_tr, clf_tr)), slice(w - 1, None))
-        return self
+        return Fitted(self._smooth(self._combine(base_tr, clf_tr)), slice(w - 1, None))
 
     def _combine(self, base, logits) -> np.ndarray:
         return fuse({"base": base, "classifier": logits}, {"base": 1.0, "classifier": float(self.weight)},
@@ -127,6 +129,8 @@ class SeriesCycle(SeriesBase):
                        "classifier": RobustZ(self.clf_center_, self.clf_scale_)})
 
     def _input(self, X, fitting: bool):
+        if fitting:
+            return self._series(X, True)
         return self._series(X, fitting, min_length=int(self.base_.window_))
 
     def _score(self, arr):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._validation import check_series
-from ..base import nested_state, restore_nested
+from ..base import Fitted, nested_state, restore_nested
 from ..._params import store_params
 from .base import SeriesBase
 from ..tabular.diffusion import DiffusionDetector
@@ -152,10 +152,8 @@ class SeriesDiffusion(SeriesBase):
             raise ValueError(f"subspace must be a weight >= 0, got {self.subspace}")
         self._drift_rule()  # a bad alarm rule fails before the work
 
-    def fit(self, X, y=None):
-        """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
-        self._check_params()
-        arr = self._series(X, True, min_length=2 if self.window == "auto" else max(2, int(self.window)))
+    def _fit(self, arr):
+        """Fit on a validated (mostly) normal series ``(T, channels)``."""
         self.window_ = self._window(arr)
         if len(arr) < self.window_:
             raise ValueError(f"series has {len(arr)} steps, fewer than the window length {self.window_}")
@@ -196,8 +194,7 @@ class SeriesDiffusion(SeriesBase):
         proper = self._proper_folds(ref)
         if proper is not None and self._lag():  # the same windows' scores, now at their centre steps
             proper = np.unique(np.clip(proper - self._lag(), 0, None))
-        self._finish_fit(smoothed, slice(first, None), calibration_scores=None if proper is None else smoothed[proper])
-        return self
+        return Fitted(smoothed, slice(first, None), None if proper is None else smoothed[proper])
 
     def _fit_subspace(self, W, ref, first, ideal):
         """Fit the subspace evidence (Sub-PCA of the reference windows) and return the fused
@@ -281,6 +278,8 @@ class SeriesDiffusion(SeriesBase):
         return self.start_score_
 
     def _input(self, X, fitting: bool):
+        if fitting:
+            return self._series(X, True, min_length=2 if self.window == "auto" else max(2, int(self.window)))
         return self._series(X, fitting, min_length=int(self.window_))
 
     def residuals(self, X) -> np.ndarray:

@@ -75,17 +75,14 @@ class SeriesFusion(SeriesBase):
             raise ValueError(f"contamination must lie in (0, 0.5], got {self.contamination}")
         self._drift_rule()
 
-    def fit(self, X, y=None):
-        """Fit every part on the series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
+    def _fit(self, arr):
+        """Fit every part on the validated series ``(T, channels)``."""
         from ..registry import make_detector
 
-        self._check_params()
         specs, _ = _parse(self.parts, self.weights)
-        arr = self._series(X, True)
         self.parts_ = [make_detector(s, random_state=self.random_state).fit(arr) for s in specs]
         self.z_ = [RobustZ.fit(p.decision_scores_, std_fallback=True) for p in self.parts_]
-        self._finish_fit(self._fuse([p.decision_scores_ for p in self.parts_]))
-        return self
+        return self._fuse([p.decision_scores_ for p in self.parts_])
 
     def _fuse(self, scores: list) -> np.ndarray:
         _, w = _parse(self.parts, self.weights)

@@ -24,6 +24,7 @@ from ...data.windows import fold, grid_starts, window_view
 from ...diffusion import TrainConfig, net_state, restore_net, train
 from ...pretrained.series import FLOOR, _loss, load_series_model, training_masks
 from ...scores.series import forecast_mask, grating_masks, normalised_errors, observed_stats
+from ..base import Fitted
 from .base import SeriesBase
 
 __all__ = ["SeriesPretrained", "SeriesPretrainedStream"]
@@ -122,10 +123,8 @@ class SeriesPretrained(SeriesBase):
         return max(1, int(self.window) // 16)
 
     # --- fit --------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on a (mostly) normal series ``(T,)`` or ``(T, channels)``; ``y`` is ignored."""
-        self._check_params()
-        arr = self._series(X, True, min_length=int(self.window))
+    def _fit(self, arr):
+        """Fit on a validated (mostly) normal series ``(T, channels)``."""
         self.center_ = np.median(arr, axis=0)
         iqr = np.subtract(*np.percentile(arr, [75, 25], axis=0)) / 1.349
         std = arr.std(axis=0)
@@ -157,8 +156,7 @@ class SeriesPretrained(SeriesBase):
         raw = self._combine(err, lead)
         self.start_score_ = float(np.median(raw[lead >= 0])) if (lead >= 0).any() else 0.0
         raw[lead < 0] = self.start_score_
-        self._finish_fit(self._centre(self._smooth(raw)), cal)
-        return self
+        return Fitted(self._centre(self._smooth(raw)), cal)
 
     def _adapt(self, net, schedule, Z):
         L = int(self.window)

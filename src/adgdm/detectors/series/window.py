@@ -22,6 +22,7 @@ from ...nets import TemporalConvNet
 from ...scores.fusion import RobustZ, fuse
 from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
 from ..._params import store_params
+from ..base import Fitted
 from .base import SeriesBase
 
 __all__ = ["SeriesDiffusionDetector", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesStream"]
@@ -113,10 +114,8 @@ class SeriesDiffusionDetector(SeriesBase):
         return int(self.stride) if self.stride is not None else max(1, int(self.window) // 2)
 
     # --- fit ------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on a (mostly) normal series; ``y`` is ignored."""
-        self._check_params()
-        arr = self._input(X, fitting=True)
+    def _fit(self, arr):
+        """Fit on a validated (mostly) normal series ``(T, channels)``."""
         self.center_ = np.median(arr, axis=0)
         iqr = np.subtract(*np.percentile(arr, [75, 25], axis=0)) / 1.349
         std = arr.std(axis=0)
@@ -157,8 +156,7 @@ class SeriesDiffusionDetector(SeriesBase):
         for m, sc in per_mode.items():
             q25, q50, q75 = np.percentile(sc[cal], [25, 50, 75])
             self.mode_center_[m], self.mode_scale_[m] = float(q50), float(q75 - q25) if q75 > q25 else 1.0
-        self._finish_fit(self._smooth(self._combine(per_mode)), cal)
-        return self
+        return Fitted(self._smooth(self._combine(per_mode)), cal)
 
     def _loss(self):
         sched, modes = self.schedule_, self._modes()

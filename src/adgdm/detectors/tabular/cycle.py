@@ -117,19 +117,28 @@ class CycleDetector(BaseDetector):
             raise ValueError(f"severity must be a range (low, high) with 0 <= low <= high, got {self.severity}")
 
     # ---------------------------------------------------------------------------------------------
-    def fit(self, X, y=None, base=None, generator=None, reuse=None):
-        """Fit on normal rows ``X``; rows with ``y == 1`` are real anomalies (few-shot), the rest normal.
+    _fit_takes_y = True  # fit(X, y): rows with y == 1 are real anomalies (few-shot), the rest normal
 
-        ``base`` (a fitted ``diffusion`` detector) and ``generator`` (a fitted ``ddpm`` or ``tabddpm`` detector) are
-        reused when given; both must have been fitted on the normal rows of ``X``. ``reuse``, a
-        ``cycle`` fitted on the same normal rows with the same settings, lends its generic stage
-        (base, generator, generated anomalies and their classifier): only the few-shot stage runs."""
+    def fit_reusing(self, X, y=None, base=None, generator=None, reuse=None):
+        """``fit(X, y)`` reusing fitted parts: ``base`` (a fitted ``diffusion`` detector) and
+        ``generator`` (a fitted ``ddpm`` or ``tabddpm`` detector), both fitted on the normal rows of
+        ``X``; or ``reuse``, a ``cycle`` fitted on the same normal rows with the same settings, which
+        lends its generic stage (base, generator, generated anomalies and their classifier): only
+        the few-shot stage runs."""
         if reuse is not None:
             base, generator = reuse.base_, reuse.generator_
-        self._check_params()
+        self._reuse = (base, generator, reuse)
+        try:
+            return self.fit(X, y)
+        finally:
+            self.__dict__.pop("_reuse", None)
+
+    def _fit(self, arr, y=None):
+        """Fit on normal rows ``arr``; rows with ``y == 1`` are real anomalies (few-shot), the rest
+        normal (``fit(X, y)``)."""
+        base, generator, reuse = self.__dict__.pop("_reuse", (None, None, None))
         for name in ("conditional_",):
             self.__dict__.pop(name, None)
-        arr = self._input(X, fitting=True)
         if y is None:
             y = np.zeros(len(arr), dtype=int)
         y = np.asarray(y).astype(int).ravel()
@@ -174,13 +183,14 @@ class CycleDetector(BaseDetector):
             cond = self._conditional(Xn, Xa, n_gen, seed)
             self.heads_["few_shot"] = self._head(Xn[cls_idx], cond, Xa, seed)
             self._choose_weights(Xa)
-        self._refresh(Xn)
-        return self
+        return self._train_scores(Xn)
+
+    def _train_scores(self, Xn) -> np.ndarray:
+        return self._combine(self.base_.decision_scores_, {k: self._normal_logits(k, Xn) for k in self.heads_})
 
     def _refresh(self, Xn):
-        self.decision_scores_ = self._combine(self.base_.decision_scores_,
-                                              {k: self._normal_logits(k, Xn) for k in self.heads_})
-        self._finish_fit(self.decision_scores_)
+        """Between generation rounds: the combined detector so far judges the next round's samples."""
+        self._finish_fit(self._train_scores(Xn))
 
     def _generate(self, Xn, n_gen, rng, seed, judge) -> np.ndarray:
         from ...generation import generate_anomalies

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._validation import check_tabular
 from ...diffusion import denoising_loss
 from ...scores import elbo_score, noise_error_score, reconstruction_score
 from .._neural import NeuralDetector
@@ -43,15 +42,13 @@ class DDPMDetector(NeuralDetector):
                  random_state=None, verbose: bool = False):
         store_params(self, locals())
 
-    def fit(self, X, y=None):
-        """Fit on (mostly) normal rows ``X``; ``y`` is ignored."""
-        from ...data.featuremap import FeatureMap
+    def _model_space(self, data, fitting: bool = False):
+        if fitting:
+            from ...data.featuremap import FeatureMap
 
-        self._check_params()
-        arr, _ = check_tabular(X)
-        # the feature map snaps generated values of discrete columns back to their levels (sample)
-        self.featuremap_ = FeatureMap(continuous=self.preprocess).fit(arr)
-        return super().fit(X, y)
+            # the feature map snaps generated values of discrete columns back to their levels (sample)
+            self.featuremap_ = FeatureMap(continuous=self.preprocess).fit(data)
+        return super()._model_space(data, fitting)
 
     def _explain_model(self, arr):
         """Per-feature squared reconstruction error from partial noise over the feature count (a

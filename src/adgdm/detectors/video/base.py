@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.exceptions import NotFittedError
 from torch.nn import functional as F
 
 from ...modalities import get_modality
@@ -88,10 +87,6 @@ class VideoBase(BaseDetector):
             raise ValueError(f"calibration_fraction must lie in (0, 1), got {self.calibration_fraction}")
         self._check_own_params()
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(clips) first")
-
     def _log(self, text: str) -> None:
         if getattr(self, "verbose", False):
             print(f"[{self.name}] {text}", flush=True)
@@ -114,12 +109,15 @@ class VideoBase(BaseDetector):
         return np.ascontiguousarray(g, dtype=np.float32)
 
     # --- fit ------------------------------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Fit on normal clips (one ``(T, H, W[, C])`` array, a ``Clip`` or a list); ``y`` is ignored.
-        The last ``calibration_fraction`` of each clip (at least one scorable frame) is held out."""
-        self._check_params()
-        clips = get_modality(self.modality).check(self, X, fitting=True)
-        self.work_shape_ = self._work_shape(self.frame_shape_)
+    def _input(self, X, fitting: bool):
+        clips = super()._input(X, fitting)
+        if fitting:
+            self.work_shape_ = self._work_shape(self.frame_shape_)
+        return clips
+
+    def _calibration_split(self, clips):
+        """``(training working clips, held-out working clips)``: the last ``calibration_fraction``
+        of each clip (at least one scorable frame) is held out, with its ``history`` frames."""
         H = self._history()
         train, held = [], []
         for _, arr in clips:
@@ -132,11 +130,14 @@ class VideoBase(BaseDetector):
         if not train:
             raise ValueError(f"{self.name}: the training clips leave no frames to fit on after holding out "
                              f"{float(self.calibration_fraction):g} of each (clips too short for history {H})")
+        return train, held
+
+    def _fit(self, train, held):
+        """Fit on the training working clips; the held-out frames' scores calibrate."""
+        H = self._history()
         self._fit_clips(train, held)
         self._calibrate(held)
-        cal = np.concatenate([self._clip_scores(w, with_maps=False)[0][H:] for w in held])
-        self._finish_fit(cal)
-        return self
+        return np.concatenate([self._clip_scores(w, with_maps=False)[0][H:] for w in held])
 
     # --- scoring --------------------------------------------------------------------------------
     def _post_maps(self, loc: torch.Tensor) -> np.ndarray:
@@ -178,9 +179,9 @@ class VideoBase(BaseDetector):
                                  mode="bilinear", align_corners=False)[:, 0].numpy()
         return maps.astype(np.float32, copy=False)
 
-    def _score_clips(self, X, with_maps: bool):
-        self._check_fitted()
-        clips = get_modality(self.modality).check(self, X, fitting=False)
+    def _score_clips(self, clips, with_maps: bool):
+        """Scores (and maps at the input size) of validated clips, concatenated in order. The
+        first ``history`` frames of each clip get the score of its first scorable frame."""
         scores, maps = [], []
         for _, arr in clips:
             s, m = self._clip_scores(self._work(arr), with_maps)
@@ -192,30 +193,25 @@ class VideoBase(BaseDetector):
                              "clip at a time")
         return np.concatenate(scores), (np.concatenate(maps) if with_maps else None)
 
-    def decision_function(self, X) -> np.ndarray:
-        """One score per frame, higher = more anomalous; clips concatenated in order. The first
-        ``history`` frames of each clip get the score of its first scorable frame."""
-        return self._score_clips(X, with_maps=False)[0]
+    def _score(self, clips) -> np.ndarray:
+        return self._score_clips(clips, with_maps=False)[0]
+
+    def _score_extras(self, clips):
+        s, maps = self._score_clips(clips, with_maps=True)
+        return s, {"anomaly_map": maps}
+
+    def _explain_model(self, clips) -> np.ndarray:
+        """A frame score is explained by where it comes from: the anomaly maps."""
+        return self._score_clips(clips, with_maps=True)[1]
 
     def anomaly_map(self, X) -> np.ndarray:
         """``(total frames, H, W)`` float32 per-pixel maps at the input frame size (clips
         concatenated; clips of different sizes: use one call per clip)."""
-        return self._score_clips(X, with_maps=True)[1]
+        return self._explain_model(self._checked(X)[1])
 
     def score_maps(self, X) -> tuple[np.ndarray, np.ndarray]:
         """``(decision_function(X), anomaly_map(X))`` in one pass."""
-        return self._score_clips(X, with_maps=True)
-
-    def _score_with_extras(self, X):
-        s, maps = self._score_clips(X, with_maps=True)
-        return s, {"anomaly_map": maps}
-
-    def explain(self, X, baseline=None, method: str = "auto", max_rows: int = 65536) -> np.ndarray:
-        """A frame score is explained by where it comes from: the anomaly maps."""
-        if method == "occlusion" or baseline is not None:
-            raise ValueError(f"{type(self).__name__} explains frames by their anomaly maps; occlusion and "
-                             "baseline= apply to tables and series")
-        return self.anomaly_map(X)
+        return self._score_clips(self._checked(X)[1], with_maps=True)
 
     def stream(self) -> "VideoStream":
         """A live scorer for one clip: ``update(frames)`` returns the scores of the frames that
