@@ -9,6 +9,7 @@ from .base import Modality, register_modality
 class ImageModality(Modality):
     name = "image"
     unit = "image"
+    scored_units = "images"
     part = "pixel"
     own_evidence = "anomaly map"
     default_detector = "image"
