@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from ._common import _split, _split_plain, typer
+from ._common import _split, _split_plain, typer  # noqa: F401  (_split*: used by tests and scripts)
 
 __all__ = ["main", "app"]
 

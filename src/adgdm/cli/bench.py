@@ -160,8 +160,9 @@ def bench_tabular(
 
     run = BenchRun.start("tabular", out, resume, force, json_out, threads=threads, engine=engine, address=address,
                          workers=workers)
-    csv_path = run.run(lambda: run_tabular(data, _split(datasets), _split(detectors), seeds, setting, run.out, resume,
-                                           label=label, **run.engine_kwargs), errors=(ValueError, ImportError))
+    csv_path = run.run(lambda: run_tabular(data, datasets=_split(datasets), detectors=_split(detectors), seeds=seeds,
+                                           setting=setting, out=run.out, resume=resume, label=label,
+                                           **run.engine_kwargs), errors=(ValueError, ImportError))
     run.finish(csv_path, summarize, anchors=_anchors(anchors))
 
 
@@ -210,14 +211,14 @@ def bench_series(
 
     def protocol_run():
         if protocol == "standard":
-            return run_series(suite, data, _split(datasets), _split(detectors), seeds, run.out, resume,
-                              **run.engine_kwargs)
+            return run_series(suite, data, datasets=_split(datasets), detectors=_split(detectors), seeds=seeds,
+                              out=run.out, resume=resume, **run.engine_kwargs)
         from ..bench.loco import run_loco
 
         if not detectors:
             raise ValueError("--protocol loco needs --detectors: the candidate specs to choose among")
-        csv_path, *written = run_loco(suite, data, _split(detectors), _split(reference) or [], _split(datasets),
-                                      seeds, run.out, resume, metrics=_split_plain(metric) or ["vus_pr"],
+        csv_path, *written = run_loco(suite, data, candidates=_split(detectors), references=_split(reference) or [],
+                                      datasets=_split(datasets), seeds=seeds, out=run.out, resume=resume, metrics=_split_plain(metric) or ["vus_pr"],
                                       command=_command_line())
         loco.extend(written)
         return csv_path
@@ -286,15 +287,16 @@ def bench_generation(
 
     def protocol():
         if suite == "skab":
-            return run_generation_series(data, _split(datasets), seeds, run.out, resume)
+            return run_generation_series(data, datasets=_split(datasets), seeds=seeds, out=run.out, resume=resume)
         if suite == "adbench":
             k = [int(v) for v in shots.split(",") if v.strip()]
-            return run_generation(data, _split(datasets), seeds, k, run.out, resume, generator=generator,
+            return run_generation(data, datasets=_split(datasets), seeds=seeds, shots=k, out=run.out, resume=resume,
+                                  generator=generator,
                                   fidelity_only=fidelity_only, tabddpm_steps=tabddpm_steps)
         if suite == "nsl-kdd":
             from ..bench.generation import run_generation_nslkdd
 
-            return run_generation_nslkdd(data, seeds, run.out, resume, generator=generator,
+            return run_generation_nslkdd(data, seeds=seeds, out=run.out, resume=resume, generator=generator,
                                          tabddpm_steps=tabddpm_steps)
         raise ValueError(f"--suite must be adbench, skab or nsl-kdd, got {suite!r}")
 
@@ -323,8 +325,8 @@ def bench_image(
     from ..bench.image_summary import summarize_image
 
     run = BenchRun.start("image", out, resume, force, json_out, threads=threads)
-    csv_path = run.run(lambda: run_image(suite, data, _split(datasets), _split(detectors), seeds, size, run.out,
-                                         resume, save_maps=save_maps))
+    csv_path = run.run(lambda: run_image(suite, data, datasets=_split(datasets), detectors=_split(detectors), seeds=seeds,
+                                         size=size, out=run.out, resume=resume, save_maps=save_maps))
     run.finish(csv_path, summarize_image)
 
 
@@ -357,7 +359,8 @@ def bench_video(
     from ..bench.video_summary import summarize_video
 
     run = BenchRun.start("video", out, resume, force, json_out, threads=threads)
-    csv_path = run.run(lambda: run_video(suite, data, _split(detectors), seeds, _frame_size(size), run.out, resume))
+    csv_path = run.run(lambda: run_video(suite, data, detectors=_split(detectors), seeds=seeds,
+                                         size=_frame_size(size), out=run.out, resume=resume))
     run.finish(csv_path, summarize_video, anchors=anchors)
 
 
@@ -399,9 +402,11 @@ def bench_multimodal(
 
     def protocol():
         if select and suite == "digits-captions":
-            selection.extend(select_strategy(load_digits_captions(data, n_train, n_test, 0)[0], 0, image_size))
+            selection.extend(select_strategy(load_digits_captions(data, n_train=n_train, n_test=n_test, seed=0)[0], seed=0,
+                                             image_size=image_size))
         specs = [d.strip() for d in detectors.split(";") if d.strip()] if detectors else None
-        return run_multimodal(suite, data, specs, seeds, n_train, n_test, image_size, run.out, resume,
+        return run_multimodal(suite, data, detectors=specs, seeds=seeds, n_train=n_train, n_test=n_test,
+                              image_size=image_size, out=run.out, resume=resume,
                               default_strategy=selection[0]["strategy"] if selection else None)
 
     csv_path = run.run(protocol)

@@ -100,7 +100,7 @@ def detect(
     from ..commands.fit import parse_params
 
     def body():
-        return run_detect(data, out, modality=modality, detector=detector, model_out=model_out, config=config,
+        return run_detect(data, out=out, modality=modality, detector=detector, model_out=model_out, config=config,
                           params=parse_params(param), columns=_split_plain(columns), label=label, time_col=time,
                           threshold=threshold, contamination=contamination, seed=seed, explain=explain,
                           top_k=top_k, status=_status_factory(_interactive(json_out)),

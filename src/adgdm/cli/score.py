@@ -69,7 +69,7 @@ def score(
     from ..commands.score import run_score
 
     def body():
-        return run_score(model_dir, data, out, columns=_split_plain(columns), label=label, time_col=time,
+        return run_score(model_dir, data, out=out, columns=_split_plain(columns), label=label, time_col=time,
                          explain=explain, top_k=top_k, progress=_progress_factory(_interactive(json_out)),
                          force=force, reader=reader_dict(reader, SCORE_SCOPES))
 
