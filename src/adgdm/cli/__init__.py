@@ -47,6 +47,3 @@ def main():
         sys.exit("the adgdm command needs the [cli] extra: pip install 'adgdm[cli]'")
     _build_app()()
 
-
-if __name__ == "__main__":
-    main()

@@ -57,7 +57,6 @@ def reader_options(scopes):
 
         command.__signature__ = inspect.Signature(params)
         command.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not inspect.Parameter.empty}
-        command.reader_scopes = tuple(scopes)
         return command
 
     return decorate
