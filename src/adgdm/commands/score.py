@@ -27,8 +27,7 @@ def summarize(pipe: Pipeline, res, frame, out) -> dict:
     """What ``adgdm score --json`` prints."""
     card = pipe.card_
     summary = {"out": str(out), "rows": len(frame), "flagged": int(frame["flagged"].sum()),
-               "threshold": float(pipe.detector_.threshold_), "modality": card.modality, "detector": card.detector,
-               "units": pipe.io.units}
+               "threshold": float(pipe.detector_.threshold_), "modality": card.modality, "detector": card.detector}
     if "in_sample" in frame:
         summary["in_sample"] = int(frame["in_sample"].sum())
     if "in_sample" in frame or res.notes:

@@ -18,6 +18,7 @@ class Modality:
 
     name = "base"
     unit = "unit"                       # what one score belongs to: "row", "step", "image", ...
+    scored_units = "rows"               # what the lines of a scores file are called in messages
     part = "part"                       # what explain credits: "feature", "channel", ...
     own_evidence = "evidence"           # a detector's own per-part explanation, in words
     # for the command line: the recommended detector, what a data argument is ("table": CSV,

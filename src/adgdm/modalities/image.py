@@ -32,6 +32,7 @@ class Images:
 class ImageModality(Modality):
     name = "image"
     unit = "image"
+    scored_units = "images"
     part = "pixel"
     own_evidence = "anomaly map"
     default_detector = "image"

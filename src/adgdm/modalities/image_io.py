@@ -20,7 +20,6 @@ def image_prep(det) -> dict:
 class ImageIO(ModalityIO):
     name = "image"
     id_column = "image"
-    units = "images"
     source = "folder"
     takes_columns = False
     serve_types = ("image",)

@@ -8,8 +8,8 @@ methods and never branch on a modality's name.
 Example
 -------
 >>> from adgdm.modalities.io import get_io
->>> get_io("tabular").id_column, get_io("series").units
-('row', 'steps')
+>>> get_io("tabular").id_column, get_io("series").id_column
+('row', 'time')
 """
 from __future__ import annotations
 
@@ -152,7 +152,6 @@ class ModalityIO:
 
     name = "base"
     id_column = "id"             # the first column of a scores table
-    units = "units"              # plural of the adapter's unit, for messages
     source = "table"             # what a data argument is: "table" (a file) or "folder"
     takes_columns = True         # --columns / --label / --time apply
     takes_kinds = False          # --categorical / --numeric apply

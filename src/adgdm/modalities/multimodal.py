@@ -137,6 +137,7 @@ def _column(name: str, values) -> tuple[str, object]:
 class MultimodalModality(Modality):
     name = "multimodal"
     unit = "record"
+    scored_units = "records"
     part = "modality"
     own_evidence = "per-modality score"
     default_detector = "multimodal"

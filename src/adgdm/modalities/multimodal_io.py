@@ -15,7 +15,6 @@ __all__ = ["MultimodalIO"]
 class MultimodalIO(ModalityIO):
     name = "multimodal"
     id_column = "record"
-    units = "records"
 
     def fit_input(self, source, det, spec: ReadSpec, params: dict) -> FitInput:
         opts = spec.reader

@@ -16,8 +16,8 @@ __all__ = ["TableIO", "check_finite", "encode_for_fit", "by_column"]
 class TableIO(ModalityIO):
     """Rows of a table (``tabular``) or steps of a series (``series``)."""
 
-    def __init__(self, name: str, id_column: str, units: str, drops_labelled: bool):
-        self.name, self.id_column, self.units = name, id_column, units
+    def __init__(self, name: str, id_column: str, drops_labelled: bool):
+        self.name, self.id_column = name, id_column
         self.drops_labelled = drops_labelled  # rows are exchangeable: fit on the normal ones
         self.takes_kinds = name == "tabular"
         self.serve_types = ("json", "csv", "parquet")
@@ -219,5 +219,5 @@ def by_column(encoder, contrib: np.ndarray, frame):
     return out, [g for g, _ in groups], encoder.value_labels(frame)
 
 
-register_io(TableIO("tabular", "row", "rows", drops_labelled=True))
-register_io(TableIO("series", "time", "steps", drops_labelled=False))
+register_io(TableIO("tabular", "row", drops_labelled=True))
+register_io(TableIO("series", "time", drops_labelled=False))

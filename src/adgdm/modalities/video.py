@@ -25,6 +25,7 @@ __all__ = ["VideoModality"]
 class VideoModality(Modality):
     name = "video"
     unit = "frame"
+    scored_units = "frames"
     part = "pixel"
     own_evidence = "anomaly map"
     default_detector = "video"

@@ -14,7 +14,6 @@ __all__ = ["VideoIO"]
 class VideoIO(ModalityIO):
     name = "video"
     id_column = "video"
-    units = "frames"
     source = "folder"
     takes_columns = False
     plot = "clips"          # the report draws a score timeline per clip

@@ -1,0 +1,4 @@
+"""``python -m adgdm.cli``: the ``adgdm`` command line."""
+from . import main
+
+main()
