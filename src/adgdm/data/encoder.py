@@ -34,6 +34,7 @@ MISSING = "<missing>"
 UNSEEN = "<unseen>"
 TRUE_WORDS, FALSE_WORDS = {"true"}, {"false"}
 DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d*,\d+\s*$")  # 1,5 or -0,25: a number with a decimal comma
 
 
 @dataclass
@@ -116,9 +117,10 @@ def _numbers(s, name: str, where: str) -> np.ndarray:
     bad = t.notna() & num.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
+        fix = ("the file writes numbers with a decimal comma: score with --decimal , (and fit the same way)"
+               if DECIMAL_COMMA.match(str(t.iloc[i])) else "fix those cells, or refit with the column as --categorical")
         raise ValueError(f"{where}column {name!r} was numeric at fit but holds text here ({str(t.iloc[i])!r} at row "
-                         f"{i}, {int(bad.sum())} such cells); fix those cells, or refit with the column as "
-                         "--categorical")
+                         f"{i}, {int(bad.sum())} such cells); {fix}")
     return num.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -293,6 +295,11 @@ class TableEncoder:
                                  + (", has blanks" if c["missing_level"] else "") + ")")
             more = f", ... ({len(cols)} in all)" if len(cols) > 30 else ""
             notes.append(f"{kind} columns ({len(cols)}): {', '.join(shown)}{more}")
+        comma = [c["name"] for c in self.columns_ if c["kind"] == "categorical" and c["categories"]
+                 and all(DECIMAL_COMMA.match(str(v)) for v in c["categories"])]
+        if comma:
+            notes.append(f"column(s) {comma[:10]} hold numbers written with a decimal comma (1,5): read as categories; "
+                         "refit with --decimal , to read them as numbers")
         return notes
 
     # --- encode -------------------------------------------------------------------------------

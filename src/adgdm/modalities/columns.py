@@ -32,9 +32,22 @@ def numeric_column(values, name: str, where: str):
         return num.to_numpy(dtype=np.float64, na_value=np.nan)
     if filled.sum() and (filled & ~bad).sum() / filled.sum() < MOSTLY_TEXT:
         return None
+    from ..data.encoder import DECIMAL_COMMA
+
     i = int(np.flatnonzero(bad.to_numpy())[0])
+    fix = ("the file writes numbers with a decimal comma: read it with --decimal ," if DECIMAL_COMMA.match(str(text.iloc[i]))
+           else "fix or blank them, or leave the column out with --columns")
     raise ValueError(f"{where}: column {name!r} is numeric but row {i} holds {str(text.iloc[i])!r} "
-                     f"({int(bad.sum())} such cells); fix or blank them, or leave the column out with --columns")
+                     f"({int(bad.sum())} such cells); {fix}")
+
+
+def _comma_hint(values) -> str:
+    """A hint when text cells are numbers written with a decimal comma."""
+    from ..data.encoder import DECIMAL_COMMA
+
+    text = values.dropna().astype(str)
+    return "; they are numbers with a decimal comma: read them with --decimal ," \
+        if len(text) and text.str.match(DECIMAL_COMMA).mean() > 0.9 else ""
 
 
 def select_features(df, where: str, columns=None, exclude=(), modality: str = "tabular"):
@@ -48,7 +61,7 @@ def select_features(df, where: str, columns=None, exclude=(), modality: str = "t
         for c in columns:
             v = numeric_column(df[c], c, where)
             if v is None:
-                raise ValueError(f"{where}: column {c!r} (in --columns) holds text, not numbers")
+                raise ValueError(f"{where}: column {c!r} (in --columns) holds text, not numbers" + _comma_hint(df[c]))
             X.append(v)
         return list(columns), np.column_stack(X), {}
     names, X, dropped = [], [], {}
@@ -127,7 +140,7 @@ def select_mixed(df, where: str, columns=None, exclude=(), named=()):
     are always kept."""
     import pandas as pd
 
-    from ..data.encoder import looks_like_dates
+    from ..data.encoder import DECIMAL_COMMA, looks_like_dates
 
     if columns:
         missing = [c for c in columns if c not in df.columns]
@@ -155,7 +168,9 @@ def select_mixed(df, where: str, columns=None, exclude=(), named=()):
                 filled = text[text.notna() & (text != "")]
                 if numeric_column(s, c, where) is None and len(filled) > 50 \
                         and filled.nunique() > ID_LIKE_TEXT * len(filled):
-                    reason = "text with a different value in almost every row (an id or free text)"
+                    reason = ("numbers written with a decimal comma (1,5): read them with --decimal ,"
+                              if filled.str.match(DECIMAL_COMMA).mean() > 0.9 else
+                              "text with a different value in almost every row (an id or free text)")
             elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
                 v = s.to_numpy(dtype=np.float64, na_value=np.nan)
                 if len(v) > 2 and np.isfinite(v).all() and np.all(v == np.round(v)) and np.all(np.diff(v) > 0):

@@ -32,6 +32,8 @@ class ReaderOptions:
     encoding: str | None = _opt(None, "--encoding", "Text encoding of the table (default UTF-8).")
     strict: bool = _opt(False, "--strict", "Series: refuse rows out of time order instead of sorting them.",
                         kind="flag")
+    decimal: str | None = _opt(None, "--decimal", "Decimal mark of numbers in a text table (default '.'; e.g. "
+                               "--decimal , for 1,5).", csv="decimal")
     categorical: tuple[str, ...] = _opt((), "--categorical", "Tables: comma-separated columns read as categories "
                                         "even when they hold numbers (integer codes).", scope="fit", kind="list")
     numeric: tuple[str, ...] = _opt((), "--numeric", "Tables: comma-separated columns read as numbers (default: "
