@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Prediction"]
+__all__ = ["Prediction", "frame_records"]
 
 
 @dataclass
@@ -80,16 +80,25 @@ class Prediction:
 
     def to_records(self, feature_names=None) -> list[dict]:
         """:meth:`to_frame` as JSON-ready dicts (``contributions`` and ``parts`` nested)."""
-        out = []
-        frame = self.to_frame(feature_names)
-        for rec in frame.to_dict(orient="records"):
-            item = {k: _py(v) for k, v in rec.items() if not k.startswith(("contrib:", "part:"))}
-            if self.parts:
-                item["parts"] = {k[5:]: _py(v) for k, v in rec.items() if k.startswith("part:")}
-            if self.contributions is not None:
-                item["contributions"] = {k[8:]: _py(v) for k, v in rec.items() if k.startswith("contrib:")}
-            out.append(item)
-        return out
+        return frame_records(self.to_frame(feature_names))
+
+
+def frame_records(frame) -> list[dict]:
+    """A scores table as JSON-ready dicts: ``contrib:*`` columns under ``contributions``,
+    ``part:*`` under ``parts``, non-finite numbers as None (what ``adgdm serve`` answers)."""
+    contrib = [c for c in frame.columns if c.startswith("contrib:")]
+    parts = [c for c in frame.columns if c.startswith("part:")]
+    plain = [c for c in frame.columns if c not in contrib and c not in parts]
+    cols = {c: frame[c].to_numpy() for c in frame.columns}
+    out = []
+    for i in range(len(frame)):
+        rec = {c: _py(cols[c][i]) for c in plain}
+        if contrib:
+            rec["contributions"] = {c[len("contrib:"):]: _py(cols[c][i]) for c in contrib}
+        if parts:
+            rec["parts"] = {c[len("part:"):]: _py(cols[c][i]) for c in parts}
+        out.append(rec)
+    return out
 
 
 def _py(v):

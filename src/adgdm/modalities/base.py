@@ -26,6 +26,7 @@ class Modality:
     default_detector: str | None = None
     source = "table"
     fit_input = "X"                     # what fit takes, in words (for the not-fitted error)
+    io = None                           # its I/O (``adgdm.modalities.io``): reading, writing rows, serving
     fitted_meta: tuple[str, ...] = ()   # JSON-able fitted attributes describing the input
     fitted_arrays: tuple[str, ...] = ()  # array-valued ones
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..results import frame_records
 from .options import ReaderOptions
 from .readers import Data
 
@@ -121,31 +122,6 @@ class ScoreResult:
         return frame_records(self.to_frame())
 
 
-def frame_records(frame) -> list[dict]:
-    """A scores table as JSON-ready dicts (see :meth:`ScoreResult.to_records`)."""
-    contrib = [c for c in frame.columns if c.startswith("contrib:")]
-    parts = [c for c in frame.columns if c.startswith("part:")]
-    plain = [c for c in frame.columns if c not in contrib and c not in parts]
-    cols = {c: frame[c].to_numpy() for c in frame.columns}
-    out = []
-    for i in range(len(frame)):
-        rec = {c: _py(cols[c][i]) for c in plain}
-        if contrib:
-            rec["contributions"] = {c[len("contrib:"):]: _py(cols[c][i]) for c in contrib}
-        if parts:
-            rec["parts"] = {c[len("part:"):]: _py(cols[c][i]) for c in parts}
-        out.append(rec)
-    return out
-
-
-def _py(v):
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
-
-
 class ModalityIO:
     """How one modality's data is read, fitted on, scored and written. Subclasses set the class
     attributes and implement :meth:`fit_input` and :meth:`score`."""
@@ -183,18 +159,19 @@ class ModalityIO:
         return {}
 
 
-_IOS: dict[str, ModalityIO] = {}
-
-
 def register_io(io: ModalityIO) -> ModalityIO:
-    _IOS[io.name] = io
+    """Make ``io`` the I/O of the modality it names (an adapter registered before)."""
+    from .base import get_modality
+
+    get_modality(io.name).io = io
     return io
 
 
 def get_io(name: str) -> ModalityIO:
-    if name not in _IOS:
-        raise ValueError(f"unknown modality {name!r}; known: {', '.join(_IOS)}")
-    return _IOS[name]
+    """The I/O of the modality ``name`` (an unknown name is an error listing the known ones)."""
+    from .base import get_modality
+
+    return get_modality(name).io
 
 
 def with_fallback_label(read, label, meta_label):
