@@ -85,3 +85,23 @@ def test_fit_passes_one_reader_options_record(monkeypatch, tmp_path):
     assert json.loads(res.output) == {"model": str(tmp_path / "m")}
     assert seen["reader"] == ReaderOptions(strict=True, categorical=("a", "b"))
     assert seen["columns"] == ["x", "y"] and seen["time_col"] is None and seen["force"] is False
+
+
+def test_serve_command_loads_probes_and_says_what_it_serves(monkeypatch, tmp_path):
+    """The ``serve`` command up to the server start (uvicorn.run replaced): the model is loaded
+    through the Pipeline and the first line names the detector and modality."""
+    pytest = __import__("pytest")
+    uvicorn = pytest.importorskip("uvicorn")
+    import numpy as np
+    import pandas as pd
+
+    pd.DataFrame(np.random.default_rng(0).normal(size=(60, 3)), columns=list("abc")).to_csv(tmp_path / "t.csv",
+                                                                                            index=False)
+    assert CliRunner().invoke(_build_app(), ["fit", str(tmp_path / "t.csv"), "--detector", "dte-np", "--out",
+                                             str(tmp_path / "m")]).exit_code == 0
+    (tmp_path / "keys").write_text("k" * 40 + "\n")
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append(k))
+    res = CliRunner().invoke(_build_app(), ["serve", str(tmp_path / "m"), "--api-key-file", str(tmp_path / "keys")])
+    assert res.exit_code == 0, res.output
+    assert "serving dte-np (tabular" in res.output and calls and calls[0]["port"] == 8000

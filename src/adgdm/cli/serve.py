@@ -87,7 +87,7 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"note: listening on {host}: other machines can reach this port; put TLS (a reverse proxy) "
                     "in front of it", fg="yellow", err=True)
-    typer.echo(f"serving {model.meta.get('detector')} ({model.modality}, version {model.version}) on "
+    typer.echo(f"serving {model.card.detector} ({model.modality}, version {model.version}) on "
                f"http://{host}:{port}/v1/score with {workers} process(es); Ctrl-C stops")
     uvicorn.run("adgdm.serve.factory:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=access_log, timeout_graceful_shutdown=5)
