@@ -11,6 +11,7 @@ import pytest
 typer = pytest.importorskip("typer")
 from typer.testing import CliRunner  # noqa: E402
 
+import adgdm.commands.detect  # noqa: E402,F401  (imported before a test patches ReaderOptions)
 import adgdm.modalities.options as options_module  # noqa: E402
 from adgdm.cli import _build_app  # noqa: E402
 from adgdm.modalities.options import ReaderOptions, _opt  # noqa: E402

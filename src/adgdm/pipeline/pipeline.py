@@ -227,6 +227,8 @@ def _reader(reader) -> ReaderOptions:
         return ReaderOptions()
     if isinstance(reader, ReaderOptions):
         return reader
+    if hasattr(reader, "to_dict"):  # another record of reader options
+        return ReaderOptions.from_dict(reader.to_dict())
     return ReaderOptions.from_dict({k: v for k, v in dict(reader).items() if v not in (None, False)})
 
 
