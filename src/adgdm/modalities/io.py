@@ -47,6 +47,7 @@ class FitInput:
     notes: list = field(default_factory=list)
     encoder: object = None
     reader: ReaderOptions = field(default_factory=ReaderOptions)
+    fingerprint_X: object = None   # the fitted data as fingerprinted (rows in fit order, clips); None: none
 
 
 @dataclass

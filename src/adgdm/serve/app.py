@@ -272,7 +272,7 @@ def create_app(cfg: ServeConfig):
             if ctype in IMAGE_TYPES:
                 results = await loop.run_in_executor(pool, score_image, model, body, cfg.max_pixels, cfg.explain)
                 return _answer(results, model)
-            df = _frame(model, ctype, body)
+            df = request_frame(model, ctype, body, cfg)
             if model.io.independent_units:  # rows are independent: gathered with other requests
                 results, model = await state["batcher"].submit(df)
             else:
@@ -282,35 +282,6 @@ def create_app(cfg: ServeConfig):
             raise Problem(413, "Content Too Large", str(e)) from None
         except (ValueError, KeyError) as e:
             raise Problem(422, "Unprocessable Content", _no_paths(str(e).splitlines()[0], cfg)) from None
-
-    def _frame(model, ctype, body: bytes):
-        import io
-
-        import pandas as pd
-
-        if ctype in JSON_TYPES:
-            try:
-                doc = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise ValueError(f"the body is not JSON ({e.__class__.__name__} at position {getattr(e, 'pos', 0)})") from None
-            if not isinstance(doc, dict) or set(doc) != {"records"}:
-                raise ValueError('the body must be {"records": [{column: value, ...}, ...]}')
-            return check_records(model, doc["records"], cfg.max_rows)
-        try:
-            if ctype in CSV_TYPES:
-                df = pd.read_csv(io.BytesIO(body))
-            else:
-                df = pd.read_parquet(io.BytesIO(body))
-        except Exception as e:  # pandas and pyarrow raise many types on bad bytes
-            kind = "CSV" if ctype in CSV_TYPES else "Parquet"
-            raise ValueError(f"the body is not readable {kind} ({type(e).__name__})") from None
-        if len(df) > cfg.max_rows:
-            raise OverflowError(f"{len(df)} rows in one request; the limit is {cfg.max_rows}")
-        df.columns = [str(c) for c in df.columns]
-        check_columns(model, list(df.columns))
-        if len(df) == 0:
-            raise ValueError("no rows")
-        return df
 
     return app
 
@@ -335,3 +306,34 @@ async def _read_body(request, limit: int) -> bytes:
             raise Problem(413, "Content Too Large", f"the body passed {limit} bytes, the limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def request_frame(model, ctype: str, body: bytes, cfg: ServeConfig):
+    """A table request's body (JSON records, CSV or Parquet) as a frame of the model's columns."""
+    import io
+
+    import pandas as pd
+
+    if ctype in JSON_TYPES:
+        try:
+            doc = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"the body is not JSON ({e.__class__.__name__} at position {getattr(e, 'pos', 0)})") from None
+        if not isinstance(doc, dict) or set(doc) != {"records"}:
+            raise ValueError('the body must be {"records": [{column: value, ...}, ...]}')
+        return check_records(model, doc["records"], cfg.max_rows)
+    try:
+        if ctype in CSV_TYPES:
+            df = pd.read_csv(io.BytesIO(body))
+        else:
+            df = pd.read_parquet(io.BytesIO(body))
+    except Exception as e:  # pandas and pyarrow raise many types on bad bytes
+        kind = "CSV" if ctype in CSV_TYPES else "Parquet"
+        raise ValueError(f"the body is not readable {kind} ({type(e).__name__})") from None
+    if len(df) > cfg.max_rows:
+        raise OverflowError(f"{len(df)} rows in one request; the limit is {cfg.max_rows}")
+    df.columns = [str(c) for c in df.columns]
+    check_columns(model, list(df.columns))
+    if len(df) == 0:
+        raise ValueError("no rows")
+    return df
