@@ -39,7 +39,7 @@ class ReadSpec:
 class FitInput:
     """What a fit reads: ``X`` for ``detector.fit``, how many units, the feature names, notes for
     the user, the fitted table encoder (mixed tables), the reader options to keep in the model
-    card, and ``card`` entries of the modality's own (e.g. clip hashes)."""
+    card, and the data to fingerprint (to know it again at scoring)."""
 
     X: object
     n_units: int | None
@@ -146,6 +146,10 @@ class ModalityIO:
         """Read ``source`` (or take ``given``: a frame, records, images or clips already in memory)
         and score it with ``det``."""
         raise NotImplementedError
+
+    def fit_notes(self, det) -> list:
+        """Notes on the fitted detector for the user (e.g. how many units set the threshold)."""
+        return []
 
     def fingerprint(self, X) -> dict | None:
         """What the fitted data looks like, to know it again at scoring (None: not recorded)."""

@@ -66,9 +66,7 @@ class TableIO(ModalityIO):
 
             # the detector records the feature names (the encoded ones: "service=ftp", "x:missing")
             X = pd.DataFrame(X, columns=encoder.feature_names_ if encoder is not None else names)
-        fit = FitInput(X, n, names, notes, encoder, keep)
-        fit.fingerprint_X = fp_X
-        return fit
+        return FitInput(X, n, names, notes, encoder, keep, fingerprint_X=fp_X)
 
     def fingerprint(self, X):
         return fingerprint_of(X, self.name)

@@ -20,11 +20,9 @@ class VideoIO(ModalityIO):
 
     def fit_input(self, source, det, spec: ReadSpec, params: dict) -> FitInput:
         d = read_data(source, "video", spec.columns, spec.label, spec.time)
-        fit = FitInput([c.frames for c in d.clips], len(d.ids), [], [])
-        if d.labels is not None:
-            fit.notes.append("video: the frame labels are ignored when fitting (fit on normal footage only)")
-        fit.fingerprint_X = d.clips
-        return fit
+        notes = ["video: the frame labels are ignored when fitting (fit on normal footage only)"] \
+            if d.labels is not None else []
+        return FitInput([c.frames for c in d.clips], len(d.ids), [], notes, fingerprint_X=d.clips)
 
     def fingerprint(self, clips):
         return fingerprint_of(clips, self.name)

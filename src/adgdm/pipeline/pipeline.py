@@ -107,7 +107,7 @@ class Pipeline:
         fit_s = time.perf_counter() - t0
         if rule["method"] != "contamination" or "contamination" not in det.get_params():
             apply_threshold(det, **rule)
-        notes = list(fit.notes) + (io.fit_notes(det) if hasattr(io, "fit_notes") else [])
+        notes = list(fit.notes) + io.fit_notes(det)
         from .._version import __version__
 
         self.detector_ = det
@@ -115,7 +115,7 @@ class Pipeline:
             modality=modality, detector=spec, params=dict(params), columns=fit.names or None, label=label,
             time=time_col, reader=fit.reader, encoder=None if fit.encoder is None else fit.encoder.state(),
             threshold=dict(rule, value=float(det.threshold_)), seed=seed, data=str(source),
-            fingerprint=io.fingerprint(getattr(fit, "fingerprint_X", None)), fit_seconds=round(fit_s, 3),
+            fingerprint=io.fingerprint(fit.fingerprint_X), fit_seconds=round(fit_s, 3),
             created=time.strftime("%Y-%m-%dT%H:%M:%S"), adgdm_version=__version__)
         self.fit_notes_ = notes
         self.n_fit_ = fit.n_units
