@@ -24,6 +24,7 @@ class ImageIO(ModalityIO):
     takes_columns = False
     serve_types = ("image",)
     ray_parts = "images"
+    holds_out = True
 
     def fit_input(self, source, det, spec: ReadSpec, params: dict) -> FitInput:
         p = Path(source)
@@ -35,9 +36,6 @@ class ImageIO(ModalityIO):
 
         # detectors take arrays, not folders: the adapter reads the training images as each detector wants
         return FitInput(get_modality(self.name).read_folder(det, p), None, [], [])
-
-    def fit_notes(self, det) -> list:
-        return [f"{len(det.decision_scores_)} training images were held out to set the threshold"]
 
     def read(self, source, det) -> Data:
         if Path(source).is_file():

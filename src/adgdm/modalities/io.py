@@ -147,9 +147,16 @@ class ModalityIO:
         and score it with ``det``."""
         raise NotImplementedError
 
+    holds_out = False                   # the detectors hold training units out to set the threshold
+
     def fit_notes(self, det) -> list:
-        """Notes on the fitted detector for the user (e.g. how many units set the threshold)."""
-        return []
+        """Notes on the fitted detector for the user (how many units set the threshold)."""
+        if not self.holds_out:
+            return []
+        from .base import get_modality
+
+        return [f"{len(det.decision_scores_)} training {get_modality(self.name).unit}s were held out to set the "
+                "threshold"]
 
     def fingerprint(self, X) -> dict | None:
         """What the fitted data looks like, to know it again at scoring (None: not recorded)."""

@@ -16,6 +16,7 @@ class VideoIO(ModalityIO):
     id_column = "video"
     source = "folder"
     takes_columns = False
+    holds_out = True
     plot = "clips"          # the report draws a score timeline per clip
 
     def fit_input(self, source, det, spec: ReadSpec, params: dict) -> FitInput:
