@@ -15,6 +15,7 @@ __all__ = ["MultimodalIO"]
 class MultimodalIO(ModalityIO):
     name = "multimodal"
     id_column = "record"
+    takes_manifest = True
 
     def fit_input(self, source, det, spec: ReadSpec, params: dict) -> FitInput:
         opts = spec.reader

@@ -107,7 +107,25 @@ class ModelCard:
         kw["params"] = dict(kw.get("params") or {})
         kw["threshold"] = dict(kw.get("threshold") or {})
         kw.setdefault("detector", None)
-        return cls(**kw)
+        card = cls(**kw)
+        card._check()
+        return card
+
+    def _check(self) -> None:
+        """Each field of the kind it must be (a card edited by hand, or damaged, is refused)."""
+        from ..modalities import list_modalities
+
+        if self.modality not in list_modalities():
+            raise ValueError(f"unknown modality {self.modality!r}; known: {', '.join(list_modalities())}")
+        kinds = {"detector": (str, type(None)), "columns": (list, type(None)), "label": (str, type(None)),
+                 "time": (str, type(None)), "encoder": (dict, type(None)), "fingerprint": (dict, type(None)),
+                 "seed": (int, type(None))}
+        for name, ok in kinds.items():
+            if not isinstance(getattr(self, name), ok) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name!r} is {type(getattr(self, name)).__name__}, not "
+                                 f"{' or '.join(t.__name__ for t in ok if t is not type(None))}")
+        if self.columns is not None and not all(isinstance(c, str) for c in self.columns):
+            raise ValueError("'columns' must be a list of names")
 
     @classmethod
     def for_detector(cls, det) -> "ModelCard":

@@ -100,6 +100,8 @@ class Pipeline:
         opts = _reader(self.reader)
         if (opts.categorical or opts.numeric) and not io.takes_kinds:
             raise ValueError("--categorical and --numeric are for tables (--modality tabular)")
+        if (opts.image_cols or opts.text_cols) and not io.takes_manifest:
+            raise ValueError("--image-cols and --text-cols are for --modality multimodal")
         read = ReadSpec(tuple(columns) if columns else None, label, time_col, opts)
         fit = io.fit_input(source, det, read, params)
         t0 = time.perf_counter()
