@@ -88,9 +88,7 @@ class TabDDPMDetector(NeuralDetector):
             raise ValueError(f"discrete must be 'auto' or None, got {self.discrete!r}")
         if int(self.max_categories) < 1:
             raise ValueError(f"max_categories must be >= 1, got {self.max_categories}")
-        levels = np.atleast_1d(np.asarray(self.noise_levels, dtype=float))
-        if levels.size == 0 or (levels <= 0).any() or (levels > 1).any():
-            raise ValueError(f"noise_levels must be fractions in (0, 1], got {self.noise_levels}")
+        self._check_noise_levels()
         if int(self.n_repeats) < 1:
             raise ValueError(f"n_repeats must be >= 1, got {self.n_repeats}")
 
@@ -321,9 +319,6 @@ class TabDDPMDetector(NeuralDetector):
         return out
 
     # --- scoring --------------------------------------------------------------------------------
-    def _timesteps(self) -> list[int]:
-        return [self.schedule_.t_from_fraction(f) for f in np.atleast_1d(np.asarray(self.noise_levels, dtype=float))]
-
     def _parts(self, E: np.ndarray):
         """Per row: the squared noise errors of the numeric cells (0 where blank) and the KL of
         each categorical column, averaged over the noise levels and draws (common random numbers:
