@@ -26,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from ..._params import store_params
-from ..._torch import seed_of, seeded
+from ..._torch import seeded
 from ...data.images import to_float_images
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
 from ...io import ModelFileError
@@ -133,17 +133,7 @@ class _FeatureBase(ImageBase):
     def _calibration_split(self, data):
         """A random ``calibration_fraction`` of the training images (at most
         ``max_calibration_images``, at least 1) held out: they set ``threshold_``."""
-        imgs = data.images
-        N = len(imgs)
-        if N < 2:
-            raise ValueError(f"{self.name} needs at least 2 training images, got {N}")
-        self.seed_ = seed_of(self.random_state)
-        rng = np.random.default_rng(self.seed_)
-        n_cal = min(int(self.max_calibration_images), max(1, int(round(float(self.calibration_fraction) * N))), N - 1)
-        perm = rng.permutation(N)
-        cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
-        self._fit_rng = rng  # fitting draws on from the same generator
-        return imgs[tr], imgs[cal]
+        return self._random_held_out(data)
 
     def _fit(self, train, held_out):
         """Fit on the training images (any size: resized to ``size`` for the backbone); the
