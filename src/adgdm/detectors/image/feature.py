@@ -29,16 +29,13 @@ from ..._params import store_params
 from ..._torch import seeded
 from ...data.images import to_float_images
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
-from ...io import ModelFileError
-from ...nets.efficientnet import WEIGHTS_SHA256, FeatureExtractor, load_efficientnet_lite0
+from ...nets.efficientnet import BACKBONE, FeatureExtractor, backbone_meta, check_backbone_meta, load_efficientnet_lite0
 from ...nets.mapnet import MapDenoiser
 from ...scores import EmpiricalDenoiser, noise_error_residual, reconstruction_residual
 from .base import ImageBase
 from .patch import top_k_mean
 
 __all__ = ["FeatureDiffusion", "PatchCore", "FeatureIdeal", "greedy_coreset", "BACKBONE"]
-
-BACKBONE = "efficientnet-lite0"
 
 
 @functools.lru_cache(maxsize=1)
@@ -242,17 +239,13 @@ class _FeatureBase(ImageBase):
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self):
-        meta = {"backbone": BACKBONE, "backbone_sha256": WEIGHTS_SHA256, "seed_": int(self.seed_),
-                "grid_": [int(g) for g in self.grid_]}
+        meta = {**backbone_meta(), "seed_": int(self.seed_), "grid_": [int(g) for g in self.grid_]}
         own_meta, arrays = self._feature_state()
         meta.update(own_meta)
         return meta, arrays
 
     def _set_state(self, meta, arrays):
-        if meta.get("backbone") != BACKBONE or meta.get("backbone_sha256") != WEIGHTS_SHA256:
-            raise ModelFileError(f"this {self.name} model was fitted on backbone {meta.get('backbone')!r} with weights "
-                                 f"SHA-256 {meta.get('backbone_sha256')}; the installed {BACKBONE} weights have "
-                                 f"{WEIGHTS_SHA256}: its features would not match (refit the model)")
+        check_backbone_meta(meta, self.name)
         self.seed_ = int(meta["seed_"])
         self.grid_ = tuple(int(g) for g in meta["grid_"])
         self._extractor()  # loads the installed weights and verifies their checksum now
