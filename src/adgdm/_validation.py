@@ -3,7 +3,36 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_tabular", "check_series"]
+__all__ = ["check_tabular", "check_series", "read_array", "as_numeric", "check_2d"]
+
+
+def read_array(x, what: str, dtype=None) -> np.ndarray:
+    """``np.asarray(x, dtype=dtype)``, or a ValueError naming ``what`` when ``x`` cannot be read as one."""
+    try:
+        return np.asarray(x, dtype=dtype)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{what} could not be read as {'an' if dtype is None else 'a numeric'} array: {e}") from None
+
+
+def as_numeric(arr: np.ndarray, what: str, fix: str) -> np.ndarray:
+    """``arr`` (numbers and bools as they are, anything else cast to float64), or a ValueError ending in ``fix``."""
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError):
+            raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}; {fix}") from None
+    return arr
+
+
+def check_2d(arr: np.ndarray, what: str) -> None:
+    """A ValueError unless ``arr`` is ``(n_samples >= 1, n_features >= 1)``."""
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}"
+                         + ("; use X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""))
+    if arr.shape[0] == 0:
+        raise ValueError(f"{what} is empty: 0 samples")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{what} has 0 features")
 
 
 def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X", allow_nan: bool = False):
@@ -24,22 +53,8 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
         X = X.to_numpy(dtype=np.float64, na_value=np.nan)  # nullable columns: <NA> -> NaN, caught below
     elif hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas Series
         X = X.to_numpy()
-    try:
-        arr = np.asarray(X)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{what} could not be read as an array: {e}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        try:
-            arr = arr.astype(np.float64)
-        except (ValueError, TypeError):
-            raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}; encode non-numeric columns first") from None
-    if arr.ndim != 2:
-        raise ValueError(f"{what} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}"
-                         + ("; use X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""))
-    if arr.shape[0] == 0:
-        raise ValueError(f"{what} is empty: 0 samples")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{what} has 0 features")
+    arr = as_numeric(read_array(X, what), what, "encode non-numeric columns first")
+    check_2d(arr, what)
     # C order: the same values must give the same sums (and scores) whatever layout they came in
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if allow_nan:

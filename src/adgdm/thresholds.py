@@ -66,6 +66,17 @@ def _check_fraction(value, name: str, hi_inclusive: bool = False, hi: float = 1.
     return v
 
 
+def _finite(value, name: str) -> float:
+    """``float(value)``, or a ValueError naming ``name`` when it is not a finite number."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return v
+
+
 def _check_q_level(q, level) -> tuple[float, float]:
     q, level = _check_fraction(q, "q"), _check_fraction(level, "level")
     if q >= 1.0 - level:
@@ -190,13 +201,7 @@ def fixed_threshold(value) -> float:
     >>> fixed_threshold(2.5)
     2.5
     """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"value must be a finite number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"value must be a finite number, got {value!r}")
-    return v
+    return _finite(value, "value")
 
 
 def pot_threshold(train_scores, q: float = 1e-3, level: float = 0.98) -> float:
@@ -293,12 +298,7 @@ class SPOT:
         """Judge one score: ``(is_alarm, threshold it was compared with)``; updates the model."""
         if not hasattr(self, "threshold_"):
             raise ValueError("SPOT is not fitted yet; call fit(initial_scores) first")
-        try:
-            x = float(score)
-        except (TypeError, ValueError):
-            raise ValueError(f"score must be a finite number, got {score!r}") from None
-        if not math.isfinite(x):
-            raise ValueError(f"score must be a finite number, got {score!r}")
+        x = _finite(score, "score")
         z = self.threshold_
         if x > z:
             return True, z

@@ -6,23 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .summary import _table, summary_header
+from .summary import _table, summary_start
 
 
 FIDELITY_ROWS = ("ddpm-sample", "ddim50-sample", "tabddpm-sample", "series-recon-sample", "train-windows")
 
 
 def summarize_generation(csv_path, out_md=None, command: str | None = None) -> str:
-    import pandas as pd
-
-    df = pd.read_csv(csv_path)
-    parts = summary_header(f"# Generation benchmark summary: `{Path(csv_path).name}`",
-                           command,
-                           "Protocol: ADBench semi-supervised split per seed (half the normals train; the rest and the anomalies "
-                           "test); `max(shots)` anomalies leave the test part as the labelled pool (k-shot uses the first k). "
-                           "Fidelity: the `ddpm` generator's samples against held-out test normals (C2ST AUC: 0.5 = "
-                           "indistinguishable; DCR ratio: about 1 = no closer to training rows than new real rows are). "
-                           "Detection: AUROC/AUPRC in points on the test part, mean over seeds then datasets.")
+    df, parts = summary_start(csv_path, "Generation", command,
+                              "Protocol: ADBench semi-supervised split per seed (half the normals train; the rest and the anomalies "
+                              "test); `max(shots)` anomalies leave the test part as the labelled pool (k-shot uses the first k). "
+                              "Fidelity: the `ddpm` generator's samples against held-out test normals (C2ST AUC: 0.5 = "
+                              "indistinguishable; DCR ratio: about 1 = no closer to training rows than new real rows are). "
+                              "Detection: AUROC/AUPRC in points on the test part, mean over seeds then datasets.")
     seeds = df.groupby("dataset").seed.nunique()
     short = seeds[seeds < seeds.max()]
     if len(short):

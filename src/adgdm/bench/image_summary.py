@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .summary import _table, summary_header
+from .summary import _table, summary_start
 
 DEFAULT = "image"   # the recommended detector of it (its name)
 
@@ -21,14 +21,10 @@ def _fmt(v, digits=2) -> str:
 
 
 def summarize_image(csv_path, out_md=None, command: str | None = None) -> str:
-    import pandas as pd
-
-    df = pd.read_csv(csv_path)
-    parts = summary_header(f"# Image benchmark summary: `{Path(csv_path).name}`",
-                           command,
-                           "AUROC, AUPRC, pixel AUROC and AUPRO (integrated to FPR 0.3, normalised) in points, mean over "
-                           "seeds, then over datasets (defect classes, digits or categories). Images/s: test images scored "
-                           "per second (maps included); fit s: mean per fit.")
+    df, parts = summary_start(csv_path, "Image", command,
+                              "AUROC, AUPRC, pixel AUROC and AUPRO (integrated to FPR 0.3, normalised) in points, mean over "
+                              "seeds, then over datasets (defect classes, digits or categories). Images/s: test images scored "
+                              "per second (maps included); fit s: mean per fit.")
     for suite, sd in df.groupby("suite", sort=False):
         per = sd.groupby(["detector", "dataset"])[METRICS + ["images_per_s", "fit_s"]].mean()
         seeds = sd.groupby("detector").seed.nunique()

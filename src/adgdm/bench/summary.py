@@ -28,6 +28,15 @@ def summary_header(title: str, command: str | None, protocol: str) -> list[str]:
                                                                               protocol, ""]
 
 
+def summary_start(csv_path, kind: str, command: str | None, protocol: str):
+    """``(results frame, opening lines)`` of the summary of one results CSV, titled
+    ``# {kind} benchmark summary: `{file name}```."""
+    import pandas as pd
+
+    return pd.read_csv(csv_path), summary_header(f"# {kind} benchmark summary: `{Path(csv_path).name}`", command,
+                                                 protocol)
+
+
 def _table(rows: list[list], header: list[str]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .summary import _table, summary_header
+from .summary import _table, summary_start
 
 DEFAULT = "video"   # the recommended detector of it (its name)
 
@@ -21,13 +21,12 @@ def _fmt(v, digits=2) -> str:
 def summarize_video(csv_path, out_md=None, command: str | None = None, anchors=None) -> str:
     import pandas as pd
 
-    df = pd.read_csv(csv_path)
-    parts = summary_header(f"# Video benchmark summary: `{Path(csv_path).name}`", command,
-                           "Frame-level metrics in points, mean over seeds: `AUROC` and `AUPRC` over all test frames "
-                           "pooled, raw scores (the published protocol); `per clip`: mean AUROC over clips holding both "
-                           "classes; `clip-normalised`: pooled AUROC after min-max scaling within each clip (uses the "
-                           "whole clip, so not causal; shown beside, not instead). Frames/s: test frames scored per "
-                           "second with maps; fit s: mean per fit.")
+    df, parts = summary_start(csv_path, "Video", command,
+                              "Frame-level metrics in points, mean over seeds: `AUROC` and `AUPRC` over all test frames "
+                              "pooled, raw scores (the published protocol); `per clip`: mean AUROC over clips holding both "
+                              "classes; `clip-normalised`: pooled AUROC after min-max scaling within each clip (uses the "
+                              "whole clip, so not causal; shown beside, not instead). Frames/s: test frames scored per "
+                              "second with maps; fit s: mean per fit.")
     for name, sd in df.groupby("dataset", sort=False):
         g = sd.groupby("detector", sort=False)
         m, sdev, seeds = g[METRICS + ["frames_per_s", "fit_s"]].mean(), g.auroc.std(), g.seed.nunique()

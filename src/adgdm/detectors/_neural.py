@@ -32,6 +32,15 @@ class NeuralDetector(BaseDetector):
         return TrainConfig(epochs=self.epochs, max_steps=self.max_steps, batch_size=self.batch_size, lr=self.lr,
                            val_fraction=self.val_fraction, patience=self.patience, ema_decay=self.ema_decay)
 
+    # --- for the subclasses that score at fractions of the chain, ``noise_levels`` ---------------
+    def _check_noise_levels(self) -> None:
+        levels = np.atleast_1d(np.asarray(self.noise_levels, dtype=float))
+        if levels.size == 0 or (levels <= 0).any() or (levels > 1).any():
+            raise ValueError(f"noise_levels must be fractions in (0, 1], got {self.noise_levels}")
+
+    def _timesteps(self) -> list[int]:
+        return [self.schedule_.t_from_fraction(f) for f in np.atleast_1d(np.asarray(self.noise_levels, dtype=float))]
+
     def _fit(self, X: np.ndarray):
         self.seed_ = seed_of(self.random_state)
         self.schedule_ = self._schedule()

@@ -45,6 +45,7 @@ import torch
 from scipy.ndimage import distance_transform_edt
 
 from .._torch import seed_of
+from .._validation import read_array
 from ..data.images import to_float_images
 from .anomalies import generate_anomalies as _tabular_generate_anomalies
 from .image_synth import blob_mask, cutpaste, perlin_mask, perlin_paste
@@ -110,10 +111,7 @@ def _severity(severity) -> float:
 
 def _masks_array(masks, n: int, hw: tuple[int, int], name: str = "masks") -> np.ndarray:
     """Given masks -> bool ``(n, H, W)``; ``(H, W)`` is used for every image."""
-    try:
-        m = np.asarray(masks)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} could not be read as an array: {e}") from None
+    m = read_array(masks, name)
     if not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
         raise ValueError(f"{name} must be numeric or bool, got dtype {m.dtype}")
     if m.ndim == 2:

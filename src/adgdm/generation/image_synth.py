@@ -18,6 +18,8 @@ import numbers
 
 import numpy as np
 
+from .._validation import read_array
+
 __all__ = ["perlin_noise", "perlin_mask", "blob_mask", "perlin_paste", "cutpaste"]
 
 MAX_TRIES = 1000  # perlin_mask redraws before giving up on the area bounds
@@ -47,10 +49,7 @@ def _shape(shape) -> tuple[int, int]:
 
 
 def _images(images, name: str = "images") -> np.ndarray:
-    try:
-        a = np.asarray(images)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{name} could not be read as an array: {e}") from None
+    a = read_array(images, name)
     if not np.issubdtype(a.dtype, np.number):
         raise ValueError(f"{name} must be numeric, got dtype {a.dtype}")
     if a.ndim != 4:

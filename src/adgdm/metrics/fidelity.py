@@ -15,6 +15,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+from .._validation import read_array
+
 __all__ = ["c2st_auc", "mmd_rbf", "density_coverage", "dcr_ratio", "fidelity_report"]
 
 _BLOCK = 512  # rows per block of a distance matrix: 512 x 5000 float64 is 20 MB
@@ -25,10 +27,7 @@ _MEDIAN_ROWS = 1000  # pooled rows for the median heuristic (500k pairs)
 # input checks and helpers
 # --------------------------------------------------------------------------------------------
 def _table(x, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{name} could not be read as a numeric array: {e}") from None
+    a = read_array(x, name, np.float64)
     if a.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (rows, features), got shape {a.shape}"
                          + ("; use x.reshape(-1, 1) for a single feature" if a.ndim == 1 else ""))

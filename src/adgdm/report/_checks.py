@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import read_array
+
 __all__ = ["vector", "labels01", "same_length", "names", "contributions", "images", "maps", "masks", "columns"]
 
 
@@ -11,10 +13,7 @@ def _array(x, what: str) -> np.ndarray:
         x = x.to_numpy()
     if hasattr(x, "detach"):  # torch tensors
         x = x.detach().cpu().numpy()
-    try:
-        return np.asarray(x)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{what} could not be read as an array: {e}") from None
+    return read_array(x, what)
 
 
 def vector(x, what: str, *, allow_nan: bool = False) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._torch import seed_of
 from ..base import BaseDetector
 
 
@@ -32,6 +33,27 @@ class ImageBase(BaseDetector):
         if getattr(self, "crop", None) is None:
             return {"size": self.size, "channels": self.channels}
         return {}
+
+    # --- fit ------------------------------------------------------------------------------------
+    def _random_held_out(self, data, least: int = 2, at_least: int = 0, leave_one: bool = True):
+        """``(training images, held-out images)`` of the ``N >= least`` training images: a random
+        ``calibration_fraction`` held out, at least 1 and ``min(at_least, N // 2)``, at most
+        ``max_calibration_images`` (and ``N - 1`` with ``leave_one``). Sets ``seed_``; fitting draws
+        on from the same generator (``_fit_rng``)."""
+        imgs = data.images
+        N = len(imgs)
+        if N < least:
+            raise ValueError(f"{self.name} needs at least {least} training images, got {N}")
+        self.seed_ = seed_of(self.random_state)
+        rng = np.random.default_rng(self.seed_)
+        n_cal = min(int(self.max_calibration_images),
+                    max(1, min(at_least, N // 2), int(round(float(self.calibration_fraction) * N))))
+        if leave_one:
+            n_cal = min(n_cal, N - 1)
+        perm = rng.permutation(N)
+        cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        self._fit_rng = rng
+        return imgs[tr], imgs[cal]
 
     # --- scoring hooks --------------------------------------------------------------------------
     def _score(self, data) -> np.ndarray:

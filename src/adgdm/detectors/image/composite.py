@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from ..._params import store_params
-from ..._torch import seed_of
 from ...io import ModelFileError
 from ...scores.fusion import RobustZ
 from ..base import nested_state, restore_nested
@@ -82,13 +81,7 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
             raise ValueError(f"local must be one of {', '.join(_LOCAL)}, got {self.local!r}")
         if self.local_params is not None and not isinstance(self.local_params, dict):
             raise ValueError(f"local_params must be a dict or None, got {type(self.local_params).__name__}")
-        g = self.global_size
-        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 0 or g == 1:
-            raise ValueError(f"global_size must be 0 (off) or an int >= 2, got {g!r}")
-        if not float(self.local_weight) >= 0:
-            raise ValueError(f"local_weight must be >= 0, got {self.local_weight}")
-        if int(self.global_neighbors) < 1:
-            raise ValueError(f"global_neighbors must be >= 1, got {self.global_neighbors}")
+        self._check_branch_params()
         if not 0.0 < float(self.calibration_fraction) < 1.0:
             raise ValueError(f"calibration_fraction must lie in (0, 1), got {self.calibration_fraction}")
         if not 0.0 < float(self.contamination) <= 0.5:
@@ -123,18 +116,7 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
     def _calibration_split(self, data):
         """A random ``calibration_fraction`` of the training images (at least ``min(10, N // 2)``,
         at most ``max_calibration_images`` and ``N - 1``) held out: both z-scales and ``threshold_``."""
-        imgs = data.images
-        N = len(imgs)
-        if N < 3:
-            raise ValueError(f"{self.name} needs at least 3 training images, got {N}")
-        self.seed_ = seed_of(self.random_state)
-        rng = np.random.default_rng(self.seed_)
-        n_cal = min(int(self.max_calibration_images), N - 1,
-                    max(1, min(10, N // 2), int(round(float(self.calibration_fraction) * N))))
-        perm = rng.permutation(N)
-        cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
-        self._fit_rng = rng  # fitting draws on from the same generator
-        return imgs[tr], imgs[cal]
+        return self._random_held_out(data, least=3, at_least=10)
 
     def _fit(self, train, held_out):
         """Fit both branches on ``train``; the held-out images set both z-scales and ``threshold_``."""

@@ -46,6 +46,16 @@ class TwoBranchScore:
     images (``z_params_``), the global one with weight 1 and the local one with ``local_weight``.
     Shared by ``image`` and ``image-feat-global``; the class defines ``_branches``."""
 
+    def _check_branch_params(self) -> None:
+        """``global_size`` (0 = no global branch), ``local_weight`` and ``global_neighbors``."""
+        g = self.global_size
+        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 0 or g == 1:
+            raise ValueError(f"global_size must be 0 (off) or an int >= 2, got {g!r}")
+        if not float(self.local_weight) >= 0:
+            raise ValueError(f"local_weight must be >= 0, got {self.local_weight}")
+        if int(self.global_neighbors) < 1:
+            raise ValueError(f"global_neighbors must be >= 1, got {self.global_neighbors}")
+
     def _zscores(self, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {k: RobustZ(*self.z_params_[k])(v) for k, v in parts.items()}
 
@@ -106,13 +116,7 @@ class ImageDiffusion(TwoBranchScore, ImageSegCycle):
 
     def _check_params(self) -> None:
         super()._check_params()
-        g = self.global_size
-        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 0 or g == 1:
-            raise ValueError(f"global_size must be 0 (off) or an int >= 2, got {g!r}")
-        if not float(self.local_weight) >= 0:
-            raise ValueError(f"local_weight must be >= 0, got {self.local_weight}")
-        if int(self.global_neighbors) < 1:
-            raise ValueError(f"global_neighbors must be >= 1, got {self.global_neighbors}")
+        self._check_branch_params()
 
     def _global_detector(self) -> DiffusionDetector:
         # pixels of a normalised thumbnail share one scale: no per-pixel standardising (it would

@@ -26,19 +26,16 @@ import torch
 from torch.nn import functional as F
 
 from ..._params import store_params
-from ..._torch import seed_of, seeded
+from ..._torch import seeded
 from ...data.images import to_float_images
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
-from ...io import ModelFileError
-from ...nets.efficientnet import WEIGHTS_SHA256, FeatureExtractor, load_efficientnet_lite0
+from ...nets.efficientnet import BACKBONE, FeatureExtractor, backbone_meta, check_backbone_meta, load_efficientnet_lite0
 from ...nets.mapnet import MapDenoiser
 from ...scores import EmpiricalDenoiser, noise_error_residual, reconstruction_residual
 from .base import ImageBase
 from .patch import top_k_mean
 
 __all__ = ["FeatureDiffusion", "PatchCore", "FeatureIdeal", "greedy_coreset", "BACKBONE"]
-
-BACKBONE = "efficientnet-lite0"
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,17 +130,7 @@ class _FeatureBase(ImageBase):
     def _calibration_split(self, data):
         """A random ``calibration_fraction`` of the training images (at most
         ``max_calibration_images``, at least 1) held out: they set ``threshold_``."""
-        imgs = data.images
-        N = len(imgs)
-        if N < 2:
-            raise ValueError(f"{self.name} needs at least 2 training images, got {N}")
-        self.seed_ = seed_of(self.random_state)
-        rng = np.random.default_rng(self.seed_)
-        n_cal = min(int(self.max_calibration_images), max(1, int(round(float(self.calibration_fraction) * N))), N - 1)
-        perm = rng.permutation(N)
-        cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
-        self._fit_rng = rng  # fitting draws on from the same generator
-        return imgs[tr], imgs[cal]
+        return self._random_held_out(data)
 
     def _fit(self, train, held_out):
         """Fit on the training images (any size: resized to ``size`` for the backbone); the
@@ -252,17 +239,13 @@ class _FeatureBase(ImageBase):
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self):
-        meta = {"backbone": BACKBONE, "backbone_sha256": WEIGHTS_SHA256, "seed_": int(self.seed_),
-                "grid_": [int(g) for g in self.grid_]}
+        meta = {**backbone_meta(), "seed_": int(self.seed_), "grid_": [int(g) for g in self.grid_]}
         own_meta, arrays = self._feature_state()
         meta.update(own_meta)
         return meta, arrays
 
     def _set_state(self, meta, arrays):
-        if meta.get("backbone") != BACKBONE or meta.get("backbone_sha256") != WEIGHTS_SHA256:
-            raise ModelFileError(f"this {self.name} model was fitted on backbone {meta.get('backbone')!r} with weights "
-                                 f"SHA-256 {meta.get('backbone_sha256')}; the installed {BACKBONE} weights have "
-                                 f"{WEIGHTS_SHA256}: its features would not match (refit the model)")
+        check_backbone_meta(meta, self.name)
         self.seed_ = int(meta["seed_"])
         self.grid_ = tuple(int(g) for g in meta["grid_"])
         self._extractor()  # loads the installed weights and verifies their checksum now

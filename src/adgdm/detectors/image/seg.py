@@ -24,7 +24,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from ..._torch import resolve_device, seed_of, seeded
+from ..._torch import resolve_device, seeded
 from ...diffusion import TrainConfig, load_net_arrays, net_arrays, train
 from ...generation.image_synth import cutpaste, perlin_mask, perlin_noise, perlin_paste
 from ...nets.segnet import SegNet, seg_loss as _seg_loss
@@ -303,19 +303,9 @@ class ImageSegCycle(PatchDiffusion):
     def _calibration_split(self, data):
         """A random ``calibration_fraction`` of the training images held out of training (at least
         ``min(_min_calibration, N // 2)``, at most ``max_calibration_images``)."""
-        imgs = data.images
-        if len(imgs) < 2:
-            raise ValueError(f"{self.name} needs at least 2 training images, got {len(imgs)}")
-        N = len(imgs)
-        self.seed_ = seed_of(self.random_state)
+        split = self._random_held_out(data, at_least=self._min_calibration, leave_one=False)
         self.device_ = resolve_device(self.device)
-        rng = np.random.default_rng(self.seed_)
-        n_cal = min(int(self.max_calibration_images),
-                    max(1, min(self._min_calibration, N // 2), int(round(float(self.calibration_fraction) * N))))
-        perm = rng.permutation(N)
-        cal, tr = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
-        self._fit_rng = rng  # training draws on from the same generator
-        return imgs[tr], imgs[cal]
+        return split
 
     def _fit(self, train, held_out):
         """Train the segmentation head on ``train``; the held-out images calibrate."""

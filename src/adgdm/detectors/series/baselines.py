@@ -38,7 +38,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import argrelextrema
 from scipy.spatial.distance import cdist
 
-from ..._validation import check_tabular
+from ..._validation import check_tabular, read_array
 from ..._params import store_params
 from .base import SeriesBase
 
@@ -104,10 +104,7 @@ def _check_series(series, what: str = "series") -> np.ndarray:
     if not hasattr(series, "columns"):
         if hasattr(series, "to_numpy"):
             series = series.to_numpy()
-        try:
-            series = np.asarray(series)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{what} could not be read as an array: {e}") from None
+        series = read_array(series, what)
         if series.ndim == 1:
             series = series.reshape(-1, 1)
         elif series.ndim != 2:

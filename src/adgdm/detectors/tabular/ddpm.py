@@ -89,17 +89,12 @@ class DDPMDetector(NeuralDetector):
             raise ValueError(f"preprocess must be 'standard' or 'quantile', got {self.preprocess!r}")
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
-        levels = np.atleast_1d(np.asarray(self.noise_levels, dtype=float))
-        if levels.size == 0 or (levels <= 0).any() or (levels > 1).any():
-            raise ValueError(f"noise_levels must be fractions in (0, 1], got {self.noise_levels}")
+        self._check_noise_levels()
         if int(self.steps) < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
 
     def _loss(self):
         return denoising_loss(self._schedule())
-
-    def _timesteps(self) -> list[int]:
-        return [self.schedule_.t_from_fraction(f) for f in np.atleast_1d(np.asarray(self.noise_levels, dtype=float))]
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         net, sched = self.net_, self.schedule_

@@ -19,6 +19,7 @@ import torch
 
 from ..._params import store_params
 from ..._torch import resolve_device, seed_of, seeded
+from ..._validation import as_numeric, check_2d, read_array
 from ...diffusion import MultinomialDiffusion, NoiseSchedule, TrainConfig, mixed_loss, mixed_reverse, train
 from ...nets import ResidualMLP
 from .._neural import NeuralDetector
@@ -88,9 +89,7 @@ class TabDDPMDetector(NeuralDetector):
             raise ValueError(f"discrete must be 'auto' or None, got {self.discrete!r}")
         if int(self.max_categories) < 1:
             raise ValueError(f"max_categories must be >= 1, got {self.max_categories}")
-        levels = np.atleast_1d(np.asarray(self.noise_levels, dtype=float))
-        if levels.size == 0 or (levels <= 0).any() or (levels > 1).any():
-            raise ValueError(f"noise_levels must be fractions in (0, 1], got {self.noise_levels}")
+        self._check_noise_levels()
         if int(self.n_repeats) < 1:
             raise ValueError(f"n_repeats must be >= 1, got {self.n_repeats}")
 
@@ -118,24 +117,9 @@ class TabDDPMDetector(NeuralDetector):
                     cols.append(np.asarray([None if b else str(v) for v, b in zip(t.astype(object).tolist(), blank)],
                                            dtype=object))
             return cols, names
-        try:
-            arr = np.asarray(X)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"X could not be read as an array: {e}") from None
-        if arr.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}"
-                             + ("; use X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""))
-        if arr.shape[0] == 0:
-            raise ValueError("X is empty: 0 samples")
-        if arr.shape[1] == 0:
-            raise ValueError("X has 0 features")
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            try:
-                arr = arr.astype(np.float64)
-            except (ValueError, TypeError):
-                raise ValueError(f"X must be numeric, got dtype {arr.dtype}; pass text columns in a pandas "
-                                 "DataFrame") from None
-        arr = np.asarray(arr, dtype=np.float64)
+        arr = read_array(X, "X")
+        check_2d(arr, "X")
+        arr = np.asarray(as_numeric(arr, "X", "pass text columns in a pandas DataFrame"), dtype=np.float64)
         return [arr[:, j].copy() for j in range(arr.shape[1])], None
 
     def _declared(self, names, d) -> set:
@@ -321,9 +305,6 @@ class TabDDPMDetector(NeuralDetector):
         return out
 
     # --- scoring --------------------------------------------------------------------------------
-    def _timesteps(self) -> list[int]:
-        return [self.schedule_.t_from_fraction(f) for f in np.atleast_1d(np.asarray(self.noise_levels, dtype=float))]
-
     def _parts(self, E: np.ndarray):
         """Per row: the squared noise errors of the numeric cells (0 where blank) and the KL of
         each categorical column, averaged over the noise levels and draws (common random numbers:

@@ -20,13 +20,11 @@ import torch
 from torch.nn import functional as F
 
 from ..._torch import seed_of
-from ...io import ModelFileError
-from ...nets.efficientnet import _MEAN, _STD, LAYERS, WEIGHTS_SHA256, load_efficientnet_lite0
+from ...nets.efficientnet import (_MEAN, _STD, BACKBONE, LAYERS, backbone_meta, check_backbone_meta,
+                                  load_efficientnet_lite0)
 from .base import VideoBase
 
 __all__ = ["FeatureVideoBase", "BACKBONE"]
-
-BACKBONE = "efficientnet-lite0"
 
 
 @functools.lru_cache(maxsize=1)
@@ -163,8 +161,8 @@ class FeatureVideoBase(VideoBase):
 
     # --- persistence ----------------------------------------------------------------------------
     def _own_state(self):
-        meta = {"backbone": BACKBONE, "backbone_sha256": WEIGHTS_SHA256, "seed_": int(self.seed_),
-                "grid_": list(self.grid_), "motion_scale_": float(self.motion_scale_)}
+        meta = {**backbone_meta(), "seed_": int(self.seed_), "grid_": list(self.grid_),
+                "motion_scale_": float(self.motion_scale_)}
         arrays = {k: getattr(self, k) for k in ("mean_", "std_", "components_", "motion_mean_", "motion_std_",
                                                 "loc_mean_", "loc_std_")}
         m, a = self._model_state()
@@ -173,10 +171,7 @@ class FeatureVideoBase(VideoBase):
         return meta, arrays
 
     def _set_own_state(self, meta, arrays):
-        if meta.get("backbone") != BACKBONE or meta.get("backbone_sha256") != WEIGHTS_SHA256:
-            raise ModelFileError(f"this {self.name} model was fitted on backbone {meta.get('backbone')!r} with "
-                                 f"weights SHA-256 {meta.get('backbone_sha256')}; the installed weights have "
-                                 f"{WEIGHTS_SHA256} (refit the model)")
+        check_backbone_meta(meta, self.name)
         self.seed_, self.grid_ = int(meta["seed_"]), tuple(int(g) for g in meta["grid_"])
         self.motion_scale_ = float(meta["motion_scale_"])
         for k in ("mean_", "std_", "components_", "motion_mean_", "motion_std_"):
