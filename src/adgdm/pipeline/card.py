@@ -103,6 +103,8 @@ class ModelCard:
                 d["fingerprint"] = {"format": 1, "kind": "clips", "hashes": dict(hashes)}
         names = {f.name for f in fields(cls)} - {"version"}
         kw = {k: v for k, v in d.items() if k in names}
+        if not isinstance(kw.get("reader") or {}, dict):
+            raise ValueError(f"'reader' is {type(kw['reader']).__name__}, not an object")
         kw["reader"] = ReaderOptions.from_dict(kw.get("reader"))
         kw["params"] = dict(kw.get("params") or {})
         kw["threshold"] = dict(kw.get("threshold") or {})
@@ -155,8 +157,9 @@ class ModelCard:
             raise ValueError(f"{path}: corrupted ({e}); refit the model") from None
         try:
             return cls.from_json(d)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}: corrupted ({e}); refit the model") from None
+        except Exception as e:  # a field of the wrong kind, whichever error it raises
+            why = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+            raise ValueError(f"{path}: corrupted ({why}); refit the model") from None
 
     def with_(self, **changes) -> "ModelCard":
         return replace(self, **changes)
