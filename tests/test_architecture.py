@@ -103,3 +103,14 @@ def test_no_import_circles_between_files():
         if v not in index:
             visit(v)
     assert not cycles, cycles
+
+
+def test_no_function_longer_than_150_lines():
+    """Long closures were where options travelled as a dozen positional arguments (the old 711-line
+    ``_build_app``); a function this long is a sign to split it."""
+    long = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 150:
+                long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long, "\n".join(long)
