@@ -157,3 +157,23 @@ def test_nothing_but_the_pipeline_names_the_card_file():
             if isinstance(node, ast.Constant) and node.value == "cli.json":
                 found.append(str(path.relative_to(src)))
     assert found == ["pipeline/card.py"], found
+
+
+def test_a_crop_model_scores_a_folder_like_its_own_preprocessing(tmp_path):
+    """``adgdm score`` read image folders cropped and resized and the detector cropped again: a model
+    with ``crop`` scored a crop of the crop (a silent wrong score)."""
+    from PIL import Image
+
+    from adgdm.data.images import load_image_folder
+
+    rng = np.random.default_rng(0)
+    for split in ("train/good", "test/good", "test/spot"):
+        (tmp_path / split).mkdir(parents=True)
+        for i in range(10 if split == "train/good" else 3):
+            img = 0.5 + 0.05 * rng.normal(size=(40, 40))
+            if split == "test/spot":
+                img[18:24, 18:24] = 0.0
+            Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(tmp_path / split / f"{i:02d}.png")
+    pipe = adgdm.Pipeline("image-patchknn", params={"size": 32, "crop": 28}).fit(tmp_path)
+    _, test = load_image_folder(tmp_path)  # the files as they are
+    np.testing.assert_allclose(pipe.score(tmp_path).score, pipe.detector_.decision_function(test.images))

@@ -13,7 +13,13 @@ __all__ = ["ImageIO", "image_prep"]
 
 
 def image_prep(det) -> dict:
-    """The detector's own preprocessing (size, crop, channels), applied when images are read."""
+    """How image files are read for ``det``: as for its fit (``det._folder_options()``: its size and
+    channels, or with ``crop`` the files' own size, so that the detector crops and resizes them
+    once). Reading them cropped and resized and then letting the detector crop again scored a
+    ``crop`` model on a crop of the crop."""
+    options = getattr(det, "_folder_options", None)
+    if options is not None:
+        return options()
     return {k: getattr(det, k, None) for k in ("size", "crop", "channels")}
 
 
