@@ -29,10 +29,11 @@ class ImageBase(BaseDetector):
     def _folder_options(self) -> dict:
         """How a folder of image files is read for ``fit`` (``ImageModality.read_folder``): with the
         detector's size and channels, so that its own preprocessing of the array changes nothing;
-        with ``crop`` (cropped before resizing) at the files' size, cropped and resized by it."""
+        with ``crop`` (cropped before resizing) cropped at the files' size (files of different
+        sizes then share one shape), and resized by the detector, whose crop finds nothing to cut."""
         if getattr(self, "crop", None) is None:
             return {"size": self.size, "channels": self.channels}
-        return {}
+        return {"crop": self.crop, "channels": self.channels}
 
     # --- fit ------------------------------------------------------------------------------------
     def _random_held_out(self, data, least: int = 2, at_least: int = 0, leave_one: bool = True):
