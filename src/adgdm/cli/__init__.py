@@ -1,6 +1,6 @@
 """The ``adgdm`` command line (needs the ``[cli]`` extra: typer, rich).
 
-One module per command group: :mod:`.fit` (fit, detect), :mod:`.score`, :mod:`.generate`,
+One module per command group: :mod:`.fit` (fit, detect), :mod:`.score`, :mod:`.calibrate`, :mod:`.generate`,
 :mod:`.report`, :mod:`.bench`, :mod:`.serve` and :mod:`.info` (info, list, demo, pretrain); shared
 helpers in :mod:`._common`, the options made from :class:`adgdm.modalities.options.ReaderOptions`
 in :mod:`._options`. ``main`` is the console script; ``app`` the typer application.
@@ -16,12 +16,12 @@ __all__ = ["main", "app"]
 
 def _build_app():
     """A new typer application with every command (built on call: the modules are imported then)."""
-    from . import bench, fit, generate, info, report, score, serve
+    from . import bench, calibrate, fit, generate, info, report, score, serve
 
     app = typer.Typer(help="adgdm: anomaly detection and generation with diffusion models.", no_args_is_help=True)
     bench.register(app)
-    top = {**fit.commands(), **score.commands(), **generate.commands(), **report.commands()}
-    for name in ("fit", "score", "detect", "generate", "report"):
+    top = {**fit.commands(), **score.commands(), **calibrate.commands(), **generate.commands(), **report.commands()}
+    for name in ("fit", "score", "calibrate", "detect", "generate", "report"):
         app.command(name)(top[name])
     info.register_pretrain(app)
     top = {**info.commands(), **serve.commands()}

@@ -28,6 +28,7 @@ from ..modalities import get_modality
 from ..modalities.io import Data, ReadSpec, ScoreResult, get_io
 from ..modalities.options import ReaderOptions
 from .card import CARD_FILE, ModelCard
+from .flagrate import expected_rate, shift_note
 from .spec import build_detector, read_config, threshold_rule
 
 __all__ = ["Pipeline"]
@@ -116,7 +117,7 @@ class Pipeline:
         self.card_ = ModelCard(
             modality=modality, detector=spec, params=dict(params), columns=fit.names or None, label=label,
             time=time_col, reader=fit.reader, encoder=None if fit.encoder is None else fit.encoder.state(),
-            threshold=dict(rule, value=float(det.threshold_)), seed=seed, data=str(source),
+            threshold=_threshold_record(rule, det), seed=seed, data=str(source),
             fingerprint=io.fingerprint(fit.fingerprint_X), fit_seconds=round(fit_s, 3),
             created=time.strftime("%Y-%m-%dT%H:%M:%S"), adgdm_version=__version__)
         self.fit_notes_ = notes
@@ -190,11 +191,13 @@ class Pipeline:
         return get_io(self.card_.modality)
 
     def score(self, source, *, columns=None, label=None, time=None, reader=None, explain: bool = True,
-              top_k: int = 3, progress=None, name: str | None = None) -> ScoreResult:
+              top_k: int = 3, progress=None, name: str | None = None, check_rate: bool = True) -> ScoreResult:
         """Score ``source``: a path (file or folder, read like the training data), a pandas
         DataFrame or a list of records (tables), an image array ``(N, H, W[, C])`` or a read
         :class:`~adgdm.modalities.readers.Data` (images). ``columns``, ``label``, ``time`` and
-        ``reader`` override the card's; ``name`` is what messages call an in-memory source."""
+        ``reader`` override the card's; ``name`` is what messages call an in-memory source. With
+        ``check_rate``, a batch flagged far more often than the model flags normal data gets a note
+        (:func:`adgdm.pipeline.flagrate.shift_note`)."""
         self._check_fitted()
         card, io = self.card_, self.io
         given, where = _given(source, io)
@@ -206,7 +209,62 @@ class Pipeline:
         scores = res.prediction.score
         if not np.isfinite(scores).all():
             raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {name or where}")
+        note = None if not check_rate else shift_note(
+            self.expected_rate(), int(np.asarray(res.prediction.label).sum()), len(res),
+            get_modality(card.modality).scored_units)
+        if note is not None:
+            res.notes.append(note)
         return res
+
+    def expected_rate(self) -> dict:
+        """The share of normal data the threshold flags, measured on the calibration scores, with a
+        95% interval (``{"rate", "interval", "n"}``)."""
+        from ..thresholds import calibration_scores
+
+        self._check_fitted()
+        det = self.detector_
+        return expected_rate(calibration_scores(det), det.threshold_)
+
+    def calibrate(self, source, *, method: str = "contamination", contamination: float | None = None,
+                  q: float | None = None, level: float | None = None, value: float | None = None,
+                  progress=None) -> dict:
+        """Set the threshold (and the calibrated probabilities) on ``source``, new data known to be
+        normal, without refitting: its scores become the calibration scores, and the rule
+        (``contamination``: their ``1 - contamination`` quantile; ``pot`` with risk ``q``; ``fixed``
+        ``value``) is applied to them. Returns what changed; :meth:`save` keeps it.
+
+        Example
+        -------
+        >>> pipe = adgdm.Pipeline.load("model/")                       # doctest: +SKIP
+        >>> pipe.calibrate("normal_this_week.csv", contamination=0.05)   # doctest: +SKIP
+        >>> pipe.save("model/", force=True)                             # doctest: +SKIP
+        """
+        from ..thresholds import apply_threshold
+
+        self._check_fitted()
+        det, card = self.detector_, self.card_
+        res = self.score(source, explain=False, progress=progress, check_rate=False)
+        scores = np.asarray(res.prediction.score, dtype=np.float64)
+        if len(scores) < 20:
+            raise ValueError(f"{source}: {len(scores)} units; calibrating a threshold needs at least 20 normal ones")
+        if res.labels is not None and res.labels.any():
+            raise ValueError(f"{source}: {int(res.labels.sum())} units are labelled anomalous; calibrate on normal "
+                             "data only (drop them, or score without the label column)")
+        before = {"threshold": float(det.threshold_), "flagged": float(np.mean(det._flags(scores)))}
+        rule = {"method": method}
+        for k, v in (("contamination", contamination), ("q", q), ("level", level), ("value", value)):
+            if v is not None:
+                rule[k] = float(v)
+        if method == "contamination":
+            rule.setdefault("contamination", float(getattr(det, "contamination", 0.1)))
+        det.calibration_scores_ = scores
+        apply_threshold(det, **rule)
+        record = _threshold_record(rule, det)
+        record.update(calibrated_on=str(source), n_calibration=int(len(scores)))
+        self.card_ = card.with_(threshold=record)
+        return {"threshold_before": before["threshold"], "threshold": float(det.threshold_),
+                "flagged_before": before["flagged"], "flagged": float(np.mean(det._flags(scores))),
+                "n": int(len(scores)), "method": method, "expected_rate": record["flag_rate"], "notes": list(res.notes)}
 
     def describe(self) -> dict:
         """The card as a plain dict, with the threshold in force."""
@@ -222,6 +280,14 @@ class Pipeline:
     def __repr__(self) -> str:
         state = f"fitted {self.card_.detector} ({self.card_.modality})" if hasattr(self, "card_") else "not fitted"
         return f"Pipeline({state})"
+
+
+def _threshold_record(rule: dict, det) -> dict:
+    """The card's threshold entry: the rule, the value it gave and the share of normal data it
+    flags (with its interval)."""
+    from ..thresholds import calibration_scores
+
+    return dict(rule, value=float(det.threshold_), flag_rate=expected_rate(calibration_scores(det), det.threshold_))
 
 
 def _reader(reader) -> ReaderOptions:

@@ -92,10 +92,17 @@ def threshold_rule(threshold, contamination=None) -> dict:
                 rule["value"] = float(val)
             except ValueError:
                 raise ValueError(f"--threshold fixed needs a value: fixed:2.5, got {text!r}") from None
+        elif method == "pot" and val:  # pot:Q, the risk (the share of normal data expected above it)
+            try:
+                rule["q"] = float(val)
+            except ValueError:
+                raise ValueError(f"--threshold pot takes its risk as pot:0.001, got {text!r}") from None
+            if not 0.0 < rule["q"] < 0.5:
+                raise ValueError(f"--threshold pot:Q needs 0 < Q < 0.5 (the share of normal data flagged), got {text!r}")
         elif val:
-            raise ValueError(f"--threshold {text!r}: only 'fixed' takes a value (fixed:2.5)")
+            raise ValueError(f"--threshold {text!r}: only 'fixed' and 'pot' take a value (fixed:2.5, pot:0.001)")
     if rule.get("method") not in THRESHOLDS:
-        raise ValueError(f"--threshold must be contamination, pot or fixed:VALUE; got {rule.get('method')!r}")
+        raise ValueError(f"--threshold must be contamination, pot[:Q] or fixed:VALUE; got {rule.get('method')!r}")
     if contamination is not None:
         rule.setdefault("contamination", float(contamination))
     return rule

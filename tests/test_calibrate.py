@@ -1,0 +1,77 @@
+"""Thresholds where the user applies them: the expected flag rate with its interval, a note when a
+batch is flagged far more often (a shift), and ``calibrate`` on new normal data without refitting."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import adgdm
+from adgdm.pipeline.flagrate import expected_rate, shift_note
+
+
+@pytest.fixture()
+def shifted(tmp_path):
+    rng = np.random.default_rng(0)
+    cols = list("abcd")
+    pd.DataFrame(rng.normal(size=(400, 4)), columns=cols).to_csv(tmp_path / "train.csv", index=False)
+    for name, n in (("week1", 600), ("week2", 2000)):  # the same shifted normal data, two samples
+        pd.DataFrame(rng.normal(size=(n, 4)) * 1.6 + 0.5, columns=cols).to_csv(tmp_path / f"{name}.csv", index=False)
+    return tmp_path
+
+
+def test_expected_rate_and_its_interval():
+    r = expected_rate(np.arange(1000.0), threshold=899.5)
+    assert r["rate"] == 0.1 and r["n"] == 1000 and r["interval"][0] < 0.1 < r["interval"][1] < 0.13
+    assert shift_note(r, flagged=110, n=1000) is None            # within chance
+    assert "adgdm calibrate" in shift_note(r, flagged=300, n=1000)
+    assert shift_note(r, flagged=30, n=40) is None               # too few units to tell
+
+
+def test_shift_is_noted_and_calibrate_restores_the_rate(shifted):
+    pipe = adgdm.Pipeline("dte-np").fit(shifted / "train.csv")
+    rate = pipe.card_.threshold["flag_rate"]
+    assert abs(rate["rate"] - 0.1) < 0.01 and rate["n"] == 400
+    res = pipe.score(shifted / "week2.csv", explain=False)
+    assert res.prediction.label.mean() > 0.3
+    assert any("adgdm calibrate" in n for n in res.notes)
+    out = pipe.calibrate(shifted / "week1.csv")
+    assert out["flagged_before"] > 0.3 and abs(out["flagged"] - 0.1) < 0.01 and out["n"] == 600
+    pipe.save(shifted / "m")
+    again = adgdm.Pipeline.load(shifted / "m")
+    res = again.score(shifted / "week2.csv", explain=False)
+    assert 0.07 <= res.prediction.label.mean() <= 0.13           # new normal data of the same kind
+    assert not any("adgdm calibrate" in n for n in res.notes)
+    p = res.prediction
+    assert ((p.probability > 0.5) == (p.label == 1)).all()       # the probabilities follow the threshold
+    assert again.card_.threshold["calibrated_on"].endswith("week1.csv")
+
+
+def test_calibrate_refuses_what_it_cannot_use(shifted):
+    pipe = adgdm.Pipeline("dte-np").fit(shifted / "train.csv")
+    df = pd.read_csv(shifted / "week1.csv")
+    with pytest.raises(ValueError, match="at least 20"):
+        pipe.calibrate(df.head(10))
+    with pytest.raises(ValueError, match="labelled anomalous"):
+        adgdm.Pipeline("dte-np", label="y").fit(df.assign(y=0)).calibrate(df.assign(y=[1] * 5 + [0] * 595))
+
+
+def test_the_command(shifted):
+    from typer.testing import CliRunner
+
+    from adgdm.cli import _build_app
+
+    run = lambda *a: CliRunner().invoke(_build_app(), [str(x) for x in a])  # noqa: E731
+    assert run("fit", shifted / "train.csv", "--detector", "dte-np", "--out", shifted / "m",
+               "--threshold", "pot:0.01").exit_code == 0
+    assert json.loads((shifted / "m" / "cli.json").read_text())["threshold"]["q"] == 0.01
+    res = run("calibrate", shifted / "m", shifted / "week1.csv", "--contamination", "0.05", "--out", shifted / "m2",
+              "--json")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output)
+    assert r["method"] == "contamination" and abs(r["flagged"] - 0.05) < 0.01 and r["model"].endswith("m2")
+    res = run("calibrate", shifted / "m", shifted / "week1.csv", "--pot", "0.01", "--fixed", "3")
+    assert res.exit_code == 2 and "one of" in res.output
+    assert run("fit", shifted / "train.csv", "--out", shifted / "m3", "--threshold", "pot:2").exit_code == 2
