@@ -30,12 +30,13 @@ def test_the_app_has_every_command():
 
     click_app = typer.main.get_command(_build_app())
     groups = {name: sorted(c.commands) for name, c in click_app.commands.items() if hasattr(c, "commands")}
-    assert sorted(click_app.commands) == sorted(["fit", "score", "detect", "generate", "report", "info", "demo",
-                                                 "serve", "list", "bench", "pretrain"])
+    assert sorted(click_app.commands) == sorted(["fit", "score", "calibrate", "detect", "generate", "report", "info",
+                                                 "demo", "serve", "list", "bench", "pretrain"])
     assert groups == {"bench": sorted(["tabular", "series", "summarize", "generation", "image", "video",
                                        "multimodal"]),
                       "pretrain": ["series"]}
-    assert [c for c in click_app.commands if c not in groups][:5] == ["fit", "score", "detect", "generate", "report"]
+    assert [c for c in click_app.commands if c not in groups][:6] == ["fit", "score", "calibrate", "detect", "generate",
+                                                                       "report"]
 
 
 def test_reader_options_of_each_command():
