@@ -227,11 +227,13 @@ class Pipeline:
 
     def calibrate(self, source, *, method: str = "contamination", contamination: float | None = None,
                   q: float | None = None, level: float | None = None, value: float | None = None,
-                  progress=None) -> dict:
+                  progress=None, units=None) -> dict:
         """Set the threshold (and the calibrated probabilities) on ``source``, new data known to be
         normal, without refitting: its scores become the calibration scores, and the rule
         (``contamination``: their ``1 - contamination`` quantile; ``pot`` with risk ``q``; ``fixed``
-        ``value``) is applied to them. Returns what changed; :meth:`save` keeps it.
+        ``value``) is applied to them. ``units`` (a slice or indices): calibrate on those units only,
+        scored in the context of the whole source (a stretch of a series after the fitted one).
+        Returns what changed; :meth:`save` keeps it.
 
         Example
         -------
@@ -245,10 +247,14 @@ class Pipeline:
         det, card = self.detector_, self.card_
         res = self.score(source, explain=False, progress=progress, check_rate=False)
         scores = np.asarray(res.prediction.score, dtype=np.float64)
+        labels = res.labels
+        if units is not None:
+            scores = scores[units]
+            labels = None if labels is None else np.asarray(labels)[units]
         if len(scores) < 20:
             raise ValueError(f"{source}: {len(scores)} units; calibrating a threshold needs at least 20 normal ones")
-        if res.labels is not None and res.labels.any():
-            raise ValueError(f"{source}: {int(res.labels.sum())} units are labelled anomalous; calibrate on normal "
+        if labels is not None and labels.any():
+            raise ValueError(f"{source}: {int(labels.sum())} units are labelled anomalous; calibrate on normal "
                              "data only (drop them, or score without the label column)")
         before = {"threshold": float(det.threshold_), "flagged": float(np.mean(det._flags(scores)))}
         rule = {"method": method}
