@@ -177,3 +177,17 @@ def test_a_crop_model_scores_a_folder_like_its_own_preprocessing(tmp_path):
     pipe = adgdm.Pipeline("image-patchknn", params={"size": 32, "crop": 28}).fit(tmp_path)
     _, test = load_image_folder(tmp_path)  # the files as they are
     np.testing.assert_allclose(pipe.score(tmp_path).score, pipe.detector_.decision_function(test.images))
+
+
+def test_a_missing_fingerprint_is_said_and_not_served(table, tmp_path):
+    """A model folder whose fingerprint file is gone scored its training rows as new with no note,
+    and ``POST /v1/reload`` accepted it."""
+    adgdm.Pipeline("dte-np", label="label").fit(table).save(tmp_path / "m")
+    (tmp_path / "m" / "fingerprint.safetensors").unlink()
+    pipe = adgdm.Pipeline.load(tmp_path / "m")
+    res = pipe.score(table)
+    assert res.in_sample is None and any("fingerprint" in n and "missing" in n for n in res.notes)
+    from adgdm.serve.model import load_verified
+
+    with pytest.raises(ValueError, match="fingerprint"):
+        load_verified(tmp_path / "m")

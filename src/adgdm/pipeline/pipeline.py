@@ -181,6 +181,12 @@ class Pipeline:
                    seed=card.seed)
         pipe.detector_, pipe.card_, pipe.folder_ = det, card.with_(fingerprint=fp), p
         pipe.fit_notes_, pipe.n_fit_ = [], None
+        pipe.load_notes_ = []
+        if isinstance(card.fingerprint, dict) and fp is None:
+            pipe.load_notes_.append(
+                f"{p}: the fingerprint of the fitted rows ({card.fingerprint.get('file', 'fingerprint.safetensors')}) "
+                "is missing or damaged: rows of the training data are scored as new (lower than their training "
+                "scores, since each finds itself in the reference); restore the file or refit")
         return pipe
 
     # --- score -------------------------------------------------------------------------------------
@@ -209,6 +215,7 @@ class Pipeline:
         scores = res.prediction.score
         if not np.isfinite(scores).all():
             raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {name or where}")
+        res.notes.extend(getattr(self, "load_notes_", []))
         note = None if not check_rate else shift_note(
             self.expected_rate(), int(np.asarray(res.prediction.label).sum()), len(res),
             get_modality(card.modality).scored_units)

@@ -66,6 +66,8 @@ def load_verified(model_dir) -> LoadedModel:
         raise ValueError(str(e).splitlines()[0]) from None
     except Exception as e:  # a truncated safetensors file and the like
         raise ValueError(f"{folder}: cannot load the model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if getattr(pipe, "load_notes_", None):  # an incomplete folder is not served (a reload keeps the old model)
+        raise ValueError(pipe.load_notes_[0])
     if not pipe.io.serve_types:
         raise ValueError(f"adgdm serve serves {', '.join(_served())} models; {folder} is {pipe.card_.modality}")
     model = LoadedModel(pipe, _version(folder), time.time(), pipe.card_.input_columns())
