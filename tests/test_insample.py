@@ -177,3 +177,17 @@ def test_detect_command_fits_and_scores_in_one_step(tmp_path):
     assert res.exit_code == 2 and "tables and series" in res.output
     res = typer_testing.CliRunner().invoke(_build_app(), ["detect", "--help"])
     assert res.exit_code == 0 and "Example" in res.output
+
+
+def test_the_auroc_of_a_summary_says_what_it_covers(tmp_path):
+    """``score --label`` printed an AUROC over rows that included the training rows without saying so."""
+    df = _table_csv(tmp_path / "t.csv")
+    run_fit(tmp_path / "t.csv", out=tmp_path / "m", label="label")
+    rng = np.random.default_rng(5)
+    new = pd.DataFrame(rng.normal(size=(100, 4)), columns=list("pqrs")).assign(label=0)
+    new.loc[:9, list("pqrs")] += 3.0
+    new.loc[:9, "label"] = 1
+    pd.concat([df, new]).to_csv(tmp_path / "both.csv", index=False)
+    r = run_score(tmp_path / "m", tmp_path / "both.csv", out=tmp_path / "s.csv", explain=False)
+    assert r["auroc_covers"] == "all 500 rows (380 of them fitted on)"
+    assert r["auroc_new_covers"] == "the 120 rows not fitted on" and 0.5 < r["auroc_new"] <= 1.0

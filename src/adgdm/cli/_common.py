@@ -132,6 +132,16 @@ def _bad(msg: str, json_out: bool = False):
     _run(raise_it, json_out)
 
 
+def _auroc_words(r: dict) -> str:
+    """The AUROC of a score summary with what it covers (in-sample units apart)."""
+    if "auroc" not in r:
+        return ""
+    words = f"; AUROC {r['auroc']:.4f} against the labels ({r.get('auroc_covers', 'all units')}"
+    if "auroc_new" in r:
+        words += f"; {r['auroc_new']:.4f} on {r['auroc_new_covers']}"
+    return words + ")"
+
+
 def _echo_notes(notes) -> None:
     for note in notes:
         typer.echo(f"note: {note}")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..modalities.options import ReaderOptions
-from ._common import _echo_notes, _interactive, _progress_factory, _run, _split_plain, _status_factory, typer
+from ._common import _auroc_words, _echo_notes, _interactive, _progress_factory, _run, _split_plain, _status_factory, typer
 from ._options import DETECT_SCOPES, FIT_SCOPES, reader_options
 
 JSON = typer.Option(False, "--json", help="Print the result as JSON.")
@@ -109,7 +109,7 @@ def detect(
 
     r = _run(body, json_out)
     if not json_out:
-        extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
+        extra = _auroc_words(r)
         kept = f" and the model to {r['model']}" if r.get("model") else ""
         typer.echo(f"fitted {r['detector']} ({r['modality']}) on {r['n_fit']} rows and scored {r['rows']}: "
                    f"{r['flagged']} flagged above {r['threshold']:.4g}{extra}; wrote {r['out']}{kept}")

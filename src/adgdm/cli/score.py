@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..modalities.options import ReaderOptions
-from ._common import _bad, _echo_notes, _interactive, _progress_factory, _run, _scored_units, _split_plain, typer
+from ._common import _auroc_words, _bad, _echo_notes, _interactive, _progress_factory, _run, _scored_units, _split_plain, typer
 from ._options import SCORE_SCOPES, reader_options
 
 BATCH_SIZE = 100_000
@@ -75,7 +75,7 @@ def score(
 
     r = _run(body, json_out)
     if not json_out:
-        extra = f"; AUROC {r['auroc']:.4f} against the labels" if "auroc" in r else ""
+        extra = _auroc_words(r)
         if "unseen_categories" in r:
             extra += f"; {r['unseen_categories']} cells with categories unseen at fit"
         typer.echo(f"scored {r['rows']} {_scored_units(r['modality'])}: {r['flagged']} flagged "

@@ -4,6 +4,8 @@ at the threshold), the label when the data has one, and for tables and series th
 features/channels (``explain``). The reading and scoring are :meth:`adgdm.Pipeline.score`'s."""
 from __future__ import annotations
 
+import numpy as np
+
 from .._atomic import check_output, write_frame
 from ..pipeline import Pipeline
 
@@ -25,7 +27,10 @@ def run_score(model_dir, data, *, out, columns=None, label=None, time_col=None, 
 
 def summarize(pipe: Pipeline, res, frame, out) -> dict:
     """What ``adgdm score --json`` prints."""
+    from ..modalities import get_modality
+
     card = pipe.card_
+    units = get_modality(card.modality).scored_units
     summary = {"out": str(out), "rows": len(frame), "flagged": int(frame["flagged"].sum()),
                "threshold": float(pipe.detector_.threshold_), "modality": card.modality, "detector": card.detector}
     if "in_sample" in frame:
@@ -38,7 +43,15 @@ def summarize(pipe: Pipeline, res, frame, out) -> dict:
     if "label" in frame:
         from ..metrics import auroc
 
-        y = frame["label"].to_numpy()
+        y, s = frame["label"].to_numpy(), frame["score"].to_numpy()
         if 0 < y.sum() < len(y):
-            summary["auroc"] = round(float(auroc(y, frame["score"].to_numpy())), 4)
+            summary["auroc"] = round(float(auroc(y, s)), 4)
+            summary["auroc_covers"] = f"all {len(y):,} {units}"
+            fitted = frame["in_sample"].to_numpy() == 1 if "in_sample" in frame else np.zeros(len(y), bool)
+            if fitted.any():  # the fitted units carry their training scores: say what the figure covers
+                summary["auroc_covers"] += f" ({int(fitted.sum()):,} of them fitted on)"
+                new = ~fitted
+                if 0 < y[new].sum() < new.sum():
+                    summary["auroc_new"] = round(float(auroc(y[new], s[new])), 4)
+                    summary["auroc_new_covers"] = f"the {int(new.sum()):,} {units} not fitted on"
     return summary
