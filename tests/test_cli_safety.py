@@ -58,6 +58,41 @@ def test_fit_and_report_refuse_existing_outputs(model):
     assert res.exit_code == 2 and "is the input" in res.output
 
 
+def test_outputs_inside_an_input_folder_are_refused_even_with_force(model, tmp_path):
+    """Issue 30: --out MODEL/cli.json --force overwrote the model being read."""
+    m = model / "model"
+    files = {f: (m / f).read_bytes() for f in ("cli.json", "weights.safetensors")}
+    res = _invoke("score", m, model / "train.csv", "--out", m / "cli.json", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    res = _invoke("score", m, model / "train.csv", "--out", m / "new.csv", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    assert not (m / "new.csv").exists()
+    res = _invoke("report", m, "--data", model / "train.csv", "--out", m / "weights.safetensors", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    res = _invoke("generate", m, "--kind", "global", "--n", 5, "--out", m / "config.json", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    assert {f: (m / f).read_bytes() for f in files} == files
+    # an output folder that holds the input would be replaced as a whole: refused too
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    (data_dir / "train.csv").write_bytes((model / "train.csv").read_bytes())
+    res = _invoke("fit", data_dir / "train.csv", "--out", data_dir, "--force")
+    assert res.exit_code == 2 and "holds the input" in res.output, res.output
+    res = _invoke("detect", data_dir / "train.csv", "--out", tmp_path / "m" / "s.csv", "--model-out", tmp_path / "m")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    assert not (tmp_path / "m").exists()  # refused before the fit
+
+
+def test_bench_out_is_never_in_the_data_folder(tmp_path):
+    from adgdm.cli import _bench_out
+
+    (tmp_path / "data").mkdir()
+    with pytest.raises(BaseException) as e:
+        _bench_out(tmp_path / "data" / "res.csv", "tabular", resume=False, force=True, data=tmp_path / "data")
+    assert type(e.value).__name__ in ("Exit", "SystemExit")
+    assert _bench_out(tmp_path / "res.csv", "tabular", resume=False, force=True, data=tmp_path / "data")
+
+
 def test_written_files_follow_the_umask(model, tmp_path):
     old = os.umask(0o022)
     try:

@@ -24,7 +24,7 @@ def run_detect(data, *, out, modality=None, detector=None, model_out=None, confi
                          "score others (adgdm score)")
     from .._atomic import check_output
 
-    check_output(out, [data], force)  # before the fit, not after it
+    check_output(out, [data, model_out], force)  # before the fit, not after it
     tmp = None
     if model_out is None:
         tmp = Path(tempfile.mkdtemp(prefix="adgdm-detect-"))
