@@ -229,3 +229,53 @@ def test_parameter_errors_name_the_parameter_and_json_errors_are_json(model, tmp
     import json
 
     assert res.exit_code == 2 and "no such data file" in json.loads(res.output)["error"]
+
+
+def test_identifiers_found_by_content_and_label_names_widened(tmp_path):
+    """Issue 30: a shuffled record_id was used as a feature, and a label named 'fraud' too."""
+    rng = np.random.default_rng(3)
+    n = 200
+    df = pd.DataFrame(rng.normal(size=(n, 2)), columns=["a", "b"])
+    df["record_id"] = rng.permutation(n) + 5000                       # an id, not sorted
+    df["ticket"] = [f"T-{i:05d}" for i in rng.permutation(n)]          # a text id of one pattern
+    df["customerId"] = rng.choice(10**9, n, replace=False)             # a sparse id, named like one
+    df["cents"] = rng.choice(10**9, n, replace=False)                  # distinct integers, wide range: a feature
+    df["count"] = rng.integers(0, 20, n)                               # whole numbers, repeated: a feature
+    df["amount"] = rng.normal(100, 10, n)                              # continuous, distinct: a feature
+    for name in ("fraud", "is_fraud", "attack", "outlier", "anomaly_score", "sensor_anomaly", "malicious"):
+        df[name] = (rng.random(n) < 0.1).astype(int)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    res = _invoke("fit", tmp_path / "t.csv", "--out", tmp_path / "m", "--json")
+    assert res.exit_code == 0, res.output
+    import json
+
+    out = json.loads(res.output)
+    assert out["columns"] == ["a", "b", "cents", "count", "amount"]
+    notes = "\n".join(out["notes"])
+    for name in ("record_id", "ticket", "customerId"):
+        assert f"left out column {name!r}: an identifier" in notes, notes
+    for name in ("fraud", "is_fraud", "attack", "outlier", "anomaly_score", "sensor_anomaly", "malicious"):
+        assert f"left out column {name!r}: named like a label" in notes, notes
+    # the same rule on a mixed table (a text column and blank cells go through the table encoder)
+    df.assign(site=rng.choice(["east", "west"], n), a=df["a"].mask(df.index % 17 == 0)).to_csv(tmp_path / "mx.csv",
+                                                                                                 index=False)
+    res = _invoke("fit", tmp_path / "mx.csv", "--out", tmp_path / "mx", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["columns"] == ["a", "b", "cents", "count", "amount", "site"], res.output
+    assert "left out column 'record_id': an identifier" in "\n".join(json.loads(res.output)["notes"])
+    # --columns keeps an identifier when the user wants it
+    res = _invoke("fit", tmp_path / "t.csv", "--out", tmp_path / "m2", "--columns", "a,record_id", "--json")
+    assert res.exit_code == 0 and json.loads(res.output)["columns"] == ["a", "record_id"], res.output
+
+
+def test_identifier_rule_keeps_continuous_and_small_columns():
+    from adgdm.modalities.columns import identifier_reason
+
+    rng = np.random.default_rng(0)
+    assert identifier_reason("x", rng.permutation(100).astype(float)) is not None
+    assert identifier_reason("x", rng.normal(size=100)) is None            # continuous: distinct, not an id
+    assert identifier_reason("x", rng.permutation(10)) is None             # too few rows to tell
+    assert identifier_reason("x", np.r_[rng.permutation(99), np.nan]) is None
+    assert identifier_reason("city", pd.Series([f"town{chr(97 + i % 26)}{'x' * (i // 26)}" for i in range(60)])) is None
+    uuids = pd.Series([f"{rng.integers(16**8):08x}-aaaa-bbbb-cccc-{rng.integers(16**12):012x}" for _ in range(50)])
+    assert identifier_reason("ref", uuids) is not None
