@@ -28,7 +28,7 @@ def model(tmp_path_factory):
 
 
 def test_score_refuses_existing_output_and_the_input(model):
-    important = model / "important.txt"
+    important = model / "important.csv"  # scores are .csv or .parquet (issue 30)
     important.write_text("keep me")
     res = _invoke("score", model / "model", model / "train.csv", "--out", important)
     assert res.exit_code == 2 and "exists" in res.output and "--force" in res.output

@@ -22,3 +22,40 @@ def test_complex_input_is_refused_not_cast(X):
             adgdm.make_detector("ddpm").fit(X)
         with pytest.raises(ValueError, match="complex"):
             check_series(pd.Series(np.arange(30) * 1j))
+
+
+def _cli(*args):
+    typer_testing = pytest.importorskip("typer.testing")
+    from adgdm.cli import _build_app
+
+    return typer_testing.CliRunner().invoke(_build_app(), [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("haz")
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"]).to_csv(d / "train.csv", index=False)
+    res = _cli("fit", d / "train.csv", "--out", d / "model")
+    assert res.exit_code == 0, res.output
+    return d
+
+
+def test_table_outputs_other_than_csv_or_parquet_are_refused_before_any_work(fitted, monkeypatch):
+    from adgdm._atomic import write_frame
+    from adgdm.commands import detect, score
+
+    with pytest.raises(ValueError, match="xlsx"):
+        write_frame(pd.DataFrame({"a": [1]}), fitted / "w.xlsx")
+    assert not (fitted / "w.xlsx").exists()
+
+    def no_work(*a, **k):
+        raise AssertionError("work done before the suffix was checked")
+
+    monkeypatch.setattr(score.Pipeline, "load", no_work)
+    monkeypatch.setattr(detect, "run_fit", no_work)
+    for cmd in (["score", fitted / "model", fitted / "train.csv"], ["detect", fitted / "train.csv"]):
+        for name in ("scores.xlsx", "scores.txt", "scores"):
+            res = _cli(*cmd, "--out", fitted / name)
+            assert res.exit_code == 2 and ".csv, .parquet or .pq" in res.output, res.output
+            assert not (fitted / name).exists()

@@ -97,10 +97,33 @@ def _inside(a: Path, folder: Path) -> bool:
 
 
 # --- atomic output folders and tables ------------------------------------------------------------------------------
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def check_table_suffix(out, flag: str = "--out") -> Path:
+    """Refuse a table output whose suffix is not one :func:`write_frame` writes (``scores.xlsx`` would
+    hold CSV text under an Excel name). Call it before any work is done.
+
+    Example
+    -------
+    >>> check_table_suffix("scores.xlsx")
+    Traceback (most recent call last):
+    ...
+    ValueError: --out scores.xlsx: tables are written as .csv, .parquet or .pq, not '.xlsx'; name the file scores.csv or scores.parquet
+    """
+    out = Path(out)
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        stem = out.stem if out.suffix else out.name
+        raise ValueError(f"{flag} {out}: tables are written as .csv, .parquet or .pq, not {out.suffix or 'no suffix'!r}; "
+                         f"name the file {stem}.csv or {stem}.parquet")
+    return out
+
+
 def write_frame(df, out) -> Path:
     """CSV (or Parquet for ``.parquet``/``.pq``) written atomically (``adgdm._atomic``): an
-    interrupted run (Ctrl-C) leaves no half-written file."""
-    out = Path(out)
+    interrupted run (Ctrl-C) leaves no half-written file. Other suffixes are refused
+    (:func:`check_table_suffix`)."""
+    out = check_table_suffix(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out) as tmp:
         if out.suffix.lower() in (".parquet", ".pq"):
