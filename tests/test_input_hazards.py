@@ -59,3 +59,23 @@ def test_table_outputs_other_than_csv_or_parquet_are_refused_before_any_work(fit
             res = _cli(*cmd, "--out", fitted / name)
             assert res.exit_code == 2 and ".csv, .parquet or .pq" in res.output, res.output
             assert not (fitted / name).exists()
+
+
+def test_report_reads_a_scores_file_with_blank_top_features(tmp_path):
+    """Issue 30: a row with an empty top_features (NaN after reading the CSV) made the report fail
+    with AttributeError: 'float' object has no attribute 'split'."""
+    from adgdm.commands.report import _valued_names, run_report
+
+    rng = np.random.default_rng(0)
+    n = 40
+    df = pd.DataFrame({"row": np.arange(n), "score": rng.normal(size=n), "flagged": 0, "threshold": 2.0,
+                       "top_features": ["site=east (80%); a (20%)"] * (n - 2) + ["", None],
+                       "contrib:site": rng.random(n), "contrib:a": rng.random(n)})
+    df.loc[5, "score"], df.loc[5, "flagged"], df.loc[5, "top_features"] = 154.8, 1, ""
+    df.to_csv(tmp_path / "scores.csv", index=False)
+    back = pd.read_csv(tmp_path / "scores.csv")
+    assert back["top_features"].isna().sum() == 3
+    names = _valued_names(back, ["site", "a"])
+    assert names[0, 0] == "site=east" and names[5, 0] == "site"  # the blank row keeps the plain names
+    out = run_report(tmp_path / "scores.csv", tmp_path / "r.html")
+    assert out["kind"] == "scores" and (tmp_path / "r.html").is_file()
