@@ -79,3 +79,27 @@ def test_report_reads_a_scores_file_with_blank_top_features(tmp_path):
     assert names[0, 0] == "site=east" and names[5, 0] == "site"  # the blank row keeps the plain names
     out = run_report(tmp_path / "scores.csv", tmp_path / "r.html")
     assert out["kind"] == "scores" and (tmp_path / "r.html").is_file()
+
+
+def test_latin1_error_names_the_byte_and_line_in_the_file(tmp_path):
+    """Issue 30: pandas decodes in chunks, so the reported byte was counted from a chunk."""
+    from adgdm.modalities.readers import _frame, first_undecodable
+
+    rows = [f"{i},{i * 0.5},caf" for i in range(60000)]
+    rows[50000] += "\u00e9"  # one latin-1 byte far into the file (past pandas' first chunk)
+    raw = ("a,b,c\n" + "\n".join(rows) + "\n").encode("latin-1")
+    (tmp_path / "t.csv").write_bytes(raw)
+    pos = raw.index(b"\xe9")
+    assert pos > 1 << 18
+    for block in (4096, 1 << 20):
+        assert first_undecodable(tmp_path / "t.csv", block=block) [:3] == (pos, 50002, b"\xe9")
+    with pytest.raises(ValueError, match=rf"at byte {pos}, line 50002: b'\\xe9'.*--encoding"):
+        _frame(tmp_path / "t.csv")
+    assert len(_frame(tmp_path / "t.csv", encoding="latin-1")) == 60000
+    # a UTF-8 character split across the reader's blocks is not an error; offsets count whole-file bytes
+    text = ("\u00e9" * 10 + "\n").encode() + b"x\xff"
+    (tmp_path / "u.csv").write_bytes(text)
+    for block in (1, 3, 7, 1 << 20):
+        assert first_undecodable(tmp_path / "u.csv", block=block) [:3] == (22, 2, b"\xff")
+    (tmp_path / "ok.csv").write_bytes(("\u00e9" * 10).encode())
+    assert first_undecodable(tmp_path / "ok.csv", block=3) is None
