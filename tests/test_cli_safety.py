@@ -279,3 +279,13 @@ def test_identifier_rule_keeps_continuous_and_small_columns():
     assert identifier_reason("city", pd.Series([f"town{chr(97 + i % 26)}{'x' * (i // 26)}" for i in range(60)])) is None
     uuids = pd.Series([f"{rng.integers(16**8):08x}-aaaa-bbbb-cccc-{rng.integers(16**12):012x}" for _ in range(50)])
     assert identifier_reason("ref", uuids) is not None
+
+
+def test_ray_scores_folder_is_never_in_the_model_or_data_folder(model, tmp_path):
+    from adgdm.distributed import _prepare_out
+
+    for out, inputs in ((model / "model" / "scores", [model / "train.csv"]), (model / "scores", [model])):
+        with pytest.raises(ValueError, match="inside the input folder|holds the input"):
+            _prepare_out(out, True, inputs, model / "model")
+        assert not out.exists()
+    assert _prepare_out(tmp_path / "scores", False, [model / "train.csv"], model / "model").is_dir()
