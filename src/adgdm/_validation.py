@@ -18,16 +18,20 @@ def refuse_complex(X, what: str) -> None:
     ValueError: X holds complex numbers (dtype complex128); the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns
     """
     fix = "the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns"
+
+    def kind(dt) -> str:  # numpy and pandas (extension) dtypes alike
+        return getattr(dt, "kind", "") or ""
+
     if hasattr(X, "columns") and hasattr(X, "dtypes"):
-        bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if np.dtype(dt).kind == "c"
-               or (np.dtype(dt) == object and any(isinstance(v, complex) for v in X[c]))]
+        bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if kind(dt) == "c"
+               or (kind(dt) == "O" and any(isinstance(v, complex) for v in X[c]))]
         if bad:
             raise ValueError(f"{what} has complex columns {bad[:10]}; {fix}")
         return
     dtype = getattr(X, "dtype", None)
-    if dtype is not None and np.dtype(dtype).kind == "c":
-        raise ValueError(f"{what} holds complex numbers (dtype {np.dtype(dtype)}); {fix}")
-    if dtype is not None and np.dtype(dtype) == object and any(isinstance(v, complex) for v in np.ravel(X)):
+    if kind(dtype) == "c":
+        raise ValueError(f"{what} holds complex numbers (dtype {dtype}); {fix}")
+    if kind(dtype) == "O" and any(isinstance(v, complex) for v in np.ravel(np.asarray(X, dtype=object))):
         raise ValueError(f"{what} holds complex numbers; {fix}")
 
 
