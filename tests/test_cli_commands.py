@@ -179,6 +179,47 @@ def test_info_json():
     assert {"adgdm", "torch", "device", "torch_threads", "extras"} <= set(r) and r["extras"]["cli"]["installed"]
 
 
+def test_info_lists_every_extra_of_pyproject():
+    """Issue 30: adgdm info omitted the vision, video and text extras."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from adgdm.commands.info import _DIST, EXTRAS
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]
+    norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731
+    for extra, reqs in extras.items():
+        if extra == "all":
+            continue
+        assert extra in EXTRAS, extra
+        covered = {norm(d) for m in EXTRAS[extra] for d in (m, *_DIST.get(m, ()))}
+        for req in reqs:
+            if "sys_platform" in req:
+                continue  # a platform-only speed-up (uvloop)
+            dist = norm(re.split(r"[\[<>=!~; ]", req, maxsplit=1)[0])
+            assert dist in covered, (extra, req)
+    r = json.loads(_invoke("info", "--json").output)
+    assert {"vision", "video", "text"} <= set(r["extras"])
+
+
+def test_list_and_demo_take_json(monkeypatch):
+    """Issue 30: the README says every command has --json; list and demo rejected it."""
+    import adgdm
+
+    res = _invoke("list", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert [r["name"] for r in rows] == adgdm.list_detectors(None)
+    assert {r["modality"] for r in rows} >= {"tabular", "series", "image"}
+    res = _invoke("demo", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)  # nothing but JSON on stdout
+    assert out["dataset"] == "breast_cancer" and "pyod-knn" in out["detectors"]
+    assert all(0.5 < row["auroc"] <= 1 for row in out["detectors"].values() if "auroc" in row)
+
+
 def test_bad_input_gives_one_line(table, fitted, tmp_path):
     cases = [
         (["fit", tmp_path / "missing.csv", "--out", tmp_path / "m"], "no such data file"),

@@ -28,7 +28,7 @@ def model(tmp_path_factory):
 
 
 def test_score_refuses_existing_output_and_the_input(model):
-    important = model / "important.txt"
+    important = model / "important.csv"  # scores are .csv or .parquet (issue 30)
     important.write_text("keep me")
     res = _invoke("score", model / "model", model / "train.csv", "--out", important)
     assert res.exit_code == 2 and "exists" in res.output and "--force" in res.output
@@ -56,6 +56,41 @@ def test_fit_and_report_refuse_existing_outputs(model):
     assert res.exit_code == 2 and page.read_text() == "mine"
     res = _invoke("report", model / "s.csv", "--out", model / "s.csv", "--force")
     assert res.exit_code == 2 and "is the input" in res.output
+
+
+def test_outputs_inside_an_input_folder_are_refused_even_with_force(model, tmp_path):
+    """Issue 30: --out MODEL/cli.json --force overwrote the model being read."""
+    m = model / "model"
+    files = {f: (m / f).read_bytes() for f in ("cli.json", "weights.safetensors")}
+    res = _invoke("score", m, model / "train.csv", "--out", m / "cli.json", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    res = _invoke("score", m, model / "train.csv", "--out", m / "new.csv", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    assert not (m / "new.csv").exists()
+    res = _invoke("report", m, "--data", model / "train.csv", "--out", m / "weights.safetensors", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    res = _invoke("generate", m, "--kind", "global", "--n", 5, "--out", m / "config.json", "--force")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    assert {f: (m / f).read_bytes() for f in files} == files
+    # an output folder that holds the input would be replaced as a whole: refused too
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    (data_dir / "train.csv").write_bytes((model / "train.csv").read_bytes())
+    res = _invoke("fit", data_dir / "train.csv", "--out", data_dir, "--force")
+    assert res.exit_code == 2 and "holds the input" in res.output, res.output
+    res = _invoke("detect", data_dir / "train.csv", "--out", tmp_path / "m" / "s.csv", "--model-out", tmp_path / "m")
+    assert res.exit_code == 2 and "inside the input folder" in res.output, res.output
+    assert not (tmp_path / "m").exists()  # refused before the fit
+
+
+def test_bench_out_is_never_in_the_data_folder(tmp_path):
+    from adgdm.cli import _bench_out
+
+    (tmp_path / "data").mkdir()
+    with pytest.raises(BaseException) as e:
+        _bench_out(tmp_path / "data" / "res.csv", "tabular", resume=False, force=True, data=tmp_path / "data")
+    assert type(e.value).__name__ in ("Exit", "SystemExit")
+    assert _bench_out(tmp_path / "res.csv", "tabular", resume=False, force=True, data=tmp_path / "data")
 
 
 def test_written_files_follow_the_umask(model, tmp_path):
@@ -194,3 +229,63 @@ def test_parameter_errors_name_the_parameter_and_json_errors_are_json(model, tmp
     import json
 
     assert res.exit_code == 2 and "no such data file" in json.loads(res.output)["error"]
+
+
+def test_identifiers_found_by_content_and_label_names_widened(tmp_path):
+    """Issue 30: a shuffled record_id was used as a feature, and a label named 'fraud' too."""
+    rng = np.random.default_rng(3)
+    n = 200
+    df = pd.DataFrame(rng.normal(size=(n, 2)), columns=["a", "b"])
+    df["record_id"] = rng.permutation(n) + 5000                       # an id, not sorted
+    df["ticket"] = [f"T-{i:05d}" for i in rng.permutation(n)]          # a text id of one pattern
+    df["customerId"] = rng.choice(10**9, n, replace=False)             # a sparse id, named like one
+    df["cents"] = rng.choice(10**9, n, replace=False)                  # distinct integers, wide range: a feature
+    df["count"] = rng.integers(0, 20, n)                               # whole numbers, repeated: a feature
+    df["amount"] = rng.normal(100, 10, n)                              # continuous, distinct: a feature
+    for name in ("fraud", "is_fraud", "attack", "outlier", "anomaly_score", "sensor_anomaly", "malicious"):
+        df[name] = (rng.random(n) < 0.1).astype(int)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    res = _invoke("fit", tmp_path / "t.csv", "--out", tmp_path / "m", "--json")
+    assert res.exit_code == 0, res.output
+    import json
+
+    out = json.loads(res.output)
+    assert out["columns"] == ["a", "b", "cents", "count", "amount"]
+    notes = "\n".join(out["notes"])
+    for name in ("record_id", "ticket", "customerId"):
+        assert f"left out column {name!r}: an identifier" in notes, notes
+    for name in ("fraud", "is_fraud", "attack", "outlier", "anomaly_score", "sensor_anomaly", "malicious"):
+        assert f"left out column {name!r}: named like a label" in notes, notes
+    # the same rule on a mixed table (a text column and blank cells go through the table encoder)
+    df.assign(site=rng.choice(["east", "west"], n), a=df["a"].mask(df.index % 17 == 0)).to_csv(tmp_path / "mx.csv",
+                                                                                                 index=False)
+    res = _invoke("fit", tmp_path / "mx.csv", "--out", tmp_path / "mx", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["columns"] == ["a", "b", "cents", "count", "amount", "site"], res.output
+    assert "left out column 'record_id': an identifier" in "\n".join(json.loads(res.output)["notes"])
+    # --columns keeps an identifier when the user wants it
+    res = _invoke("fit", tmp_path / "t.csv", "--out", tmp_path / "m2", "--columns", "a,record_id", "--json")
+    assert res.exit_code == 0 and json.loads(res.output)["columns"] == ["a", "record_id"], res.output
+
+
+def test_identifier_rule_keeps_continuous_and_small_columns():
+    from adgdm.modalities.columns import identifier_reason
+
+    rng = np.random.default_rng(0)
+    assert identifier_reason("x", rng.permutation(100).astype(float)) is not None
+    assert identifier_reason("x", rng.normal(size=100)) is None            # continuous: distinct, not an id
+    assert identifier_reason("x", rng.permutation(10)) is None             # too few rows to tell
+    assert identifier_reason("x", np.r_[rng.permutation(99), np.nan]) is None
+    assert identifier_reason("city", pd.Series([f"town{chr(97 + i % 26)}{'x' * (i // 26)}" for i in range(60)])) is None
+    uuids = pd.Series([f"{rng.integers(16**8):08x}-aaaa-bbbb-cccc-{rng.integers(16**12):012x}" for _ in range(50)])
+    assert identifier_reason("ref", uuids) is not None
+
+
+def test_ray_scores_folder_is_never_in_the_model_or_data_folder(model, tmp_path):
+    from adgdm.distributed import _prepare_out
+
+    for out, inputs in ((model / "model" / "scores", [model / "train.csv"]), (model / "scores", [model])):
+        with pytest.raises(ValueError, match="inside the input folder|holds the input"):
+            _prepare_out(out, True, inputs, model / "model")
+        assert not out.exists()
+    assert _prepare_out(tmp_path / "scores", False, [model / "train.csv"], model / "model").is_dir()

@@ -45,7 +45,8 @@ def follow_umask(*paths) -> None:
 
 
 def check_output(out, inputs=(), force: bool = False, flag: str = "--out") -> Path:
-    """Refuse to write ``out`` over one of ``inputs`` (never, even with ``force``) or over an existing
+    """Refuse to write ``out`` over one of ``inputs``, inside an input that is a folder, or as a
+    folder holding an input (never, even with ``force``: :func:`check_not_input`), or over an existing
     file or folder (unless ``force``). Returns ``out`` as a ``Path``.
 
     Example
@@ -55,12 +56,29 @@ def check_output(out, inputs=(), force: bool = False, flag: str = "--out") -> Pa
     ...
     ValueError: --out scores.csv is the input scores.csv: choose another output file
     """
-    out = Path(out)
-    for src in inputs:
-        if src is not None and _same(out, Path(src)):
-            raise ValueError(f"{flag} {out} is the input {src}: choose another output file")
+    out = check_not_input(out, inputs, flag)
     if out.exists() and not force:
         raise ValueError(f"{flag} {out} exists; pass --force to replace it, or choose another {flag}")
+    return out
+
+
+def check_not_input(out, inputs=(), flag: str = "--out") -> Path:
+    """Refuse (with or without ``--force``) an output that would destroy an input being read: the
+    input itself, a path inside an input folder (a model folder's ``cli.json`` or weights, a data
+    folder's files), or a folder that holds an input (an output folder is replaced as a whole)."""
+    out = Path(out)
+    for src in inputs:
+        if src is None:
+            continue
+        src = Path(src)
+        if _same(out, src):
+            raise ValueError(f"{flag} {out} is the input {src}: choose another output file")
+        if _inside(out, src):
+            raise ValueError(f"{flag} {out} is inside the input folder {src}: writing there could destroy it; "
+                             f"choose an output outside {src}")
+        if _inside(src, out):
+            raise ValueError(f"{flag} {out} holds the input {src}: replacing it would destroy the input; "
+                             "choose another output")
     return out
 
 
@@ -70,11 +88,42 @@ def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def _inside(a: Path, folder: Path) -> bool:
+    """``a`` lies under ``folder`` (symbolic links resolved; ``a`` need not exist yet)."""
+    if folder.exists() and not folder.is_dir():
+        return False
+    a, folder = a.resolve(), folder.resolve()
+    return a != folder and folder in a.parents
+
+
 # --- atomic output folders and tables ------------------------------------------------------------------------------
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def check_table_suffix(out, flag: str = "--out") -> Path:
+    """Refuse a table output whose suffix is not one :func:`write_frame` writes (``scores.xlsx`` would
+    hold CSV text under an Excel name). Call it before any work is done.
+
+    Example
+    -------
+    >>> check_table_suffix("scores.xlsx")
+    Traceback (most recent call last):
+    ...
+    ValueError: --out scores.xlsx: tables are written as .csv, .parquet or .pq, not '.xlsx'; name the file scores.csv or scores.parquet
+    """
+    out = Path(out)
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        stem = out.stem if out.suffix else out.name
+        raise ValueError(f"{flag} {out}: tables are written as .csv, .parquet or .pq, not {out.suffix or 'no suffix'!r}; "
+                         f"name the file {stem}.csv or {stem}.parquet")
+    return out
+
+
 def write_frame(df, out) -> Path:
     """CSV (or Parquet for ``.parquet``/``.pq``) written atomically (``adgdm._atomic``): an
-    interrupted run (Ctrl-C) leaves no half-written file."""
-    out = Path(out)
+    interrupted run (Ctrl-C) leaves no half-written file. Other suffixes are refused
+    (:func:`check_table_suffix`)."""
+    out = check_table_suffix(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out) as tmp:
         if out.suffix.lower() in (".parquet", ".pq"):

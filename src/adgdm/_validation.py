@@ -3,19 +3,59 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_tabular", "check_series", "read_array", "as_numeric", "check_2d"]
+__all__ = ["check_tabular", "check_series", "read_array", "as_numeric", "check_2d", "refuse_complex"]
+
+
+def refuse_complex(X, what: str) -> None:
+    """A ValueError when ``X`` (an array, or a DataFrame's columns) holds complex numbers: casting them
+    to float would silently drop the imaginary part (numpy only warns).
+
+    Example
+    -------
+    >>> refuse_complex(np.array([[1 + 2j]]), "X")
+    Traceback (most recent call last):
+    ...
+    ValueError: X holds complex numbers (dtype complex128); the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns
+    """
+    fix = "the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns"
+
+    def kind(dt) -> str:  # numpy and pandas (extension) dtypes alike
+        return getattr(dt, "kind", "") or ""
+
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):
+        bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if kind(dt) == "c"
+               or (kind(dt) == "O" and any(isinstance(v, complex) for v in X[c]))]
+        if bad:
+            raise ValueError(f"{what} has complex columns {bad[:10]}; {fix}")
+        return
+    dtype = getattr(X, "dtype", None)
+    if kind(dtype) == "c":
+        raise ValueError(f"{what} holds complex numbers (dtype {dtype}); {fix}")
+    if kind(dtype) == "O" and any(isinstance(v, complex) for v in np.ravel(np.asarray(X, dtype=object))):
+        raise ValueError(f"{what} holds complex numbers; {fix}")
 
 
 def read_array(x, what: str, dtype=None) -> np.ndarray:
     """``np.asarray(x, dtype=dtype)``, or a ValueError naming ``what`` when ``x`` cannot be read as one."""
+    if dtype is not None and np.dtype(dtype).kind != "c":
+        refuse_complex(x if hasattr(x, "dtype") else _maybe_array(x), what)
     try:
         return np.asarray(x, dtype=dtype)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{what} could not be read as {'an' if dtype is None else 'a numeric'} array: {e}") from None
 
 
+def _maybe_array(x):
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError):
+        return None  # read_array names the problem
+
+
 def as_numeric(arr: np.ndarray, what: str, fix: str) -> np.ndarray:
-    """``arr`` (numbers and bools as they are, anything else cast to float64), or a ValueError ending in ``fix``."""
+    """``arr`` (numbers and bools as they are, anything else cast to float64), or a ValueError ending in ``fix``
+    (complex numbers: :func:`refuse_complex`)."""
+    refuse_complex(arr, what)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         try:
             arr = arr.astype(np.float64)
@@ -43,6 +83,7 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
     observed cell is an error naming the rows.
     """
     names = None
+    refuse_complex(X, what)
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # pandas DataFrame, without importing pandas
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
@@ -87,6 +128,7 @@ def check_series(X, n_channels: int | None = None, channel_names=None, fill: str
     NaN gaps raise a ValueError unless ``fill`` is ``"ffill"`` (carry the last value forward, the
     first values backward) or ``"interpolate"`` (linear in the step index); inf always raises.
     """
+    refuse_complex(X, what)
     if hasattr(X, "ndim") and getattr(X, "ndim", 0) == 1 and hasattr(X, "to_numpy"):  # pandas Series
         X = X.to_numpy(dtype=np.float64, na_value=np.nan)
     arr = np.asarray(X) if not hasattr(X, "columns") else X
@@ -122,6 +164,7 @@ def check_series(X, n_channels: int | None = None, channel_names=None, fill: str
 
 def _tabular_allow_nan(X, what):
     """``check_tabular`` without the finiteness check (series may have gaps to fill)."""
+    refuse_complex(X, what)
     if hasattr(X, "columns"):
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
 

@@ -355,11 +355,14 @@ def _model_files(model_dir) -> dict:
     return {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()}
 
 
-def _prepare_out(out, force: bool, data_paths) -> Path:
+def _prepare_out(out, force: bool, data_paths, model_dir=None) -> Path:
+    from ._atomic import check_not_input
+
     out = Path(out)
     for p in data_paths:
         if out.resolve() == Path(p).resolve():
             raise ValueError(f"--out {out} is the data itself")
+    check_not_input(out, [*data_paths, model_dir])  # not in (nor holding) the data or model folder, even with --force
     if out.exists():
         if not out.is_dir():
             raise ValueError(f"--out {out} is a file; with --engine ray --out is a folder of Parquet parts")
@@ -412,7 +415,7 @@ def score_dataset(model_dir, source, out=None, workers: int | None = None, rows_
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if out is not None:
-        out = _prepare_out(out, force, files)
+        out = _prepare_out(out, force, [*files, *([source] if Path(str(source)).is_dir() else [])], model_dir)
     ray, started = start(address)
     try:
         return _run(ray, model_dir, parts, out, workers, explain, top_k, threads, progress, _scorer, card, t0)

@@ -38,15 +38,23 @@ WORKERS = typer.Option(None, "--workers", min=1, help=WORKERS_HELP)
 DETECTORS = typer.Option(None, help=DETECTORS_HELP)
 
 
-def _bench_out(out: Optional[Path], kind: str, resume: bool, force: bool) -> Path:
+def _bench_out(out: Optional[Path], kind: str, resume: bool, force: bool, data: Optional[Path] = None) -> Path:
     """Where a bench writes: OUT, refused when it exists (committed results among them) unless
-    --resume or --force; without OUT a new timestamped file, so nothing is overwritten."""
+    --resume or --force; without OUT a new timestamped file, so nothing is overwritten. OUT (and the
+    summary beside it) is never in the --data folder, even with --force."""
     import time
+
+    from .._atomic import check_not_input
 
     if out is None:
         out = Path("benchmarks/results") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
         if resume:
             _error("--resume needs --out (the file to continue)")
+    try:
+        for path in (out, out.with_suffix(".md")):
+            check_not_input(path, [data])
+    except ValueError as e:
+        _error(str(e))
     if out.exists() and not (resume or force):
         _error(f"--out {out} exists; pass --resume to continue it or --force to replace it")
     return out
@@ -99,12 +107,12 @@ class BenchRun:
     @classmethod
     def start(cls, kind: str, out: Optional[Path], resume: bool, force: bool, json_out: bool,
               threads: Optional[int] = None, engine: str = "local", address: Optional[str] = None,
-              workers: Optional[int] = None) -> "BenchRun":
+              workers: Optional[int] = None, data: Optional[Path] = None) -> "BenchRun":
         """Check the engine, set torch's threads (local engine), and choose OUT (:func:`_bench_out`)."""
         _check_engine(engine, address, workers)
         if engine == "local":
             _set_threads(threads)
-        return cls(out=_bench_out(out, kind, resume, force), json_out=json_out, engine=engine, address=address,
+        return cls(out=_bench_out(out, kind, resume, force, data), json_out=json_out, engine=engine, address=address,
                    workers=workers, threads=threads)
 
     @property
@@ -159,7 +167,7 @@ def bench_tabular(
     from ..bench import run_tabular, summarize
 
     run = BenchRun.start("tabular", out, resume, force, json_out, threads=threads, engine=engine, address=address,
-                         workers=workers)
+                         workers=workers, data=data)
     csv_path = run.run(lambda: run_tabular(data, datasets=_split(datasets), detectors=_split(detectors), seeds=seeds,
                                            setting=setting, out=run.out, resume=resume, label=label,
                                            **run.engine_kwargs), errors=(ValueError, ImportError))
@@ -206,7 +214,7 @@ def bench_series(
     if protocol == "loco" and engine == "ray":
         _error("--engine ray runs the standard protocol only")
     run = BenchRun.start("series", out, resume, force, json_out, threads=threads, engine=engine, address=address,
-                         workers=workers)
+                         workers=workers, data=data)
     loco: list = []
 
     def protocol_run():
@@ -283,7 +291,7 @@ def bench_generation(
     from ..bench.generation_series import run_generation_series
     from ..bench.generation_summary import summarize_generation
 
-    run = BenchRun.start("generation", out, resume, force, json_out, threads=threads)
+    run = BenchRun.start("generation", out, resume, force, json_out, threads=threads, data=data)
 
     def protocol():
         if suite == "skab":
@@ -324,7 +332,7 @@ def bench_image(
     from ..bench.image import run_image
     from ..bench.image_summary import summarize_image
 
-    run = BenchRun.start("image", out, resume, force, json_out, threads=threads)
+    run = BenchRun.start("image", out, resume, force, json_out, threads=threads, data=data)
     csv_path = run.run(lambda: run_image(suite, data, datasets=_split(datasets), detectors=_split(detectors), seeds=seeds,
                                          size=size, out=run.out, resume=resume, save_maps=save_maps))
     run.finish(csv_path, summarize_image)
@@ -358,7 +366,7 @@ def bench_video(
     from ..bench.video import run_video
     from ..bench.video_summary import summarize_video
 
-    run = BenchRun.start("video", out, resume, force, json_out, threads=threads)
+    run = BenchRun.start("video", out, resume, force, json_out, threads=threads, data=data)
     csv_path = run.run(lambda: run_video(suite, data, detectors=_split(detectors), seeds=seeds,
                                          size=_frame_size(size), out=run.out, resume=resume))
     run.finish(csv_path, summarize_video, anchors=anchors)
@@ -397,7 +405,7 @@ def bench_multimodal(
     """
     from ..bench.multimodal import load_digits_captions, run_multimodal, select_strategy, summarize_multimodal
 
-    run = BenchRun.start("multimodal", out, resume, force, json_out, threads=threads)
+    run = BenchRun.start("multimodal", out, resume, force, json_out, threads=threads, data=data)
     selection: list = []
 
     def protocol():

@@ -21,24 +21,36 @@ def info(device: bool = typer.Option(False, "--device", help="Also load torch to
         typer.echo(format_info(r))
 
 
-def demo(seed: int = 0):
+JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
+def demo(seed: int = 0, json_out: bool = JSON):
     """Breast-cancer demo (no download): adgdm detectors beside PyOD baselines.
 
     Example: adgdm demo --seed 1
     """
-    from ..demo import run
+    from ..demo import evaluate, run
 
-    run(seed=seed)
+    if json_out:
+        _run(lambda: evaluate(seed=seed), json_out)
+    else:
+        run(seed=seed)
 
 
-def list_cmd():
-    """List registered detectors.
+def list_cmd(json_out: bool = JSON):
+    """List registered detectors (with --json: each with its modality).
 
-    Example: adgdm list
+    Example: adgdm list --json
     """
     from .. import list_detectors
+    from ..detectors.registry import detector_class
 
-    for name in list_detectors(None):
+    names = list_detectors(None)
+    if json_out:
+        _run(lambda: [{"name": n, "modality": getattr(detector_class(n), "modality", "tabular")} for n in names],
+             json_out)
+        return
+    for name in names:
         typer.echo(name)
 
 

@@ -17,14 +17,16 @@ def run_detect(data, *, out, modality=None, detector=None, model_out=None, confi
     """Fit on ``data`` and score the same ``data`` in one step (``adgdm detect``): every fitted unit
     gets its training score (leave-one-out or cross-fitted), the rest (table rows labelled 1,
     which a fit leaves out) are scored by the model. The model is kept in ``model_out`` if given."""
+    from .._atomic import check_table_suffix
     from ..modalities.io import get_io
 
+    check_table_suffix(out)  # before any work, not after the fit
     if get_io(_detect_modality(data, modality, detector, config)).source == "folder":
         raise ValueError("adgdm detect is for tables and series; for images, fit on normal images (adgdm fit) and "
                          "score others (adgdm score)")
     from .._atomic import check_output
 
-    check_output(out, [data], force)  # before the fit, not after it
+    check_output(out, [data, model_out], force)  # before the fit, not after it
     tmp = None
     if model_out is None:
         tmp = Path(tempfile.mkdtemp(prefix="adgdm-detect-"))

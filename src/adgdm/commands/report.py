@@ -43,7 +43,9 @@ def _valued_names(df, names):
     index = {n: j for j, n in enumerate(names)}
     out = np.tile(np.array(names, dtype=object), (len(df), 1))
     found = False
-    for i, text in enumerate(df["top_features"].astype(str)):
+    for i, text in enumerate(df["top_features"]):
+        if not isinstance(text, str) or not text.strip():
+            continue  # a blank cell (NaN once read back from CSV): no names for that row
         for part in text.split("; "):
             label = part.rsplit(" (", 1)[0]
             col = label.split("=", 1)[0]

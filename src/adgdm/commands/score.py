@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._atomic import check_output, write_frame
+from .._atomic import check_output, check_table_suffix, write_frame
 from ..pipeline import Pipeline
 
 __all__ = ["run_score"]
@@ -17,6 +17,7 @@ def run_score(model_dir, data, *, out, columns=None, label=None, time_col=None, 
     """Score ``data`` with the model in ``model_dir`` and write ``out``; an existing ``out`` is
     refused unless ``force``, and ``out`` is never the data or the model."""
     check_output(out, [data, model_dir], force)
+    check_table_suffix(out)
     pipe = Pipeline.load(model_dir)
     res = pipe.score(data, columns=columns, label=label, time=time_col, reader=reader, explain=explain,
                      top_k=top_k, progress=progress)

@@ -170,7 +170,7 @@ def to_float_images(X, size=None, crop=None, channels=None) -> np.ndarray:
     hw = _check_size(size)
     crop = _check_crop(crop, X.shape[1], X.shape[2])
     if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating) or X.dtype == bool):
-        raise ValueError(f"images must be numeric, got dtype {X.dtype}")
+        raise ValueError(f"images must be real numbers (integers, floats or bools), got dtype {X.dtype}")
     if X.shape[3] == 4:
         X = X[..., :3]
     X = _center_crop(X, crop)

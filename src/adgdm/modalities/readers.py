@@ -87,13 +87,51 @@ def _frame(path: Path, sep: str | None = None, encoding: str | None = None, csv:
     except ImportError as e:
         raise ValueError(f"{path}: reading it needs {e.name or 'pyarrow'}: pip install 'adgdm[cli]'") from None
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not {encoding} text ({e.reason} at byte {e.start}); give its encoding with "
-                         "--encoding (e.g. latin-1) or save it as UTF-8") from None
+        # pandas decodes in chunks: e.start counts from the chunk, so find the byte in the file itself
+        pos, line, byte, reason = first_undecodable(path, encoding) or (e.start, None, e.object[e.start:e.end],
+                                                                         e.reason)
+        at = f"byte {pos}" + (f", line {line}" if line is not None else "")
+        raise ValueError(f"{path}: not {encoding} text ({reason} at {at}: {bytes(byte)!r}); give its encoding "
+                         "with --encoding (e.g. latin-1) or save it as UTF-8") from None
     except LookupError:
         raise ValueError(f"unknown --encoding {encoding!r}") from None
     except Exception as e:  # pandas raises many types on unreadable files
         kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
         raise ValueError(f"{path}: could not read it as {kind}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def first_undecodable(path, encoding: str = "utf-8", block: int = 1 << 20):
+    r"""``(byte offset, line number, bytes, reason)`` of the first bytes of the file ``path`` that are
+    not ``encoding`` text (offsets from the start of the file, lines from 1), or None when all decode.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = f.write_bytes("a\nb\ncaf\u00e9\n".encode("latin-1"))
+    >>> first_undecodable(f)
+    (7, 3, b'\xe9', 'invalid continuation byte')
+    """
+    import codecs
+
+    dec = codecs.getincrementaldecoder(encoding)()
+    done, lines = 0, 1  # bytes handed to the decoder before this block; newlines decoded so far
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(block)
+            try:
+                pending = dec.getstate()[0]
+            except (AttributeError, TypeError, IndexError):
+                pending = b""
+            try:
+                lines += dec.decode(chunk, final=not chunk).count("\n")
+            except UnicodeDecodeError as e:
+                data = pending + chunk
+                head = data[:e.start].decode(encoding, errors="replace")
+                return done - len(pending) + e.start, lines + head.count("\n"), data[e.start:e.end], e.reason
+            if not chunk:
+                return None
+            done += len(chunk)
 
 
 def _labels(values, where: str) -> np.ndarray:
