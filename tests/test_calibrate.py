@@ -75,3 +75,13 @@ def test_the_command(shifted):
     res = run("calibrate", shifted / "m", shifted / "week1.csv", "--pot", "0.01", "--fixed", "3")
     assert res.exit_code == 2 and "one of" in res.output
     assert run("fit", shifted / "train.csv", "--out", shifted / "m3", "--threshold", "pot:2").exit_code == 2
+
+
+def test_a_pot_threshold_above_every_calibration_score_is_said(shifted):
+    """``--threshold pot`` on a few hundred rows flagged 0 of 916 rows (0 of 86 anomalies) without a word."""
+    big = pd.DataFrame(np.random.default_rng(1).normal(size=(3000, 4)), columns=list("abcd"))
+    pipe = adgdm.Pipeline("dte-np", threshold="pot:0.000001").fit(big)
+    assert pipe.card_.threshold["flag_rate"]["rate"] == 0
+    assert any("lies above all 3,000 calibration scores" in n and "pot:0.01" in n for n in pipe.fit_notes_)
+    assert not adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_ or not any(
+        "POT" in n for n in adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_)

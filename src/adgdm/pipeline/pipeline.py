@@ -120,6 +120,7 @@ class Pipeline:
             threshold=_threshold_record(rule, det), seed=seed, data=str(source),
             fingerprint=io.fingerprint(fit.fingerprint_X), fit_seconds=round(fit_s, 3),
             created=time.strftime("%Y-%m-%dT%H:%M:%S"), adgdm_version=__version__)
+        notes += _threshold_notes(self.card_.threshold)
         self.fit_notes_ = notes
         self.n_fit_ = fit.n_units
         self.encoder_ = fit.encoder
@@ -275,6 +276,7 @@ class Pipeline:
         record = _threshold_record(rule, det)
         record.update(calibrated_on=str(source), n_calibration=int(len(scores)))
         self.card_ = card.with_(threshold=record)
+        res.notes.extend(_threshold_notes(record))
         return {"threshold_before": before["threshold"], "threshold": float(det.threshold_),
                 "flagged_before": before["flagged"], "flagged": float(np.mean(det._flags(scores))),
                 "n": int(len(scores)), "method": method, "expected_rate": record["flag_rate"], "notes": list(res.notes)}
@@ -301,6 +303,18 @@ def _threshold_record(rule: dict, det) -> dict:
     from ..thresholds import calibration_scores
 
     return dict(rule, value=float(det.threshold_), flag_rate=expected_rate(calibration_scores(det), det.threshold_))
+
+
+def _threshold_notes(record: dict) -> list[str]:
+    """What the user must know about a threshold: one above every calibration score flags only scores
+    beyond anything seen (POT with a small risk on few scores)."""
+    rate = record.get("flag_rate") or {}
+    if record.get("method") == "pot" and rate.get("n") and rate.get("rate") == 0:
+        return [f"the POT threshold ({record['value']:.4g}, risk q={record.get('q', 1e-3):g}) lies above all "
+                f"{rate['n']:,} calibration scores: it flags only scores beyond anything seen in normal data (95% "
+                f"interval of its flag rate 0-{100 * rate['interval'][1]:.1f}%); for more alarms raise the risk "
+                "(--threshold pot:0.01) or use --threshold contamination"]
+    return []
 
 
 def _reader(reader) -> ReaderOptions:
