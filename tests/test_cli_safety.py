@@ -83,6 +83,20 @@ def test_outputs_inside_an_input_folder_are_refused_even_with_force(model, tmp_p
     assert not (tmp_path / "m").exists()  # refused before the fit
 
 
+def test_no_command_writes_inside_a_model_folder(model, tmp_path):
+    """A report of a scores file (the model is not its input) wrote --out MODEL/weights.safetensors --force."""
+    m = model / "model"
+    weights = (m / "weights.safetensors").read_bytes()
+    res = _invoke("score", m, model / "train.csv", "--out", tmp_path / "s.csv")
+    assert res.exit_code == 0, res.output
+    for out in (m / "weights.safetensors", m / "reports" / "r.html"):
+        res = _invoke("report", tmp_path / "s.csv", "--out", out, "--force")
+        assert res.exit_code == 2 and "inside the model folder" in res.output, res.output
+    assert (m / "weights.safetensors").read_bytes() == weights
+    res = _invoke("report", tmp_path / "s.csv", "--out", tmp_path / "r.html")
+    assert res.exit_code == 0, res.output
+
+
 def test_bench_out_is_never_in_the_data_folder(tmp_path):
     from adgdm.cli import _bench_out
 

@@ -79,7 +79,26 @@ def check_not_input(out, inputs=(), flag: str = "--out") -> Path:
         if _inside(src, out):
             raise ValueError(f"{flag} {out} holds the input {src}: replacing it would destroy the input; "
                              "choose another output")
+    model = _model_folder_holding(out)
+    if model is not None:  # whichever command writes, and whatever it reads
+        raise ValueError(f"{flag} {out} is inside the model folder {model}: writing there could destroy the model; "
+                         "choose an output outside it")
     return out
+
+
+def _model_folder_holding(out: Path) -> Path | None:
+    """The adgdm model folder (``config.json`` of format ``adgdm-detector``) that ``out`` lies in, if any."""
+    import json
+
+    for folder in out.resolve().parents:
+        cfg = folder / "config.json"
+        if cfg.is_file():
+            try:
+                if json.loads(cfg.read_text()).get("format") == "adgdm-detector":
+                    return folder
+            except (ValueError, OSError, AttributeError):
+                pass
+    return None
 
 
 def _same(a: Path, b: Path) -> bool:
