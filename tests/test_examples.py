@@ -37,6 +37,12 @@ EXPECTED = {
         "lines": ["wrote "],
         "files": ["anomaly_maps.png"],
     },
+    "pipeline": {
+        "min": [(r"AUROC on all rows \(\d+ of them fitted on\): ([\d.]+)", 0.85),
+                (r"shifted benign rows flagged: ([\d.]+)", 0.3)],
+        "max": [(r"new benign rows flagged: ([\d.]+)", 0.2), (r"the other shifted rows flagged: ([\d.]+)", 0.2)],
+        "lines": ["left out column 'record_id': an identifier", "fitted on the 200 rows labelled 0"],
+    },
     "generation_cycle": {
         "min": [(r"diffusion AUROC ([\d.]+)", 0.9), (r"cycle AUROC ([\d.]+)", 0.9),
                 (r"global severity [\d.]+: AUROC vs unseen normals ([\d.]+)", 0.9)],
