@@ -28,7 +28,7 @@ from ..modalities import get_modality
 from ..modalities.io import Data, ReadSpec, ScoreResult, get_io
 from ..modalities.options import ReaderOptions
 from .card import CARD_FILE, ModelCard
-from .flagrate import expected_rate, shift_note
+from .flagrate import MIN_UNITS, expected_rate, shift_note
 from .spec import build_detector, read_config, threshold_rule
 
 __all__ = ["Pipeline"]
@@ -217,9 +217,10 @@ class Pipeline:
         if not np.isfinite(scores).all():
             raise ValueError(f"the model gave {int((~np.isfinite(scores)).sum())} non-finite scores on {name or where}")
         res.notes.extend(getattr(self, "load_notes_", []))
-        note = None if not check_rate else shift_note(
-            self.expected_rate(), int(np.asarray(res.prediction.label).sum()), len(res),
-            get_modality(card.modality).scored_units)
+        note = None
+        if check_rate and len(res) >= MIN_UNITS:  # a small batch (a served row) says nothing of a rate
+            note = shift_note(self.expected_rate(), int(np.asarray(res.prediction.label).sum()), len(res),
+                              get_modality(card.modality).scored_units)
         if note is not None:
             res.notes.append(note)
         return res
@@ -231,7 +232,11 @@ class Pipeline:
 
         self._check_fitted()
         det = self.detector_
-        return expected_rate(calibration_scores(det), det.threshold_)
+        cal = calibration_scores(det)
+        key = (det.threshold_, id(cal), len(cal))
+        if getattr(self, "_rate_key", None) != key:  # computed once per threshold, not per scored batch
+            self._rate, self._rate_key = expected_rate(cal, det.threshold_), key
+        return self._rate
 
     def calibrate(self, source, *, method: str = "contamination", contamination: float | None = None,
                   q: float | None = None, level: float | None = None, value: float | None = None,
