@@ -59,15 +59,21 @@ class Prediction:
                    parts={k: np.concatenate([p.parts[k] for p in parts]) for k in names},
                    contributions=None if first.contributions is None else cat("contributions"))
 
-    def to_frame(self, feature_names=None):
-        """One row per unit: ``score``, ``flagged``, ``probability``, ``threshold``, ``part:*`` and,
-        with contributions, ``contrib:*`` (named by ``feature_names``, else ``x0``, ``x1``, ...)."""
-        import pandas as pd
-
+    def columns(self) -> dict:
+        """The per-unit columns of a scores table, in order: ``score``, ``flagged``, ``probability``
+        (calibrated; 6 decimals: 3.6e-254 is just 0), ``threshold`` and ``part:*``."""
         out = {"score": self.score, "flagged": np.asarray(self.label, dtype=np.int64),
                "probability": np.round(self.probability, 6), "threshold": self.threshold}
-        for name, part in self.parts.items():
+        for name, part in self.parts.items():  # e.g. an image's global and local branch z-scores
             out[f"part:{name}"] = part
+        return out
+
+    def to_frame(self, feature_names=None):
+        """One row per unit: :meth:`columns` and, with contributions, ``contrib:*`` (named by
+        ``feature_names``, else ``x0``, ``x1``, ...)."""
+        import pandas as pd
+
+        out = self.columns()
         frame = pd.DataFrame(out)
         if self.contributions is not None:
             c = np.asarray(self.contributions, dtype=np.float64)

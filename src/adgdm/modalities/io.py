@@ -92,19 +92,13 @@ class ScoreResult:
 
         from ..explain import top_features
 
-        r = self.prediction
         out = dict(self.lead)
-        out["score"] = r.score
-        out["flagged"] = r.label.astype(np.int64)
-        # calibrated on the training scores (0.5 at the threshold); 6 decimals: 3.6e-254 is just 0
-        out["probability"] = np.round(r.probability, 6)
-        if self.labels is not None:
-            out["label"] = self.labels
-        out["threshold"] = r.threshold
-        if self.in_sample is not None:
-            out["in_sample"] = self.in_sample  # 1: a fitted row or step, scored by its training score
-        for name, part in r.parts.items():  # e.g. an image's global and local branch z-scores
-            out[f"part:{name}"] = part
+        for name, values in self.prediction.columns().items():
+            if name == "threshold" and self.labels is not None:
+                out["label"] = self.labels
+            out[name] = values
+            if name == "threshold" and self.in_sample is not None:
+                out["in_sample"] = self.in_sample  # 1: a fitted row or step, scored by its training score
         frame = pd.DataFrame(out)
         if self.contrib is not None:
             contrib, names = np.asarray(self.contrib, dtype=np.float64), self.contrib_names
