@@ -191,3 +191,59 @@ def test_the_auroc_of_a_summary_says_what_it_covers(tmp_path):
     r = run_score(tmp_path / "m", tmp_path / "both.csv", out=tmp_path / "s.csv", explain=False)
     assert r["auroc_covers"] == "all 500 rows (380 of them fitted on)"
     assert r["auroc_new_covers"] == "the 120 rows not fitted on" and 0.5 < r["auroc_new"] <= 1.0
+
+
+# --- explanations of in-sample units follow the evidence of their training scores ---------------
+def test_diffusion_explains_a_training_row_as_if_it_were_left_out():
+    """A training row's explanation is its residual against the other rows: the same as a model
+    fitted without it explains it (scored anew, the row finds itself and explains as nothing)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 5))
+    X[7, 2] += 6.0  # a training row out of line in feature 2
+    det = adgdm.make_detector("diffusion", standardize=False).fit(X)
+    without = adgdm.make_detector("diffusion", standardize=False).fit(np.delete(X, 7, axis=0))
+    got = det.explain_fitted(X[[7, 8]], [7, 8])
+    np.testing.assert_allclose(got[0], without.explain(X[[7]])[0], rtol=1e-6, atol=1e-9)
+    assert np.argmax(got[0]) == 2
+    assert det.explain(X[[7]])[0].sum() < 1e-6 * got[0].sum()  # scored anew: it reconstructs itself
+
+
+@pytest.mark.parametrize("name", ["diffusion", "pyod-knn"])
+def test_score_of_the_fitted_table_names_the_feature_behind_a_flagged_training_row(tmp_path, name):
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("pqrs"))
+    df.loc[11, "r"] = 7.0  # fitted on, and flagged by its leave-one-out score
+    pipe = adgdm.Pipeline(name).fit(df)
+    # the same row new to a model fitted without it: what its evidence looks like
+    new = adgdm.Pipeline(name).fit(df.drop(index=11)).score(df.iloc[[11]]).to_frame().iloc[0]
+    out = pipe.score(df).to_frame()
+    row = out.iloc[11]
+    assert row["in_sample"] == 1 and row["flagged"] == 1 and new["in_sample"] == 0
+    assert str(row["top_features"]).startswith("r ("), row["top_features"]
+    # as much evidence as when it is new: not a perfect self-reconstruction's leftovers
+    assert row["contrib:r"] > 0.5 * new["contrib:r"], (row["contrib:r"], new["contrib:r"])
+    flagged = out[(out["in_sample"] == 1) & (out["flagged"] == 1)]
+    assert flagged["top_features"].fillna("").str.len().gt(0).all()  # every flagged row says why
+
+
+def test_series_in_sample_spike_is_explained_by_its_channel(tmp_path):
+    data = _series_csv(tmp_path / "s.csv")
+    run_fit(data, modality="series", out=tmp_path / "m", params={"window": 25}, label="y", time_col="timestamp")
+    run_score(tmp_path / "m", data, out=tmp_path / "out.csv")
+    s = pd.read_csv(tmp_path / "out.csv")
+    spike = s.iloc[500:506]
+    assert (spike["in_sample"] == 1).all()
+    assert spike["top_features"].fillna("").str.startswith("a (").mean() >= 0.5, spike["top_features"].tolist()
+    det = adgdm.load(tmp_path / "m")
+    X = pd.read_csv(data)[["a", "b"]].to_numpy()
+    fitted, anew = det.explain_fitted(X, np.arange(len(X))), det.explain(X)
+    # cross-fitted residuals: the spike is evidence, not a window the reference holds
+    assert fitted[500:506, 0].sum() > 2 * anew[500:506, 0].sum()
+    assert (fitted[500:506, 0] > fitted[500:506, 1]).all()
+
+
+def test_explain_fitted_refuses_a_misaligned_index():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    det = adgdm.make_detector("diffusion").fit(X)
+    with pytest.raises(ValueError, match="train_index has 1 entries for 2 units"):
+        det.explain_fitted(X[:2], [0])

@@ -220,6 +220,41 @@ class BaseDetector(BaseEstimator):
         base = check_baseline(baseline, self._occlusion_baseline(), checked.shape[1], adapter.part)
         return adapter.occlude(self, checked, base, int(max_rows))
 
+    def explain_fitted(self, X, train_index) -> np.ndarray:
+        """Contributions for units of ``X`` that are the fitted units ``train_index`` (rows or steps,
+        in fit order), following the evidence of their training scores ``decision_scores_``.
+
+        Scored anew, a training row is found in its own reference by detectors that compare with
+        the fitted data and explains as "nothing unusual"; ``adgdm score`` gives such units their
+        training scores (leave-one-out, cross-fitted: ``training_scores``) and this explanation.
+        Detectors with in-sample or out-of-sample training scores explain as :meth:`explain`;
+        the others use their own leave-one-out evidence (``_explain_training``) or occlusion
+        measured from the training score.
+
+        Example
+        -------
+        >>> det.explain_fitted(X_train[:3], [0, 1, 2]).shape    # doctest: +SKIP
+        (3, 4)
+        """
+        checked, _ = self._checked(X)
+        train_index = np.asarray(train_index, dtype=np.int64)
+        if len(train_index) != len(checked):
+            raise ValueError(f"train_index has {len(train_index)} entries for {len(checked)} units")
+        own = self._explain_training(checked, train_index)
+        if own is not None:
+            return own
+        if self.training_scores.startswith(("in-sample", "out-of-sample")):
+            return self._explain_checked(checked, None, "auto", 65536)
+        adapter = get_modality(self.modality)
+        base = check_baseline(None, self._occlusion_baseline(), checked.shape[1], adapter.part)
+        reference = np.asarray(self.decision_scores_, dtype=np.float64)[train_index]
+        return adapter.occlude(self, checked, base, 65536, reference=reference)
+
+    def _explain_training(self, data, train_index) -> np.ndarray | None:
+        """Own per-feature evidence of validated fitted units ``data`` (``train_index`` in fit order)
+        as their training scores saw it; None: :meth:`explain_fitted`'s rule."""
+        return None
+
     def _explain_model(self, data) -> np.ndarray | None:
         """The detector's own per-feature evidence for validated ``data`` (None: explain by occlusion)."""
         return None

@@ -44,9 +44,10 @@ class Modality:
     def check_explain(self, det, method: str, baseline) -> None:
         """Raise if ``explain(method=..., baseline=...)`` does not apply to this modality."""
 
-    def occlude(self, det, data, baseline: np.ndarray, max_rows: int) -> np.ndarray:
+    def occlude(self, det, data, baseline: np.ndarray, max_rows: int, reference=None) -> np.ndarray:
         """Contributions by occlusion of validated ``data``; the modified copies are scored with
-        ``det._score_input`` (validated already: not checked again)."""
+        ``det._score_input`` (validated already: not checked again). ``reference``: the scores the
+        drops are measured from (default: ``data``'s own scores)."""
         raise ValueError(f"{type(det).__name__} ({self.name}) has no explanation by occlusion")
 
     # --- persistence of the input description -------------------------------------------------

@@ -178,14 +178,20 @@ def match(meta: dict, X) -> InSample | None:
     return None
 
 
-def substitute(det, result, found: InSample):
+def substitute(det, result, found: InSample, X=None):
     """``result`` (a :class:`adgdm.results.Prediction`) with the in-sample units' scores replaced by
-    their training scores, and flags and calibrated probabilities recomputed from the threshold."""
+    their training scores, and flags and calibrated probabilities recomputed from the threshold.
+    Explained results (and ``X``, the scored units) get those units' explanations from the
+    evidence behind the training scores (:meth:`BaseDetector.explain_fitted`)."""
     train = np.asarray(det.decision_scores_, dtype=np.float64)
     score = np.array(result.score, dtype=np.float64)
     score[found.positions] = train[found.train_index]
+    contributions = result.contributions
+    if contributions is not None and X is not None:
+        contributions = np.array(contributions, dtype=np.float64)
+        contributions[found.positions] = det.explain_fitted(np.asarray(X)[found.positions], found.train_index)
     return replace(result, score=score, label=det._flags(score).astype(int),  # the drift rule too (series)
-                   probability=det._proba(score, "calibrated")[:, 1])
+                   probability=det._proba(score, "calibrated")[:, 1], contributions=contributions)
 
 
 def _note(det, found: InSample, total: int, unit: str) -> str:
@@ -225,4 +231,4 @@ def apply(det, meta: dict, X, result, unit: str = "row"):
         return result, in_sample, [f"the data holds the {n_fit:,} fitted {unit}s, but the model's training scores "
                                    f"do not align with them: scored anew"]
     in_sample[found.positions] = 1
-    return substitute(det, result, found), in_sample, [_note(det, found, len(result.score), unit)]
+    return substitute(det, result, found, X), in_sample, [_note(det, found, len(result.score), unit)]

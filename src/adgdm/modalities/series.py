@@ -32,9 +32,11 @@ class SeriesModality(Modality):
         med = getattr(det, "channel_median_", None)
         return med if med is not None else getattr(det, "center_", None)
 
-    def occlude(self, det, arr: np.ndarray, baseline: np.ndarray, max_rows: int) -> np.ndarray:
-        """Channel ``c`` of the whole series set to ``baseline[c]``; the drop in each step's score."""
-        s0 = det._score_input(arr)
+    def occlude(self, det, arr: np.ndarray, baseline: np.ndarray, max_rows: int,
+                reference: np.ndarray | None = None) -> np.ndarray:
+        """Channel ``c`` of the whole series set to ``baseline[c]``; the drop in each step's score
+        (from ``reference`` when given: the units' training scores)."""
+        s0 = det._score_input(arr) if reference is None else np.asarray(reference, dtype=np.float64)
         out = np.empty(arr.shape)
         for c in range(arr.shape[1]):
             occluded = arr.copy()

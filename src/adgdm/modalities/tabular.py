@@ -42,10 +42,12 @@ class TabularModality(Modality):
     def neutral(self, det):
         return getattr(det, "feature_median_", None)
 
-    def occlude(self, det, arr: np.ndarray, baseline: np.ndarray, max_rows: int) -> np.ndarray:
-        """Feature ``j`` of each row set to ``baseline[j]``; the contribution is the drop in score."""
+    def occlude(self, det, arr: np.ndarray, baseline: np.ndarray, max_rows: int,
+                reference: np.ndarray | None = None) -> np.ndarray:
+        """Feature ``j`` of each row set to ``baseline[j]``; the contribution is the drop in score
+        (from ``reference`` when given: the units' training scores)."""
         n, d = arr.shape
-        s0 = det._score_input(arr)
+        s0 = det._score_input(arr) if reference is None else np.asarray(reference, dtype=np.float64)
         out = np.empty((n, d))
         per_call = max(1, max_rows // d)  # rows per call: each becomes d occluded copies
         diag = np.arange(d)

@@ -306,11 +306,19 @@ class EmpiricalDenoiser:
             out[rows] = posterior_mean(dist, idx, counts, self.knn_.unique, sigma2)
         return out
 
-    def residual(self, Q: np.ndarray) -> np.ndarray:
+    def residual(self, Q: np.ndarray, exclude_self: bool = False) -> np.ndarray:
         """``(n, d)`` squared residual ``(Q - E[x_0 | Q])^2`` per feature at the fine noise levels,
-        averaged over them: which features the ideal denoiser had to move, and how far."""
+        averaged over them: which features the ideal denoiser had to move, and how far.
+        ``exclude_self``: a row of ``Q`` equal to a reference row is denoised without one copy of
+        it (leave-one-out, as its training score was): the evidence that drove that score."""
+        k = int(self.n_neighbors)
         out = np.empty(np.shape(Q))
-        for rows, q, (dist, idx, counts) in self._chunks(Q, int(self.n_neighbors)):
+        for rows, q, (dist, idx, counts) in self._chunks(Q, k + 1 if exclude_self else k):
+            if exclude_self:
+                counts = counts.copy()
+                # exact equality, not distance: the float32 search rounds a row's own distance
+                counts[:, 0] -= (self.knn_.unique[idx[:, 0]] == q).all(axis=1)
+                dist, idx, counts = (a[:, :k] for a in self._drop_own(dist, idx, counts))
             res = [ideal_denoiser_residual(q, dist, idx, counts, self.knn_.unique, s2) for s2 in self.sigma2_]
             out[rows] = np.mean(res, axis=0)
         return out

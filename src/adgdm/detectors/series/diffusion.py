@@ -162,13 +162,7 @@ class SeriesDiffusion(SeriesBase):
         self.scale_ = np.where(std > 1e-8, std, 1.0)
         Z = (arr - self.center_) / self.scale_
         W = causal_windows(Z, int(self.window_))
-        rng = np.random.default_rng(self.random_state)
-        # windows that end before step ``window - 1`` are padded with copies of the first step:
-        # they are scored, but are not normal data to compare with
-        first = int(self.window_) - 1 if len(W) - int(self.window_) + 1 >= 2 * int(self.n_folds) else 0
-        ref = np.arange(first, len(W))
-        if len(ref) > int(self.max_train_windows):
-            ref = np.sort(rng.choice(ref, int(self.max_train_windows), replace=False))
+        first, ref = self._reference(len(W))
         self.tab_ = self._tab().fit(W[ref])
         folds = self._cross_fit(ref)
         raw = np.empty(len(W))
@@ -195,6 +189,43 @@ class SeriesDiffusion(SeriesBase):
         if proper is not None and self._lag():  # the same windows' scores, now at their centre steps
             proper = np.unique(np.clip(proper - self._lag(), 0, None))
         return Fitted(smoothed, slice(first, None), None if proper is None else smoothed[proper])
+
+    def _reference(self, n_windows: int, random_state=None):
+        """``(first, ref)``: the first training window compared with, and the indices of the
+        reference windows (a random subset beyond ``max_train_windows``, drawn with ``random_state``,
+        default this detector's)."""
+        # windows that end before step ``window - 1`` are padded with copies of the first step:
+        # they are scored, but are not normal data to compare with
+        w = int(self.window_)
+        first = w - 1 if n_windows - w + 1 >= 2 * int(self.n_folds) else 0
+        ref = np.arange(first, n_windows)
+        if len(ref) > int(self.max_train_windows):
+            rng = np.random.default_rng(self.random_state if random_state is None else random_state)
+            ref = np.sort(rng.choice(ref, int(self.max_train_windows), replace=False))
+        return first, ref
+
+    def _explain_training(self, arr, train_index):
+        """The fitted series: each time block's residuals against the reference windows sharing no
+        step with it, as its cross-fitted training scores were (against itself every window
+        reconstructs). None (occlusion) for part of the series, or an unrepeatable reference."""
+        w, n = int(self.window_), len(arr)
+        if n != len(self.decision_scores_) or not np.array_equal(train_index, np.arange(n)) or (
+                self.random_state is None and n - w + 1 > int(self.max_train_windows)):
+            return None
+        W = causal_windows((arr - self.center_) / self.scale_, w)
+        first, ref = self._reference(len(W))
+        if len(ref) != len(self.tab_.denoiser_.rows_):
+            return None
+        res = np.zeros(W.shape)
+        idx = np.arange(first, len(W))
+        for block in np.array_split(np.arange(len(idx)), min(int(self.n_folds), len(idx))):
+            lo, hi = idx[block[0]], idx[block[-1]]
+            keep = (ref <= lo - w) | (ref >= hi + w)
+            part = self.tab_.subset(keep) if keep.sum() >= 2 else self.tab_
+            res[idx[block]] = part.residuals(W[idx[block]])
+        res = res.reshape(n, w, self.n_channels_).sum(axis=1)
+        res[: w - 1] = 0.0
+        return self._per_channel_smooth(self._shift(res))
 
     def _fit_subspace(self, W, ref, first, ideal):
         """Fit the subspace evidence (Sub-PCA of the reference windows) and return the fused

@@ -225,6 +225,15 @@ class DiffusionDetector(BaseDetector):
         # a blank cell is no evidence: it gets no share of the row's residual
         return np.where(blank, 0.0, self.denoiser_.residual(self.denoiser_.impute(Z, self._impute_sigma2())))
 
+    def _explain_training(self, arr, train_index):
+        """Training rows: their residuals without their own copy, as their leave-one-out training
+        scores were computed (against itself a training row reconstructs perfectly)."""
+        Z = self._transform(arr)
+        blank = np.isnan(Z)
+        if blank.any():
+            Z = self.denoiser_.impute(Z, self._impute_sigma2())
+        return np.where(blank, 0.0, self.denoiser_.residual(Z, exclude_self=True))
+
     # read-only views kept for code written against the attributes before the denoiser object
     X_train_ = property(lambda self: self.denoiser_.rows_)
     knn_ = property(lambda self: self.denoiser_.knn_)
