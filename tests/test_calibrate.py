@@ -85,3 +85,39 @@ def test_a_pot_threshold_above_every_calibration_score_is_said(shifted):
     assert any("lies above all 3,000 calibration scores" in n and "pot:0.01" in n for n in pipe.fit_notes_)
     assert not adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_ or not any(
         "POT" in n for n in adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_)
+
+
+def _sine(n, level, seed, noise=0.05):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    x = np.c_[np.sin(2 * np.pi * t / 20), np.cos(2 * np.pi * t / 20)]
+    return pd.DataFrame(x * level + noise * rng.normal(size=(n, 2)), columns=["a", "b"])
+
+
+def test_series_calibrate_skips_the_start_and_the_new_start_is_not_flagged(tmp_path):
+    """A series' first steps have no full window: they are not calibration units, and after a
+    calibration that lowers the threshold below the training median they still raise no alarm."""
+    pipe = adgdm.Pipeline(modality="series", params={"window": 20}, contamination=0.1).fit(_sine(600, 1.0, 0))
+    det = pipe.detector_
+    lead = det._unjudged_lead()
+    assert lead == 19 - det._lag() and lead > 0
+    quiet = _sine(300, 1.0, 1, noise=0.02)  # a quieter, still normal regime: lower scores
+    out = pipe.calibrate(quiet)
+    assert out["n"] == 300 - lead
+    assert any(f"the first {lead} steps" in n for n in out["notes"])
+    assert pipe.detector_.threshold_ < float(np.median(det.decision_scores_[19:]))
+    pipe.save(tmp_path / "m")
+    for p in (pipe, adgdm.Pipeline.load(tmp_path / "m")):         # kept by save
+        res = p.score(_sine(300, 1.0, 2, noise=0.02), explain=False)
+        assert res.prediction.label[:lead].sum() == 0             # the start is not judged
+        assert 0.02 <= res.prediction.label[lead:].mean() <= 0.25  # the rest about at the new rate
+
+
+def test_calibrate_refits_a_drift_alarm_rule(tmp_path):
+    pipe = adgdm.Pipeline(modality="series", params={"window": 20, "alarm": "drift"}, contamination=0.1) \
+        .fit(_sine(600, 1.0, 0))
+    before = pipe.detector_.alarm_rule_.state()
+    pipe.calibrate(_sine(400, 1.5, 3))
+    pipe.save(tmp_path / "m")
+    after = adgdm.Pipeline.load(tmp_path / "m").detector_.alarm_rule_.state()
+    assert json.dumps(before, sort_keys=True, default=str) != json.dumps(after, sort_keys=True, default=str)

@@ -250,6 +250,15 @@ class BaseDetector(BaseEstimator):
         reference = np.asarray(self.decision_scores_, dtype=np.float64)[train_index]
         return adapter.occlude(self, checked, base, 65536, reference=reference)
 
+    def _unjudged_lead(self) -> int:
+        """How many leading units of a scored input carry no evidence (a series' steps without a
+        full window): not calibration units. 0: every unit is judged."""
+        return 0
+
+    def _calibrated(self) -> None:
+        """Called after ``threshold_`` was set anew on ``calibration_scores_`` (``calibrate``):
+        state derived from normal scores follows them (an alarm rule, a start score)."""
+
     def _explain_training(self, data, train_index) -> np.ndarray | None:
         """Own per-feature evidence of validated fitted units ``data`` (``train_index`` in fit order)
         as their training scores saw it; None: :meth:`explain_fitted`'s rule."""

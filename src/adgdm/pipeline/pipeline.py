@@ -261,9 +261,14 @@ class Pipeline:
         res = self.score(source, explain=False, progress=progress, check_rate=False)
         scores = np.asarray(res.prediction.score, dtype=np.float64)
         labels = res.labels
-        if units is not None:
-            scores = scores[units]
-            labels = None if labels is None else np.asarray(labels)[units]
+        keep = np.arange(len(scores)) if units is None else np.arange(len(scores))[units]
+        lead = det._unjudged_lead()
+        if lead and (keep < lead).any():  # a series' first steps carry no evidence: not calibration units
+            keep = keep[keep >= lead]
+            res.notes.append(f"the first {lead} {get_modality(det.modality).unit}s of {source} (no full window) are not "
+                             "calibration units")
+        scores = scores[keep]
+        labels = None if labels is None else np.asarray(labels)[keep]
         if len(scores) < 20:
             raise ValueError(f"{source}: {len(scores)} units; calibrating a threshold needs at least 20 normal ones")
         if labels is not None and labels.any():
@@ -278,6 +283,7 @@ class Pipeline:
             rule.setdefault("contamination", float(getattr(det, "contamination", 0.1)))
         det.calibration_scores_ = scores
         apply_threshold(det, **rule)
+        det._calibrated()
         record = _threshold_record(rule, det)
         record.update(calibrated_on=str(source), n_calibration=int(len(scores)))
         self.card_ = card.with_(threshold=record)

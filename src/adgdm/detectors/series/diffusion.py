@@ -301,6 +301,17 @@ class SeriesDiffusion(SeriesBase):
             raw[: max(0, int(self.window_) - 1 - int(start))] = self._start_score()
         return raw
 
+    def _unjudged_lead(self) -> int:
+        """The leading steps of a scored series that get ``start_score_`` (no full window)."""
+        return max(0, int(self.window_) - 1 - self._lag())
+
+    def _calibrated(self) -> None:
+        """Unjudged start steps score as the median normal step: after ``calibrate``, the median
+        of the new calibration scores (a threshold set below the training median would otherwise
+        flag every series' start)."""
+        super()._calibrated()
+        self.start_score_ = float(np.median(self.calibration_scores_))
+
     def _start_score(self) -> float:
         """The score of steps without a full window (models saved before it was stored: the median
         training score of the full windows)."""
