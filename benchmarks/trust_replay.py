@@ -135,7 +135,8 @@ def _calibrate_skab(c: Ctx):
     cal, new = rest.iloc[: len(rest) // 2], rest.iloc[len(rest) // 2:]
     for name, part in (("sk_fit", fit), ("sk_cal", cal), ("sk_new", new)):
         part.to_csv(c.work / f"{name}.csv", index=False)
-    run("fit", c.work / "sk_fit.csv", "--modality", "series", "--time", "datetime", "--out", c.work / "m_sk")
+    run("fit", c.work / "sk_fit.csv", "--modality", "series", "--time", "datetime", "--contamination", 0.1,
+        "--out", c.work / "m_sk")
     code, text = run("score", c.work / "m_sk", c.work / "sk_new.csv", "--time", "datetime", "--out",
                      c.work / "sk_s0.csv")
     before = pd.read_csv(c.work / "sk_s0.csv")["flagged"].mean()
