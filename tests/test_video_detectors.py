@@ -100,7 +100,7 @@ def test_bad_inputs_say_what_is_wrong(fitted, tests):
         det.decision_function([])
     with pytest.raises(ValueError, match="empty"):
         det.decision_function(x[:0])
-    with pytest.raises(ValueError, match="frame size"):
+    with pytest.raises(ValueError, match=r"clip .1. has 40x64 \(HxW\) frames, not the model.s frame size 48x64.*--frame-size 48x64"):
         det.decision_function([x[:10], x[:10, :40]])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         det.decision_function(x * 255)
@@ -121,15 +121,25 @@ def test_save_load_round_trip(fitted, tests, tmp_path):
     assert r.unit == "frame" and r.anomaly_map.shape == x.shape
 
 
-def test_resizing_accepts_mixed_sizes_and_maps_at_input_size(train):
+def test_a_resizing_detector_still_refuses_frames_of_another_size(train):
+    """Issue 30: ``size`` sets the working size only; frames of another shape were stretched to it
+    and scored silently (every frame flagged). Frames must have the fitted size, whatever ``size``."""
     det = adgdm.make_detector("video-diff", size=24).fit(train)
-    small = train[0][:10, ::2, ::2]
-    s, maps = det.score_maps(small)
-    assert s.shape == (10,) and maps.shape == small.shape
-    assert len(det.decision_function([train[0][:10], small])) == 20
-    with pytest.raises(ValueError, match="one clip at a time"):
-        det.anomaly_map([train[0][:10], small])
-    assert det.work_shape_ == (24, 32)
+    assert det.work_shape_ == (24, 32) and det.frame_shape_ == (48, 64)
+    s, maps = det.score_maps(train[0][:10])
+    assert s.shape == (10,) and maps.shape == train[0][:10].shape   # maps at the input size
+    narrow, half = train[0][:10, :, :40], train[0][:10, ::2, ::2]
+    for other in (narrow, half):
+        with pytest.raises(ValueError, match=r"clip '1' has \d+x\d+ \(HxW\) frames, not the model's frame size 48x64"):
+            det.decision_function([train[0][:10], other])
+    with pytest.raises(ValueError, match="clip 'the stream' has 48x40"):
+        det.stream().update(narrow)
+    with pytest.raises(ValueError, match=r"clip 'the stream' has RGB \(3-channel\) frames; this model was fitted "
+                                         r"on gray \(1-channel\) frames.*--frame-channels 1"):
+        det.stream().update(np.repeat(train[0][:10, ..., None], 3, axis=3))
+    with pytest.raises(ValueError, match=r"clips differ in frame size: '0' is 48x64 \(HxW\) but '1' is 24x32.*"
+                                         r"--frame-size 48x64"):
+        adgdm.make_detector("video-diff", size=24).fit([train[0], half])
 
 
 def test_video_default_is_registered():

@@ -14,7 +14,7 @@ import typing
 from typing import Optional
 
 from ..modalities import options as _reader_module
-from ._common import typer
+from ._common import _bad, typer
 
 # which reader options each command offers (the ``scope`` of ReaderOptions' fields)
 SCORE_SCOPES = ("read",)
@@ -52,7 +52,10 @@ def reader_options(scopes):
         @functools.wraps(fn)
         def command(**kwargs):
             given = {name: kwargs.pop(name) for name in names}
-            kwargs["reader"] = cls(**{k: v for k, v in given.items() if v is not None})
+            try:
+                kwargs["reader"] = cls(**{k: v for k, v in given.items() if v is not None})
+            except ValueError as e:  # a malformed option value (--frame-size 24): one line, like the body's errors
+                _bad(str(e), bool(kwargs.get("json_out")))
             return fn(**kwargs)
 
         command.__signature__ = inspect.Signature(params)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageSet", "to_float_images", "load_image_files", "load_image_folder", "load_image_dir", "load_mtd", "load_mnist",
+__all__ = ["ImageSet", "ImageSizeError", "to_float_images", "load_image_files", "load_image_folder", "load_image_dir", "load_mtd", "load_mnist",
            "list_mtd_classes"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -196,6 +196,15 @@ def to_float_images(X, size=None, crop=None, channels=None) -> np.ndarray:
 # ----------------------------------------------------------------------------- files
 
 
+class ImageSizeError(ValueError):
+    """Files that should share one size do not: ``first`` is ``first_hw`` (height, width), ``other``
+    is ``other_hw``. A reader that offers its own resize option rewords the advice."""
+
+    def __init__(self, message: str, first, first_hw, other, other_hw):
+        super().__init__(message)
+        self.first, self.first_hw, self.other, self.other_hw = first, tuple(first_hw), other, tuple(other_hw)
+
+
 def _read_array(path: Path, mask: bool) -> np.ndarray:
     """One file as ``(H, W)`` or ``(H, W, 3)``: uint8 (masks: 0-255 gray) or float in [0, 1] (16-bit images)."""
     Image = _pil()
@@ -250,8 +259,9 @@ def load_image_files(paths, size=None, crop=None, channels=None, mask=False) -> 
                 first = (p, a.shape[:2])
             elif a.shape[:2] != first[1]:
                 (h0, w0), (h1, w1) = first[1], a.shape[:2]
-                raise ValueError(f"images differ in size: {str(first[0])!r} is {h0}x{w0} (HxW) but {str(p)!r} is "
-                                 f"{h1}x{w1}; pass size= (e.g. size=256) to resize them to one size")
+                raise ImageSizeError(f"images differ in size: {str(first[0])!r} is {h0}x{w0} (HxW) but {str(p)!r} is "
+                                     f"{h1}x{w1}; pass size= (e.g. size=256) to resize them to one size",
+                                     first[0], first[1], p, a.shape[:2])
         if mask:
             if hw is not None and a.shape[:2] != hw:
                 a = np.asarray(_pil().fromarray(a).resize((hw[1], hw[0]), _resample("NEAREST")))

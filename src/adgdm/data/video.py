@@ -141,8 +141,24 @@ def read_frame_labels(path, clips: list[Clip]) -> list[Clip]:
     return out
 
 
+def _rgb24(frame) -> np.ndarray:
+    """A decoded video frame as uint8 RGB ``(H, W, 3)``, as a folder of the same frames would give.
+
+    YUV frames are first brought to full chroma resolution at 16 bits (``yuv444p16le``), then
+    converted to 8-bit RGB. FFmpeg's direct ``yuv420p -> rgb24`` path rounds down: on the Ped2 test
+    clips written with lossless luma (``libx264``, ``crf=0``) it read pixels 0.45 gray levels darker
+    than their jpg frames on average (about 1.1 on coloured frames), against +0.08 this way
+    (``benchmarks/results/video_decoder_parity.md``). RGB and gray frames convert directly."""
+    fmt = frame.format
+    if not fmt.is_rgb and len(fmt.components) >= 3:
+        frame = frame.reformat(format="yuv444p16le")
+    return frame.to_ndarray(format="rgb24")
+
+
 def load_video_file(path, size=None, channels=None, max_frames: int | None = None) -> Clip:
-    """A video file (mp4, avi, ...) as a clip, read with PyAV (the ``[video]`` extra)."""
+    """A video file (mp4, avi, ...) as a clip, read with PyAV (the ``[video]`` extra): frames as
+    8-bit RGB (YUV converted with full chroma resolution, :func:`_rgb24`), then like image files
+    (``size``, ``channels`` as in :func:`adgdm.data.images.to_float_images`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such video file: {path}")
@@ -154,7 +170,7 @@ def load_video_file(path, size=None, channels=None, max_frames: int | None = Non
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(_rgb24(frame))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
     except av.error.FFmpegError as e:  # pragma: no cover - depends on the file

@@ -127,6 +127,7 @@ class ModalityIO:
     takes_columns = True         # --columns / --label / --time apply
     takes_kinds = False          # --categorical / --numeric apply
     takes_manifest = False       # --image-cols / --text-cols apply
+    takes_frames = False         # --frame-size / --frame-channels apply
     serve_types: tuple[str, ...] = ()   # request bodies ``adgdm serve`` takes ("json", "csv", "parquet", "image")
     ray_parts: str | None = None        # how the Ray engine cuts a source: "rows", "images" or None (not at all)
     batch_rows: int | None = None       # score in batches of this many units (None: at once)

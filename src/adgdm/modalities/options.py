@@ -24,6 +24,20 @@ def _opt(default, flag: str | None, help: str, scope: str = "read", kind: str = 
     return field(default=default, metadata={"flag": flag, "help": help, "scope": scope, "kind": kind, "csv": csv})
 
 
+def _frame_size(v, flag: str) -> tuple[int, int]:
+    """``"240x360"``, ``"240,360"`` or ``(240, 360)`` -> ``(240, 360)`` (height, width in pixels)."""
+    parts = [p.strip() for p in v.lower().replace(",", "x").split("x")] if isinstance(v, str) else list(v) \
+        if isinstance(v, (list, tuple)) else [v]
+    try:
+        hw = tuple(int(p) for p in parts)
+        ok = len(hw) == 2 and all(n >= 1 and str(n) == str(p).strip() for n, p in zip(hw, parts))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{flag} must be HEIGHTxWIDTH in pixels (e.g. 240x360), got {v!r}")
+    return hw
+
+
 @dataclass(frozen=True)
 class ReaderOptions:
     """Options of the readers; ``None`` / empty means "infer"."""
@@ -44,6 +58,13 @@ class ReaderOptions:
                                       "string columns).", scope="manifest", kind="list")
     size: int | None = _opt(None, None, "Multimodal manifests: image side in pixels (set from the detector).",
                             scope="internal")
+    frame_size: tuple[int, int] | None = _opt(None, "--frame-size", "Video: resize every frame to HEIGHTxWIDTH "
+                                              "pixels when read (e.g. --frame-size 240x360), so clips of different "
+                                              "sizes become one size; fit keeps it and score applies it.",
+                                              kind="size")
+    frame_channels: int | None = _opt(None, "--frame-channels", "Video: read frames as 1 (gray, ITU-R 601 luma) "
+                                      "or 3 (RGB) channels (default: as stored; video files decode to RGB); fit "
+                                      "keeps it and score applies it.", kind="int")
 
     def __post_init__(self):
         for f in fields(self):
@@ -52,6 +73,12 @@ class ReaderOptions:
                 if isinstance(v, str):
                     v = [c.strip() for c in v.split(",") if c.strip()]
                 object.__setattr__(self, f.name, tuple(str(c) for c in (v or ())))
+            elif f.metadata["kind"] == "size" and v is not None:
+                object.__setattr__(self, f.name, _frame_size(v, f.metadata["flag"]))
+        if self.frame_channels is not None:
+            if isinstance(self.frame_channels, bool) or str(self.frame_channels).strip() not in ("1", "3"):
+                raise ValueError(f"--frame-channels must be 1 (gray) or 3 (RGB), got {self.frame_channels!r}")
+            object.__setattr__(self, "frame_channels", int(str(self.frame_channels).strip()))
 
     def to_dict(self) -> dict:
         """The options that differ from their defaults, JSON-ready (lists for tuples)."""

@@ -292,14 +292,36 @@ def read_images(path, size=None, crop=None, channels=None) -> Data:
     return Data("image", None, [], np.asarray([f.name for f in files], dtype=object), images=imgs, source=str(p))
 
 
-def read_video(path) -> Data:
+def frame_size_hint(h: int, w: int) -> str:
+    """How to make frames ``h`` x ``w``, in the names the command line and Python accept."""
+    return (f"--frame-size {h}x{w} (fit, detect, score and calibrate take it; a fitted model keeps it), "
+            f"Pipeline(reader={{'frame_size': '{h}x{w}'}}) or load_clips(path, size=({h}, {w})) in Python")
+
+
+def channels_hint(c: int) -> str:
+    """How to read frames with ``c`` channels, in the names the command line and Python accept."""
+    return (f"--frame-channels {int(c)} (fit, detect, score and calibrate take it; a fitted model keeps it), "
+            f"Pipeline(reader={{'frame_channels': {int(c)}}}) or load_clips(path, channels={int(c)}) in Python")
+
+
+def read_video(path, frame_size=None, frame_channels=None) -> Data:
     """A video file, one clip folder, or a folder of clip folders / video files; frame labels from a
     ``frame_labels.csv`` (``video,frame,label``) inside the folder or beside it, when there is one.
-    ``ids`` are the clip names, one per frame (with the frame numbers, the scores file's keys)."""
+    ``ids`` are the clip names, one per frame (with the frame numbers, the scores file's keys).
+    ``frame_size`` ``(H, W)`` / ``frame_channels`` (1 or 3): every frame resized / converted when
+    read (the ``--frame-size`` / ``--frame-channels`` reader options)."""
+    from ..data.images import ImageSizeError
     from ..data.video import load_clips, read_frame_labels
 
     p = Path(path)
-    clips = load_clips(p)
+    try:
+        clips = load_clips(p, size=frame_size, channels=frame_channels)
+    except ImageSizeError as e:  # frames of one clip folder differ in size
+        (h0, w0), (h1, w1) = e.first_hw, e.other_hw
+        clip = Path(str(e.first)).parent.name
+        raise ValueError(f"the frames of clip {clip!r} differ in size: {Path(str(e.first)).name} is {h0}x{w0} (HxW) "
+                         f"but {Path(str(e.other)).name} is {h1}x{w1}; make them one size: "
+                         f"{frame_size_hint(h0, w0)}") from None
     labels, notes = None, []
     for cand in ((p / "frame_labels.csv") if p.is_dir() else None, p.parent / "frame_labels.csv"):
         if cand is not None and cand.is_file():
@@ -385,6 +407,9 @@ def read_data(path, modality: str, columns=None, label=None, time=None, image_pr
     mm = {k: reader.pop(k) for k in ("image_cols", "text_cols", "size") if reader.get(k) is not None}
     if mm and modality != "multimodal":
         raise ValueError("--image-cols and --text-cols are for --modality multimodal")
+    frames = {k: reader.pop(k) for k in ("frame_size", "frame_channels") if reader.get(k) is not None}
+    if frames and modality != "video":
+        raise ValueError("--frame-size and --frame-channels are for --modality video")
     if modality == "image":
         if columns or label or time:
             raise ValueError("--columns, --label and --time are for tables and series; image labels come from an "
@@ -394,7 +419,7 @@ def read_data(path, modality: str, columns=None, label=None, time=None, image_pr
         if columns or label or time:
             raise ValueError("--columns, --label and --time are for tables and series; frame labels come from a "
                              "frame_labels.csv (video,frame,label) in or beside the video folder")
-        return read_video(path)
+        return read_video(path, **frames)
     if modality == "multimodal":
         if time:
             raise ValueError("--time is for series")

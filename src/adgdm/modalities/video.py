@@ -1,11 +1,14 @@
 """Video: one clip ``(T, H, W)`` or ``(T, H, W, C)`` in [0, 1] (uint8 frames are divided by 255),
 a :class:`adgdm.data.video.Clip`, or a list of those; a score and an anomaly map per frame.
 
-The adapter validates once: at least one clip, finite values in [0, 1], the same number of
-channels everywhere, every clip at least ``history + 1`` frames long (the detector's history
-plus the frame it scores), and, for a detector that does not resize (``size=None``), one frame
-size across clips and the fitted one at scoring. It returns ``[(name, frames (T, H, W, C)
-float32), ...]`` and records ``frame_shape_`` (the first clip's ``(H, W)``) and ``n_channels_``.
+The adapter validates once: at least one clip, finite values in [0, 1], every clip at least
+``history + 1`` frames long (the detector's history plus the frame it scores), one frame size and
+one channel count across the clips of a fit, and at scoring the fitted ones (whatever the
+detector's working ``size``: resizing frames of another shape would stretch them). Errors name
+the clip as given (its folder or file name, or its index in a list of arrays) and the reader
+option that makes frames one size (``--frame-size``) or colour (``--frame-channels``). It returns
+``[(name, frames (T, H, W, C) float32), ...]`` and records ``frame_shape_`` ``(H, W)`` and
+``n_channels_``.
 
 Example
 -------
@@ -18,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Modality, register_modality
+from .readers import channels_hint, frame_size_hint
 
 __all__ = ["VideoModality"]
 
@@ -76,25 +80,39 @@ class VideoModality(Modality):
             if len(arr) < need:
                 raise ValueError(f"clip {name!r} has {len(arr)} frame(s); {det.name} needs at least {need} "
                                  f"(history {need - 1} + the scored frame)")
-        channels = {a.shape[3] for _, a in clips}
-        if len(channels) > 1:
-            raise ValueError(f"clips have different channel counts {sorted(channels)}")
-        sizes = {a.shape[1:3] for _, a in clips}
-        resizes = getattr(det, "size", None) is not None
-        if len(sizes) > 1 and not resizes:
-            raise ValueError(f"clips have different frame sizes {sorted(sizes)}; set size= on the detector to "
-                             "resize them, or resize the frames")
         if fitting:
-            det.frame_shape_ = tuple(int(v) for v in clips[0][1].shape[1:3])
-            det.n_channels_ = int(clips[0][1].shape[3])
+            first, hw, c = clips[0][0], _hw(clips[0][1]), clips[0][1].shape[3]
+            for name, arr in clips[1:]:
+                if _hw(arr) != hw:
+                    raise ValueError(f"clips differ in frame size: {first!r} is {_size(hw)} (HxW) but {name!r} is "
+                                     f"{_size(_hw(arr))}; a model is fitted on frames of one size: make them one "
+                                     f"size with {frame_size_hint(*hw)}")
+                if arr.shape[3] != c:
+                    raise ValueError(f"clips differ in colour: {first!r} has {_colour(c)} frames but {name!r} "
+                                     f"{_colour(arr.shape[3])}; read them all as RGB with {channels_hint(3)}")
+            det.frame_shape_, det.n_channels_ = hw, int(c)
             return clips
-        if clips[0][1].shape[3] != det.n_channels_:
-            raise ValueError(f"frames have {clips[0][1].shape[3]} channel(s), the detector was fitted on "
-                             f"{det.n_channels_}")
-        if not resizes and tuple(clips[0][1].shape[1:3]) != tuple(det.frame_shape_):
-            raise ValueError(f"frames are {clips[0][1].shape[1:3]}, the detector was fitted on frames of size "
-                             f"{tuple(det.frame_shape_)} and does not resize (size=None)")
+        for name, arr in clips:
+            self.check_frames(det, name, arr)
         return clips
+
+    @staticmethod
+    def check_frames(det, name: str, arr: np.ndarray) -> None:
+        """Frames ``(T, H, W, C)`` of clip ``name`` against the frame size and colour ``det`` was
+        fitted on (a model saved without them, if any, is not checked). Resizing them to the
+        detector's working size would stretch frames of another shape, and every frame would
+        score as an anomaly; so frames of another size are refused with the option that resizes
+        them when read."""
+        fitted_c = getattr(det, "n_channels_", None)
+        if fitted_c is not None and arr.shape[3] != fitted_c:
+            raise ValueError(f"clip {name!r} has {_colour(arr.shape[3])} frames; this model was fitted on "
+                             f"{_colour(fitted_c)} frames: read them as the model's with {channels_hint(fitted_c)}")
+        fitted = getattr(det, "frame_shape_", None)
+        if fitted is not None and _hw(arr) != tuple(fitted):
+            raise ValueError(f"clip {name!r} has {_size(_hw(arr))} (HxW) frames, not the model's frame size "
+                             f"{_size(fitted)} (brought to the model's working size, they would be stretched or "
+                             f"blurred and score as anomalies): resize them when read with "
+                             f"{frame_size_hint(*fitted)}")
 
     def check_explain(self, det, method, baseline):
         if method == "occlusion" or baseline is not None:
@@ -103,6 +121,18 @@ class VideoModality(Modality):
 
     def _meta_value(self, key, value):
         return int(value) if key == "n_channels_" else tuple(int(v) for v in value)
+
+
+def _hw(arr: np.ndarray) -> tuple[int, int]:
+    return int(arr.shape[1]), int(arr.shape[2])
+
+
+def _size(hw) -> str:
+    return f"{int(hw[0])}x{int(hw[1])}"
+
+
+def _colour(c: int) -> str:
+    return "gray (1-channel)" if int(c) == 1 else f"RGB ({int(c)}-channel)"
 
 
 register_modality(VideoModality())

@@ -6,6 +6,7 @@ import numpy as np
 
 from .fingerprint import fingerprint_of, fitted_clips
 from .io import FitInput, ModalityIO, ReadSpec, ScoreResult, register_io
+from .options import ReaderOptions
 from .readers import read_data
 
 __all__ = ["VideoIO"]
@@ -17,20 +18,36 @@ class VideoIO(ModalityIO):
     source = "folder"
     takes_columns = False
     holds_out = True
+    takes_frames = True
     plot = "clips"          # the report draws a score timeline per clip
 
+    @staticmethod
+    def _frames(spec: ReadSpec) -> dict:
+        """The reader options that change frames (``--frame-size``, ``--frame-channels``)."""
+        return {k: getattr(spec.reader, k) for k in ("frame_size", "frame_channels")}
+
     def fit_input(self, source, det, spec: ReadSpec, params: dict) -> FitInput:
-        d = read_data(source, "video", spec.columns, spec.label, spec.time)
+        d = read_data(source, "video", spec.columns, spec.label, spec.time, **self._frames(spec))
         notes = ["video: the frame labels are ignored when fitting (fit on normal footage only)"] \
             if d.labels is not None else []
-        return FitInput([c.frames for c in d.clips], len(d.ids), [], notes, fingerprint_X=d.clips)
+        # the clips keep their names (the folder or file name) for every message; the frame options
+        # go into the model card so that scoring reads frames the same way
+        keep = ReaderOptions(**self._frames(spec))
+        return FitInput(d.clips, len(d.ids), [], notes, reader=keep, fingerprint_X=d.clips)
+
+    def fit_notes(self, det) -> list:
+        h, w = det.frame_shape_
+        colour = "gray" if det.n_channels_ == 1 else "RGB"
+        return super().fit_notes(det) + [
+            f"video: fitted on {h}x{w} (HxW) {colour} frames; clips scored must be the same (or resized to it "
+            f"when read: --frame-size {h}x{w})"]
 
     def fingerprint(self, clips):
         return fingerprint_of(clips, self.name)
 
     def score(self, det, card, source, *, spec: ReadSpec, explain=True, top_k=3, progress=None, given=None):
-        d = read_data(source, "video")
-        result = det.predict_result([c.frames for c in d.clips])
+        d = read_data(source, "video", **self._frames(spec))
+        result = det.predict_result(d.clips)
         again = fitted_clips(card.fingerprint, d.clips)
         notes = list(d.notes)
         if again:

@@ -103,6 +103,7 @@ class Pipeline:
             raise ValueError("--categorical and --numeric are for tables (--modality tabular)")
         if (opts.image_cols or opts.text_cols) and not io.takes_manifest:
             raise ValueError("--image-cols and --text-cols are for --modality multimodal")
+        _check_frame_options(opts, io)
         read = ReadSpec(tuple(columns) if columns else None, label, time_col, opts)
         fit = io.fit_input(source, det, read, params)
         t0 = time.perf_counter()
@@ -207,6 +208,7 @@ class Pipeline:
         (:func:`adgdm.pipeline.flagrate.shift_note`)."""
         self._check_fitted()
         card, io = self.card_, self.io
+        _check_frame_options(_reader(reader), io)
         given, where = _given(source, io)
         spec = ReadSpec(tuple(columns or card.columns or ()) or None,
                         label if label is not None else card.label, time if time is not None else card.time,
@@ -326,6 +328,11 @@ def _threshold_notes(record: dict) -> list[str]:
                 f"interval of its flag rate 0-{100 * rate['interval'][1]:.1f}%); for more alarms raise the risk "
                 "(--threshold pot:0.01) or use --threshold contamination"]
     return []
+
+
+def _check_frame_options(opts: ReaderOptions, io) -> None:
+    if (opts.frame_size or opts.frame_channels) and not io.takes_frames:
+        raise ValueError("--frame-size and --frame-channels are for --modality video")
 
 
 def _reader(reader) -> ReaderOptions:

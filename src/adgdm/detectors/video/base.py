@@ -253,11 +253,9 @@ class VideoStream:
 
     def update(self, frames, maps: bool = False):
         det = self.det
-        arr = get_modality(det.modality).as_clips([frames])[0][1]
-        if arr.shape[3] != det.n_channels_:
-            raise ValueError(f"frames have {arr.shape[3]} channel(s), the detector was fitted on {det.n_channels_}")
-        if det.size is None and tuple(arr.shape[1:3]) != tuple(det.frame_shape_):
-            raise ValueError(f"frames are {arr.shape[1:3]}, the detector was fitted on {tuple(det.frame_shape_)}")
+        modality = get_modality(det.modality)
+        arr = modality.as_clips([frames])[0][1]
+        modality.check_frames(det, "the stream", arr)
         w = det._work(arr)
         with torch.inference_mode():
             f = det._per_frame(w)
