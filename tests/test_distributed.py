@@ -128,7 +128,10 @@ def test_failed_and_killed_workers_lose_and_duplicate_no_rows(setup, tmp_path, m
     s = D.score_dataset(setup / "model", setup / "data", out=tmp_path / "out", workers=2, rows_per_part=60,
                         progress=False, _scorer=FlakyScorer)
     assert s["failed"] == [] and s["rows"] == 421
-    assert s["retried"] >= 1  # part 1 tried again in its worker; part 3 re-run by Ray on a new worker
+    # part 1 tried again in its worker; part 3 re-run by Ray on a new worker: both counted, in the manifest too
+    assert s["retried"] == 2 and s["retried_parts"] == [1, 3]
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["retried"] == 2 and manifest["retried_parts"] == [1, 3]
     got = D.read_scores(tmp_path / "out")
     assert np.array_equal(got["row"].to_numpy(), np.arange(421))  # each row once
     pd.testing.assert_frame_equal(got, D.read_scores(setup / "out"))

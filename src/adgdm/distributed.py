@@ -34,6 +34,7 @@ ROWS_PER_PART = 100_000          # rows a worker reads, scores and writes at onc
 IMAGES_PER_PART = 64
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
 MANIFEST = "_manifest.json"  # "_": pandas/pyarrow skip it when reading the folder as one table
+TRIES_PREFIX = ".tries-part-"  # attempts per part while scoring ("."; removed with the manifest written)
 RETRIES = 2                      # extra attempts of a part after an unexpected error in the worker
 _BAD_INPUT = (ValueError, FileNotFoundError, KeyError)  # the data's fault: reported, not retried
 
@@ -241,8 +242,10 @@ class PartScorer:
                   "rows": 0, "flagged": 0, "row_min": -1, "row_max": -1, "attempts": 0, "error": "", "notes": "",
                   "seconds": 0.0, "pid": os.getpid()}
         t0 = time.perf_counter()
+        before = self._tries(part["shard"])  # attempts that died with their worker (Ray re-ran the part)
         for attempt in range(1 + RETRIES):
-            status["attempts"] = attempt + 1
+            status["attempts"] = before + attempt + 1
+            self._tries(part["shard"], status["attempts"])
             try:
                 frame = self.score_part(part)
                 target = Path(self.opts["out"]) / f"part-{part['shard']:06d}.parquet"
@@ -260,6 +263,18 @@ class PartScorer:
             except Exception as e:  # the worker's fault (memory, a lost file system): try again
                 status["error"] = _one_line(e, part)
         return status
+
+    def _tries(self, shard: int, count: int | None = None) -> int:
+        """The attempts at part ``shard`` so far, kept in a marker beside the parts (``count``: set
+        it): an attempt whose worker dies leaves it behind, so the re-run counts as a retry."""
+        marker = Path(self.opts["out"]) / f"{TRIES_PREFIX}{shard:06d}"
+        if count is not None:
+            marker.write_text(str(count))
+            return count
+        try:
+            return int(marker.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
 
     def score_part(self, part: dict):
         """The local ``adgdm score`` columns for one part, with ``row`` numbered across files."""
@@ -372,7 +387,7 @@ def _prepare_out(out, force: bool, data_paths, model_dir=None) -> Path:
                 raise ValueError(f"{out} exists and is not empty; pass --force to replace the scores in it")
             if not ours:
                 raise ValueError(f"{out} holds files adgdm did not write (no {MANIFEST}); choose another --out")
-            for f in out.glob("part-*.parquet"):
+            for f in [*out.glob("part-*.parquet"), *out.glob(f"{TRIES_PREFIX}*")]:
                 f.unlink()
             (out / MANIFEST).unlink()
     out.mkdir(parents=True, exist_ok=True)
@@ -462,12 +477,15 @@ def _summary(status, parts, out: Path, workers: int, seconds: float, card) -> di
                "modality": card.modality, "detector": card.detector,
                "failed": [{"part": int(r.shard), "file": r.path, "rows": f"{int(r.start)}-{int(r.stop) - 1}",
                            "error": r.error} for r in failed.itertuples()],
-               "retried": int((status["attempts"] > 1).sum()), "notes": notes}
+               "retried": int((status["attempts"] > 1).sum()),
+               "retried_parts": [int(x) for x in status.loc[status["attempts"] > 1, "shard"]], "notes": notes}
     manifest = {"format": "adgdm-scores-parts", "version": 1, **summary,
                 "parts_plan": [{k: p[k] for k in ("shard", "path", "start", "stop", "offset")} for p in parts]}
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, out / MANIFEST)
+    for f in out.glob(f"{TRIES_PREFIX}*"):
+        f.unlink(missing_ok=True)
     return summary
 
 
