@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .modalities.notes import CountNote, from_jsonable, to_jsonable, total
+
 ROWS_PER_PART = 100_000          # rows a worker reads, scores and writes at once
 IMAGES_PER_PART = 64
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
@@ -254,7 +256,7 @@ class PartScorer:
                 os.replace(tmp, target)  # a retried part replaces itself: no duplicate rows
                 ids = frame["row"].to_numpy() if "row" in frame else np.arange(len(frame)) + part["offset"]
                 status.update(rows=len(frame), flagged=int(frame["flagged"].sum()), row_min=int(ids.min()),
-                              row_max=int(ids.max()), error="", notes=" | ".join(self._notes),
+                              row_max=int(ids.max()), error="", notes=json.dumps(to_jsonable(self._notes)),
                               seconds=round(time.perf_counter() - t0, 3), pid=os.getpid())
                 return status
             except _BAD_INPUT as e:
@@ -286,7 +288,7 @@ class PartScorer:
             df = read_part(part, card.input_columns(), card.label, card.time, card.reader)
             res = self.pipe.score(df, name=where, explain=opts.get("explain", True), top_k=opts.get("top_k", 3))
             frame = res.to_frame()
-            self._notes = [str(n) for n in res.notes]
+            self._notes = list(res.notes)  # count notes (blank, unseen cells) keep their counts: summed over parts
             rows = part["offset"] + np.arange(len(frame), dtype=np.int64)
             if card.time is not None:  # the id column keeps its values under its own name
                 frame.insert(1, card.time, frame["row"].to_numpy())
@@ -470,7 +472,9 @@ def _summary(status, parts, out: Path, workers: int, seconds: float, card) -> di
     bad_counts = [int(s) for s, n in zip(ok["shard"], ok["rows"]) if expected[int(s)] != n]
     if bad_counts:  # a part that came back short or long is a bug, never a silent loss
         raise RuntimeError(f"parts {bad_counts} wrote a different number of rows than they hold")
-    notes = sorted({n for ns in status["notes"] for n in str(ns).split(" | ") if n})
+    # the notes of every part once, count notes (blank cells, unseen categories) with their totals
+    notes = total(n for ns in status["notes"] if ns for n in from_jsonable(json.loads(ns)))
+    counted = {n.kind: dict(n.counts) for n in notes if isinstance(n, CountNote)}
     summary = {"out": str(out), "parts": len(parts), "rows_in": rows_in, "rows": rows,
                "worker_seconds": round(float(status["seconds"].sum()), 2),
                "flagged": int(ok["flagged"].sum()), "workers": workers, "seconds": round(seconds, 2),
@@ -478,7 +482,12 @@ def _summary(status, parts, out: Path, workers: int, seconds: float, card) -> di
                "failed": [{"part": int(r.shard), "file": r.path, "rows": f"{int(r.start)}-{int(r.stop) - 1}",
                            "error": r.error} for r in failed.itertuples()],
                "retried": int((status["attempts"] > 1).sum()),
-               "retried_parts": [int(x) for x in status.loc[status["attempts"] > 1, "shard"]], "notes": notes}
+               "retried_parts": [int(x) for x in status.loc[status["attempts"] > 1, "shard"]],
+               "notes": [str(n) for n in notes]}
+    for kind, key in (("blank", "blank_cells"), ("unseen", "unseen_categories")):  # as local score's summary
+        if kind in counted:
+            summary[key] = int(sum(counted[kind].values()))
+            summary[f"{kind}_by_column"] = counted[kind]
     manifest = {"format": "adgdm-scores-parts", "version": 1, **summary,
                 "parts_plan": [{k: p[k] for k in ("shard", "path", "start", "stop", "offset")} for p in parts]}
     tmp = out / f".{MANIFEST}.tmp"
