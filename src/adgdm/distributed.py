@@ -30,10 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .modalities.notes import CountNote, from_jsonable, to_jsonable, total
+
 ROWS_PER_PART = 100_000          # rows a worker reads, scores and writes at once
 IMAGES_PER_PART = 64
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
 MANIFEST = "_manifest.json"  # "_": pandas/pyarrow skip it when reading the folder as one table
+TRIES_PREFIX = ".tries-part-"  # attempts per part while scoring ("."; removed with the manifest written)
 RETRIES = 2                      # extra attempts of a part after an unexpected error in the worker
 _BAD_INPUT = (ValueError, FileNotFoundError, KeyError)  # the data's fault: reported, not retried
 
@@ -241,8 +244,10 @@ class PartScorer:
                   "rows": 0, "flagged": 0, "row_min": -1, "row_max": -1, "attempts": 0, "error": "", "notes": "",
                   "seconds": 0.0, "pid": os.getpid()}
         t0 = time.perf_counter()
+        before = self._tries(part["shard"])  # attempts that died with their worker (Ray re-ran the part)
         for attempt in range(1 + RETRIES):
-            status["attempts"] = attempt + 1
+            status["attempts"] = before + attempt + 1
+            self._tries(part["shard"], status["attempts"])
             try:
                 frame = self.score_part(part)
                 target = Path(self.opts["out"]) / f"part-{part['shard']:06d}.parquet"
@@ -251,7 +256,7 @@ class PartScorer:
                 os.replace(tmp, target)  # a retried part replaces itself: no duplicate rows
                 ids = frame["row"].to_numpy() if "row" in frame else np.arange(len(frame)) + part["offset"]
                 status.update(rows=len(frame), flagged=int(frame["flagged"].sum()), row_min=int(ids.min()),
-                              row_max=int(ids.max()), error="", notes=" | ".join(self._notes),
+                              row_max=int(ids.max()), error="", notes=json.dumps(to_jsonable(self._notes)),
                               seconds=round(time.perf_counter() - t0, 3), pid=os.getpid())
                 return status
             except _BAD_INPUT as e:
@@ -260,6 +265,18 @@ class PartScorer:
             except Exception as e:  # the worker's fault (memory, a lost file system): try again
                 status["error"] = _one_line(e, part)
         return status
+
+    def _tries(self, shard: int, count: int | None = None) -> int:
+        """The attempts at part ``shard`` so far, kept in a marker beside the parts (``count``: set
+        it): an attempt whose worker dies leaves it behind, so the re-run counts as a retry."""
+        marker = Path(self.opts["out"]) / f"{TRIES_PREFIX}{shard:06d}"
+        if count is not None:
+            marker.write_text(str(count))
+            return count
+        try:
+            return int(marker.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
 
     def score_part(self, part: dict):
         """The local ``adgdm score`` columns for one part, with ``row`` numbered across files."""
@@ -271,7 +288,7 @@ class PartScorer:
             df = read_part(part, card.input_columns(), card.label, card.time, card.reader)
             res = self.pipe.score(df, name=where, explain=opts.get("explain", True), top_k=opts.get("top_k", 3))
             frame = res.to_frame()
-            self._notes = [str(n) for n in res.notes]
+            self._notes = list(res.notes)  # count notes (blank, unseen cells) keep their counts: summed over parts
             rows = part["offset"] + np.arange(len(frame), dtype=np.int64)
             if card.time is not None:  # the id column keeps its values under its own name
                 frame.insert(1, card.time, frame["row"].to_numpy())
@@ -372,7 +389,7 @@ def _prepare_out(out, force: bool, data_paths, model_dir=None) -> Path:
                 raise ValueError(f"{out} exists and is not empty; pass --force to replace the scores in it")
             if not ours:
                 raise ValueError(f"{out} holds files adgdm did not write (no {MANIFEST}); choose another --out")
-            for f in out.glob("part-*.parquet"):
+            for f in [*out.glob("part-*.parquet"), *out.glob(f"{TRIES_PREFIX}*")]:
                 f.unlink()
             (out / MANIFEST).unlink()
     out.mkdir(parents=True, exist_ok=True)
@@ -455,19 +472,29 @@ def _summary(status, parts, out: Path, workers: int, seconds: float, card) -> di
     bad_counts = [int(s) for s, n in zip(ok["shard"], ok["rows"]) if expected[int(s)] != n]
     if bad_counts:  # a part that came back short or long is a bug, never a silent loss
         raise RuntimeError(f"parts {bad_counts} wrote a different number of rows than they hold")
-    notes = sorted({n for ns in status["notes"] for n in str(ns).split(" | ") if n})
+    # the notes of every part once, count notes (blank cells, unseen categories) with their totals
+    notes = total(n for ns in status["notes"] if ns for n in from_jsonable(json.loads(ns)))
+    counted = {n.kind: dict(n.counts) for n in notes if isinstance(n, CountNote)}
     summary = {"out": str(out), "parts": len(parts), "rows_in": rows_in, "rows": rows,
                "worker_seconds": round(float(status["seconds"].sum()), 2),
                "flagged": int(ok["flagged"].sum()), "workers": workers, "seconds": round(seconds, 2),
                "modality": card.modality, "detector": card.detector,
                "failed": [{"part": int(r.shard), "file": r.path, "rows": f"{int(r.start)}-{int(r.stop) - 1}",
                            "error": r.error} for r in failed.itertuples()],
-               "retried": int((status["attempts"] > 1).sum()), "notes": notes}
+               "retried": int((status["attempts"] > 1).sum()),
+               "retried_parts": [int(x) for x in status.loc[status["attempts"] > 1, "shard"]],
+               "notes": [str(n) for n in notes]}
+    for kind, key in (("blank", "blank_cells"), ("unseen", "unseen_categories")):  # as local score's summary
+        if kind in counted:
+            summary[key] = int(sum(counted[kind].values()))
+            summary[f"{kind}_by_column"] = counted[kind]
     manifest = {"format": "adgdm-scores-parts", "version": 1, **summary,
                 "parts_plan": [{k: p[k] for k in ("shard", "path", "start", "stop", "offset")} for p in parts]}
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, out / MANIFEST)
+    for f in out.glob(f"{TRIES_PREFIX}*"):
+        f.unlink(missing_ok=True)
     return summary
 
 

@@ -10,8 +10,10 @@ from ._common import _run, typer
 def generate(
     model_dir: Path = typer.Argument(..., help="A saved model folder (adgdm fit, or detector.save)."),
     kind: str = typer.Option("normal", help="'normal' (samples of the model); tables: local, global, dependency, "
-                             "clustered, masked; series: spike, level_shift, pattern, frequency, trend, noise, "
-                             "channel_break; images: perlin, cutpaste, masked."),
+                             "clustered, masked (normal, local and masked need a generative model: fit --detector "
+                             "ddpm or tabddpm; rows come back in the table's columns, categories as categories); "
+                             "series: spike, level_shift, pattern, frequency, trend, noise, channel_break; images: "
+                             "perlin, cutpaste, masked."),
     n: int = typer.Option(100, "--n", help="Rows, images, or injected series anomalies to generate."),
     out: Path = typer.Option(..., "--out", help="CSV to write (tables, series) or a folder (images: images/ and "
                              "masks/ PNGs)."),
@@ -25,6 +27,7 @@ def generate(
     """Generate normal samples or synthetic anomalies with a saved model.
 
     Examples:
+      adgdm fit normal.csv --detector ddpm --out model/
       adgdm generate model/ --kind normal --n 500 --out samples.csv
       adgdm generate model/ --kind local --severity 1.5 --n 200 --data normal.csv --out anomalies.csv
       adgdm generate series_model/ --kind spike --n 5 --data clean.csv --out injected.csv

@@ -30,7 +30,8 @@ _WRITERS: dict = {}
 
 
 def writes(modality: str):
-    """Register the generator-to-files of one modality (``run_generate`` picks it by the model's)."""
+    """Register the generator-to-files of one modality (``run_generate`` picks it by the model's and
+    calls it with ``(model, kind, n, out, data, severity, seed, card=the model card)``)."""
     def deco(fn):
         _WRITERS[modality] = fn
         return fn
@@ -45,15 +46,16 @@ def run_generate(model_dir, kind: str, n: int, out, data=None, severity: float =
     from ..pipeline import Pipeline
 
     check_output(out, [data, model_dir], force)
-    model = Pipeline.load(model_dir).detector_
+    pipe = Pipeline.load(model_dir)
+    model = pipe.detector_
     write = _WRITERS.get(getattr(model, "modality", "tabular"))
     if write is None:
         raise ValueError(f"adgdm generate has no generator for {model.modality} models")
-    return write(model, kind, n, out, data, severity, seed)
+    return write(model, kind, n, out, data, severity, seed, card=pipe.card_)
 
 
 @writes("series")
-def _generate_series(model, kind, n, out, data, severity, seed) -> str:
+def _generate_series(model, kind, n, out, data, severity, seed, card=None) -> str:
     from ..generation import SERIES_KINDS, inject_series_anomalies
 
     if kind == "normal":
@@ -81,39 +83,69 @@ def _generate_series(model, kind, n, out, data, severity, seed) -> str:
 
 
 @writes("tabular")
-def _generate_rows(model, kind, n, out, data, severity, seed) -> str:
-    from ..generation import TABULAR_KINDS, generate_anomalies
-    from ..generation.anomalies import MODEL_KINDS
+def _generate_rows(model, kind, n, out, data, severity, seed, card=None) -> str:
+    """Rows in the columns the model was fitted on: a mixed table's through its encoder
+    (``adgdm.generation.tables``), categories as categories; --data read as scoring reads it."""
+    from ..generation import TABULAR_KINDS
+    from ..generation.tables import NETWORK_KINDS, generate_table
 
-    names = [str(c) for c in getattr(model, "feature_names_in_", [])] or None
-    if kind in ("normal",) + MODEL_KINDS and not (hasattr(model, "sample") and hasattr(model, "net_")):
+    cli_kinds = ("normal", "local", "global", "dependency", "clustered", "masked")
+    if kind not in cli_kinds:
+        hint = (" ('conditional' and 'guided' need labelled anomalies or a detector: use the Python API, "
+                "adgdm.generation.generate_anomalies)" if kind in TABULAR_KINDS else "")
+        raise ValueError(f"--kind must be one of {', '.join(cli_kinds)}; got {kind!r}{hint}")
+    encoder = card.table_encoder() if card is not None else None
+    if kind in NETWORK_KINDS and not (hasattr(model, "sample") and hasattr(model, "net_")):
         what = "sample normal rows" if kind == "normal" else f"make {kind!r} anomalies"
-        raise ValueError(f"a {model.name!r} model has no trained network to {what} with (the default 'diffusion' "
-                         "detector is the ideal denoiser of the training rows, not a network); fit a learned one: "
-                         f"adgdm fit DATA --detector ddpm --out MODEL_DIR (kinds that need no network: "
-                         f"{', '.join(k for k in TABULAR_KINDS if k not in MODEL_KINDS + ('conditional', 'guided'))})")
-    if kind == "normal":
-        X = model.sample(n, random_state=seed)
-    else:
-        if kind not in TABULAR_KINDS or kind in ("conditional", "guided"):
-            raise ValueError(f"--kind must be normal, local, global, dependency, clustered or masked; got {kind!r} "
-                             "('conditional' and 'guided' need labelled anomalies or a detector: use the Python API)")
+        free = [k for k in cli_kinds if k not in NETWORK_KINDS]
+        raise ValueError(f"kind {kind!r} needs a generative model, and a {model.name!r} model has no trained network "
+                         f"to {what} with (the default 'diffusion' detector is the ideal denoiser of the training rows, "
+                         f"not a network); fit one: adgdm fit DATA --detector ddpm --out MODEL_DIR (or --detector "
+                         f"tabddpm); kinds this model can make from --data: {', '.join(free)}")
+    rows, where = None, str(data)
+    if kind != "normal":
         if data is None:
             raise ValueError(f"kind {kind!r} starts from normal rows: give --data NORMAL.csv")
-        Xn, data_names = _normal_rows(data, model.modality, names)
-        X = generate_anomalies(model if hasattr(model, "net_") else None, Xn, n, kind=kind, severity=severity,
-                               random_state=seed)
-        names = names or data_names
-    header = names or [f"x{j}" for j in range(X.shape[1])]
-    write_csv_atomic(out, header, X)
-    return f"wrote {out}: {len(X)} rows ({kind})"
+        rows = _table_rows(data, card, encoder)
+    names = _input_names(model, card, encoder)
+    table = generate_table(model, kind, n, rows, encoder, severity=severity, random_state=seed, names=names,
+                           where=where)
+    write_frame(table, out)
+    return f"wrote {out}: {len(table)} rows ({kind}) in the {table.shape[1]} columns the model was fitted on"
+
+
+def _input_names(model, card, encoder):
+    if encoder is not None:
+        return encoder.input_names_
+    cols = card.input_columns() if card is not None else None
+    return cols or [str(c) for c in getattr(model, "feature_names_in_", [])] or None
+
+
+def _table_rows(data, card, encoder):
+    """The normal rows of ``data`` (label 0, when the model's label column or an NPZ's ``y`` is
+    there) in the model's columns: a frame of the table's columns for a mixed model, else numbers;
+    read with the reader options stored at fit (separator, encoding, decimal mark)."""
+    from ..modalities.io import with_fallback_label
+    from ..modalities.readers import read_data
+
+    reader = card.reader.without_fit_options().to_dict() if card is not None else {}
+    reader["mixed"] = encoder is not None  # a numeric model reads numbers only, as at its fit and scoring
+    cols = card.input_columns() if card is not None else None
+    label = card.label if card is not None else None
+    d = with_fallback_label(lambda lab: read_data(data, "tabular", cols, lab, None, **reader), label, label)
+    normal = np.ones(len(d.ids), dtype=bool) if d.labels is None else d.labels == 0
+    if not normal.any():
+        raise ValueError(f"{data}: no normal rows (label 0) to start from")
+    if encoder is not None:
+        return d.frame[normal].reset_index(drop=True)
+    return d.X[normal]
 
 
 GALLERY_MARKER = "generated.json"
 
 
 @writes("image")
-def _generate_images(model, kind, n, out, data, severity, seed) -> str:
+def _generate_images(model, kind, n, out, data, severity, seed, card=None) -> str:
     """Image kinds: ``perlin``, ``cutpaste`` (classical), ``masked`` (inpainting with off-distribution
     guidance; needs a diffusion model: ``image-recon`` or ``image-cond``), from normal images."""
     import json
@@ -160,7 +192,7 @@ def _generate_images(model, kind, n, out, data, severity, seed) -> str:
 
 
 @writes("video")
-def _generate_video(model, kind, n, out, data, severity, seed) -> str:
+def _generate_video(model, kind, n, out, data, severity, seed, card=None) -> str:
     """Video kinds (``adgdm.generation.video_anomalies``) injected into each clip of ``data``: writes
     ``frames/<clip>/NNNNN.png``, ``masks/<clip>/NNNNN.png`` and ``frame_labels.csv`` (so
     ``adgdm score MODEL OUT/frames`` finds the labels beside the frames)."""

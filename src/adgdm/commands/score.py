@@ -41,6 +41,9 @@ def summarize(pipe: Pipeline, res, frame, out) -> dict:
     if res.extras.get("unseen") is not None:
         summary["unseen_categories"] = int(sum(res.extras["unseen"].values()))
         summary["unseen_by_column"] = dict(res.extras["unseen"])
+    if res.extras.get("blank"):
+        summary["blank_cells"] = int(sum(res.extras["blank"].values()))
+        summary["blank_by_column"] = dict(res.extras["blank"])
     if "label" in frame:
         from ..metrics import auroc
 

@@ -150,6 +150,20 @@ def _labels(s, kind: str) -> np.ndarray:
     return out
 
 
+def _as_read(level, c: dict):
+    """A category level (a canonical string, None: blank) as its column was read: text, a number
+    (integer codes as integers) or a boolean."""
+    if level is None or c.get("source") == "text":
+        return level
+    if c.get("source") == "bool" or c["kind"] == "boolean" and level in ("True", "False"):
+        return level == "True"
+    try:
+        v = float(level)
+    except ValueError:
+        return level
+    return int(v) if v.is_integer() else v
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -393,6 +407,60 @@ class TableEncoder:
                 continue
             labels = _labels(df[have[c["name"]]], c["kind"])
             out[c["name"]] = np.array([f"{c['name']}={MISSING if x is None else x}" for x in labels], dtype=object)
+        return out
+
+    # --- decode -------------------------------------------------------------------------------
+    def decode(self, X, random_state=None):
+        """Encoded rows (generated ones, e.g. by ``adgdm generate``) back to the table's columns,
+        as a DataFrame: a numeric column unstandardised, blank (NaN) where its ``name:missing``
+        indicator is above half a category cell; a categorical or boolean column as the level
+        (or the ``<missing>`` level: a blank cell) with the highest value in its one-hot group
+        (ties broken at random, seeded by ``random_state``; ``<unseen>`` is never given). Levels
+        come back as they were read: text as text, integer codes as numbers, booleans as
+        True/False.
+
+        Example
+        -------
+        >>> import pandas as pd
+        >>> enc = TableEncoder().fit(pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]}))
+        >>> enc.decode(enc.transform(pd.DataFrame({"x": [3.0], "c": ["b"]})) + 0.1).round(3).to_dict("list")
+        {'x': [3.082], 'c': ['b']}
+        """
+        import pandas as pd
+
+        self._check_fitted()
+        X = np.asarray(X, dtype=np.float64)
+        width = len(self.feature_names_)
+        if X.ndim != 2 or X.shape[1] != width:
+            raise ValueError(f"decode takes rows of the {width} encoded columns, got shape {X.shape}")
+        rng = np.random.default_rng(random_state)
+        scale, out, j = float(self.category_scale), {}, 0
+        for c, (_, enc) in zip(self.columns_, self.groups()):
+            block, j = X[:, j:j + len(enc)], j + len(enc)
+            if c["kind"] == "numeric":
+                v = block[:, 0] * c["scale"] + c["center"]
+                if c["missing_indicator"]:
+                    v = np.where(block[:, 1] > 0.5 * scale, np.nan, v)
+                out[c["name"]] = v
+                continue
+            levels = list(c["categories"]) + ([None] if c["missing_level"] else [])
+            cand = block[:, :len(levels)]  # <unseen> is never generated
+            top = cand >= cand.max(axis=1, keepdims=True)
+            pick = np.argmax(top * rng.random(cand.shape), axis=1)  # ties: one of the highest at random
+            out[c["name"]] = np.asarray([_as_read(levels[k], c) for k in pick], dtype=object)
+        return pd.DataFrame(out)
+
+    def onehot_mask(self) -> np.ndarray:
+        """A bool per encoded column: True for the one-hot cells of categorical and boolean columns
+        (a generator gives them back as scores, unsnapped, for :meth:`decode`)."""
+        return np.asarray([c["kind"] != "numeric" for c, (_, enc) in zip(self.columns_, self.groups()) for _ in enc])
+
+    def group_indices(self) -> list[list[int]]:
+        """The encoded column indices of each table column, in order."""
+        out, j = [], 0
+        for _, enc in self.groups():
+            out.append(list(range(j, j + len(enc))))
+            j += len(enc)
         return out
 
     # --- state --------------------------------------------------------------------------------

@@ -80,14 +80,18 @@ class FeatureMap:
             Z[:, j] = norm.ppf(np.clip(u, 1e-7, 1 - 1e-7))
         return Z
 
-    def inverse(self, Z: np.ndarray, clip: bool = True) -> np.ndarray:
+    def inverse(self, Z: np.ndarray, clip: bool = True, raw=None) -> np.ndarray:
         """Back to the user's units; discrete columns snapped to their levels. ``clip`` keeps every
         value inside the training range (for normal samples); without it, discrete lattices extend
-        by whole steps and continuous values are free (for anomalies)."""
+        by whole steps and continuous values are free (for anomalies). ``raw`` (a bool per column):
+        columns given back on the continuous scale, neither snapped nor clipped, for a decoder that
+        reads them as scores (the one-hot columns of a table encoder: snapped one by one, a group
+        could hold two ones or none)."""
         from scipy.stats import norm
 
         Z = np.asarray(Z, dtype=np.float64)
         X = Z * self.std_ + self.mean_
+        linear = X.copy() if raw is not None else None
         probs = np.linspace(0.0, 1.0, len(self.quantiles_))
         for j in np.flatnonzero(self._quantile_cols()):
             X[:, j] = np.interp(norm.cdf(Z[:, j]), probs, self.quantiles_[:, j])
@@ -109,6 +113,9 @@ class FeatureMap:
             X[:, j] = np.where(np.abs(x - left) <= np.abs(right - x), left, right)
         if clip:
             X = np.clip(X, self.lo_, self.hi_)
+        if raw is not None:
+            keep = np.asarray(raw, dtype=bool)
+            X[:, keep] = linear[:, keep]
         return X
 
     def state(self) -> dict:

@@ -39,20 +39,35 @@ MODEL_KINDS = ("local", "masked", "guided")  # kinds that run a trained network
 _MODEL_KINDS = MODEL_KINDS
 
 
-def _feature_mask(n: int, d: int, features, feature_fraction: float, rng: np.random.Generator) -> np.ndarray:
+def _feature_mask(n: int, d: int, features, feature_fraction: float, rng: np.random.Generator,
+                  groups=None) -> np.ndarray:
     """``(n, d)`` cells a ``masked`` anomaly regenerates: the given ``features`` in every row, or a
-    random ``feature_fraction`` of the features per row."""
+    random ``feature_fraction`` of the features per row (of the ``groups`` of columns, when given:
+    a group is regenerated whole)."""
     mask = np.zeros((n, d), dtype=bool)
     if features is not None:
         idx = np.atleast_1d(np.asarray(features, dtype=int))
         if idx.size == 0 or idx.min() < 0 or idx.max() >= d:
             raise ValueError(f"features must be indices in [0, {d - 1}], got {features}")
         mask[:, idx] = True
-    else:
-        k = max(1, int(round(float(feature_fraction) * d)))
-        for i in range(n):
-            mask[i, rng.choice(d, k, replace=False)] = True
+        return mask
+    groups = _check_groups(groups, d)
+    k = max(1, int(round(float(feature_fraction) * len(groups))))
+    for i in range(n):
+        for g in rng.choice(len(groups), k, replace=False):
+            mask[i, groups[g]] = True
     return mask
+
+
+def _check_groups(groups, d: int) -> list:
+    """``groups`` (lists of column indices covering each column once) checked; None: one per column."""
+    if groups is None:
+        return [[j] for j in range(d)]
+    out = [[int(j) for j in g] for g in groups]
+    flat = sorted(j for g in out for j in g)
+    if flat != list(range(d)) or any(not g for g in out):
+        raise ValueError(f"groups must cover each of the {d} columns exactly once, got {groups}")
+    return out
 
 def _level(severity: float, base: float, slope: float) -> float:
     return float(min(base + slope * severity, 0.95))
@@ -112,9 +127,11 @@ def _global(X: np.ndarray, n: int, severity: float, rng: np.random.Generator) ->
     return back(got[:n])
 
 
-def _dependency(X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    cols = [X[rng.integers(0, len(X), size=n), j] for j in range(X.shape[1])]
-    return np.stack(cols, axis=1)
+def _dependency(X: np.ndarray, n: int, rng: np.random.Generator, groups=None) -> np.ndarray:
+    out = np.empty((n, X.shape[1]))
+    for g in _check_groups(groups, X.shape[1]):  # a group (one table column's one-hot cells) from one row
+        out[:, g] = X[rng.integers(0, len(X), size=n)][:, g]
+    return out
 
 
 def _clustered(X: np.ndarray, n: int, severity: float, rng: np.random.Generator) -> np.ndarray:
@@ -126,7 +143,7 @@ def _clustered(X: np.ndarray, n: int, severity: float, rng: np.random.Generator)
     return back(center + 0.1 * (members - Z.mean(axis=0)))
 
 
-def _guided(model, Z, n, severity, rng, gen, steps, detector, band, score_fn, guidance, max_rounds):
+def _guided(model, Z, n, severity, rng, gen, steps, detector, band, score_fn, guidance, max_rounds, raw=None):
     if detector is None:
         raise ValueError("kind='guided' needs detector= (a fitted detector whose scores steer generation)")
     low, high = score_band(detector, band)
@@ -136,7 +153,7 @@ def _guided(model, Z, n, severity, rng, gen, steps, detector, band, score_fn, gu
         rows = Z[rng.integers(0, len(Z), size=m)]
         sev = rng.uniform(0.0, s_max, size=m)
         cand = from_model_space(model, _local(model, rows, sev, gen, steps, score_fn=score_fn, guidance=guidance),
-                                clip=False)
+                                clip=False, raw_columns=raw)
         s = detector.decision_function(cand)
         ok = (s >= low) & (s <= high)
         kept.append(cand[ok])
@@ -157,25 +174,27 @@ def _rows(X, idx):
 
 
 def _mixed(model, X, n, kind, severity, rng, seed, steps, features, feature_fraction, detector, band, score_fn,
-           max_rounds):
+           max_rounds, raw=None, groups=None):
     """``local`` / ``masked`` / ``guided`` with a mixed-type model (``tabddpm``): its ``perturb``
     regenerates rows (numeric and categorical cells) in its own space; rows in the user's columns."""
     if score_fn is not None:
         raise ValueError("score_fn guidance needs a numeric 'ddpm' model; a tabddpm model steers by rejection only")
     m = len(X)
     d = int(model.n_features_in_)
+    kw = {} if raw is None else {"raw_columns": raw}
     if kind == "local":
-        return model.perturb(_rows(X, rng.integers(0, m, size=n)), severity, random_state=seed, steps=steps)
+        return model.perturb(_rows(X, rng.integers(0, m, size=n)), severity, random_state=seed, steps=steps, **kw)
     if kind == "masked":
-        mask = _feature_mask(n, d, features, feature_fraction, rng)
-        return model.perturb(_rows(X, rng.integers(0, m, size=n)), severity, random_state=seed, steps=steps, mask=mask)
+        mask = _feature_mask(n, d, features, feature_fraction, rng, groups)
+        return model.perturb(_rows(X, rng.integers(0, m, size=n)), severity, random_state=seed, steps=steps, mask=mask,
+                             **kw)
     if detector is None:
         raise ValueError("kind='guided' needs detector= (a fitted detector whose scores steer generation)")
     low, high = score_band(detector, band)
     kept, s_max = [], 2.0 * max(float(severity), 0.05)
     for r in range(int(max_rounds)):
         sev = rng.uniform(0.0, s_max, size=2 * n)
-        cand = model.perturb(_rows(X, rng.integers(0, m, size=2 * n)), sev, random_state=seed + r, steps=steps)
+        cand = model.perturb(_rows(X, rng.integers(0, m, size=2 * n)), sev, random_state=seed + r, steps=steps, **kw)
         s = detector.decision_function(cand)
         ok = (s >= low) & (s <= high)
         kept.append(_rows(cand, np.flatnonzero(ok)))
@@ -197,7 +216,8 @@ def _mixed(model, X, n, kind, severity, rng, seed, steps, features, feature_frac
 def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: float = 1.0, random_state=None, *,
                        steps: int = 20, features=None, feature_fraction: float = 0.3, X_anomaly=None,
                        guidance_scale: float = 2.0, detector=None, band: tuple = (0.9, 0.999),
-                       score_fn=None, guidance: float = 0.0, max_rounds: int = 10) -> np.ndarray:
+                       score_fn=None, guidance: float = 0.0, max_rounds: int = 10, groups=None,
+                       raw_columns=None) -> np.ndarray:
     """``n`` synthetic anomalies of one ``kind`` (see the module docstring), in original units.
 
     Parameters
@@ -218,6 +238,10 @@ def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: f
     detector, band, score_fn, guidance, max_rounds : ``guided``: keep samples whose score under
         ``detector`` lies in the quantile ``band`` of its training scores; ``score_fn`` (torch, on
         model-space rows, differentiable) with ``guidance`` adds gradient steering.
+    groups : lists of column indices that belong together (the one-hot columns of one table
+        column): ``dependency`` draws a group from one row, ``masked`` regenerates whole groups.
+    raw_columns : a bool per column: model outputs given back neither snapped to their levels nor
+        clipped (scores a decoder reads, e.g. one-hot columns: ``adgdm.generation.tables``).
 
     Example
     -------
@@ -242,7 +266,7 @@ def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: f
     gen = torch.Generator().manual_seed(seed)
     if kind in _MODEL_KINDS and model is not None and is_mixed(model):
         return _mixed(model, X_normal, n, kind, float(severity), rng, seed, steps, features, feature_fraction,
-                      detector, band, score_fn, max_rounds)
+                      detector, band, score_fn, max_rounds, raw_columns, groups)
     d_model = getattr(model, "n_features_in_", None)
     X, _ = check_tabular(X_normal, d_model, what="X_normal")
     if kind in _MODEL_KINDS:
@@ -251,16 +275,18 @@ def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: f
         Z = to_model_space(model, X)
         if kind == "local":
             rows = Z[rng.integers(0, len(Z), size=n)]
-            return from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps), clip=False)
+            return from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps), clip=False,
+                                    raw_columns=raw_columns)
         if kind == "masked":
             d = Z.shape[1]
-            mask = _feature_mask(n, d, features, feature_fraction, rng)
+            mask = _feature_mask(n, d, features, feature_fraction, rng, groups)
             pick = rng.integers(0, len(Z), size=n)
             rows, X_rows = Z[pick], X[pick]
-            out = from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps, mask=mask), clip=False)
+            out = from_model_space(model, _local(model, rows, np.full(n, float(severity)), gen, steps, mask=mask),
+                                   clip=False, raw_columns=raw_columns)
             return np.where(mask, out, X_rows)  # kept features exactly as the data
         return _guided(model, Z, n, float(severity), rng, gen, steps, detector, band, score_fn, guidance,
-                       max_rounds)
+                       max_rounds, raw_columns)
     if kind == "conditional":
         if not isinstance(model, ConditionalDiffusion):
             if X_anomaly is None or len(X_anomaly) == 0:
@@ -271,5 +297,5 @@ def generate_anomalies(model, X_normal, n: int, kind: str = "local", severity: f
     if kind == "global":
         return _global(X, n, float(severity), rng)
     if kind == "dependency":
-        return _dependency(X, n, rng)
+        return _dependency(X, n, rng, groups)
     return _clustered(X, n, float(severity), rng)

@@ -32,21 +32,27 @@ class FilterResult:
 
 
 def score_band(detector, band: tuple) -> tuple[float, float]:
-    """Quantiles ``band = (q_low, q_high)`` of ``detector``'s training scores (``q_high=None``: no
-    upper bound)."""
+    """Quantiles ``band = (q_low, q_high)`` of ``detector``'s calibration scores (``q_high=None``: no
+    upper bound): its training rows scored as new rows are, the scores its ``threshold_`` was set
+    from (``adgdm.thresholds.calibration_scores``), so the band is on the scale of the scores it
+    is compared with. Leave-one-out training scores (``decision_scores_``) put a few hundred rows'
+    0.999 quantile at about three times the largest new-row score of those rows (breast cancer:
+    150.6 against 54.3), and a band up to it kept every generated row."""
+    from ..thresholds import calibration_scores
+
     if not hasattr(detector, "decision_scores_"):
         raise ValueError(f"{type(detector).__name__} is not fitted: fit it on normal data first")
     q_lo, q_hi = band
     if not 0.0 <= float(q_lo) <= 1.0 or (q_hi is not None and not float(q_lo) < float(q_hi) <= 1.0):
         raise ValueError(f"band must be quantiles 0 <= low < high <= 1 (high may be None), got {band}")
-    ref = np.asarray(detector.decision_scores_, dtype=np.float64)
+    ref = calibration_scores(detector)
     return float(np.quantile(ref, q_lo)), (np.inf if q_hi is None else float(np.quantile(ref, q_hi)))
 
 
 def filter_by_detector(detector, X, band: tuple = (0.9, 0.999)) -> FilterResult:
     """Keep the rows of ``X`` whose score under the fitted ``detector`` lies between the quantiles
-    ``band`` of its normal training scores: above the low quantile they do not look normal, below
-    the high one they are not trivially detectable.
+    ``band`` of its calibration scores (:func:`score_band`): above the low quantile they do not look
+    normal, below the high one they are not trivially detectable.
 
     Example
     -------

@@ -35,15 +35,20 @@ def to_model_space(model, X: np.ndarray) -> np.ndarray:
     return model._transform(np.asarray(X, dtype=np.float64)) if hasattr(model, "_transform") else X
 
 
-def from_model_space(model, Z: np.ndarray, clip: bool = True) -> np.ndarray:
-    """The model's space -> original units. With a feature map, discrete columns are snapped to
-    their levels; ``clip`` keeps values in the training range (normal samples, not anomalies)."""
+def from_model_space(model, Z: np.ndarray, clip: bool = True, raw_columns=None) -> np.ndarray:
+    """The model's space -> original units (the inverse of :func:`to_model_space`). With a feature
+    map, discrete columns are snapped to their levels; ``clip`` keeps values in the training range
+    (normal samples, not anomalies); ``raw_columns`` (a bool per column) are neither snapped nor
+    clipped (``FeatureMap.inverse``)."""
     fm = getattr(model, "featuremap_", None)
-    if fm is not None:
-        return fm.inverse(Z, clip=clip)
-    if getattr(model, "standardize", False):
-        return Z * model.scale_ + model.center_
-    return Z
+    own = hasattr(model, "standardize") and getattr(model, "preprocess", "standard") != "quantile"
+    if fm is not None and not own:  # the model space is the feature map's
+        return fm.inverse(Z, clip=clip, raw=raw_columns)
+    X = Z * model.scale_ + model.center_ if getattr(model, "standardize", False) else Z
+    if fm is None:
+        return X
+    # the model's own scaling (or none, standardize=False) first, then the map's snapping and range
+    return fm.inverse((X - fm.mean_) / fm.std_, clip=clip, raw=raw_columns)
 
 
 def eps_function(model, label: int | None = None, guidance_scale: float = 0.0) -> Callable:
@@ -90,7 +95,8 @@ def reverse(eps_fn: Callable, schedule: NoiseSchedule, x_t: torch.Tensor, start:
 
 
 def sample(model, n: int, steps: int | None = None, sampler: str = "ddpm", eta: float = 0.0, label: int | None = None,
-           guidance_scale: float = 0.0, random_state=None, batch_size: int = 4096, clip: float | None = 10.0) -> np.ndarray:
+           guidance_scale: float = 0.0, random_state=None, batch_size: int = 4096, clip: float | None = 10.0,
+           raw_columns=None) -> np.ndarray:
     """``n`` new rows from a fitted diffusion model, in the units of its training data.
 
     By default the ancestral DDPM chain runs over all of the model's timesteps (``steps=None``),
@@ -103,7 +109,8 @@ def sample(model, n: int, steps: int | None = None, sampler: str = "ddpm", eta: 
 
     ``label`` (a ``ConditionalDiffusion``'s class) with ``guidance_scale`` ``w`` uses classifier-free
     guidance. ``clip`` bounds each step's clean estimate in the model's standardised space (guided
-    steps can overshoot early in the chain).
+    steps can overshoot early in the chain). ``raw_columns`` (a bool per column) come back
+    neither snapped to their levels nor clipped (:func:`from_model_space`).
 
     Example
     -------
@@ -123,7 +130,8 @@ def sample(model, n: int, steps: int | None = None, sampler: str = "ddpm", eta: 
         if sampler != "ddpm":
             raise ValueError(f"{type(model).__name__} samples with the ancestral chain only (sampler='ddpm'), "
                              f"got {sampler!r}; pass steps= for a shorter (respaced) chain")
-        return model.sample(n, steps=steps, random_state=random_state, batch_size=batch_size)
+        kw = {} if raw_columns is None else {"raw_columns": raw_columns}
+        return model.sample(n, steps=steps, random_state=random_state, batch_size=batch_size, **kw)
     sched = model.schedule_
     steps = sched.n_steps if steps is None else steps
     if int(steps) < 1:
@@ -138,4 +146,5 @@ def sample(model, n: int, steps: int | None = None, sampler: str = "ddpm", eta: 
         x_T = torch.randn((m, d), generator=gen)
         out.append(reverse(eps, sched, x_T, sched.n_steps - 1, steps, gen, sampler=sampler, eta=eta, clip=clip).numpy())
     # normal samples stay in the training range; samples of another class (anomalies) need not
-    return from_model_space(model, np.concatenate(out).astype(np.float64), clip=label is None or int(label) == 0)
+    return from_model_space(model, np.concatenate(out).astype(np.float64), clip=label is None or int(label) == 0,
+                            raw_columns=raw_columns)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .fingerprint import apply as apply_insample, fingerprint_of
 from .io import FitInput, ModalityIO, ReadSpec, ScoreResult, register_io, with_fallback_label
+from .notes import CountNote
 from .readers import read_data, table_from_frame
 
 __all__ = ["TableIO", "check_finite", "encode_for_fit", "by_column"]
@@ -98,14 +99,14 @@ class TableIO(ModalityIO):
             d.names = enc.names
             extras["unseen"] = enc.unseen
             if enc.unseen:
-                notes.append(f"{enc.n_unseen} cells held categories never seen at fit (scored as evidence): "
-                             + "; ".join(f"{c}: {n} ({', '.join(enc.unseen_values[c])})" for c, n in enc.unseen.items()))
+                notes.append(CountNote("unseen", enc.unseen, examples=enc.unseen_values))
         # a detector that handles blank cells (diffusion) gets them as NaN: only infinities are errors
         check_finite(d.X, d.names, source, getattr(det, "fill", None)
                      or ("model" if getattr(det, "_takes_nan", lambda: False)() else None))
-        if np.isnan(d.X).any():  # only a detector that takes NaN gets here with blanks
-            notes.append(f"{int(np.isnan(d.X).sum())} blank numeric cells imputed by {det.name} from the nearest "
-                         "training rows on each row's observed cells")
+        blank = np.isnan(d.X).sum(axis=0)
+        if blank.any():  # only a detector that takes NaN gets here with blanks; counts per column add up
+            extras["blank"] = {str(d.names[j]): int(blank[j]) for j in np.flatnonzero(blank)}
+            notes.append(CountNote("blank", extras["blank"], who=det.name))
         result = self._predict(det, d, card, explain, progress)
         # the fitted data, or part of it, scored again: its training scores (fingerprint.py)
         result, in_sample, found = apply_insample(det, card.fingerprint_dict(), d.X, result, _unit(det))

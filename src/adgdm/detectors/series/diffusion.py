@@ -378,14 +378,16 @@ class SeriesDiffusionStream:
     """Online scoring for ``SeriesDiffusion``: each new point is scored as it arrives.
 
     ``update(points)`` returns the scores; the detector's alarm rule judges them at the same time
-    (``last_flags``, or ``alarms(points)`` for the flags directly). With ``alarm="drift"`` the
-    rule's reference carries over from call to call, so the flags of a stream fed in pieces equal
+    (``last_flags``, or ``alarms(points)`` for the flags directly). With ``align="center"`` a step
+    is reported half a window late: at the end of the series ``flush()`` (scores) or
+    ``flush_alarms()`` (flags) reports the last steps. With ``alarm="drift"`` the rule's reference
+    carries over from call to call, so the flags of a stream fed in pieces, then flushed, equal
     ``det.predict`` of the whole series.
 
     Example
     -------
     >>> live = det.stream()                                    # doctest: +SKIP
-    >>> flags = np.concatenate([live.alarms(chunk) for chunk in chunks])  # doctest: +SKIP
+    >>> flags = np.concatenate([live.alarms(chunk) for chunk in chunks] + [live.flush_alarms()])  # doctest: +SKIP
     """
 
     def __init__(self, det: SeriesDiffusion):
@@ -445,3 +447,8 @@ class SeriesDiffusionStream:
             return self._emit(np.zeros(0))
         self.emitted = self.n_seen
         return self._emit(np.full(k, self.last_raw))
+
+    def flush_alarms(self) -> np.ndarray:
+        """The 0/1 flags of the steps :meth:`flush` reports (the end of the series)."""
+        self.flush()
+        return self.last_flags.astype(int)

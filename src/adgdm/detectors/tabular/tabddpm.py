@@ -352,12 +352,15 @@ class TabDDPMDetector(NeuralDetector):
         return out
 
     # --- generation -------------------------------------------------------------------------------
-    def _decode(self, Z: np.ndarray, onehot: torch.Tensor, clip: bool = True, blank: np.ndarray | None = None):
+    def _decode(self, Z: np.ndarray, onehot: torch.Tensor, clip: bool = True, blank: np.ndarray | None = None,
+                raw_columns=None):
         """Model space -> the user's columns: a float array when every column is numeric (or a
         numeric category), else a DataFrame (with the fitted column names). ``blank`` (bool, per
-        cell) empties cells: NaN in numbers, None in text."""
+        cell) empties cells: NaN in numbers, None in text. ``raw_columns`` (a bool per column):
+        numeric columns left on the continuous scale (``FeatureMap.inverse``)."""
         d = self.n_features_in_
-        num = self.featuremap_.inverse(Z, clip=clip) if len(self._num_idx) else np.zeros((len(Z), 0))
+        raw = None if raw_columns is None else np.asarray(raw_columns, dtype=bool)[self._num_idx]
+        num = self.featuremap_.inverse(Z, clip=clip, raw=raw) if len(self._num_idx) else np.zeros((len(Z), 0))
         codes = self.multinomial_.codes(onehot).numpy() if len(self._cat_idx) else np.zeros((len(Z), 0), dtype=int)
         cols: list = [None] * d
         for k, j in enumerate(self._num_idx):
@@ -390,10 +393,11 @@ class TabDDPMDetector(NeuralDetector):
         return torch.as_tensor(np.asarray(out, dtype=bool))
 
     def sample(self, n: int, steps: int | None = None, missing: str | None = None, random_state=None,
-               batch_size: int = 4096):
+               batch_size: int = 4096, raw_columns=None):
         """``n`` new rows in the user's columns: the ancestral chain over all timesteps (``steps``:
         a respaced chain of that many). ``missing=None`` gives complete rows; ``"reproduce"`` blanks
         the cells blank in randomly drawn training rows (each column's blank rate as in training).
+        ``raw_columns`` (a bool per column): numeric columns neither snapped nor clipped.
 
         Example
         -------
@@ -423,14 +427,15 @@ class TabDDPMDetector(NeuralDetector):
         if missing == "reproduce":
             rng = np.random.default_rng(seed)
             pattern = self.blank_pattern_[rng.integers(0, len(self.blank_pattern_), size=int(n))]
-        return self._decode(np.concatenate(Zs), torch.cat(Cs), blank=pattern)
+        return self._decode(np.concatenate(Zs), torch.cat(Cs), blank=pattern, raw_columns=raw_columns)
 
-    def perturb(self, X, severity, random_state=None, steps: int = 20, mask=None):
+    def perturb(self, X, severity, random_state=None, steps: int = 20, mask=None, raw_columns=None):
         """Anomalies made from rows ``X``: noised to a level growing with ``severity`` and denoised
         with the numeric noise prediction scaled by ``1 - severity`` and the categorical
         log-probabilities by ``1 - severity`` (0: no pull to the data; below 0: pushed to rare
         levels). ``mask`` (bool, like ``X``: True = regenerate) keeps the other cells to the data.
-        ``severity`` is one number or one per row. Used by ``generate_anomalies``."""
+        ``severity`` is one number or one per row; ``raw_columns`` as in :meth:`sample`. Used by
+        ``generate_anomalies``."""
         self._check_fitted()
         E = self._input(X, fitting=False)
         Z, obs, codes = self._split(E)
@@ -465,7 +470,7 @@ class TabDDPMDetector(NeuralDetector):
             out_z[rows], out_c[rows] = z.numpy(), c
         # blank cells of the input stay blank (a regenerated one is filled)
         keep_blank = self._blank_mask(E) & (True if mask is None else ~np.asarray(mask, dtype=bool))
-        return self._decode(out_z, out_c, clip=False, blank=keep_blank)
+        return self._decode(out_z, out_c, clip=False, blank=keep_blank, raw_columns=raw_columns)
 
     # --- persistence ------------------------------------------------------------------------------
     def _get_state(self):
