@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import collect_extremes, extreme_note
 from ..modalities import get_modality
 from ..modalities.io import Data, ReadSpec, ScoreResult, get_io
 from ..modalities.options import ReaderOptions
@@ -106,11 +107,12 @@ class Pipeline:
         read = ReadSpec(tuple(columns) if columns else None, label, time_col, opts)
         fit = io.fit_input(source, det, read, params)
         t0 = time.perf_counter()
-        _fit_detector(det, fit.X, params, status, f"fitting {spec} on {source}")
+        with collect_extremes() as extreme:  # cells too large for the model's arithmetic: clipped, said here
+            _fit_detector(det, fit.X, params, status, f"fitting {spec} on {source}")
         fit_s = time.perf_counter() - t0
         if rule["method"] != "contamination" or "contamination" not in det.get_params():
             apply_threshold(det, **rule)
-        notes = list(fit.notes) + io.fit_notes(det)
+        notes = list(fit.notes) + io.fit_notes(det) + ([extreme_note(extreme, fit.names)] if extreme else [])
         from .._version import __version__
 
         self.detector_ = det

@@ -40,6 +40,7 @@ from scipy.spatial.distance import cdist
 
 from ..._validation import check_tabular, read_array
 from ..._params import store_params
+from ...modalities import get_modality
 from .base import SeriesBase
 
 __all__ = ["estimate_period", "SeriesDetector", "SubPCA", "SubIForest", "MatrixProfile"]
@@ -147,7 +148,7 @@ class SeriesDetector(SeriesBase):
             raise ValueError(f"series has {X.shape[1]} channels, but {type(self).__name__} was fitted "
                              f"with {self.n_channels_}")
         self._check_length(X, "fit" if fitting else "score")
-        return X
+        return get_modality(self.modality).bound(self, X, fitting, what="series")
 
     _fitted_attrs = ("window_", "threshold_")
 

@@ -16,6 +16,7 @@ import torch
 
 from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import check_series
+from ...modalities import get_modality
 from ...data.windows import fold, grid_starts, window_view
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
 from ...nets import TemporalConvNet
@@ -376,6 +377,7 @@ class SeriesStream:
     def update(self, points) -> np.ndarray:
         """Append ``points`` (``(k,)`` or ``(k, channels)``) and return the newly final scores."""
         arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
+        arr = get_modality("series").bound(self.det, arr, False, what="points")  # as in batch scoring
         Z = (arr - self.det.center_) / self.det.scale_
         self.buffer = np.concatenate([self.buffer, Z])
         self.n += len(Z)

@@ -20,6 +20,7 @@ import torch
 from ..._params import store_params
 from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import as_numeric, check_2d, read_array
+from ...modalities import get_modality
 from ...diffusion import MultinomialDiffusion, NoiseSchedule, TrainConfig, mixed_loss, mixed_reverse, train
 from ...nets import ResidualMLP
 from .._neural import NeuralDetector
@@ -219,7 +220,10 @@ class TabDDPMDetector(NeuralDetector):
             fitted = getattr(self, "feature_names_in_", None)
             if fitted is not None and names is not None and list(names) != list(fitted):
                 raise ValueError(f"X column names differ from those seen at fit: {list(names)[:10]} vs {list(fitted)[:10]}")
-        return self._encode(cols, names if names is not None else getattr(self, "feature_names_in_", None))
+        names = names if names is not None else getattr(self, "feature_names_in_", None)
+        # extreme numbers are clipped as every detector's input is (modalities.base.Modality.bound)
+        numeric = np.asarray([k == "numeric" for k in self.kinds_], dtype=bool)
+        return get_modality(self.modality).bound(self, self._encode(cols, names), fitting, names, parts=numeric)
 
     # --- model space ----------------------------------------------------------------------------
     @property
