@@ -143,9 +143,10 @@ def refuse_complex(X, what: str) -> None:
     >>> refuse_complex(np.array([[1 + 2j]]), "X")
     Traceback (most recent call last):
     ...
-    ValueError: X holds complex numbers (dtype complex128); the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns
+    ValueError: X holds complex numbers (dtype complex128); Complex data not supported: the detectors read real numbers; pass the real part, the magnitude (np.abs) or both as separate columns
     """
-    fix = "the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns"
+    fix = ("Complex data not supported: the detectors read real numbers; pass the real part, the magnitude (np.abs) "
+           "or both as separate columns")
 
     def kind(dt) -> str:  # numpy and pandas (extension) dtypes alike
         return getattr(dt, "kind", "") or ""
@@ -163,8 +164,17 @@ def refuse_complex(X, what: str) -> None:
         raise ValueError(f"{what} holds complex numbers; {fix}")
 
 
+def refuse_sparse(x, what: str) -> None:
+    """A ValueError when ``x`` is a scipy sparse matrix or array (``np.asarray`` would make a 0-d object
+    array of it, and the error would not say why)."""
+    if hasattr(x, "toarray") and hasattr(x, "nnz"):
+        raise ValueError(f"{what} is a sparse matrix ({type(x).__name__}): sparse input is not supported; pass a "
+                         f"dense array ({what}.toarray())")
+
+
 def read_array(x, what: str, dtype=None) -> np.ndarray:
     """``np.asarray(x, dtype=dtype)``, or a ValueError naming ``what`` when ``x`` cannot be read as one."""
+    refuse_sparse(x, what)
     if dtype is not None and np.dtype(dtype).kind != "c":
         refuse_complex(x if hasattr(x, "dtype") else _maybe_array(x), what)
     try:
@@ -196,21 +206,23 @@ def check_2d(arr: np.ndarray, what: str) -> None:
     """A ValueError unless ``arr`` is ``(n_samples >= 1, n_features >= 1)``."""
     if arr.ndim != 2:
         raise ValueError(f"{what} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}"
-                         + ("; use X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""))
+                         + (". Reshape your data: X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""))
     if arr.shape[0] == 0:
         raise ValueError(f"{what} is empty: 0 samples")
     if arr.shape[1] == 0:
-        raise ValueError(f"{what} has 0 features")
+        raise ValueError(f"{what} has 0 features: 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
 
 
-def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X", allow_nan: bool = False):
+def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X", allow_nan: bool = False,
+                  who: str = "the detector"):
     """Return ``(array float64 (n, d), column names or None)`` or raise ValueError naming the problem.
 
     Accepts numpy arrays, nested lists and pandas DataFrames of numeric columns. ``allow_nan``
     (detectors that handle blank cells): NaN cells pass (inf still raises), but a row with no
-    observed cell is an error naming the rows.
+    observed cell is an error naming the rows. ``who``: the fitted estimator, in messages.
     """
     names = None
+    refuse_sparse(X, what)
     refuse_complex(X, what)
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # pandas DataFrame, without importing pandas
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
@@ -242,7 +254,8 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
         raise ValueError(f"{what} contains {int(bad.sum())} non-finite values (NaN or inf); first is {kind} at "
                          f"row {rows[0]}, column {cols[0]}. Impute or drop them before fitting or scoring")
     if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{what} has {arr.shape[1]} features, but the detector was fitted with {n_features}")
+        raise ValueError(f"{what} has {arr.shape[1]} features, but {who} is expecting {n_features} features as input "
+                         f"(it was fitted with {n_features})")
     if feature_names is not None and names is not None and list(names) != list(feature_names):
         raise ValueError(f"{what} column names differ from those seen at fit: {list(names)[:10]} vs {list(feature_names)[:10]}")
     return arr, names

@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from .._params import accept_renamed, renamed_params
 from .._validation import collect_extremes
 from ..explain import check_baseline, check_explain_args
 from ..io import ModelFileError, save_detector
@@ -65,6 +66,14 @@ class BaseDetector(BaseEstimator):
     # (the fitted units scored by the fitted model, as ``decision_function`` would), "leave-one-out",
     # "cross-fitted", ...; ``adgdm score`` uses them for units of the fitted data (modalities/fingerprint.py)
     training_scores: str = "in-sample"
+    # parameters renamed (old -> new): the old name still works with a DeprecationWarning (adgdm._params)
+    _renamed_params: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if cls._renamed_params and init is not None and not getattr(init, "_accepts_renamed", False):
+            cls.__init__ = accept_renamed(init)
 
     # --- fit and score ---------------------------------------------------------------------------
     # ``fit``, ``decision_function``, ``predict_result``, ``explain`` and ``_check_fitted`` are defined
@@ -263,6 +272,10 @@ class BaseDetector(BaseEstimator):
             return (arr - self.center_) / self.scale_
         return arr
 
+    def set_params(self, **params):
+        """scikit-learn's ``set_params``; a renamed parameter's old name still works (a DeprecationWarning)."""
+        return super().set_params(**renamed_params(type(self), params))
+
     def _check_params(self) -> None:
         c = getattr(self, "contamination", 0.1)
         if not 0.0 < float(c) <= 0.5:
@@ -328,6 +341,7 @@ class BaseDetector(BaseEstimator):
         ``ModelFileError``."""
         try:
             defaults = cls().get_params()
+            params = renamed_params(cls, params)  # a model saved under a parameter's old name
             params = {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
                       for k, v in params.items()}  # JSON stores tuples as lists
             det = cls(**params)

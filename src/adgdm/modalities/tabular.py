@@ -37,7 +37,8 @@ class TabularModality(Modality):
             else:
                 det.feature_median_ = np.median(arr, axis=0)
             return self.bound(det, arr, True, names)
-        arr, _ = check_tabular(X, det.n_features_in_, getattr(det, "feature_names_in_", None), allow_nan=blanks)
+        arr, _ = check_tabular(X, det.n_features_in_, getattr(det, "feature_names_in_", None), allow_nan=blanks,
+                               who=type(det).__name__)
         return self.bound(det, arr, False, getattr(det, "feature_names_in_", None))
 
     def neutral(self, det):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._params import renamed_params
 from .._validation import collect_extremes, extreme_note
 from ..modalities import get_modality
 from ..modalities.io import Data, ReadSpec, ScoreResult, get_io
@@ -79,7 +80,8 @@ class Pipeline:
         if modality != det_modality:
             raise ValueError(f"detector {name!r} is a {det_modality} detector, not {modality}; "
                              f"{modality} detectors: {', '.join(list_detectors(modality))}")
-        params = {**cfg.get("params", {}), **(self.params or {})}
+        # a parameter's old name (``score`` -> ``scoring``) becomes the new one, in the card too
+        params = renamed_params(detector_class(name), {**cfg.get("params", {}), **(self.params or {})})
         seed = self.seed if self.seed is not None else cfg.get("seed", 0)
         det = build_detector(spec, params, seed)
         columns = self.columns or cfg.get("columns")

@@ -102,7 +102,7 @@ class TabDDPMDetector(NeuralDetector):
             if X.shape[0] == 0:
                 raise ValueError("X is empty: 0 samples")
             if X.shape[1] == 0:
-                raise ValueError("X has 0 features")
+                raise ValueError(f"X has 0 features: 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
             names = np.asarray([str(c) for c in X.columns], dtype=object)
             cols = []
             for c, dt in zip(X.columns, X.dtypes):
@@ -216,7 +216,8 @@ class TabDDPMDetector(NeuralDetector):
             self._fit_columns(cols, names)
         else:
             if len(cols) != self.n_features_in_:
-                raise ValueError(f"X has {len(cols)} features, but the detector was fitted with {self.n_features_in_}")
+                raise ValueError(f"X has {len(cols)} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                                 f"features as input (it was fitted with {self.n_features_in_})")
             fitted = getattr(self, "feature_names_in_", None)
             if fitted is not None and names is not None and list(names) != list(fitted):
                 raise ValueError(f"X column names differ from those seen at fit: {list(names)[:10]} vs {list(fitted)[:10]}")
