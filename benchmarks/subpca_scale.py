@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["suite", "dataset", "variant", "window", "null_axes", "threshold", "max_score", "n_heldout", "flag_rate",
-           "n_calibrated_on", "flag_calibrated", "auroc", "auprc", "vus_pr", "fit_s", "score_s"]
+           "n_calibrated_on", "flag_calibrated", "auroc", "auprc", "vus_pr", "fit_s", "score_s", "error"]
 
 
 def old_scores(det, X) -> np.ndarray:
@@ -87,14 +87,16 @@ def run_suite(suite: str, root: Path, contamination: float, log):
         try:
             det = SubPCA(contamination=contamination).fit(X[:tr])
         except ValueError as e:  # e.g. a constant training part
-            log({"suite": suite, "dataset": rec.name, "variant": "error", "window": "", "threshold": str(e)})
+            log({"suite": suite, "dataset": rec.name, "variant": "error", "error": str(e)})
             continue
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         after = det.decision_function(X)
         score_s = time.perf_counter() - t0
         before = old_scores(det, X)
-        thr_before = float(np.quantile(before[:tr], 1 - contamination))
+        # the old threshold: the training series' own scores (as fit set it), not those of its steps in the whole
+        # series (the last half window of training steps would see windows reaching into the test part)
+        thr_before = float(np.quantile(old_scores(det, X[:tr]), 1 - contamination))
         y = rec.labels[tr:]
         held = y == 0
         nulls = int((det.pca_.explained_variance_ratio_ <= NULL_RATIO).sum())
@@ -150,7 +152,11 @@ def synthetic(log):
         old = _pad_edges((cdist(W, det.pca_.components_) / det.pca_.explained_variance_ratio_).sum(axis=1),
                          det.window_, len(X))
     old_s = time.perf_counter() - t0
-    old_thr = float(np.quantile(old[:tr], 0.9))
+    W_tr = det._prepare(_windows(X[:tr], det.window_))
+    with np.errstate(divide="ignore"):
+        old_tr = _pad_edges((cdist(W_tr, det.pca_.components_) / det.pca_.explained_variance_ratio_).sum(axis=1),
+                            det.window_, tr)
+    old_thr = float(np.quantile(old_tr, 0.9))
     common = {"suite": "synthetic", "dataset": "telemetry-25ch", "window": det.window_,
               "null_axes": int((det.pca_.explained_variance_ratio_ <= 1e-12).sum()), "n_heldout": int(held.sum())}
     log({**common, "variant": "before", "threshold": old_thr, "max_score": float(old.max()),
@@ -183,9 +189,20 @@ def summary(df: pd.DataFrame, syn: dict, command: str) -> str:
             lines.append(f"| {suite} | {variant} | {len(g)} | {g.threshold.median():.4g} | {g.threshold.max():.4g} | "
                          f"{g.flag_rate.mean():.3f} | {g.flag_rate.median():.3f} | {g.flag_calibrated.mean():.3f} | "
                          f"{g.auroc.mean():.2f} | {g.auprc.mean():.2f} | {g.vus_pr.mean():.4f} |")
+    sk = df[(df.suite == "skab") & (df.variant == "after")]
+    lines += ["", "Reading: the scale is fixed (thresholds of 1e4-1e35 become 5-50) and the ranking is TSB-AD's where "
+              "no axis is null; where one is (every SKAB file: the centring axis, 400 rows < 800 window columns; "
+              f"{int(((df.suite == 'nab') & (df.variant == 'after') & (df.null_axes > 0)).sum())} NAB files) TSB-AD's "
+              "score was that of the null axis alone. The share of held-out normal steps flagged does not move: on "
+              f"SKAB {sk.flag_rate.mean():.1%} of them, because the process moves on after the fitted 400 rows (the "
+              "default `series` flags most of them too, `calibrate_rates.md`) and the threshold is a quantile of "
+              "in-sample scores (TSB-AD's protocol); recalibrating on the first fifth of the new normal steps brings it "
+              f"to {sk.flag_calibrated.mean():.1%}. On the stationary synthetic series the in-sample threshold flags "
+              "17.5% of new normal steps at contamination 0.1 (2,100 window columns from 2,781 training windows: the "
+              "minor axes fit noise)."]
     errs = df[df.variant == "error"]
     if len(errs):
-        lines += ["", f"Files not fitted (both variants): {', '.join(errs.dataset)} ({errs.threshold.iloc[0]})."]
+        lines += ["", f"Files not fitted (both variants): {', '.join(errs.dataset)} ({errs.error.iloc[0]})."]
     syn_rows = df[df.suite == "synthetic"].set_index("variant")
     lines += ["", "## Synthetic 25-channel telemetry, 8,640 steps (fit on 2,880, window 100)", "",
               "| variant | threshold | held-out normal flagged | fit s | score s | score + explain s |", "|---|---|---|---|---|---|",

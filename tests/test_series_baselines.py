@@ -284,3 +284,20 @@ def test_subpca_explanations_are_exact_fast_and_name_the_channel():
     np.testing.assert_allclose(c.sum(axis=1), res.score, rtol=1e-8)  # shares sum to the score
     assert int(np.argmax(c[4000:4012].sum(axis=0))) == 2
     assert c[:, 5:7].sum() == 0  # constant channels (dropped at fit) get no share
+
+
+def test_a_subpca_saved_before_the_rule_scores_as_it_did(tmp_path):
+    import adgdm
+    from scipy.spatial.distance import cdist
+
+    from adgdm.detectors.series.baselines import _pad_edges, _windows
+
+    x = _telemetry(T=900)
+    det = SubPCA(window=24).fit(x[:400])
+    # what fit stored before issue 30: every axis, weighted by its raw ratio (null ones ~1e-33)
+    det.selected_components_ = det.pca_.components_
+    det.selected_weights_ = det.pca_.explained_variance_ratio_
+    det.save(tmp_path / "old")
+    W = det._prepare(_windows(x, 24))
+    old = _pad_edges((cdist(W, det.pca_.components_) / det.pca_.explained_variance_ratio_).sum(axis=1), 24, len(x))
+    np.testing.assert_allclose(adgdm.load(tmp_path / "old").decision_function(x), old, rtol=1e-9)

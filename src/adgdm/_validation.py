@@ -40,8 +40,7 @@ def extreme_bounds(arr: np.ndarray, spreads: float = EXTREME_SPREADS) -> tuple[n
     """
     with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the callers refuse them
-        med = np.nanmedian(arr, axis=0)
-        q01, q25, q75, q99 = np.nanquantile(arr, [0.01, 0.25, 0.75, 0.99], axis=0)
+        q01, q25, med, q75, q99 = np.nanquantile(arr, [0.01, 0.25, 0.5, 0.75, 0.99], axis=0)
         dev = np.abs(arr - med)
         step = np.where(dev > 0, dev, np.inf).min(axis=0)
         cands = np.stack([(q75 - q25) / 1.349, (q99 - q01) / 4.65, step])
