@@ -148,19 +148,19 @@ def main():
     for levels in ((0.05, 0.1, 0.2), (0.1, 0.2, 0.3), (0.3, 0.5, 0.7)):
         for k in (10, 50):
             for score in ("residual", "evidence") if (levels == (0.1, 0.2, 0.3) and k == 10) else ("residual",):
-                det.noise_levels, det.n_neighbors, det.score = levels, k, score
+                det.noise_levels, det.n_neighbors, det.scoring = levels, k, score
                 det.den_ = det._denoiser(len(bank)).fit(bank)
-                record(det, {"max_locations": 50_000}, fit_s, {"noise_levels": levels, "n_neighbors": k, "score": score})
+                record(det, {"max_locations": 50_000}, fit_s, {"noise_levels": levels, "n_neighbors": k, "scoring": score})
 
     # learned: network and training budget, then the score family and levels
     for fit_cfg in ({"width": 64, "depth": 2, "kernel": 1}, {"width": 128, "depth": 2, "kernel": 1},
                     {"width": 64, "depth": 2, "kernel": 3}):
         det, fit_s = fitted(FeatureDiffusion, fit_cfg)
-        for score_cfg in ({"score": "noise", "noise_levels": (0.02, 0.05, 0.1)},
-                          {"score": "noise", "noise_levels": (0.05, 0.1, 0.2)},
-                          {"score": "noise", "noise_levels": (0.1, 0.2, 0.3)},
-                          {"score": "noise", "noise_levels": (0.2, 0.3, 0.4)},
-                          {"score": "recon", "noise_levels": (0.1, 0.2), "recon_steps": 5}):
+        for score_cfg in ({"scoring": "noise", "noise_levels": (0.02, 0.05, 0.1)},
+                          {"scoring": "noise", "noise_levels": (0.05, 0.1, 0.2)},
+                          {"scoring": "noise", "noise_levels": (0.1, 0.2, 0.3)},
+                          {"scoring": "noise", "noise_levels": (0.2, 0.3, 0.4)},
+                          {"scoring": "recon", "noise_levels": (0.1, 0.2), "recon_steps": 5}):
             for norm in (True, False):
                 det.n_repeats, det.recon_steps, det.location_norm = 1, 5, norm
                 for k, v in score_cfg.items():

@@ -190,7 +190,7 @@ BAD_INPUTS = [
     ("inf", lambda X: _with(X, 2, 3, -np.inf),
      r"X contains 1 non-finite values \(NaN or inf\); first is inf at row 2, column 3"),
     ("1-D", lambda X: X[:, 0],
-     r"X must be 2-D \(n_samples, n_features\), got 1-D shape .*; use X\.reshape\(-1, 1\)"),
+     r"X must be 2-D \(n_samples, n_features\), got 1-D shape .*Reshape your data: X\.reshape\(-1, 1\)"),
     ("3-D", lambda X: X[:, :, None],
      r"X must be 2-D \(n_samples, n_features\), got 3-D shape \(\d+, 4, 1\)"),
     ("empty", lambda X: X[:0], r"X is empty: 0 samples"),
@@ -252,9 +252,9 @@ def test_bad_input_at_scoring(name, fitted, table, bad):
 
 
 def test_wrong_feature_count_at_scoring(fitted, table):
-    with pytest.raises(ValueError, match=r"X has 3 features, but the detector was fitted with 4"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but \w+ is expecting 4 features as input \(it was fitted with 4\)"):
         fitted.decision_function(table.test[:, :3])
-    with pytest.raises(ValueError, match=r"X has 5 features, but the detector was fitted with 4"):
+    with pytest.raises(ValueError, match=r"X has 5 features, but \w+ is expecting 4 features as input"):
         fitted.predict_proba(np.hstack([table.test, table.test[:, :1]]))
 
 

@@ -101,12 +101,12 @@ def test_bad_inputs_and_parameters(fitted, data):
 
 
 def test_learned_detector_parameters_are_checked(data):
-    with pytest.raises(ValueError, match="score"):
-        FeatureDiffusion(score="nope").fit(data[0])
+    with pytest.raises(ValueError, match="scoring"):
+        FeatureDiffusion(scoring="nope").fit(data[0])
     with pytest.raises(ValueError, match="max_level"):
         FeatureDiffusion(noise_levels=(0.6,), max_level=0.5).fit(data[0])
-    with pytest.raises(ValueError, match="score"):
-        FeatureIdeal(score="nope").fit(data[0])
+    with pytest.raises(ValueError, match="scoring"):
+        FeatureIdeal(scoring="nope").fit(data[0])
     with pytest.raises(ValueError, match="coreset_fraction"):
         PatchCore(coreset_fraction=0.0).fit(data[0])
 

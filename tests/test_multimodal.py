@@ -56,7 +56,7 @@ def test_mismatch_flagged_by_cross_missed_by_unimodal(toy, cross):
 
 def test_gap_score_and_default_fusion(toy):
     train, X, y = toy
-    gap = adgdm.make_detector("mm-cross", random_state=0, score="gap", **FAST).fit(train)
+    gap = adgdm.make_detector("mm-cross", random_state=0, scoring="gap", **FAST).fit(train)
     assert roc_auc_score(y, gap.decision_function(X)) > 0.95
     default = adgdm.make_detector("multimodal", strategy="cross+late", random_state=0, **FAST).fit(train)
     r = default.predict_result(X)

@@ -74,7 +74,7 @@ def test_fit_validates_once_and_finishes_once(monkeypatch, modality):
 @pytest.mark.parametrize("modality", ["tabular", "series"])
 def test_predict_result_with_occlusion_validates_once(monkeypatch, modality):
     name, params, data = {"tabular": ("pyod-knn", {}, CASES["tabular"][2]),
-                          "series": ("tsb-subpca", dict(window=16), CASES["series"][2])}[modality]
+                          "series": ("tsb-iforest", dict(window=16, n_estimators=10), CASES["series"][2])}[modality]
     det = detector_class(name)(**params).fit(data())
     calls = _counting(monkeypatch, det)
     r = det.predict_result(data()[:40], explain=True)

@@ -20,8 +20,8 @@ COLUMNS = ["suite", "dataset", "setting", "detector", "seed", "auroc", "auprc", 
 
 # --- registry and specs ------------------------------------------------------------------------------
 def test_parse_spec():
-    assert parse_spec("ddpm:steps=100,score=noise,noise_levels=0.1|0.2") == (
-        "ddpm", {"steps": 100, "score": "noise", "noise_levels": (0.1, 0.2)})
+    assert parse_spec("ddpm:steps=100,scoring=noise,noise_levels=0.1|0.2") == (
+        "ddpm", {"steps": 100, "scoring": "noise", "noise_levels": (0.1, 0.2)})
     assert parse_spec(" dte-np ") == ("dte-np", {})
     assert parse_spec("x:a=none,b=True,c=false,d=1e-3,e=null,f=abc") == (
         "x", {"a": None, "b": True, "c": False, "d": 1e-3, "e": None, "f": "abc"})
@@ -36,9 +36,9 @@ def test_parse_spec_rejects_items_without_a_value(spec):
 
 
 def test_make_detector_from_spec():
-    det = adgdm.make_detector("ddpm:steps=7,score=noise,noise_levels=0.1|0.2", random_state=3)
+    det = adgdm.make_detector("ddpm:steps=7,scoring=noise,noise_levels=0.1|0.2", random_state=3)
     assert isinstance(det, adgdm.DDPMDetector)
-    assert (det.steps, det.score, det.noise_levels, det.random_state) == (7, "noise", (0.1, 0.2), 3)
+    assert (det.steps, det.scoring, det.noise_levels, det.random_state) == (7, "noise", (0.1, 0.2), 3)
     assert adgdm.make_detector("ddpm:steps=7", steps=9).steps == 9  # overrides win over the spec
     # overrides a detector does not take are dropped (ECOD has no random_state) ...
     assert "random_state" not in adgdm.make_detector("pyod-ecod", random_state=0).get_params()
@@ -55,9 +55,9 @@ def test_make_detector_unknown_parameter_in_spec():
 
 
 def test_cli_split():
-    assert _split("ddpm:steps=10,score=noise,dte-np") == ["ddpm:steps=10,score=noise", "dte-np"]
+    assert _split("ddpm:steps=10,scoring=noise,dte-np") == ["ddpm:steps=10,scoring=noise", "dte-np"]
     assert _split("dte-np, pyod-knn") == ["dte-np", "pyod-knn"]
-    assert _split("ddpm:steps=10,score=noise;dte-np:n_neighbors=3") == ["ddpm:steps=10,score=noise",
+    assert _split("ddpm:steps=10,scoring=noise;dte-np:n_neighbors=3") == ["ddpm:steps=10,scoring=noise",
                                                                        "dte-np:n_neighbors=3"]
     assert _split("") is None and _split(None) is None
 

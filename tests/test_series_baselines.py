@@ -228,3 +228,76 @@ def test_tsb_ad_sample_parity():
     # -> stored AUC-ROC 0.681064 (shared/anchors/tsbad_vus_reference.csv)
     s = SubIForest(window=100, n_estimators=100).fit(rec.values).decision_scores_
     assert roc_auc_score(rec.labels, s) == pytest.approx(0.681064, abs=1e-6)
+
+
+# --- scale, constant and one-hot channels, explanations (issue 30, item 9) ---------------------------------------
+def _telemetry(T=3000, seed=0):
+    """Stationary channels: 5 periodic sensors, 2 constant channels, a one-hot group of 3 modes (they
+    sum to 1: linearly dependent) and a rare 0/1 flag."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)
+    cols = [np.sin(2 * np.pi * t / 48 + k) + 0.2 * rng.normal(size=T) for k in range(5)]
+    cols += [np.full(T, 1.0), np.full(T, -3.0)]
+    mode = (t // 37 + rng.integers(0, 2, T // 37 + 1)[t // 37]) % 3
+    cols += [(mode == k).astype(float) for k in range(3)]
+    cols += [(rng.random(T) < 0.02).astype(float)]
+    return np.column_stack(cols)
+
+
+def test_constant_and_one_hot_channels_score_on_an_ordinary_scale():
+    x = _telemetry()
+    det = SubPCA(window=24, contamination=0.1).fit(x[:1500])
+    s = det.decision_function(x)
+    assert np.isfinite(s).all() and det.threshold_ < 1e6 and s.max() < 1e6
+    # the one-hot group's axes (one per lag) carry no training variance: left out, not divided by ~1e-33
+    assert (det.pca_.explained_variance_ratio_ <= 1e-12).sum() >= 24
+    assert det.selected_weights_.min() > 0 and np.isclose(np.sum(1 / det.selected_weights_), 1.0)
+    held = s[1500:]
+    assert 0.03 <= np.mean(held > det.threshold_) <= 0.2  # about the contamination share on new normal steps
+    # fewer windows than window x channels (SKAB's 400 rows, window 100): the centring axis is null too
+    few = SubPCA(contamination=0.1).fit(x[:400])
+    assert few.window_ == 100 and few.threshold_ < 1e6
+
+
+def test_subpca_ranks_as_tsb_ad_when_every_axis_has_variance():
+    x = _series(channels=2)
+    det = SubPCA(window=20).fit(x[:TRAIN])
+    from adgdm.detectors.series.baselines import _windows
+
+    W = det._prepare(_windows(x, 20))
+    r = det.pca_.explained_variance_ratio_
+    assert (r > 1e-12).all()
+    from scipy.spatial.distance import cdist
+
+    tsb = (cdist(W, det.pca_.components_) / r).sum(axis=1)  # TSB-AD's sum over every axis
+    ours = det._window_scores(W, len(W))
+    np.testing.assert_allclose(ours, tsb / np.sum(1 / r), rtol=1e-9)
+
+
+def test_subpca_explanations_are_exact_fast_and_name_the_channel():
+    x = _telemetry(T=6000)
+    x[4000:4012, 2] += 3.0  # an anomaly on channel 2
+    det = SubPCA(window=24, contamination=0.1).fit(x[:1500])
+    res = det.predict_result(x, explain=True)
+    c = res.contributions
+    assert c.shape == x.shape and (c >= 0).all()
+    np.testing.assert_allclose(c.sum(axis=1), res.score, rtol=1e-8)  # shares sum to the score
+    assert int(np.argmax(c[4000:4012].sum(axis=0))) == 2
+    assert c[:, 5:7].sum() == 0  # constant channels (dropped at fit) get no share
+
+
+def test_a_subpca_saved_before_the_rule_scores_as_it_did(tmp_path):
+    import adgdm
+    from scipy.spatial.distance import cdist
+
+    from adgdm.detectors.series.baselines import _pad_edges, _windows
+
+    x = _telemetry(T=900)
+    det = SubPCA(window=24).fit(x[:400])
+    # what fit stored before issue 30: every axis, weighted by its raw ratio (null ones ~1e-33)
+    det.selected_components_ = det.pca_.components_
+    det.selected_weights_ = det.pca_.explained_variance_ratio_
+    det.save(tmp_path / "old")
+    W = det._prepare(_windows(x, 24))
+    old = _pad_edges((cdist(W, det.pca_.components_) / det.pca_.explained_variance_ratio_).sum(axis=1), 24, len(x))
+    np.testing.assert_allclose(adgdm.load(tmp_path / "old").decision_function(x), old, rtol=1e-9)

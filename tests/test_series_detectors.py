@@ -141,8 +141,8 @@ def test_bad_input(fitted, series):
         fitted.decision_function(inf)
     with pytest.raises(ValueError, match="channels"):
         fitted.decision_function(np.column_stack([series[:1000], series[:1000]]))
-    with pytest.raises(ValueError, match="score must be"):
-        SeriesRecon(score="bogus").fit(series)
+    with pytest.raises(ValueError, match="scoring must be"):
+        SeriesRecon(scoring="bogus").fit(series)
     with pytest.raises(ValueError, match="empty"):
         fitted.decision_function(np.zeros(0))
 

@@ -226,7 +226,7 @@ def test_bad_input_errors():
     text["b"] = "x"
     with pytest.raises(ValueError, match="column 'b' was numeric at fit but holds text now"):
         det.decision_function(text)
-    with pytest.raises(ValueError, match="X has 2 features, but the detector was fitted with 3"):
+    with pytest.raises(ValueError, match="X has 2 features, but TabDDPMDetector is expecting 3 features as input"):
         det.decision_function(X[:, :2])
     with pytest.raises(ValueError, match="samples with the ancestral chain only"):
         adgdm.generation.sample(det, 5, sampler="ddim")

@@ -15,7 +15,7 @@ _LAZY = {
     "DTEInverseGamma": "detectors", "DTENonParametric": "detectors", "list_detectors": "detectors",
     "load": "detectors", "make_detector": "detectors",
     "generate_anomalies": "generation", "inject_series_anomalies": "generation",
-    "ModelFileError": "io", "Pipeline": "pipeline", "ModelCard": "pipeline", "list_modalities": "modalities", "Prediction": "results",
+    "ModelFileError": "io", "ExtremeValueWarning": "_validation", "Pipeline": "pipeline", "ModelCard": "pipeline", "list_modalities": "modalities", "Prediction": "results",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,9 +1,136 @@
 """Input checks shared by every detector: every problem gets a ValueError that names it."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["check_tabular", "check_series", "read_array", "as_numeric", "check_2d", "refuse_complex"]
+__all__ = ["check_tabular", "check_series", "read_array", "as_numeric", "check_2d", "refuse_complex",
+           "EXTREME_SPREADS", "ExtremeValueWarning", "extreme_bounds", "clip_extremes", "collect_extremes",
+           "extreme_note"]
+
+# --- extreme finite values ---------------------------------------------------------------------------
+# A finite cell can still be far too large for the arithmetic of a model (1e200 squared is inf; float32
+# networks overflow at 3e38). Every detector's input therefore passes one rule where it enters the model:
+# a cell more than EXTREME_SPREADS robust spreads from its column's training median is clipped to that
+# bound, at fit and at scoring. A clipped row stays what it was, far beyond the training data (it scores
+# very high, finite, and is flagged); the other rows are untouched. The largest distance of a real cell
+# from its median on the shared benchmark data (ADBench, NSL-KDD, SKAB, NAB) is 3.3e4 spreads.
+EXTREME_SPREADS = 1e6
+
+
+class ExtremeValueWarning(UserWarning):
+    """Cells beyond :data:`EXTREME_SPREADS` robust spreads of their column were clipped to that bound."""
+
+
+def extreme_bounds(arr: np.ndarray, spreads: float = EXTREME_SPREADS) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``arr`` (NaN ignored): ``(lo, hi) = median -/+ spreads * s``, with ``s`` the largest
+    of the interquartile range / 1.349, the 1%-99% range / 4.65 (both 1 sd for normal data) and the
+    smallest nonzero distance of a value from the median (the column's resolution, for columns that are
+    one value 98% of the time); ``s`` below 1e-12 counts as 1 (as standardisation does).
+
+    Example
+    -------
+    >>> lo, hi = extreme_bounds(np.array([[0.0], [1.0], [2.0], [3.0]]))
+    >>> float(hi[0]) > 1e6 and float(lo[0]) < -1e6
+    True
+    """
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the callers refuse them
+        q01, q25, med, q75, q99 = np.nanquantile(arr, [0.01, 0.25, 0.5, 0.75, 0.99], axis=0)
+        dev = np.abs(arr - med)
+        step = np.where(dev > 0, dev, np.inf).min(axis=0)
+        cands = np.stack([(q75 - q25) / 1.349, (q99 - q01) / 4.65, step])
+        s = np.max(np.where(np.isfinite(cands), cands, 0.0), axis=0)
+        s = np.where(s > 1e-12, s, 1.0)
+        lo, hi = med - spreads * s, med + spreads * s
+    big = np.finfo(np.float64).max
+    return np.nan_to_num(lo, nan=-big, neginf=-big), np.nan_to_num(hi, nan=big, posinf=big)
+
+
+@dataclass
+class ExtremeCells:
+    """What :func:`clip_extremes` clipped in one input: how many cells, in which units (rows, steps)
+    and which parts (columns, channels)."""
+
+    n: int
+    units: np.ndarray
+    parts: np.ndarray              # column (channel) indices
+    names: list | None = None      # the columns' names, when the detector knows them
+    unit: str = "row"
+    part: str = "column"
+    at_fit: bool = False
+
+    def shifted(self, offset: int) -> "ExtremeCells":
+        return ExtremeCells(self.n, self.units + offset, self.parts, self.names, self.unit, self.part, self.at_fit)
+
+
+_SINK: contextvars.ContextVar = contextvars.ContextVar("adgdm_extreme_cells", default=None)
+
+
+@contextlib.contextmanager
+def collect_extremes():
+    """Within this block, :func:`clip_extremes` records what it clipped in the yielded list instead of
+    warning (the command line and ``adgdm serve`` turn it into a note). Thread- and task-safe.
+
+    Example
+    -------
+    >>> with collect_extremes() as found:
+    ...     _ = clip_extremes(np.array([[1e200]]), np.array([-1.0]), np.array([1.0]))
+    >>> found[0].n
+    1
+    """
+    found: list = []
+    token = _SINK.set(found)
+    try:
+        yield found
+    finally:
+        _SINK.reset(token)
+
+
+def clip_extremes(arr: np.ndarray, lo, hi, what: str = "X", unit: str = "row", part: str = "column",
+                  names=None, at_fit: bool = False) -> np.ndarray:
+    """``arr`` with cells below ``lo`` / above ``hi`` (per column, :func:`extreme_bounds`) clipped to
+    them (NaN kept). What was clipped goes to :func:`collect_extremes`, else one
+    :class:`ExtremeValueWarning` naming the first rows and columns."""
+    if lo is None or hi is None or arr.ndim != 2 or arr.shape[1] != np.shape(lo)[0]:
+        return arr
+    over = (arr < lo) | (arr > hi)
+    if not over.any():
+        return arr
+    units, cols = np.nonzero(over)
+    found = ExtremeCells(int(over.sum()), np.unique(units), np.unique(cols),
+                         None if names is None else [str(v) for v in names], unit, part, at_fit)
+    sink = _SINK.get()
+    if sink is not None:
+        sink.append(found)
+    else:
+        warnings.warn(f"{what}: {extreme_note([found])}", ExtremeValueWarning, stacklevel=4)
+    return np.where(over, np.clip(arr, lo, hi), arr)
+
+
+def extreme_note(found: list, names=None) -> str | None:
+    """One sentence on the cells :func:`clip_extremes` clipped (``found``: its records), or None;
+    ``names``: the columns' names when the records have none."""
+    if not found:
+        return None
+    at_fit = found[0].at_fit
+    n = sum(f.n for f in found)
+    units = np.unique(np.concatenate([f.units for f in found]))
+    idx = np.unique(np.concatenate([f.parts for f in found]))
+    known = found[0].names if found[0].names is not None else names
+    parts = [str(known[j]) if known is not None and j < len(known) else str(j) for j in idx]
+    unit, part = found[0].unit, found[0].part
+    shown = ", ".join(str(int(u)) for u in units[:10]) + (" ..." if len(units) > 10 else "")
+    cols = ", ".join(repr(p) for p in parts[:10]) + (" ..." if len(parts) > 10 else "")
+    where = "the training data" if at_fit else "the scored data"
+    then = (f"before fitting; check those {unit}s" if at_fit else
+            f"(too large for the model's arithmetic): such {unit}s are scored as lying far beyond the training data")
+    return (f"{n} cell(s) of {where} lay more than {EXTREME_SPREADS:.0e} robust spreads from their {part}'s "
+            f"median ({unit}s {shown}; {part}s {cols}) and were clipped to that bound {then}")
 
 
 def refuse_complex(X, what: str) -> None:
@@ -15,9 +142,10 @@ def refuse_complex(X, what: str) -> None:
     >>> refuse_complex(np.array([[1 + 2j]]), "X")
     Traceback (most recent call last):
     ...
-    ValueError: X holds complex numbers (dtype complex128); the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns
+    ValueError: X holds complex numbers (dtype complex128); Complex data not supported: the detectors read real numbers; pass the real part, the magnitude (np.abs) or both as separate columns
     """
-    fix = "the detectors read real numbers: pass the real part, the magnitude (np.abs) or both as separate columns"
+    fix = ("Complex data not supported: the detectors read real numbers; pass the real part, the magnitude (np.abs) "
+           "or both as separate columns")
 
     def kind(dt) -> str:  # numpy and pandas (extension) dtypes alike
         return getattr(dt, "kind", "") or ""
@@ -35,8 +163,17 @@ def refuse_complex(X, what: str) -> None:
         raise ValueError(f"{what} holds complex numbers; {fix}")
 
 
+def refuse_sparse(x, what: str) -> None:
+    """A ValueError when ``x`` is a scipy sparse matrix or array (``np.asarray`` would make a 0-d object
+    array of it, and the error would not say why)."""
+    if hasattr(x, "toarray") and hasattr(x, "nnz"):
+        raise ValueError(f"{what} is a sparse matrix ({type(x).__name__}): sparse input is not supported; pass a "
+                         f"dense array ({what}.toarray())")
+
+
 def read_array(x, what: str, dtype=None) -> np.ndarray:
     """``np.asarray(x, dtype=dtype)``, or a ValueError naming ``what`` when ``x`` cannot be read as one."""
+    refuse_sparse(x, what)
     if dtype is not None and np.dtype(dtype).kind != "c":
         refuse_complex(x if hasattr(x, "dtype") else _maybe_array(x), what)
     try:
@@ -68,21 +205,23 @@ def check_2d(arr: np.ndarray, what: str) -> None:
     """A ValueError unless ``arr`` is ``(n_samples >= 1, n_features >= 1)``."""
     if arr.ndim != 2:
         raise ValueError(f"{what} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}"
-                         + ("; use X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""))
+                         + (". Reshape your data: X.reshape(-1, 1) for a single feature" if arr.ndim == 1 else ""))
     if arr.shape[0] == 0:
         raise ValueError(f"{what} is empty: 0 samples")
     if arr.shape[1] == 0:
-        raise ValueError(f"{what} has 0 features")
+        raise ValueError(f"{what} has 0 features: 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
 
 
-def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X", allow_nan: bool = False):
+def check_tabular(X, n_features: int | None = None, feature_names=None, what: str = "X", allow_nan: bool = False,
+                  who: str = "the detector"):
     """Return ``(array float64 (n, d), column names or None)`` or raise ValueError naming the problem.
 
     Accepts numpy arrays, nested lists and pandas DataFrames of numeric columns. ``allow_nan``
     (detectors that handle blank cells): NaN cells pass (inf still raises), but a row with no
-    observed cell is an error naming the rows.
+    observed cell is an error naming the rows. ``who``: the fitted estimator, in messages.
     """
     names = None
+    refuse_sparse(X, what)
     refuse_complex(X, what)
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # pandas DataFrame, without importing pandas
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
@@ -114,7 +253,8 @@ def check_tabular(X, n_features: int | None = None, feature_names=None, what: st
         raise ValueError(f"{what} contains {int(bad.sum())} non-finite values (NaN or inf); first is {kind} at "
                          f"row {rows[0]}, column {cols[0]}. Impute or drop them before fitting or scoring")
     if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{what} has {arr.shape[1]} features, but the detector was fitted with {n_features}")
+        raise ValueError(f"{what} has {arr.shape[1]} features, but {who} is expecting {n_features} features as input "
+                         f"(it was fitted with {n_features})")
     if feature_names is not None and names is not None and list(names) != list(feature_names):
         raise ValueError(f"{what} column names differ from those seen at fit: {list(names)[:10]} vs {list(feature_names)[:10]}")
     return arr, names

@@ -8,7 +8,7 @@ reconstruction error per feature; any other detector is explained by occlusion:
 * ``diffusion``: ``(z - E[x_0 | z])^2`` per feature, the squared residual of the ideal denoiser
   (the posterior mean over the nearest training rows) at the fine noise levels, averaged over them,
   in standardised units. Its sum is the fine reconstruction error the score is built on.
-* ``ddpm`` (``score="reconstruction"``): the squared reconstruction error per feature from partial
+* ``ddpm`` (``scoring="reconstruction"``): the squared reconstruction error per feature from partial
   noise, divided by the feature count, so a row's contributions sum to its score.
 * ``series``: the ideal-denoiser residual of the window ending at each step, summed over the
   window's steps per channel. ``series-recon|impute|forecast``: each channel's error, divided by

@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validation import extreme_bounds
+
+_BIG = np.finfo(np.float64).max
+
 __all__ = ["TableEncoder", "Encoded", "infer_kind", "looks_like_dates", "KINDS"]
 
 KINDS = ("numeric", "categorical", "boolean")
@@ -247,7 +251,11 @@ class TableEncoder:
                 raise ValueError(f"{where}column {name!r} holds infinite values")
             if not ok.any():
                 raise ValueError(f"{where}column {name!r} is blank in every training row; drop it")
-            mu, sd = float(v[ok].mean()), float(v[ok].std())
+            # centre and scale of the column without its extreme cells (adgdm._validation.extreme_bounds):
+            # one 1e200 cell must not make the others all 0; the detector clips and reports it
+            lo, hi = extreme_bounds(v[ok][:, None])
+            kept = v[ok][(v[ok] >= lo[0]) & (v[ok] <= hi[0])]
+            mu, sd = float(kept.mean()), float(kept.std())
             return {"name": name, "kind": kind, "center": mu, "scale": sd if sd > 1e-12 else 1.0,
                     "missing_indicator": bool((~ok).any()) and self.blanks == "fill", "has_blanks": bool((~ok).any())}
         labels = _labels(s, kind)
@@ -341,15 +349,17 @@ class TableEncoder:
                 if np.isinf(v).any():
                     raise ValueError(f"{where}column {name!r} holds infinite values")
                 miss = np.isnan(v)
+                with np.errstate(over="ignore"):  # an extreme cell: the largest float, clipped by the detector
+                    z = np.clip((v - c["center"]) / c["scale"], -_BIG, _BIG)
                 if getattr(self, "blanks", "fill") == "nan":  # the model handles them
-                    blocks.append(((v - c["center"]) / c["scale"])[:, None])
+                    blocks.append(z[:, None])
                     continue
                 if miss.any() and not c["missing_indicator"]:
                     i = int(np.flatnonzero(miss)[0])
                     raise ValueError(f"{where}column {name!r} has {int(miss.sum())} blank cells (first at row {i}) but "
                                      "none at fit, so the model has no way to weigh them; fill them, or refit on data "
                                      "with blanks in that column")
-                z = np.where(miss, 0.0, (v - c["center"]) / c["scale"])
+                z = np.where(miss, 0.0, z)
                 blocks.append(z[:, None])
                 if c["missing_indicator"]:
                     blocks.append((miss * scale)[:, None])

@@ -29,6 +29,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from .._params import accept_renamed, renamed_params
+from .._validation import collect_extremes
 from ..explain import check_baseline, check_explain_args
 from ..io import ModelFileError, save_detector
 from ..modalities import get_modality
@@ -64,6 +66,14 @@ class BaseDetector(BaseEstimator):
     # (the fitted units scored by the fitted model, as ``decision_function`` would), "leave-one-out",
     # "cross-fitted", ...; ``adgdm score`` uses them for units of the fitted data (modalities/fingerprint.py)
     training_scores: str = "in-sample"
+    # parameters renamed (old -> new): the old name still works with a DeprecationWarning (adgdm._params)
+    _renamed_params: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if cls._renamed_params and init is not None and not getattr(init, "_accepts_renamed", False):
+            cls.__init__ = accept_renamed(init)
 
     # --- fit and score ---------------------------------------------------------------------------
     # ``fit``, ``decision_function``, ``predict_result``, ``explain`` and ``_check_fitted`` are defined
@@ -74,6 +84,10 @@ class BaseDetector(BaseEstimator):
         (``_fit_takes_y``: ``cycle``'s few-shot real anomalies)."""
         self._check_params()
         data = self._model_space(self._input(X, fitting=True), fitting=True)
+        with collect_extremes():  # what inner models clip was said once, of this input, above
+            return self._fit_checked(data, y)
+
+    def _fit_checked(self, data, y):
         labels = {"y": y} if self._fit_takes_y else {}
         split = self._calibration_split(data)
         if split is not None:  # fit on one part, calibrate on the held-out part
@@ -133,7 +147,8 @@ class BaseDetector(BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per unit (row, step, image), higher = more anomalous."""
         _, data = self._checked(X)
-        return np.asarray(self._score(data), dtype=np.float64)
+        with collect_extremes():  # inner models (windows, parts) clip quietly: said once, above
+            return np.asarray(self._score(data), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
         """0 = normal, 1 = anomaly: score above ``threshold_`` (series detectors with
@@ -181,9 +196,10 @@ class BaseDetector(BaseEstimator):
         if explain:
             get_modality(self.modality).check_explain(self, "auto", None)
         checked, data = self._checked(X)
-        score, extras = self._score_extras(data)
-        score = np.asarray(score, dtype=np.float64)
-        contributions = self._explain_checked(checked, None, "auto", 65536) if explain else None
+        with collect_extremes():  # inner models (windows, parts) clip quietly: said once, above
+            score, extras = self._score_extras(data)
+            score = np.asarray(score, dtype=np.float64)
+            contributions = self._explain_checked(checked, None, "auto", 65536) if explain else None
         return Prediction(score=score, label=self._flags(score).astype(int),
                           probability=self._proba(score, "calibrated")[:, 1], threshold=float(self.threshold_),
                           unit=get_modality(self.modality).unit, anomaly_map=extras.get("anomaly_map"),
@@ -206,7 +222,8 @@ class BaseDetector(BaseEstimator):
         get_modality(self.modality).check_explain(self, method, baseline)
         check_explain_args(method, max_rows)
         checked, _ = self._checked(X)
-        return self._explain_checked(checked, baseline, method, max_rows)
+        with collect_extremes():
+            return self._explain_checked(checked, baseline, method, max_rows)
 
     def _explain_checked(self, checked, baseline, method: str, max_rows: int) -> np.ndarray:
         adapter = get_modality(self.modality)
@@ -286,9 +303,11 @@ class BaseDetector(BaseEstimator):
         """Validated input -> what the model sees: standardised features for detectors with
         ``standardize=True`` (mean and spread of the training data), else unchanged."""
         if fitting and getattr(self, "standardize", False):
-            blank = isinstance(data, np.ndarray) and data.dtype.kind == "f" and np.isnan(data).any()
-            self.center_ = np.nanmean(data, axis=0) if blank else data.mean(axis=0)  # blanks: detectors that take NaN
-            scale = np.nanstd(data, axis=0) if blank else data.std(axis=0)
+            adapter = get_modality(self.modality)
+            stats = _without_extremes(data, *(adapter.bounds(self) if adapter.bound_attrs else (None, None)))
+            blank = isinstance(stats, np.ndarray) and stats.dtype.kind == "f" and np.isnan(stats).any()
+            self.center_ = np.nanmean(stats, axis=0) if blank else stats.mean(axis=0)  # blanks: detectors that take NaN
+            scale = np.nanstd(stats, axis=0) if blank else stats.std(axis=0)
             self.scale_ = np.where(scale > 1e-12, scale, 1.0)
         return self._transform(data)
 
@@ -296,6 +315,10 @@ class BaseDetector(BaseEstimator):
         if getattr(self, "standardize", False):
             return (arr - self.center_) / self.scale_
         return arr
+
+    def set_params(self, **params):
+        """scikit-learn's ``set_params``; a renamed parameter's old name still works (a DeprecationWarning)."""
+        return super().set_params(**renamed_params(type(self), params))
 
     def _check_params(self) -> None:
         c = getattr(self, "contamination", 0.1)
@@ -362,6 +385,7 @@ class BaseDetector(BaseEstimator):
         ``ModelFileError``."""
         try:
             defaults = cls().get_params()
+            params = renamed_params(cls, params)  # a model saved under a parameter's old name
             params = {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
                       for k, v in params.items()}  # JSON stores tuples as lists
             det = cls(**params)
@@ -383,6 +407,19 @@ class BaseDetector(BaseEstimator):
     @classmethod
     def _from_saved(cls, config: dict, arrays: dict):
         return cls._from_state(config["params"], config["fitted"], arrays)
+
+
+def _without_extremes(data, lo, hi):
+    """``data`` with the cells clipped to the bounds of extreme values (the modality's ``bound``) made
+    NaN: they do not set the standardisation (one 1e200 cell would make the rest of its column 0); a
+    column with nothing else keeps them."""
+    if lo is None or not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != len(lo):
+        return data
+    at = (data <= lo) | (data >= hi)
+    if not at.any():
+        return data
+    at &= ~at.all(axis=0)
+    return np.where(at, np.nan, data)
 
 
 def nested_state(det: BaseDetector, prefix: str) -> tuple[dict, dict]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 
+from .._params import renamed_params
 from ..io import ModelFileError, read_saved
 from .base import BaseDetector
 
@@ -42,7 +43,7 @@ def _value(text: str):
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
-    """``"ddpm:steps=100,score=noise"`` -> ``("ddpm", {"steps": 100, "score": "noise"})``."""
+    """``"ddpm:steps=100,scoring=noise"`` -> ``("ddpm", {"steps": 100, "scoring": "noise"})``."""
     name, _, rest = spec.strip().partition(":")
     params = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
@@ -66,6 +67,8 @@ def make_detector(spec: str, **overrides) -> BaseDetector:
     """
     name, params = parse_spec(spec)
     cls = detector_class(name)
+    params = renamed_params(cls, params)
+    overrides = renamed_params(cls, overrides)
     valid = cls().get_params()
     unknown = [k for k in params if k not in valid]
     if unknown:

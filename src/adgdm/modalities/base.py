@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import EXTREME_SPREADS, clip_extremes, extreme_bounds
+
 __all__ = ["Modality", "register_modality", "get_modality", "list_modalities"]
 
 
@@ -29,9 +31,41 @@ class Modality:
     io = None                           # its I/O (``adgdm.modalities.io``): reading, writing rows, serving
     fitted_meta: tuple[str, ...] = ()   # JSON-able fitted attributes describing the input
     fitted_arrays: tuple[str, ...] = ()  # array-valued ones
+    bound_attrs: tuple[str, str] | None = None  # the fitted per-part bounds of extreme values (lo, hi)
 
     def check(self, det, X, fitting: bool):
         raise NotImplementedError
+
+    def bound(self, det, arr: np.ndarray, fitting: bool, names=None, what: str = "X", parts=None) -> np.ndarray:
+        """``arr`` (units x parts) with its extreme cells clipped (:func:`adgdm._validation.clip_extremes`:
+        more than ``EXTREME_SPREADS`` robust spreads from the part's training median). At fit the bounds
+        are computed from ``arr`` and recorded on ``det`` (``bound_attrs``); ``parts`` (bool per part):
+        only those are bounded (a detector's categorical codes are not)."""
+        if self.bound_attrs is None:
+            return arr
+        if fitting:
+            lo, hi = extreme_bounds(arr)
+            if parts is not None:
+                big = np.finfo(np.float64).max
+                lo, hi = np.where(parts, lo, -big), np.where(parts, hi, big)
+            setattr(det, self.bound_attrs[0], lo)
+            setattr(det, self.bound_attrs[1], hi)
+        else:
+            lo, hi = self.bounds(det)
+        return clip_extremes(arr, lo, hi, what, self.unit, self.part, names, at_fit=fitting)
+
+    def bounds(self, det) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The fitted bounds of extreme values; for models saved before they were recorded, the
+        standardisation's centre -/+ ``EXTREME_SPREADS`` scales (``(None, None)``: none known)."""
+        if self.bound_attrs is not None:
+            lo, hi = (getattr(det, a, None) for a in self.bound_attrs)
+            if lo is not None and hi is not None:
+                return lo, hi
+        center, scale = getattr(det, "center_", None), getattr(det, "scale_", None)
+        if isinstance(center, np.ndarray) and isinstance(scale, np.ndarray) and center.shape == scale.shape \
+                and center.ndim == 1 and center.shape[0] == self.width(det):
+            return center - EXTREME_SPREADS * scale, center + EXTREME_SPREADS * scale
+        return None, None
 
     def neutral(self, det) -> np.ndarray | None:
         """The value each part of the input is set to when it is occluded (or None)."""

@@ -15,7 +15,8 @@ class SeriesModality(Modality):
     default_detector = "series"
     fit_input = "series"
     fitted_meta = ("n_channels_", "channel_names_")
-    fitted_arrays = ("channel_median_", "center_", "scale_")
+    fitted_arrays = ("channel_median_", "center_", "scale_", "channel_lo_", "channel_hi_")
+    bound_attrs = ("channel_lo_", "channel_hi_")
 
     def check(self, det, X, fitting: bool, min_length: int = 1) -> np.ndarray:
         fill = getattr(det, "fill", None)
@@ -23,10 +24,10 @@ class SeriesModality(Modality):
             arr, names = check_series(X, fill=fill, min_length=min_length)
             det.n_channels_, det.channel_names_ = arr.shape[1], names
             det.channel_median_ = np.median(arr, axis=0)  # neutral values for occlusion
-            return arr
+            return self.bound(det, arr, True, names, "series")
         arr, _ = check_series(X, det.n_channels_, getattr(det, "channel_names_", None), fill=fill,
                               min_length=min_length)
-        return arr
+        return self.bound(det, arr, False, getattr(det, "channel_names_", None), "series")
 
     def neutral(self, det):
         med = getattr(det, "channel_median_", None)

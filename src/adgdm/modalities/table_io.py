@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import _SINK, collect_extremes, extreme_note
 from .fingerprint import apply as apply_insample, fingerprint_of
 from .io import FitInput, ModalityIO, ReadSpec, ScoreResult, register_io, with_fallback_label
 from .notes import CountNote
@@ -107,7 +108,10 @@ class TableIO(ModalityIO):
         if blank.any():  # only a detector that takes NaN gets here with blanks; counts per column add up
             extras["blank"] = {str(d.names[j]): int(blank[j]) for j in np.flatnonzero(blank)}
             notes.append(CountNote("blank", extras["blank"], who=det.name))
-        result = self._predict(det, d, card, explain, progress)
+        with collect_extremes() as extreme:
+            result = self._predict(det, d, card, explain, progress)
+        if extreme:  # cells too large for the model's arithmetic, clipped where they enter it
+            notes.append(extreme_note(extreme, d.names))
         # the fitted data, or part of it, scored again: its training scores (fingerprint.py)
         result, in_sample, found = apply_insample(det, card.fingerprint_dict(), d.X, result, _unit(det))
         lead = {self.id_column: d.ids}
@@ -133,10 +137,13 @@ class TableIO(ModalityIO):
         n, step = len(d.X), self.batch_rows
         if step is None or n <= step:
             return det.predict_result(X, explain=explain)
-        parts = []
+        parts, outer = [], _current_extremes()
         with (progress(n, "scoring") if progress else _null()) as advance:
             for i in range(0, n, step):
-                parts.append(det.predict_result(X[i:i + step], explain=explain))
+                with collect_extremes() as found:
+                    parts.append(det.predict_result(X[i:i + step], explain=explain))
+                if outer is not None:  # rows numbered in the whole source, not in the batch
+                    outer.extend(f.shifted(i) for f in found)
                 advance(min(step, n - i))
         return Prediction.concat(parts)
 
@@ -151,6 +158,10 @@ class TableIO(ModalityIO):
         cols = card.input_columns()
         n = int(getattr(det, "n_features_in_", 0) or len(cols or []))
         return [{c: 0.0 for c in (cols or [f"x{j}" for j in range(n)])}]
+
+
+def _current_extremes():
+    return _SINK.get()
 
 
 def _unit(det) -> str:

@@ -14,7 +14,8 @@ class TabularModality(Modality):
     own_evidence = "feature reconstruction"
     default_detector = "diffusion"
     fitted_meta = ("n_features_in_", "feature_names_in_")
-    fitted_arrays = ("feature_median_", "center_", "scale_")
+    fitted_arrays = ("feature_median_", "center_", "scale_", "feature_lo_", "feature_hi_")
+    bound_attrs = ("feature_lo_", "feature_hi_")
 
     def check(self, det, X, fitting: bool) -> np.ndarray:
         blanks = bool(getattr(det, "_takes_nan", lambda: False)())
@@ -35,9 +36,10 @@ class TabularModality(Modality):
                 det.feature_median_ = np.nanmedian(arr, axis=0)
             else:
                 det.feature_median_ = np.median(arr, axis=0)
-            return arr
-        arr, _ = check_tabular(X, det.n_features_in_, getattr(det, "feature_names_in_", None), allow_nan=blanks)
-        return arr
+            return self.bound(det, arr, True, names)
+        arr, _ = check_tabular(X, det.n_features_in_, getattr(det, "feature_names_in_", None), allow_nan=blanks,
+                               who=type(det).__name__)
+        return self.bound(det, arr, False, getattr(det, "feature_names_in_", None))
 
     def neutral(self, det):
         return getattr(det, "feature_median_", None)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._params import renamed_params
+from .._validation import collect_extremes, extreme_note
 from ..modalities import get_modality
 from ..modalities.io import Data, ReadSpec, ScoreResult, get_io
 from ..modalities.options import ReaderOptions
@@ -78,7 +80,8 @@ class Pipeline:
         if modality != det_modality:
             raise ValueError(f"detector {name!r} is a {det_modality} detector, not {modality}; "
                              f"{modality} detectors: {', '.join(list_detectors(modality))}")
-        params = {**cfg.get("params", {}), **(self.params or {})}
+        # a parameter's old name (``score`` -> ``scoring``) becomes the new one, in the card too
+        params = renamed_params(detector_class(name), {**cfg.get("params", {}), **(self.params or {})})
         seed = self.seed if self.seed is not None else cfg.get("seed", 0)
         det = build_detector(spec, params, seed)
         columns = self.columns or cfg.get("columns")
@@ -107,11 +110,12 @@ class Pipeline:
         read = ReadSpec(tuple(columns) if columns else None, label, time_col, opts)
         fit = io.fit_input(source, det, read, params)
         t0 = time.perf_counter()
-        _fit_detector(det, fit.X, params, status, f"fitting {spec} on {source}")
+        with collect_extremes() as extreme:  # cells too large for the model's arithmetic: clipped, said here
+            _fit_detector(det, fit.X, params, status, f"fitting {spec} on {source}")
         fit_s = time.perf_counter() - t0
         if rule["method"] != "contamination" or "contamination" not in det.get_params():
             apply_threshold(det, **rule)
-        notes = list(fit.notes) + io.fit_notes(det)
+        notes = list(fit.notes) + io.fit_notes(det) + ([extreme_note(extreme, fit.names)] if extreme else [])
         from .._version import __version__
 
         self.detector_ = det

@@ -46,12 +46,15 @@ def parse_params(items) -> dict:
 
 
 def build_detector(spec: str, params: dict, seed: int | None):
+    from .._params import renamed_params
     from ..detectors.registry import detector_class, parse_spec
 
     name, spec_params = parse_spec(spec)
     cls = detector_class(name)
     valid = cls().get_params()
-    merged = {**spec_params, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()}}
+    # a parameter's old name (``score``: --param, a spec string, an old model card) still works, with a warning
+    merged = {**renamed_params(cls, spec_params),
+              **renamed_params(cls, {k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()})}
     unknown = [k for k in merged if k not in valid]
     if unknown:
         raise ValueError(f"detector {name!r} has no parameter(s) {unknown}; it takes: {', '.join(valid)}")

@@ -20,7 +20,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.extmath import svd_flip
 
-__all__ = ["WindowSubspace"]
+__all__ = ["WindowSubspace", "NULL_RATIO"]
+
+# an axis whose explained-variance ratio is at most this is one the training windows do not vary
+# along (floating-point noise: ~1e-33); dividing by its ratio would swamp every other axis
+NULL_RATIO = 1e-12
 
 
 class WindowSubspace:
@@ -45,7 +49,7 @@ class WindowSubspace:
         u, vt = svd_flip(u, vt, u_based_decision=False)
         var = s ** 2
         ratio = var / var.sum() if var.sum() > 0 else np.ones_like(var) / len(var)
-        keep = ratio > 1e-12  # axes with no variance would divide by 0 (TSB-AD gives them inf)
+        keep = ratio > NULL_RATIO  # axes with no variance would divide by 0 (TSB-AD gives them inf)
         self.components_, self.weights_ = vt[keep], ratio[keep]
         return self
 

@@ -6,8 +6,8 @@ averaged, ``size / 8`` locations a side). Three detectors share the features and
 * ``image-feat`` (learned): a diffusion model of the standardised feature maps (``MapDenoiser``:
   a per-location residual MLP conditioned on the timestep and, through fixed Fourier features, on
   the location) trained with the core's ``train`` and ``noise_loss``; a location scores by its
-  noise-prediction error at a few fixed noise levels with fixed noise (``score="noise"``) or by its
-  reconstruction error after a DDIM pass from partial noise (``score="recon"``);
+  noise-prediction error at a few fixed noise levels with fixed noise (``scoring="noise"``) or by its
+  reconstruction error after a DDIM pass from partial noise (``scoring="recon"``);
 * ``image-patchcore`` (non-parametric baseline): PatchCore, a greedy coreset of the training
   locations and the distance to the nearest coreset vector;
 * ``image-feat-ideal`` (non-parametric): the ideal denoiser (``EmpiricalDenoiser``) of the
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..._params import store_params
+from ..._params import RENAMED, store_params
 from ..._torch import seeded
 from ...data.images import to_float_images
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
@@ -260,8 +260,8 @@ class FeatureDiffusion(_FeatureBase):
     position features; ``kernel=3`` adds 3 x 3 context) on noise prediction (``noise_loss`` over
     timesteps up to ``max_level`` of the chain) with the core's ``train``. A location's score is
     its squared noise-prediction error summed over channels, averaged over ``noise_levels`` and
-    ``n_repeats`` fixed noise draws (``score="noise"``), or its squared reconstruction error after
-    ``recon_steps`` DDIM steps from each level (``score="recon"``); with ``location_norm`` each
+    ``n_repeats`` fixed noise draws (``scoring="noise"``), or its squared reconstruction error after
+    ``recon_steps`` DDIM steps from each level (``scoring="recon"``); with ``location_norm`` each
     location's score is then taken relative to the same location's scores on the held-out normal
     images (mean and a spread shrunk halfway towards the median spread). The noise is drawn from a
     generator seeded by ``random_state`` and is the same for every image, so scores do not depend
@@ -276,7 +276,7 @@ class FeatureDiffusion(_FeatureBase):
     width, depth, kernel, pos_freqs : the ``MapDenoiser``.
     max_steps, train_batch, lr : training (Adam, cosine decay; ``train_batch`` feature maps a step).
     max_level : timesteps drawn in training, as a fraction of the chain (>= every scoring level).
-    score, noise_levels, n_repeats, recon_steps : scoring (see above); levels are fractions of the
+    scoring, noise_levels, n_repeats, recon_steps : scoring (see above); levels are fractions of the
         ``schedule`` chain of ``n_steps``.
     calibration_fraction, max_calibration_images : training images held out; their scores set
         ``threshold_``.
@@ -291,10 +291,11 @@ class FeatureDiffusion(_FeatureBase):
     """
 
     name = "image-feat"
+    _renamed_params = RENAMED  # ``score`` -> ``scoring`` (the old name hid ``score()`` from scikit-learn)
 
     def __init__(self, size: int = 224, layers=("stride8", "stride16"), pool: int = 3, width: int = 64,
                  depth: int = 2, kernel: int = 1, pos_freqs: int = 4, max_steps: int = 400, train_batch: int = 8,
-                 lr: float = 1e-3, max_level: float = 0.5, score: str = "noise", noise_levels=(0.2, 0.3, 0.4),
+                 lr: float = 1e-3, max_level: float = 0.5, scoring: str = "noise", noise_levels=(0.2, 0.3, 0.4),
                  n_repeats: int = 1, recon_steps: int = 5, location_norm: bool = True, schedule: str = "linear",
                  n_steps: int = 1000, smooth_sigma: float = 4.0, top_k=0.01, calibration_fraction: float = 0.1,
                  max_calibration_images: int = 100, contamination: float = 0.1, batch_size: int = 32,
@@ -306,8 +307,8 @@ class FeatureDiffusion(_FeatureBase):
         return tuple(float(v) for v in levels)
 
     def _check_own_params(self) -> None:
-        if self.score not in ("noise", "recon"):
-            raise ValueError(f"score must be 'noise' or 'recon', got {self.score!r}")
+        if self.scoring not in ("noise", "recon"):
+            raise ValueError(f"scoring must be 'noise' or 'recon', got {self.scoring!r}")
         levels = self._levels()
         if not levels or any(not 0.0 < v <= 1.0 for v in levels):
             raise ValueError(f"noise_levels must be fractions in (0, 1], got {self.noise_levels}")
@@ -359,7 +360,7 @@ class FeatureDiffusion(_FeatureBase):
         x = self._standardise(feats)
         ts = [self.schedule_.t_from_fraction(v) for v in self._levels()]
         gen = torch.Generator().manual_seed(self.seed_ + 2)  # the same noise for every batch
-        if self.score == "noise":
+        if self.scoring == "noise":
             r = noise_error_residual(self.net_, self.schedule_, x, ts, int(self.n_repeats), gen)
         else:
             r = reconstruction_residual(self.net_, self.schedule_, x, ts, steps=int(self.recon_steps),
@@ -443,22 +444,23 @@ class FeatureIdeal(_FeatureBase):
     space) of the standardised training location vectors; an ``EmpiricalDenoiser`` over it reads a
     test location as a noisy sample at ``noise_levels`` (fractions of a linear 1000-step chain)
     and the location's score is the squared posterior-mean residual ``||x - E[x_0 | x]||^2`` over
-    its ``n_neighbors`` nearest reference vectors, averaged over the levels (``score="residual"``),
-    or the denoiser's fused robust z-score of its evidence (``score="evidence"``). No training."""
+    its ``n_neighbors`` nearest reference vectors, averaged over the levels (``scoring="residual"``),
+    or the denoiser's fused robust z-score of its evidence (``scoring="evidence"``). No training."""
 
     name = "image-feat-ideal"
+    _renamed_params = RENAMED  # ``score`` -> ``scoring`` (the old name hid ``score()`` from scikit-learn)
 
     def __init__(self, size: int = 224, layers=("stride8", "stride16"), pool: int = 3, coreset_fraction: float = 0.1,
                  max_locations: int = 50_000, proj_dim: int | None = 64, noise_levels=(0.05, 0.1, 0.2),
-                 n_neighbors: int = 10, score: str = "residual", smooth_sigma: float = 4.0, top_k=0.01,
+                 n_neighbors: int = 10, scoring: str = "residual", smooth_sigma: float = 4.0, top_k=0.01,
                  calibration_fraction: float = 0.1, max_calibration_images: int = 100, contamination: float = 0.1,
                  batch_size: int = 32, verbose: bool = False, random_state=None):
         store_params(self, locals())
 
     def _check_own_params(self) -> None:
         self._check_coreset_params()
-        if self.score not in ("residual", "evidence"):
-            raise ValueError(f"score must be 'residual' or 'evidence', got {self.score!r}")
+        if self.scoring not in ("residual", "evidence"):
+            raise ValueError(f"scoring must be 'residual' or 'evidence', got {self.scoring!r}")
         if int(self.n_neighbors) < 1:
             raise ValueError(f"n_neighbors must be >= 1, got {self.n_neighbors}")
         levels = np.atleast_1d(np.asarray(self.noise_levels, dtype=float))
@@ -478,7 +480,7 @@ class FeatureIdeal(_FeatureBase):
     def _location_scores(self, feats: torch.Tensor) -> torch.Tensor:
         B, D, g1, g2 = feats.shape
         q = self._rows(self._standardise(feats)).double().numpy()
-        s = self.den_.residual(q).sum(axis=1) if self.score == "residual" else self.den_.score(q)
+        s = self.den_.residual(q).sum(axis=1) if self.scoring == "residual" else self.den_.score(q)
         return torch.from_numpy(np.asarray(s, dtype=np.float32)).reshape(B, g1, g2)
 
     def _feature_state(self):

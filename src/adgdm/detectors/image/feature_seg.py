@@ -61,7 +61,7 @@ class FeatureSegDiffusion(FeatureDiffusion):
 
     def __init__(self, size: int = 224, layers=("stride8", "stride16"), pool: int = 3, width: int = 64,
                  depth: int = 2, kernel: int = 1, pos_freqs: int = 4, max_steps: int = 400, train_batch: int = 8,
-                 lr: float = 1e-3, max_level: float = 0.5, score: str = "noise", noise_levels=(0.2, 0.3, 0.4),
+                 lr: float = 1e-3, max_level: float = 0.5, scoring: str = "noise", noise_levels=(0.2, 0.3, 0.4),
                  n_repeats: int = 1, recon_steps: int = 5, location_norm: bool = True, schedule: str = "linear",
                  n_steps: int = 1000, head_images: int = 320, defects=SYNTH_DEFECTS, defect_fraction: float = 0.75,
                  head_level: float = 0.1, head_recon_steps: int = 1, head_proj: int = 32, head_width: int = 32,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._params import RENAMED
 from ..._torch import seed_of
 from ...scores import RobustZ
 from ..base import BaseDetector
@@ -61,7 +62,7 @@ class MultimodalBase(BaseDetector):
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self._strategy()!r}")
 
     def _cross_params(self) -> dict:
-        keys = ("width", "depth", "max_steps", "batch_size", "lr", "cond_drop", "noise_levels", "n_repeats", "score")
+        keys = ("width", "depth", "max_steps", "batch_size", "lr", "cond_drop", "noise_levels", "n_repeats", "scoring")
         return {k: getattr(self, k) for k in keys if hasattr(self, k)}
 
     def _build(self, seed: int) -> list:
@@ -181,7 +182,7 @@ class MMCross(MultimodalBase):
     """``mm-cross``: cross-modal conditional diffusion (see :class:`.models.CrossModel`).
 
     Per modality a ``ResidualMLP`` denoiser of its embedding conditioned on the others', trained
-    classifier-free (``cond_drop``); part = conditional noise-prediction error (``score="cond"``),
+    classifier-free (``cond_drop``); part = conditional noise-prediction error (``scoring="cond"``),
     its excess over the unconditional one (``"gap"``) or both (``"cond+gap"``, the default: the
     conditional error sees a corrupted part, the gap a mismatch), averaged over ``noise_levels`` and
     ``n_repeats`` fixed noise draws; parts z-scored on held-out normal records and summed (both
@@ -196,14 +197,15 @@ class MMCross(MultimodalBase):
 
     name = "mm-cross"
     strategy = "cross"
+    _renamed_params = RENAMED  # ``score`` -> ``scoring`` (the old name hid ``score()`` from scikit-learn)
 
     def __init__(self, width: int = 128, depth: int = 2, max_steps: int = 1500, batch_size: int = 128, lr: float = 2e-3,
                  cond_drop: float = 0.2, noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2,
-                 score: str = "cond+gap", image_encoder: str = "efficientnet", text_encoder: str = "minilm",
+                 scoring: str = "cond+gap", image_encoder: str = "efficientnet", text_encoder: str = "minilm",
                  image_size: int = 64, n_components: int = 64, cal_fraction: float = 0.2,
                  contamination: float = 0.1, random_state=None):
         self.width, self.depth, self.max_steps, self.batch_size, self.lr = width, depth, max_steps, batch_size, lr
-        self.cond_drop, self.noise_levels, self.n_repeats, self.score = cond_drop, noise_levels, n_repeats, score
+        self.cond_drop, self.noise_levels, self.n_repeats, self.scoring = cond_drop, noise_levels, n_repeats, scoring
         self._init_common(image_encoder, text_encoder, image_size, n_components, cal_fraction, contamination,
                           random_state)
 
@@ -262,16 +264,17 @@ class MultimodalDefault(MultimodalBase):
     """ + _COMMON_DOC
 
     name = "multimodal"
+    _renamed_params = RENAMED  # ``score`` -> ``scoring`` (the old name hid ``score()`` from scikit-learn)
 
     def __init__(self, strategy: str = "cross", width: int = 128, depth: int = 2, max_steps: int = 1500,
                  batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.2,
-                 noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2, score: str = "cond+gap",
+                 noise_levels: tuple = (0.05, 0.1, 0.2, 0.3), n_repeats: int = 2, scoring: str = "cond+gap",
                  late_params: dict | None = None, early_params: dict | None = None,
                  image_encoder: str = "efficientnet", text_encoder: str = "minilm", image_size: int = 64,
                  n_components: int = 64, cal_fraction: float = 0.2, contamination: float = 0.1, random_state=None):
         self.strategy = strategy
         self.width, self.depth, self.max_steps, self.batch_size, self.lr = width, depth, max_steps, batch_size, lr
-        self.cond_drop, self.noise_levels, self.n_repeats, self.score = cond_drop, noise_levels, n_repeats, score
+        self.cond_drop, self.noise_levels, self.n_repeats, self.scoring = cond_drop, noise_levels, n_repeats, scoring
         self.late_params, self.early_params = late_params, early_params
         self._init_common(image_encoder, text_encoder, image_size, n_components, cal_fraction, contamination,
                           random_state)

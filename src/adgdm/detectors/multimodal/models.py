@@ -8,7 +8,7 @@ returns named parts ``"<model>:<modality>"`` whose sum is its score.
   embedding conditioned on the other modalities' (concatenated), trained classifier-free (the
   condition is replaced by a null one with probability ``cond_drop``, so the same network also
   gives the unconditional estimate). Part ``m`` = the conditional noise-prediction error
-  (``score="cond"``), its excess over the unconditional error (``"gap"``: the records whose parts
+  (``scoring="cond"``), its excess over the unconditional error (``"gap"``: the records whose parts
   are each normal but do not go together), or both z-scores added (``"cond+gap"``); errors are
   averaged over fixed noise levels and noise draws (common to every record).
 * :class:`LateModel`: the tabular ``diffusion`` detector per modality, z-scores summed.
@@ -53,13 +53,13 @@ class CrossModel(_Model):
     kind = "cross"
 
     def __init__(self, width=128, depth=2, max_steps=1500, batch_size=128, lr=2e-3, cond_drop=0.2,
-                 noise_levels=(0.05, 0.1, 0.2, 0.3), n_repeats=2, score="cond+gap", n_steps=1000, seed=0):
-        if score not in ("cond", "gap", "cond+gap"):
-            raise ValueError(f"score must be 'cond', 'gap' or 'cond+gap', got {score!r}")
+                 noise_levels=(0.05, 0.1, 0.2, 0.3), n_repeats=2, scoring="cond+gap", n_steps=1000, seed=0):
+        if scoring not in ("cond", "gap", "cond+gap"):
+            raise ValueError(f"scoring must be 'cond', 'gap' or 'cond+gap', got {scoring!r}")
         if not 0.0 <= float(cond_drop) < 1.0:
             raise ValueError(f"cond_drop must lie in [0, 1), got {cond_drop}")
         self.width, self.depth, self.max_steps, self.batch_size, self.lr = width, depth, max_steps, batch_size, lr
-        self.cond_drop, self.noise_levels, self.n_repeats, self.score = cond_drop, tuple(noise_levels), n_repeats, score
+        self.cond_drop, self.noise_levels, self.n_repeats, self.scoring = cond_drop, tuple(noise_levels), n_repeats, scoring
         self.n_steps, self.seed = n_steps, seed
 
     @staticmethod
@@ -106,9 +106,9 @@ class CrossModel(_Model):
     def raw_parts(self, E: dict) -> dict:
         parts = {}
         for name, (ec, eu) in self.errors(E).items():
-            if self.score in ("cond", "cond+gap"):
+            if self.scoring in ("cond", "cond+gap"):
                 parts[f"cross:{name}"] = ec
-            if self.score in ("gap", "cond+gap"):
+            if self.scoring in ("gap", "cond+gap"):
                 parts[f"cross-gap:{name}"] = ec - eu
         return parts
 

@@ -36,15 +36,16 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import argrelextrema
-from scipy.spatial.distance import cdist
 
 from ..._validation import check_tabular, read_array
 from ..._params import store_params
+from ...modalities import get_modality
 from .base import SeriesBase
 
 __all__ = ["estimate_period", "SeriesDetector", "SubPCA", "SubIForest", "MatrixProfile"]
 
 MULTIVARIATE_WINDOW = 100  # TSB-AD's run_PCA / run_IForest default, used for its multivariate benchmark
+_BATCH = 4096  # windows per matrix product (memory: windows x selected axes)
 
 
 # --- period (window) estimation --------------------------------------------------------------------
@@ -147,7 +148,7 @@ class SeriesDetector(SeriesBase):
             raise ValueError(f"series has {X.shape[1]} channels, but {type(self).__name__} was fitted "
                              f"with {self.n_channels_}")
         self._check_length(X, "fit" if fitting else "score")
-        return X
+        return get_modality(self.modality).bound(self, X, fitting, what="series")
 
     _fitted_attrs = ("window_", "threshold_")
 
@@ -196,6 +197,17 @@ class SubPCA(SeriesDetector):
     axis vector, PyOD's formula) with ``r_j`` the explained-variance ratio (``weighted``), and each
     step takes the score of the window centred on it (edges repeat the first / last score).
 
+    Two rules keep the score on a sane scale (issue 30), neither changes TSB-AD's ranking of
+    windows when the training windows vary along every axis. Axes along which they do not vary
+    (explained-variance ratio at most :data:`~adgdm.scores.subspace.NULL_RATIO`: fewer windows than
+    window x channels, whose centring leaves one; linearly dependent channels, such as a one-hot
+    group whose channels sum to 1; constant columns kept with ``zero_pruning=False``) are left out:
+    TSB-AD divides by their ratio, ~1e-33 in floating point, which put thresholds at 1e34-1e38 and
+    made the score that of one arbitrary null direction. And the sum is divided by ``sum_j 1 / r_j``:
+    the score is the ``1 / r_j``-weighted mean of the distances (the same ranking as the sum), in the
+    units of a distance between standardised windows. Distances go through one matrix product, and
+    :meth:`explain` splits each score exactly into its channels' shares (no occlusion).
+
     ``window=None``: the period (:func:`estimate_period`, rank ``periodicity``) of a univariate
     training series, 100 for several channels (TSB-AD's ``run_PCA`` default, which its
     multivariate benchmark uses, with ``n_components=0.25``). Defaults otherwise are the
@@ -221,6 +233,8 @@ class SubPCA(SeriesDetector):
         from sklearn.decomposition import PCA
         from sklearn.preprocessing import StandardScaler
 
+        from ...scores.subspace import NULL_RATIO
+
         W = _windows(X, self.window_)
         if self.standardization:
             self.scaler_ = StandardScaler().fit(W)
@@ -231,19 +245,54 @@ class SubPCA(SeriesDetector):
         W = W[:, self.kept_columns_]
         self.pca_ = PCA(n_components=self.n_components, svd_solver=self.svd_solver,
                         random_state=self.random_state).fit(W)
-        k = self.pca_.n_components_
+        ratio = self.pca_.explained_variance_ratio_
+        real = ratio > NULL_RATIO  # axes the training windows vary along (class docstring)
+        k = int(real.sum())
+        if k == 0:
+            raise ValueError("the training windows do not vary along any axis; nothing for PCA to fit")
         sel = k if self.n_selected_components is None else self.n_selected_components
         if not 1 <= sel <= k:
-            raise ValueError(f"n_selected_components must lie in [1, {k}] (the fitted component count), got {sel}")
-        weights = self.pca_.explained_variance_ratio_ if self.weighted else np.ones(k)
-        self.selected_components_ = self.pca_.components_[-sel:]
-        self.selected_weights_ = weights[-sel:]
+            raise ValueError(f"n_selected_components must lie in [1, {k}] (the fitted components the training "
+                             f"windows vary along), got {sel}")
+        weights = (ratio if self.weighted else np.ones(len(ratio)))[real][-sel:]
+        self.selected_components_ = self.pca_.components_[real][-sel:]
+        # the 1/r-weighted mean of the distances, not their sum: the same ranking, a distance's scale
+        self.selected_weights_ = weights * np.sum(1.0 / weights)
         return self._window_scores(W, X.shape[0])
 
+    def _distances(self, W: np.ndarray) -> np.ndarray:
+        """``||w - v_j||`` for every window (row of ``W``) and selected axis ``v_j``: one matrix product."""
+        V = self.selected_components_
+        sq = np.einsum("ij,ij->i", W, W)[:, None] - 2.0 * (W @ V.T) + np.einsum("ij,ij->i", V, V)[None, :]
+        return np.sqrt(np.maximum(sq, 0.0))
+
     def _window_scores(self, W, T):
-        with np.errstate(divide="ignore"):
-            s = np.sum(cdist(W, self.selected_components_) / self.selected_weights_, axis=1)
-        return _pad_edges(s, self.window_, T)
+        out = np.empty(len(W))
+        for i in range(0, len(W), _BATCH):
+            with np.errstate(divide="ignore"):  # models saved before null axes were left out hold ratios of 0
+                out[i:i + _BATCH] = np.sum(self._distances(W[i:i + _BATCH]) / self.selected_weights_, axis=1)
+        return _pad_edges(out, self.window_, T)
+
+    def _explain_model(self, X):
+        """Each channel's share of each step's score, exactly: with ``e_jc = ||w_c - v_jc||^2`` (the
+        window's and the axis' columns of channel ``c``), ``||w - v_j|| = sum_c e_jc / ||w - v_j||``, so
+        channel ``c`` gets ``sum_j e_jc / (||w - v_j|| r_j)``; steps take their window's shares as
+        their scores do. Columns dropped at fit (constant in training) get no share."""
+        W = self._prepare(_windows(X, self.window_))
+        V, wts = self.selected_components_, self.selected_weights_
+        channel = np.flatnonzero(self.kept_columns_) // self.window_  # channel of each kept column
+        out = np.zeros((len(W), X.shape[1]))
+        for i in range(0, len(W), _BATCH):
+            Wb = W[i:i + _BATCH]
+            with np.errstate(divide="ignore"):
+                inv = 1.0 / (np.maximum(self._distances(Wb), 1e-300) * wts)  # 1 / (||w - v_j|| r_j)
+            inv[~np.isfinite(inv)] = 0.0
+            for c in np.unique(channel):
+                cols = channel == c
+                Wc, Vc = Wb[:, cols], V[:, cols]
+                e = np.einsum("ij,ij->i", Wc, Wc)[:, None] - 2.0 * (Wc @ Vc.T) + np.einsum("ij,ij->i", Vc, Vc)[None, :]
+                out[i:i + _BATCH, c] = (np.maximum(e, 0.0) * inv).sum(axis=1)
+        return np.column_stack([_pad_edges(out[:, c], self.window_, X.shape[0]) for c in range(X.shape[1])])
 
     def _score(self, X):
         return self._window_scores(self._prepare(_windows(X, self.window_)), X.shape[0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._validation import check_series
+from ...modalities import get_modality
 from ..base import Fitted, nested_state, restore_nested
 from ..._params import store_params
 from .base import SeriesBase
@@ -407,6 +408,7 @@ class SeriesDiffusionStream:
 
     def update(self, points) -> np.ndarray:
         arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
+        arr = get_modality("series").bound(self.det, arr, False, what="points")  # as in batch scoring
         Z = (arr - self.det.center_) / self.det.scale_
         raw = self.det._raw(Z, self.history, start=self.n_seen)
         self.n_seen += len(Z)

@@ -20,6 +20,7 @@ import torch
 
 from ..._params import store_params
 from ..._torch import seed_of, seeded
+from ...modalities import get_modality
 from ...data.windows import fold, grid_starts, window_view
 from ...diffusion import TrainConfig, net_state, restore_net, train
 from ...pretrained.series import FLOOR, _loss, load_series_model, training_masks
@@ -312,6 +313,7 @@ class SeriesPretrainedStream:
         from ..._validation import check_series
 
         arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
+        arr = get_modality("series").bound(self.det, arr, False, what="points")  # as in batch scoring
         self.buffer = np.concatenate([self.buffer, (arr - self.det.center_) / self.det.scale_])
         self.n += len(arr)
         raw = []

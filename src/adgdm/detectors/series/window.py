@@ -16,12 +16,13 @@ import torch
 
 from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import check_series
+from ...modalities import get_modality
 from ...data.windows import fold, grid_starts, window_view
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, train
 from ...nets import TemporalConvNet
 from ...scores.fusion import RobustZ, fuse
 from ...scores.series import forecast_errors, forecast_mask, grating_masks, imputation_errors, reconstruction_errors
-from ..._params import store_params
+from ..._params import RENAMED, store_params
 from ..base import Fitted
 from .base import SeriesBase
 
@@ -35,7 +36,7 @@ class SeriesDiffusionDetector(SeriesBase):
 
     Parameters
     ----------
-    score : ``"recon"``, ``"impute"``, ``"forecast"`` or a tuple of them (their normalised scores are
+    scoring : ``"recon"``, ``"impute"``, ``"forecast"`` or a tuple of them (their normalised scores are
         averaged). The network is trained on the masks these modes use.
     window : steps per window. stride : scoring stride (default ``window // 2``; forecasting always
         uses ``horizon``). train_stride : stride of the training windows.
@@ -64,8 +65,9 @@ class SeriesDiffusionDetector(SeriesBase):
     # the network trains on the first 1 - calibration of the fitted steps, the rest are held out
     training_scores = "in-sample (held out for the last `calibration` share)"
     _default_score: tuple = ("impute",)
+    _renamed_params = RENAMED  # ``score`` -> ``scoring`` (the old name hid ``score()`` from scikit-learn)
 
-    def __init__(self, score=None, window: int = 64, stride: int | None = None, train_stride: int = 1,
+    def __init__(self, scoring=None, window: int = 64, stride: int | None = None, train_stride: int = 1,
                  max_train_windows: int = 20000, noise_level: float = 0.4, steps: int = 3, n_masks: int = 2,
                  block: int | None = None, horizon: int | None = None, width: int = 32, depth: int = 4,
                  max_steps: int = 1500, epochs: int = 200, batch_size: int = 64, lr: float = 2e-3,
@@ -76,11 +78,11 @@ class SeriesDiffusionDetector(SeriesBase):
 
     # --- parameters -----------------------------------------------------------------------------
     def _modes(self) -> tuple:
-        s = self._default_score if self.score is None else self.score
+        s = self._default_score if self.scoring is None else self.scoring
         modes = (s,) if isinstance(s, str) else tuple(s)
         bad = [m for m in modes if m not in _MODES]
         if not modes or bad:
-            raise ValueError(f"score must be one or more of {_MODES}, got {self.score!r}")
+            raise ValueError(f"scoring must be one or more of {_MODES}, got {self.scoring!r}")
         return modes
 
     def _check_params(self):
@@ -310,7 +312,7 @@ class SeriesDiffusionDetector(SeriesBase):
         self._check_fitted()
         if "recon" not in self._modes():
             raise ValueError(f"sampling whole windows needs a model trained on them: this one learned "
-                             f"{self._modes()}; fit with score including 'recon' (series-recon)")
+                             f"{self._modes()}; fit with scoring including 'recon' (series-recon)")
         if isinstance(n, bool) or int(n) != n or int(n) < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
         steps = self.schedule_.n_steps if steps is None else int(steps)
@@ -376,6 +378,7 @@ class SeriesStream:
     def update(self, points) -> np.ndarray:
         """Append ``points`` (``(k,)`` or ``(k, channels)``) and return the newly final scores."""
         arr, _ = check_series(points, self.det.n_channels_, None, fill=self.det.fill, what="points")
+        arr = get_modality("series").bound(self.det, arr, False, what="points")  # as in batch scoring
         Z = (arr - self.det.center_) / self.det.scale_
         self.buffer = np.concatenate([self.buffer, Z])
         self.n += len(Z)

@@ -147,7 +147,7 @@ class CycleDetector(BaseDetector):
         Xn, Xa = arr[y == 0], arr[y == 1]
         self.feature_median_ = np.median(Xn, axis=0)  # occlusion's neutral values: those of the normal rows
         if len(Xn) < 10:
-            raise ValueError(f"cycle needs at least 10 normal rows, got {len(Xn)}")
+            raise ValueError(f"cycle needs at least 10 normal rows, got {len(Xn)} (n_samples={len(arr)})")
         seed = seed_of(self.random_state)
         rng = np.random.default_rng(seed)
         if base is None:  # the base's scores are used, not its threshold: no cross-fitted calibration

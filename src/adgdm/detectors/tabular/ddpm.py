@@ -7,7 +7,7 @@ import numpy as np
 from ...diffusion import denoising_loss
 from ...scores import elbo_score, noise_error_score, reconstruction_score
 from .._neural import NeuralDetector
-from ..._params import store_params
+from ..._params import RENAMED, store_params
 
 SCORES = ("reconstruction", "noise", "elbo")
 
@@ -15,10 +15,10 @@ SCORES = ("reconstruction", "noise", "elbo")
 class DDPMDetector(NeuralDetector):
     """Diffusion (DDPM) anomaly detector for vectors.
 
-    ``score="reconstruction"`` noises each row to the levels ``noise_levels`` (fractions of the
+    ``scoring="reconstruction"`` noises each row to the levels ``noise_levels`` (fractions of the
     chain), denoises back with ``steps`` DDIM (or DDPM) steps and scores the squared distance,
-    averaged over levels and ``n_repeats`` noises. ``score="noise"`` scores the noise-prediction
-    error at those levels; ``score="elbo"`` weights it into the variational bound over every
+    averaged over levels and ``n_repeats`` noises. ``scoring="noise"`` scores the noise-prediction
+    error at those levels; ``scoring="elbo"`` weights it into the variational bound over every
     ``n_steps // n_elbo_steps``-th step.
 
     Example
@@ -31,8 +31,9 @@ class DDPMDetector(NeuralDetector):
     """
 
     name = "ddpm"
+    _renamed_params = RENAMED  # ``score`` -> ``scoring`` (the old name hid ``score()`` from scikit-learn)
 
-    def __init__(self, score: str = "reconstruction", noise_levels: tuple = (0.05, 0.1, 0.2), steps: int = 5,
+    def __init__(self, scoring: str = "reconstruction", noise_levels: tuple = (0.05, 0.1, 0.2), steps: int = 5,
                  sampler: str = "ddim", n_repeats: int = 4, n_elbo_steps: int = 20, schedule: str = "linear",
                  n_steps: int = 1000, width: int = 128, depth: int = 2, dropout: float = 0.0,
                  epochs: int = 400, max_steps: int | None = 1000, batch_size: int = 256, lr: float = 1e-3,
@@ -53,7 +54,7 @@ class DDPMDetector(NeuralDetector):
     def _explain_model(self, arr):
         """Per-feature squared reconstruction error from partial noise over the feature count (a
         row's contributions sum to its score); other scores are explained by occlusion."""
-        if self.score != "reconstruction":
+        if self.scoring != "reconstruction":
             return None
         from ...scores import reconstruction_residual
 
@@ -87,8 +88,8 @@ class DDPMDetector(NeuralDetector):
         super()._check_params()
         if self.preprocess not in ("standard", "quantile"):
             raise ValueError(f"preprocess must be 'standard' or 'quantile', got {self.preprocess!r}")
-        if self.score not in SCORES:
-            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
+        if self.scoring not in SCORES:
+            raise ValueError(f"scoring must be one of {SCORES}, got {self.scoring!r}")
         self._check_noise_levels()
         if int(self.steps) < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
@@ -98,10 +99,10 @@ class DDPMDetector(NeuralDetector):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         net, sched = self.net_, self.schedule_
-        if self.score == "reconstruction":
+        if self.scoring == "reconstruction":
             fn = lambda x, gen: reconstruction_score(net, sched, x, self._timesteps(), self.steps,  # noqa: E731
                                                 self.sampler, self.n_repeats, gen)
-        elif self.score == "noise":
+        elif self.scoring == "noise":
             fn = lambda x, gen: noise_error_score(net, sched, x, self._timesteps(), self.n_repeats, gen)  # noqa: E731
         else:
             ts = np.linspace(0, sched.n_steps - 1, self.n_elbo_steps).round().astype(int).tolist()

@@ -159,7 +159,7 @@ class DiffusionDetector(BaseDetector):
 
     def _fit(self, X):
         if X.shape[0] < 2:
-            raise ValueError(f"diffusion needs at least 2 training rows, got {X.shape[0]}")
+            raise ValueError(f"diffusion needs at least 2 training rows, got {X.shape[0]} (n_samples={X.shape[0]})")
         blank = np.isnan(X)
         self.__dict__.pop("train_blank_", None)
         if blank.any():  # leave-one-out: each training row completed from the other training rows

@@ -58,7 +58,7 @@ class DTENonParametric(BaseDetector):
 
     def _fit(self, X):
         if X.shape[0] < 2:
-            raise ValueError(f"dte-np needs at least 2 training rows, got {X.shape[0]}")
+            raise ValueError(f"dte-np needs at least 2 training rows, got {X.shape[0]} (n_samples={X.shape[0]})")
         self._build(X)
         dist = self.knn_.query_train_unique(self._k(X.shape[0], True))
         return self._from_dist(dist)[self.knn_.inverse]

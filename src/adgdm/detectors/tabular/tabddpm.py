@@ -20,6 +20,7 @@ import torch
 from ..._params import store_params
 from ..._torch import resolve_device, seed_of, seeded
 from ..._validation import as_numeric, check_2d, read_array
+from ...modalities import get_modality
 from ...diffusion import MultinomialDiffusion, NoiseSchedule, TrainConfig, mixed_loss, mixed_reverse, train
 from ...nets import ResidualMLP
 from .._neural import NeuralDetector
@@ -101,7 +102,7 @@ class TabDDPMDetector(NeuralDetector):
             if X.shape[0] == 0:
                 raise ValueError("X is empty: 0 samples")
             if X.shape[1] == 0:
-                raise ValueError("X has 0 features")
+                raise ValueError(f"X has 0 features: 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
             names = np.asarray([str(c) for c in X.columns], dtype=object)
             cols = []
             for c, dt in zip(X.columns, X.dtypes):
@@ -215,11 +216,15 @@ class TabDDPMDetector(NeuralDetector):
             self._fit_columns(cols, names)
         else:
             if len(cols) != self.n_features_in_:
-                raise ValueError(f"X has {len(cols)} features, but the detector was fitted with {self.n_features_in_}")
+                raise ValueError(f"X has {len(cols)} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                                 f"features as input (it was fitted with {self.n_features_in_})")
             fitted = getattr(self, "feature_names_in_", None)
             if fitted is not None and names is not None and list(names) != list(fitted):
                 raise ValueError(f"X column names differ from those seen at fit: {list(names)[:10]} vs {list(fitted)[:10]}")
-        return self._encode(cols, names if names is not None else getattr(self, "feature_names_in_", None))
+        names = names if names is not None else getattr(self, "feature_names_in_", None)
+        # extreme numbers are clipped as every detector's input is (modalities.base.Modality.bound)
+        numeric = np.asarray([k == "numeric" for k in self.kinds_], dtype=bool)
+        return get_modality(self.modality).bound(self, self._encode(cols, names), fitting, names, parts=numeric)
 
     # --- model space ----------------------------------------------------------------------------
     @property
