@@ -3,6 +3,7 @@ batch is flagged far more often (a shift), and ``calibrate`` on new normal data 
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 import adgdm
 from adgdm.pipeline.flagrate import expected_rate, shift_note
+from adgdm.thresholds import NoAlarmWarning
 
 
 @pytest.fixture()
@@ -65,8 +67,10 @@ def test_the_command(shifted):
 
     run = lambda *a: CliRunner().invoke(_build_app(), [str(x) for x in a])  # noqa: E731
     assert run("fit", shifted / "train.csv", "--detector", "dte-np", "--out", shifted / "m",
-               "--threshold", "pot:0.01").exit_code == 0
+               "--threshold", "pot:0.01:0.9").exit_code == 0  # 400 rows: level 0.98 would need 500
     assert json.loads((shifted / "m" / "cli.json").read_text())["threshold"]["q"] == 0.01
+    res = run("calibrate", shifted / "m", shifted / "week1.csv", "--pot", "0.01", "--json")  # 600 >= 500
+    assert res.exit_code == 0 and json.loads(res.output)["method"] == "pot", res.output
     res = run("calibrate", shifted / "m", shifted / "week1.csv", "--contamination", "0.05", "--out", shifted / "m2",
               "--json")
     assert res.exit_code == 0, res.output
@@ -75,12 +79,26 @@ def test_the_command(shifted):
     res = run("calibrate", shifted / "m", shifted / "week1.csv", "--pot", "0.01", "--fixed", "3")
     assert res.exit_code == 2 and "one of" in res.output
     assert run("fit", shifted / "train.csv", "--out", shifted / "m3", "--threshold", "pot:2").exit_code == 2
+    assert run("fit", shifted / "train.csv", "--out", shifted / "m3", "--threshold", "pot:0.01:1.5").exit_code == 2
+
+
+def test_pot_refuses_too_few_calibration_scores_and_leaves_the_model_as_it_was(shifted):
+    pipe = adgdm.Pipeline("dte-np").fit(shifted / "train.csv")
+    before = (pipe.detector_.threshold_, pipe.detector_.calibration_scores_.copy(), dict(pipe.card_.threshold))
+    df = pd.read_csv(shifted / "week2.csv")
+    with pytest.raises(ValueError, match="POT needs at least 500 calibration scores at level=0.98.*got 300"):
+        pipe.calibrate(df.head(300), method="pot", q=0.01)
+    assert pipe.detector_.threshold_ == before[0] and pipe.card_.threshold == before[2]
+    np.testing.assert_array_equal(pipe.detector_.calibration_scores_, before[1])
+    assert pipe.calibrate(df.head(300), method="pot", q=0.01, level=0.9)["method"] == "pot"
 
 
 def test_a_pot_threshold_above_every_calibration_score_is_said(shifted):
     """``--threshold pot`` on a few hundred rows flagged 0 of 916 rows (0 of 86 anomalies) without a word."""
     big = pd.DataFrame(np.random.default_rng(1).normal(size=(3000, 4)), columns=list("abcd"))
-    pipe = adgdm.Pipeline("dte-np", threshold="pot:0.000001").fit(big)
+    with warnings.catch_warnings():  # said once, by the note (not also by NoAlarmWarning)
+        warnings.simplefilter("error", NoAlarmWarning)
+        pipe = adgdm.Pipeline("dte-np", threshold="pot:0.000001").fit(big)
     assert pipe.card_.threshold["flag_rate"]["rate"] == 0
     assert any("lies above all 3,000 calibration scores" in n and "pot:0.01" in n for n in pipe.fit_notes_)
     assert not adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_ or not any(

@@ -31,8 +31,8 @@ def fit(
                                           "numeric)."),
     label: Optional[str] = typer.Option(None, help="0/1 label column: tables fit on the rows labelled 0."),
     time: Optional[str] = TIME,
-    threshold: Optional[str] = typer.Option(None, help="contamination (the quantile), pot (extreme-value, "
-                                            "for unknown contamination) or fixed:VALUE."),
+    threshold: Optional[str] = typer.Option(None, help="contamination (the quantile), pot[:Q[:LEVEL]] "
+                                            "(extreme-value with risk Q, for unknown contamination) or fixed:VALUE."),
     contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default 0.1)."),
     seed: Optional[int] = SEED,
     reader: ReaderOptions = None,  # replaced by the ReaderOptions fields of FIT_SCOPES (--sep ... --text-cols)

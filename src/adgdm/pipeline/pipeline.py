@@ -94,8 +94,6 @@ class Pipeline:
         """Read ``source`` (a path, or for tables a DataFrame), fit the detector and set its threshold.
         ``status``: a context-manager factory shown around a fit without its own progress bar.
         Sets ``detector_``, ``card_`` and ``fit_notes_``."""
-        from ..thresholds import apply_threshold
-
         det, spec, modality, params, columns, label, time_col, rule, seed = self._resolve()
         io = get_io(modality)
         opts = _reader(self.reader)
@@ -109,7 +107,7 @@ class Pipeline:
         _fit_detector(det, fit.X, params, status, f"fitting {spec} on {source}")
         fit_s = time.perf_counter() - t0
         if rule["method"] != "contamination" or "contamination" not in det.get_params():
-            apply_threshold(det, **rule)
+            _apply(det, rule)
         notes = list(fit.notes) + io.fit_notes(det)
         from .._version import __version__
 
@@ -254,8 +252,6 @@ class Pipeline:
         >>> pipe.calibrate("normal_this_week.csv", contamination=0.05)   # doctest: +SKIP
         >>> pipe.save("model/", force=True)                             # doctest: +SKIP
         """
-        from ..thresholds import apply_threshold
-
         self._check_fitted()
         det, card = self.detector_, self.card_
         res = self.score(source, explain=False, progress=progress, check_rate=False)
@@ -276,8 +272,16 @@ class Pipeline:
                 rule[k] = float(v)
         if method == "contamination":
             rule.setdefault("contamination", float(getattr(det, "contamination", 0.1)))
+        kept = getattr(det, "calibration_scores_", None)
         det.calibration_scores_ = scores
-        apply_threshold(det, **rule)
+        try:
+            _apply(det, rule)
+        except ValueError:  # a rule refused (POT on too few scores): the model stays as it was
+            if kept is None:
+                del det.calibration_scores_
+            else:
+                det.calibration_scores_ = kept
+            raise
         record = _threshold_record(rule, det)
         record.update(calibrated_on=str(source), n_calibration=int(len(scores)))
         self.card_ = card.with_(threshold=record)
@@ -300,6 +304,18 @@ class Pipeline:
     def __repr__(self) -> str:
         state = f"fitted {self.card_.detector} ({self.card_.modality})" if hasattr(self, "card_") else "not fitted"
         return f"Pipeline({state})"
+
+
+def _apply(det, rule: dict) -> None:
+    """``apply_threshold(det, **rule)``; a POT threshold that flags no normal score is said by the
+    note of :func:`_threshold_notes`, not by a second warning."""
+    import warnings
+
+    from ..thresholds import NoAlarmWarning, apply_threshold
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoAlarmWarning)
+        apply_threshold(det, **rule)
 
 
 def _threshold_record(rule: dict, det) -> dict:
