@@ -103,3 +103,21 @@ def test_a_pot_threshold_above_every_calibration_score_is_said(shifted):
     assert any("lies above all 3,000 calibration scores" in n and "pot:0.01" in n for n in pipe.fit_notes_)
     assert not adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_ or not any(
         "POT" in n for n in adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_)
+
+
+def test_calibrate_refits_a_drift_aware_series_rule():
+    """``calibrate`` on a ``series`` model with ``alarm="drift"`` changed only ``threshold_``, which that
+    rule does not flag with: the new normal data's flags stayed those of the old reference."""
+    rng = np.random.default_rng(0)
+    t = np.arange(3000)
+    x = np.sin(2 * np.pi * t / 25) + 0.1 * rng.normal(size=3000)
+    x[1000:] = 0.5 * x[1000:] + 1.0 * rng.normal(size=2000)  # the normal regime moves after the fitted stretch
+    df = pd.DataFrame({"v": x})
+    pipe = adgdm.Pipeline("series", params={"window": 16, "alarm": "drift"}, contamination=0.1).fit(df.iloc[:1000])
+    before = pipe.detector_.alarm_rule_.state()
+    flagged = pipe.score(df, explain=False).prediction.label[1500:].mean()
+    out = pipe.calibrate(df, units=slice(1000, 1500), contamination=0.05)
+    assert pipe.detector_.alarm_rule_.state() != before and pipe.detector_.contamination == 0.05
+    after = pipe.score(df, explain=False).prediction.label[1500:].mean()
+    assert after < flagged / 2, (flagged, after)  # unchanged before the fix
+    assert out["flagged"] < out["flagged_before"]

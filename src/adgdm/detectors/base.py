@@ -199,6 +199,11 @@ class BaseDetector(BaseEstimator):
         """Bool flags of the scores of one input: above ``threshold_``."""
         return np.asarray(scores) > self.threshold_
 
+    def _recalibrated(self) -> None:
+        """Hook after ``calibration_scores_`` were replaced by scores of new normal data and
+        ``threshold_`` set from them (``Pipeline.calibrate``): whatever else flags units from the
+        calibration scores is refitted on them (series: the drift-aware alarm rule)."""
+
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_
 

@@ -282,6 +282,9 @@ class Pipeline:
             else:
                 det.calibration_scores_ = kept
             raise
+        if method == "contamination" and "contamination" in det.get_params():
+            det.set_params(contamination=rule["contamination"])  # the share the model's own rules aim at
+        det._recalibrated()
         record = _threshold_record(rule, det)
         record.update(calibrated_on=str(source), n_calibration=int(len(scores)))
         self.card_ = card.with_(threshold=record)

@@ -51,6 +51,12 @@ class SeriesBase(BaseDetector):
             self.alarm_rule_ = rule.fit(self.calibration_scores_)
         self.labels_ = self._flags(self.decision_scores_).astype(int)
 
+    def _recalibrated(self) -> None:
+        """The drift-aware rule (``alarm="drift"``) refitted on the new calibration scores: its
+        reference and scale from the new normal data (else ``calibrate`` would change only
+        ``threshold_``, which such a rule does not flag with)."""
+        self._fit_alarm()
+
     def _flags(self, scores: np.ndarray) -> np.ndarray:
         """Static: scores above ``threshold_``. Drift: :class:`adgdm.thresholds.DriftAlarm` run over
         the scores of the series from its starting reference (``threshold_`` is then kept for the
