@@ -71,6 +71,11 @@ def test_the_command(shifted):
     assert json.loads((shifted / "m" / "cli.json").read_text())["threshold"]["q"] == 0.01
     res = run("calibrate", shifted / "m", shifted / "week1.csv", "--pot", "0.01", "--json")  # 600 >= 500
     assert res.exit_code == 0 and json.loads(res.output)["method"] == "pot", res.output
+    res = run("calibrate", shifted / "m", shifted / "train.csv", "--pot", "0.01", "--json")  # 400 < 500
+    assert res.exit_code == 2 and "got 400" in res.output and "--pot-level" in res.output
+    res = run("calibrate", shifted / "m", shifted / "train.csv", "--pot", "0.01", "--pot-level", "0.9", "--json")
+    assert res.exit_code == 0 and json.loads((shifted / "m" / "cli.json").read_text())["threshold"]["level"] == 0.9
+    assert run("calibrate", shifted / "m", shifted / "train.csv", "--pot-level", "0.9").exit_code == 2
     res = run("calibrate", shifted / "m", shifted / "week1.csv", "--contamination", "0.05", "--out", shifted / "m2",
               "--json")
     assert res.exit_code == 0, res.output

@@ -255,8 +255,8 @@ def pot_threshold(train_scores, q: float = 1e-3, level: float = 0.98) -> float:
     if len(s) < need:
         raise ValueError(f"POT needs at least {need} calibration scores at level={level:g} ({MIN_PEAKS} above the "
                          f"{level:g} quantile to fit the tail), got {len(s)}; give more normal data, lower level "
-                         f"(level=0.9 needs {pot_min_scores(0.9)}; --threshold pot:Q:0.9), or use the contamination "
-                         "threshold")
+                         f"(level=0.9 needs {pot_min_scores(0.9)}: fit --threshold pot:Q:0.9, calibrate --pot-level "
+                         "0.9), or use the contamination threshold")
     t = float(np.quantile(s, level))
     peaks = s[s > t] - t
     if len(peaks) < MIN_PEAKS:
