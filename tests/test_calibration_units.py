@@ -158,3 +158,17 @@ def test_multimodal_default_fits_nothing_on_its_calibration_records():
         for p, p2 in zip(net.state_dict().values(), net2.state_dict().values()):
             assert torch.equal(p, p2)
     assert det.threshold_ != det2.threshold_
+
+
+def test_video_image_fits_its_frame_detector_without_the_held_out_frames():
+    """``video-image`` fitted its inner image detector on the held-out frames too, then set the video
+    threshold from their scores."""
+    from adgdm.data.video_synth import moving_squares
+
+    params = dict(random_state=0, size=None, max_train_frames=60,
+                  image_params=dict(width=8, mults=(1, 2), max_steps=20, batch_size=4, train_crop=16))
+    train = [moving_squares(30, seed=s)[0] for s in range(3)]
+    other = [np.concatenate([c[:24], moving_squares(30, seed=40 + i)[0][:6]]) for i, c in enumerate(train)]
+    one, two = (adgdm.make_detector("video-image", **params).fit(x) for x in (train, other))
+    np.testing.assert_array_equal(one.image_.global_.X_train_, two.image_.global_.X_train_)
+    assert len(one.calibration_scores_) == 18 and one.threshold_ != two.threshold_

@@ -33,7 +33,8 @@ def fit(
     time: Optional[str] = TIME,
     threshold: Optional[str] = typer.Option(None, help="contamination (the quantile), pot[:Q[:LEVEL]] "
                                             "(extreme-value with risk Q, for unknown contamination) or fixed:VALUE."),
-    contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default 0.1)."),
+    contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default: the "
+                                                  "detector's, 0.1; 0.01 for series detectors)."),
     seed: Optional[int] = SEED,
     reader: ReaderOptions = None,  # replaced by the ReaderOptions fields of FIT_SCOPES (--sep ... --text-cols)
     force: bool = typer.Option(False, "--force", help="Replace the model folder OUT if it exists."),
