@@ -3,6 +3,7 @@ batch is flagged far more often (a shift), and ``calibrate`` on new normal data 
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 import adgdm
 from adgdm.pipeline.flagrate import expected_rate, shift_note
+from adgdm.thresholds import NoAlarmWarning
 
 
 @pytest.fixture()
@@ -65,8 +67,15 @@ def test_the_command(shifted):
 
     run = lambda *a: CliRunner().invoke(_build_app(), [str(x) for x in a])  # noqa: E731
     assert run("fit", shifted / "train.csv", "--detector", "dte-np", "--out", shifted / "m",
-               "--threshold", "pot:0.01").exit_code == 0
+               "--threshold", "pot:0.01:0.9").exit_code == 0  # 400 rows: level 0.98 would need 500
     assert json.loads((shifted / "m" / "cli.json").read_text())["threshold"]["q"] == 0.01
+    res = run("calibrate", shifted / "m", shifted / "week1.csv", "--pot", "0.01", "--json")  # 600 >= 500
+    assert res.exit_code == 0 and json.loads(res.output)["method"] == "pot", res.output
+    res = run("calibrate", shifted / "m", shifted / "train.csv", "--pot", "0.01", "--json")  # 400 < 500
+    assert res.exit_code == 2 and "got 400" in res.output and "--pot-level" in res.output
+    res = run("calibrate", shifted / "m", shifted / "train.csv", "--pot", "0.01", "--pot-level", "0.9", "--json")
+    assert res.exit_code == 0 and json.loads((shifted / "m" / "cli.json").read_text())["threshold"]["level"] == 0.9
+    assert run("calibrate", shifted / "m", shifted / "train.csv", "--pot-level", "0.9").exit_code == 2
     res = run("calibrate", shifted / "m", shifted / "week1.csv", "--contamination", "0.05", "--out", shifted / "m2",
               "--json")
     assert res.exit_code == 0, res.output
@@ -75,12 +84,26 @@ def test_the_command(shifted):
     res = run("calibrate", shifted / "m", shifted / "week1.csv", "--pot", "0.01", "--fixed", "3")
     assert res.exit_code == 2 and "one of" in res.output
     assert run("fit", shifted / "train.csv", "--out", shifted / "m3", "--threshold", "pot:2").exit_code == 2
+    assert run("fit", shifted / "train.csv", "--out", shifted / "m3", "--threshold", "pot:0.01:1.5").exit_code == 2
+
+
+def test_pot_refuses_too_few_calibration_scores_and_leaves_the_model_as_it_was(shifted):
+    pipe = adgdm.Pipeline("dte-np").fit(shifted / "train.csv")
+    before = (pipe.detector_.threshold_, pipe.detector_.calibration_scores_.copy(), dict(pipe.card_.threshold))
+    df = pd.read_csv(shifted / "week2.csv")
+    with pytest.raises(ValueError, match="POT needs at least 500 calibration scores at level=0.98.*got 300"):
+        pipe.calibrate(df.head(300), method="pot", q=0.01)
+    assert pipe.detector_.threshold_ == before[0] and pipe.card_.threshold == before[2]
+    np.testing.assert_array_equal(pipe.detector_.calibration_scores_, before[1])
+    assert pipe.calibrate(df.head(300), method="pot", q=0.01, level=0.9)["method"] == "pot"
 
 
 def test_a_pot_threshold_above_every_calibration_score_is_said(shifted):
     """``--threshold pot`` on a few hundred rows flagged 0 of 916 rows (0 of 86 anomalies) without a word."""
     big = pd.DataFrame(np.random.default_rng(1).normal(size=(3000, 4)), columns=list("abcd"))
-    pipe = adgdm.Pipeline("dte-np", threshold="pot:0.000001").fit(big)
+    with warnings.catch_warnings():  # said once, by the note (not also by NoAlarmWarning)
+        warnings.simplefilter("error", NoAlarmWarning)
+        pipe = adgdm.Pipeline("dte-np", threshold="pot:0.000001").fit(big)
     assert pipe.card_.threshold["flag_rate"]["rate"] == 0
     assert any("lies above all 3,000 calibration scores" in n and "pot:0.01" in n for n in pipe.fit_notes_)
     assert not adgdm.Pipeline("dte-np").fit(shifted / "train.csv").fit_notes_ or not any(
@@ -113,11 +136,19 @@ def test_series_calibrate_skips_the_start_and_the_new_start_is_not_flagged(tmp_p
         assert 0.02 <= res.prediction.label[lead:].mean() <= 0.25  # the rest about at the new rate
 
 
-def test_calibrate_refits_a_drift_alarm_rule(tmp_path):
-    pipe = adgdm.Pipeline(modality="series", params={"window": 20, "alarm": "drift"}, contamination=0.1) \
-        .fit(_sine(600, 1.0, 0))
+def test_calibrate_refits_a_drift_aware_series_rule():
+    """``calibrate`` on a ``series`` model with ``alarm="drift"`` changed only ``threshold_``, which that
+    rule does not flag with: the new normal data's flags stayed those of the old reference."""
+    rng = np.random.default_rng(0)
+    t = np.arange(3000)
+    x = np.sin(2 * np.pi * t / 25) + 0.1 * rng.normal(size=3000)
+    x[1000:] = 0.5 * x[1000:] + 1.0 * rng.normal(size=2000)  # the normal regime moves after the fitted stretch
+    df = pd.DataFrame({"v": x})
+    pipe = adgdm.Pipeline("series", params={"window": 16, "alarm": "drift"}, contamination=0.1).fit(df.iloc[:1000])
     before = pipe.detector_.alarm_rule_.state()
-    pipe.calibrate(_sine(400, 1.5, 3))
-    pipe.save(tmp_path / "m")
-    after = adgdm.Pipeline.load(tmp_path / "m").detector_.alarm_rule_.state()
-    assert json.dumps(before, sort_keys=True, default=str) != json.dumps(after, sort_keys=True, default=str)
+    flagged = pipe.score(df, explain=False).prediction.label[1500:].mean()
+    out = pipe.calibrate(df, units=slice(1000, 1500), contamination=0.05)
+    assert pipe.detector_.alarm_rule_.state() != before and pipe.detector_.contamination == 0.05
+    after = pipe.score(df, explain=False).prediction.label[1500:].mean()
+    assert after < flagged / 2, (flagged, after)  # unchanged before the fix
+    assert out["flagged"] < out["flagged_before"]

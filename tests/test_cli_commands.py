@@ -88,11 +88,17 @@ def test_score_json_and_parquet(table, fitted):
 def test_thresholds_config_and_params(table, tmp_path):
     res = _invoke("fit", table / "train.csv", "--out", tmp_path / "pot", "--threshold", "pot", "--json",
                   "--label", "is_anomaly")
+    assert res.exit_code == 2 and "POT needs at least 500 calibration scores" in res.output  # 191 rows
+    assert "got 191" in res.output and not (tmp_path / "pot").exists()
+    res = _invoke("fit", table / "train.csv", "--out", tmp_path / "pot", "--threshold", "pot:0.01:0.9", "--json",
+                  "--label", "is_anomaly")
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["threshold_method"] == "pot"
+    import adgdm
+
+    assert adgdm.load(tmp_path / "pot").threshold_method_["level"] == 0.9
     res = _invoke("fit", table / "train.csv", "--out", tmp_path / "fixed", "--threshold", "fixed:3.5", "--json")
     assert json.loads(res.output)["threshold"] == 3.5
-    import adgdm
 
     assert adgdm.load(tmp_path / "fixed").threshold_ == 3.5  # saved with the model
     cfg = tmp_path / "c.toml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -11,8 +12,9 @@ from scipy.stats import genpareto
 
 import adgdm
 from adgdm.detectors.series.diffusion import SeriesDiffusion
-from adgdm.thresholds import (MIN_PEAKS, SPOT, _gpd_quantile, apply_threshold, calibrated_proba, choose_threshold,
-                              contamination_threshold, fit_gpd, fixed_threshold, pot_threshold)
+from adgdm.thresholds import (MIN_PEAKS, SPOT, NoAlarmWarning, _gpd_quantile, apply_threshold, calibrated_proba,
+                              choose_threshold, contamination_threshold, fit_gpd, fixed_threshold, pot_min_scores,
+                              pot_threshold)
 from conftest import make
 
 
@@ -53,11 +55,36 @@ def test_pot_recovers_a_heavy_tailed_quantile_and_extrapolates_beyond_the_data()
     assert z == pytest.approx(dist.isf(q), rel=0.3)
 
 
-def test_pot_with_too_few_peaks_warns_and_falls_back_to_the_empirical_quantile():
-    scores = np.random.default_rng(0).normal(size=200)  # 2% of 200 = 4 peaks < MIN_PEAKS
-    with pytest.warns(RuntimeWarning, match=f"at least {MIN_PEAKS} are needed"):
-        z = pot_threshold(scores, q=1e-3, level=0.98)
-    assert z == pytest.approx(np.quantile(scores, 1 - 1e-3))
+@pytest.mark.parametrize("level, need", [(0.98, 500), (0.95, 200), (0.9, 100), (0.5, 20)])
+def test_pot_refuses_fewer_scores_than_its_tail_fit_needs(level, need):
+    """The minimum is ``ceil(MIN_PEAKS / (1 - level))``: with it, ``MIN_PEAKS`` scores lie above the
+    initial quantile; one score fewer is refused with the count and the minimum."""
+    assert pot_min_scores(level) == need
+    scores = np.random.default_rng(0).exponential(size=need)
+    q = min(1e-3, (1 - level) / 2)
+    assert np.isfinite(pot_threshold(scores, q=q, level=level))
+    assert (scores > np.quantile(scores, level)).sum() >= MIN_PEAKS
+    with pytest.raises(ValueError, match=f"at least {need} calibration scores at level={level:g}.*got {need - 1}"):
+        pot_threshold(scores[:-1], q=q, level=level)
+
+
+def test_pot_refuses_tied_scores_that_leave_too_few_excesses():
+    scores = np.r_[np.zeros(970), np.full(30, 5.0)]  # the top 30 tie: none exceeds the 0.98 quantile (5.0)
+    with pytest.raises(ValueError, match=f"only 0 of 1000 calibration scores exceed.*at least {MIN_PEAKS}"):
+        pot_threshold(scores, q=1e-3)
+
+
+def test_pot_that_flags_no_normal_score_warns_where_contamination_flags_some():
+    """``--threshold pot`` on cardio flagged 0 of 916 rows (0 of 86 anomalies) with no warning."""
+    X = np.random.default_rng(0).normal(size=(600, 3))
+    det = adgdm.make_detector("dte-np").fit(X)
+    with pytest.warns(NoAlarmWarning, match=r"flags none of the 600 calibration scores.*flags 60 and 60.*q=0.01"):
+        apply_threshold(det, "pot", q=1e-6)
+    assert det.labels_.sum() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoAlarmWarning)
+        apply_threshold(det, "pot", q=0.02)  # flags some: no warning
+    assert det.labels_.sum() > 0
 
 
 # --- SPOT --------------------------------------------------------------------------------------------
@@ -120,8 +147,11 @@ def test_apply_threshold_sets_labels_and_records_the_method(table):
     assert det.threshold_method_["contamination"] == det.contamination
     apply_threshold(det, "contamination", contamination=0.2)
     assert det.labels_.mean() == pytest.approx(0.2, abs=0.01)
-    with pytest.warns(RuntimeWarning):  # 150 rows: too few peaks
+    before = det.threshold_
+    with pytest.raises(ValueError, match="POT needs at least 500 calibration scores"):  # 150 rows: too few
         apply_threshold(det, "pot", q=1e-3)
+    assert det.threshold_ == before  # refused: the threshold stays
+    apply_threshold(det, "pot", q=0.05, level=0.5)
     assert set(det.threshold_method_) == {"method", "q", "level", "threshold"}
     json.dumps(det.threshold_method_)  # a plain dict
 

@@ -29,10 +29,27 @@ import numpy as np
 
 __all__ = ["contamination_threshold", "pot_threshold", "fixed_threshold", "fit_gpd", "SPOT", "DriftAlarm",
            "drift_alarms", "choose_threshold",
-           "apply_threshold", "calibrated_proba", "calibration_scores", "METHODS", "MIN_PEAKS"]
+           "apply_threshold", "calibrated_proba", "calibration_scores", "METHODS", "MIN_PEAKS", "pot_min_scores",
+           "NoAlarmWarning"]
 
 METHODS = ("contamination", "pot", "fixed")
-MIN_PEAKS = 10  # fewer excesses than this give no usable GPD fit
+MIN_PEAKS = 10  # fewer excesses than this give no usable GPD fit (two parameters from a handful of points)
+
+
+class NoAlarmWarning(RuntimeWarning):
+    """A threshold that flags none of the normal scores it was set from, where the contamination
+    quantile of the same scores flags some (POT with a small risk ``q`` on few scores)."""
+
+
+def pot_min_scores(level: float = 0.98) -> int:
+    """The fewest scores POT fits on at ``level``: ``ceil(MIN_PEAKS / (1 - level))``, so that at
+    least ``MIN_PEAKS`` (10) of them lie above the initial ``level`` quantile, the excesses the
+    generalised Pareto tail is fitted to (500 at the default 0.98, 100 at 0.9).
+
+    >>> pot_min_scores(0.98), pot_min_scores(0.9)
+    (500, 100)
+    """
+    return int(math.ceil(MIN_PEAKS / (1.0 - float(level)) - 1e-9))
 
 
 # --- input checks ----------------------------------------------------------------------------------
@@ -214,8 +231,11 @@ def pot_threshold(train_scores, q: float = 1e-3, level: float = 0.98) -> float:
     ``gamma = 0``). Unlike an empirical quantile it extrapolates beyond the largest training score
     when ``q n < 1``.
 
-    With fewer than ``MIN_PEAKS`` (10) excesses the GPD cannot be fitted: a ``RuntimeWarning`` is
-    issued and the empirical ``1 - q`` quantile is returned instead.
+    POT refuses to fit on too few scores: fewer than :func:`pot_min_scores` (``ceil(MIN_PEAKS / (1 -
+    level))``: 500 at ``level=0.98``, 100 at 0.9), or fewer than ``MIN_PEAKS`` (10) excesses above
+    ``t`` (tied scores), raise a ``ValueError`` naming the count and the minimum: a GPD fitted to a
+    handful of excesses extrapolates nothing reliable (give more normal data, lower ``level``, or
+    use the contamination quantile).
 
     Parameters
     ----------
@@ -231,14 +251,18 @@ def pot_threshold(train_scores, q: float = 1e-3, level: float = 0.98) -> float:
     """
     s = _check_scores(train_scores)
     q, level = _check_q_level(q, level)
+    need = pot_min_scores(level)
+    if len(s) < need:
+        raise ValueError(f"POT needs at least {need} calibration scores at level={level:g} ({MIN_PEAKS} above the "
+                         f"{level:g} quantile to fit the tail), got {len(s)}; give more normal data, lower level "
+                         f"(level=0.9 needs {pot_min_scores(0.9)}: fit --threshold pot:Q:0.9, calibrate --pot-level "
+                         "0.9), or use the contamination threshold")
     t = float(np.quantile(s, level))
     peaks = s[s > t] - t
     if len(peaks) < MIN_PEAKS:
-        warnings.warn(f"POT: only {len(peaks)} scores exceed the initial threshold (level={level:g} of "
-                      f"{len(s)} scores; at least {MIN_PEAKS} are needed to fit the tail); falling back to "
-                      f"the empirical 1 - q quantile. Give more training scores or lower level",
-                      RuntimeWarning, stacklevel=2)
-        return float(np.quantile(s, 1.0 - q))
+        raise ValueError(f"POT: only {len(peaks)} of {len(s)} calibration scores exceed the initial threshold "
+                         f"(the {level:g} quantile; many scores are tied), at least {MIN_PEAKS} are needed to fit "
+                         f"the tail; lower level or use the contamination threshold")
     gamma, sigma = fit_gpd(peaks)
     return float(_gpd_quantile(t, gamma, sigma, q, len(s), len(peaks)))
 
@@ -542,6 +566,10 @@ def apply_threshold(detector, method: str = "contamination", scores=None, **kw):
     scores : calibration scores to use instead of the detector's own, e.g. scores of held-out
         normal data (``labels_`` stay those of ``decision_scores_``).
 
+    ``method="pot"`` raises ``ValueError`` on too few calibration scores (:func:`pot_min_scores`)
+    and warns (:class:`NoAlarmWarning`) when its threshold flags none of the calibration and
+    training scores while the contamination quantile flags some.
+
     Example
     -------
     >>> det = adgdm.make_detector("diffusion").fit(X)          # doctest: +SKIP
@@ -573,7 +601,27 @@ def apply_threshold(detector, method: str = "contamination", scores=None, **kw):
     detector.labels_ = (flags(np.asarray(detector.decision_scores_)) if flags else
                         np.asarray(detector.decision_scores_) > detector.threshold_).astype(int)
     detector.threshold_method_ = record
+    if method == "pot":
+        _warn_no_alarm(detector, np.asarray(train, dtype=np.float64), float(thr), kw.get("q", 1e-3))
     return detector
+
+
+def _warn_no_alarm(detector, cal: np.ndarray, thr: float, q) -> None:
+    """:class:`NoAlarmWarning` when the POT threshold ``thr`` flags none of the calibration scores
+    ``cal`` nor of the training scores, while the detector's contamination quantile of ``cal``
+    flags some of them."""
+    train = np.asarray(detector.decision_scores_, dtype=np.float64)
+    if (cal > thr).any() or (train > thr).any():
+        return
+    c = float(getattr(detector, "contamination", 0.1))
+    ref = float(np.quantile(cal, 1.0 - c))
+    k_cal, k_train = int((cal > ref).sum()), int((train > ref).sum())
+    if k_cal or k_train:
+        warnings.warn(f"the POT threshold {thr:.4g} (risk q={float(q):g}) flags none of the {len(cal):,} calibration "
+                      f"scores nor of the {len(train):,} training units, where the contamination threshold "
+                      f"({c:g}) flags {k_cal:,} and {k_train:,}: it flags only scores beyond anything seen in normal "
+                      f"data; raise q (e.g. q=0.01) for more alarms, or use method='contamination'",
+                      NoAlarmWarning, stacklevel=3)
 
 
 def _recorded_method(detector) -> dict | None:

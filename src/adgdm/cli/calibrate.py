@@ -17,6 +17,8 @@ def calibrate(
                                        "replaced atomically)."),
     contamination: Optional[float] = typer.Option(None, help="Share of normal data to flag (default: the model's)."),
     pot: Optional[float] = typer.Option(None, "--pot", help="Extreme-value threshold with this risk q (e.g. 0.001)."),
+    pot_level: Optional[float] = typer.Option(None, "--pot-level", help="POT's initial quantile (default 0.98: needs "
+                                              "500 units; 0.9: 100)."),
     fixed: Optional[float] = typer.Option(None, "--fixed", help="A threshold value."),
     columns: Optional[str] = typer.Option(None, help="Override the columns recorded at fit time."),
     label: Optional[str] = typer.Option(None, help="A 0/1 label column (every row must be 0)."),
@@ -35,7 +37,7 @@ def calibrate(
     """
     from ..commands.calibrate import run_calibrate
 
-    r = _run(lambda: run_calibrate(model_dir, data, out=out, contamination=contamination, pot=pot, fixed=fixed,
+    r = _run(lambda: run_calibrate(model_dir, data, out=out, contamination=contamination, pot=pot, fixed=fixed, pot_level=pot_level,
                                    columns=_split_plain(columns), label=label, time_col=time, reader=reader,
                                    progress=_progress_factory(_interactive(json_out)), force=force), json_out)
     if not json_out:

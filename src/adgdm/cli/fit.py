@@ -31,9 +31,10 @@ def fit(
                                           "numeric)."),
     label: Optional[str] = typer.Option(None, help="0/1 label column: tables fit on the rows labelled 0."),
     time: Optional[str] = TIME,
-    threshold: Optional[str] = typer.Option(None, help="contamination (the quantile), pot (extreme-value, "
-                                            "for unknown contamination) or fixed:VALUE."),
-    contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default 0.1)."),
+    threshold: Optional[str] = typer.Option(None, help="contamination (the quantile), pot[:Q[:LEVEL]] "
+                                            "(extreme-value with risk Q, for unknown contamination) or fixed:VALUE."),
+    contamination: Optional[float] = typer.Option(None, help="Expected share of anomalies (default: the "
+                                                  "detector's, 0.1; 0.01 for series detectors)."),
     seed: Optional[int] = SEED,
     reader: ReaderOptions = None,  # replaced by the ReaderOptions fields of FIT_SCOPES (--sep ... --text-cols)
     force: bool = typer.Option(False, "--force", help="Replace the model folder OUT if it exists."),

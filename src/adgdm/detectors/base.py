@@ -37,7 +37,7 @@ from ..modalities import get_modality
 from ..results import Prediction
 from ..thresholds import _recorded_method, calibrated_proba, calibration_scores
 
-__all__ = ["BaseDetector", "Fitted"]
+__all__ = ["BaseDetector", "Fitted", "calibration_folds", "cross_fitted"]
 
 
 class Fitted(NamedTuple):
@@ -47,6 +47,61 @@ class Fitted(NamedTuple):
     scores: np.ndarray
     calibration: object = None
     calibration_scores: np.ndarray | None = None
+
+
+def calibration_folds(n: int, groups=None, n_folds: int = 5) -> list[np.ndarray]:
+    """Deterministic folds of ``n`` held-out units for :func:`cross_fitted`: ``min(n_folds, n // 2)``
+    contiguous blocks of the units, or, with ``groups`` (one key per unit), the groups in order of
+    first appearance dealt to ``min(n_folds, number of groups)`` folds in turn (a group stays whole).
+    One fold (no cross-fitting) when there are fewer than 2 groups or 4 units.
+
+    >>> [f.tolist() for f in calibration_folds(6, n_folds=3)]
+    [[0, 1], [2, 3], [4, 5]]
+    >>> [f.tolist() for f in calibration_folds(5, groups=["a", "a", "b", "c", "b"], n_folds=2)]
+    [[0, 1, 3], [2, 4]]
+    """
+    if groups is None:
+        k = min(int(n_folds), n // 2)
+        return [np.arange(n)] if k < 2 else np.array_split(np.arange(n), k)
+    keys = list(groups)
+    order = {g: i for i, g in enumerate(dict.fromkeys(keys))}
+    k = min(int(n_folds), len(order))
+    if k < 2:
+        return [np.arange(n)]
+    fold = np.array([order[g] % k for g in keys])
+    return [np.flatnonzero(fold == j) for j in range(k)]
+
+
+def cross_fitted(n: int, fit_stats, score, groups=None, n_folds: int = 5) -> list:
+    """Scores of ``n`` held-out units whose model sets statistics from those same units (z-scales,
+    per-location normalisation), none of them scored with statistics its own unit helped set: each
+    fold (:func:`calibration_folds`) is scored after ``fit_stats(the other units' indices)``; then
+    ``fit_stats(all indices)`` sets the model's statistics. ``score(indices)`` returns one score (or
+    one array of scores) per unit; the result is their list in unit order. With a single fold the
+    units are scored in-sample (too few to split). Deterministic: no randomness.
+
+    Why: the held-out units are those ``threshold_`` is set from; a statistic fitted on them fits
+    their own quirks (a location's spread inflated by its one outlying frame), so their scores sit
+    below those of new normal data and the threshold flags more than ``contamination`` of it.
+
+    >>> mean = {}
+    >>> s = cross_fitted(4, lambda idx: mean.update(m=float(np.mean(np.take([1., 2., 3., 4.], idx)))),
+    ...                  lambda idx: [float(v - mean["m"]) for v in np.take([1., 2., 3., 4.], idx)])
+    >>> s, mean["m"]
+    ([-2.5, -1.5, 1.5, 2.5], 2.5)
+    """
+    folds = calibration_folds(n, groups, n_folds)
+    out: list = [None] * n
+    everything = np.arange(n)
+    if len(folds) > 1:
+        for f in folds:
+            fit_stats(np.setdiff1d(everything, f))
+            for i, v in zip(f, score(f)):
+                out[int(i)] = v
+    fit_stats(everything)
+    if len(folds) == 1:
+        out = list(score(everything))
+    return out
 
 
 class BaseDetector(BaseEstimator):
@@ -158,6 +213,12 @@ class BaseDetector(BaseEstimator):
     def _flags(self, scores: np.ndarray) -> np.ndarray:
         """Bool flags of the scores of one input: above ``threshold_``."""
         return np.asarray(scores) > self.threshold_
+
+    def _recalibrated(self) -> None:
+        """Hook after ``calibration_scores_`` were replaced by scores of new normal data and
+        ``threshold_`` set from them (``Pipeline.calibrate``): whatever else flags units from the
+        calibration scores is refitted on them (series: the drift-aware alarm rule, the score of
+        unjudged start steps)."""
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_
@@ -271,10 +332,6 @@ class BaseDetector(BaseEstimator):
         """How many leading units of a scored input carry no evidence (a series' steps without a
         full window): not calibration units. 0: every unit is judged."""
         return 0
-
-    def _calibrated(self) -> None:
-        """Called after ``threshold_`` was set anew on ``calibration_scores_`` (``calibrate``):
-        state derived from normal scores follows them (an alarm rule, a start score)."""
 
     def _explain_training(self, data, train_index) -> np.ndarray | None:
         """Own per-feature evidence of validated fitted units ``data`` (``train_index`` in fit order)

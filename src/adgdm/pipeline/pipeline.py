@@ -97,8 +97,6 @@ class Pipeline:
         """Read ``source`` (a path, or for tables a DataFrame), fit the detector and set its threshold.
         ``status``: a context-manager factory shown around a fit without its own progress bar.
         Sets ``detector_``, ``card_`` and ``fit_notes_``."""
-        from ..thresholds import apply_threshold
-
         det, spec, modality, params, columns, label, time_col, rule, seed = self._resolve()
         io = get_io(modality)
         opts = _reader(self.reader)
@@ -114,7 +112,7 @@ class Pipeline:
             _fit_detector(det, fit.X, params, status, f"fitting {spec} on {source}")
         fit_s = time.perf_counter() - t0
         if rule["method"] != "contamination" or "contamination" not in det.get_params():
-            apply_threshold(det, **rule)
+            _apply(det, rule)
         notes = list(fit.notes) + io.fit_notes(det) + ([extreme_note(extreme, fit.names)] if extreme else [])
         from .._version import __version__
 
@@ -260,8 +258,6 @@ class Pipeline:
         >>> pipe.calibrate("normal_this_week.csv", contamination=0.05)   # doctest: +SKIP
         >>> pipe.save("model/", force=True)                             # doctest: +SKIP
         """
-        from ..thresholds import apply_threshold
-
         self._check_fitted()
         det, card = self.detector_, self.card_
         res = self.score(source, explain=False, progress=progress, check_rate=False)
@@ -271,8 +267,8 @@ class Pipeline:
         lead = det._unjudged_lead()
         if lead and (keep < lead).any():  # a series' first steps carry no evidence: not calibration units
             keep = keep[keep >= lead]
-            res.notes.append(f"the first {lead} {get_modality(det.modality).unit}s of {source} (no full window) are not "
-                             "calibration units")
+            unit = get_modality(det.modality).unit
+            res.notes.append(f"the first {lead} {unit}s of {source} (no full window) are not calibration units")
         scores = scores[keep]
         labels = None if labels is None else np.asarray(labels)[keep]
         if len(scores) < 20:
@@ -287,9 +283,19 @@ class Pipeline:
                 rule[k] = float(v)
         if method == "contamination":
             rule.setdefault("contamination", float(getattr(det, "contamination", 0.1)))
+        kept = getattr(det, "calibration_scores_", None)
         det.calibration_scores_ = scores
-        apply_threshold(det, **rule)
-        det._calibrated()
+        try:
+            _apply(det, rule)
+        except ValueError:  # a rule refused (POT on too few scores): the model stays as it was
+            if kept is None:
+                del det.calibration_scores_
+            else:
+                det.calibration_scores_ = kept
+            raise
+        if method == "contamination" and "contamination" in det.get_params():
+            det.set_params(contamination=rule["contamination"])  # the share the model's own rules aim at
+        det._recalibrated()
         record = _threshold_record(rule, det)
         record.update(calibrated_on=str(source), n_calibration=int(len(scores)))
         self.card_ = card.with_(threshold=record)
@@ -312,6 +318,18 @@ class Pipeline:
     def __repr__(self) -> str:
         state = f"fitted {self.card_.detector} ({self.card_.modality})" if hasattr(self, "card_") else "not fitted"
         return f"Pipeline({state})"
+
+
+def _apply(det, rule: dict) -> None:
+    """``apply_threshold(det, **rule)``; a POT threshold that flags no normal score is said by the
+    note of :func:`_threshold_notes`, not by a second warning."""
+    import warnings
+
+    from ..thresholds import NoAlarmWarning, apply_threshold
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoAlarmWarning)
+        apply_threshold(det, **rule)
 
 
 def _threshold_record(rule: dict, det) -> dict:

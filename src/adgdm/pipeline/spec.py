@@ -95,17 +95,24 @@ def threshold_rule(threshold, contamination=None) -> dict:
                 rule["value"] = float(val)
             except ValueError:
                 raise ValueError(f"--threshold fixed needs a value: fixed:2.5, got {text!r}") from None
-        elif method == "pot" and val:  # pot:Q, the risk (the share of normal data expected above it)
+        elif method == "pot" and val:  # pot:Q[:LEVEL], the risk (the share of normal data expected above it)
+            q, _, level = val.partition(":")
             try:
-                rule["q"] = float(val)
+                rule["q"] = float(q)
+                if level:  # the initial quantile of the tail fit: 0.9 fits on 100 scores, 0.98 needs 500
+                    rule["level"] = float(level)
             except ValueError:
-                raise ValueError(f"--threshold pot takes its risk as pot:0.001, got {text!r}") from None
+                raise ValueError(f"--threshold pot takes its risk as pot:0.001 (and its level as pot:0.001:0.9), "
+                                 f"got {text!r}") from None
             if not 0.0 < rule["q"] < 0.5:
                 raise ValueError(f"--threshold pot:Q needs 0 < Q < 0.5 (the share of normal data flagged), got {text!r}")
+            if level and not 0.0 < rule["level"] < 1.0:
+                raise ValueError(f"--threshold pot:Q:LEVEL needs 0 < LEVEL < 1 (the quantile the tail is fitted "
+                                 f"above), got {text!r}")
         elif val:
             raise ValueError(f"--threshold {text!r}: only 'fixed' and 'pot' take a value (fixed:2.5, pot:0.001)")
     if rule.get("method") not in THRESHOLDS:
-        raise ValueError(f"--threshold must be contamination, pot[:Q] or fixed:VALUE; got {rule.get('method')!r}")
+        raise ValueError(f"--threshold must be contamination, pot[:Q[:LEVEL]] or fixed:VALUE; got {rule.get('method')!r}")
     if contamination is not None:
         rule.setdefault("contamination", float(contamination))
     return rule

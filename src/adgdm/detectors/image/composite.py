@@ -27,7 +27,6 @@ import torch
 
 from ..._params import store_params
 from ...io import ModelFileError
-from ...scores.fusion import RobustZ
 from ..base import nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
 from .base import ImageBase
@@ -51,7 +50,7 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
     local_weight : weight of the local z-score (the global one has weight 1).
     global_neighbors : nearest training thumbnails the global ideal denoiser averages over.
     calibration_fraction, max_calibration_images : training images held out (at least
-        ``min(10, N // 2)``); they set both z-scores and ``threshold_``.
+        ``min(10, N // 2)``); they set both z-scores and ``threshold_`` (cross-fitted, as ``image``).
     contamination : share of held-out scores above ``threshold_``.
 
     Attributes
@@ -144,9 +143,7 @@ class FeatureGlobal(TwoBranchScore, ImageBase):
         self.global_ = None
         if int(self.global_size) > 0:
             self.global_ = self._global_detector().fit(thumbnails(train, int(self.global_size)))
-        parts = self._branches(held_out, self.local_._maps_from_features(held_feats))
-        self.z_params_ = {k: RobustZ.fit(v, iqr_divisor=1.349, std_fallback=True).params() for k, v in parts.items()}
-        return self._combine(parts)
+        return self._held_out_scores(self._branches(held_out, self.local_._maps_from_features(held_feats)))
 
     # --- scoring --------------------------------------------------------------------------------
     def _maps(self, imgs: np.ndarray) -> np.ndarray:

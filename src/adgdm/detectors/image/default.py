@@ -24,7 +24,7 @@ import torch
 from ...io import ModelFileError
 from ..._params import store_params
 from ...scores.fusion import RobustZ, fuse
-from ..base import nested_state, restore_nested
+from ..base import cross_fitted, nested_state, restore_nested
 from ..tabular.diffusion import DiffusionDetector
 from .seg import SYNTH_DEFECTS, ImageSegCycle
 
@@ -56,6 +56,19 @@ class TwoBranchScore:
         if int(self.global_neighbors) < 1:
             raise ValueError(f"global_neighbors must be >= 1, got {self.global_neighbors}")
 
+    def _held_out_scores(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """Set ``z_params_`` from the held-out images' branch scores ``parts`` and return their image
+        scores, cross-fitted (:func:`adgdm.detectors.base.cross_fitted`): each image's score uses
+        z-scales set without it; the model keeps those of all held-out images."""
+        n = len(next(iter(parts.values())))
+
+        def fit_stats(idx):  # spread: IQR / 1.349, else the standard deviation, else 1
+            self.z_params_ = {k: RobustZ.fit(v[idx], iqr_divisor=1.349, std_fallback=True).params()
+                              for k, v in parts.items()}
+
+        return np.asarray(cross_fitted(n, fit_stats, lambda idx: self._combine({k: v[idx] for k, v in parts.items()})),
+                          dtype=np.float64)
+
     def _zscores(self, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {k: RobustZ(*self.z_params_[k])(v) for k, v in parts.items()}
 
@@ -84,7 +97,8 @@ class ImageDiffusion(TwoBranchScore, ImageSegCycle):
     other parameters : as ``image-cycle`` (``ImageSegCycle``): preprocessing, the segmentation
         head and its training, ``top_k`` and ``smooth_sigma`` of the local branch,
         ``calibration_fraction`` of training images (at least ``min(10, N // 2)``) held out to
-        set both z-scores and ``threshold_``.
+        set both z-scores and ``threshold_`` (each held-out image's calibration score with z-scales
+        set by the others, cross-fitted: :func:`adgdm.detectors.base.cross_fitted`).
 
     Attributes
     ----------
@@ -129,10 +143,7 @@ class ImageDiffusion(TwoBranchScore, ImageSegCycle):
         self.global_ = None
         if int(self.global_size) > 0:
             self.global_ = self._global_detector().fit(thumbnails(train, self.global_size))
-        parts = self._branches(held_out)
-        # spread: IQR / 1.349, else the standard deviation, else 1
-        self.z_params_ = {k: RobustZ.fit(v, iqr_divisor=1.349, std_fallback=True).params() for k, v in parts.items()}
-        return self._combine(parts)
+        return self._held_out_scores(self._branches(held_out))
 
     def _branches(self, imgs: np.ndarray, maps: np.ndarray | None = None) -> dict[str, np.ndarray]:
         parts = {"local": self._image_scores(self._maps(imgs) if maps is None else maps)}

@@ -10,9 +10,10 @@ record (input format: :mod:`adgdm.modalities.multimodal`).
   and cross+late on synthetic anomalies built from training records (captions shuffled, images
   noised): ``benchmarks/results/multimodal_digits_captions.md``.
 
-Every detector embeds each modality (:mod:`.embed`), fits its models on ``1 - cal_fraction`` of
-the training records and calibrates on the rest: the z-scores' centres and scales, and
-``threshold_``. ``predict_result(X).parts`` holds a part per model and modality
+Every detector embeds each modality (:mod:`.embed`), fits its models and the embedding's
+reduction on ``1 - cal_fraction`` of the training records and calibrates on the rest: the
+z-scores' centres and scales, and ``threshold_`` (the calibration scores cross-fitted: each record
+scored with z-scales set by the other calibration records' folds). ``predict_result(X).parts`` holds a part per model and modality
 (``"cross:text"``, ``"late:image"``, ...), in z-score units; ``explain`` credits each modality with
 the positive parts it appears in.
 
@@ -30,7 +31,7 @@ import numpy as np
 from ..._params import RENAMED
 from ..._torch import seed_of
 from ...scores import RobustZ
-from ..base import BaseDetector
+from ..base import BaseDetector, cross_fitted
 from .embed import Embedder
 from .models import CrossModel, EarlyModel, LateModel
 
@@ -84,27 +85,36 @@ class MultimodalBase(BaseDetector):
         return emb
 
     def _fit(self, rec):
+        """Embed, fit the models on the fit records only (the embedding's reduction too) and set the
+        z-scales on the calibration records, cross-fitted (:func:`adgdm.detectors.base.cross_fitted`,
+        by text group): no calibration score comes from a record the model or its scales fitted on."""
         self.seed_ = seed_of(self.random_state)
         if rec.n < 10:
             raise ValueError(f"{self.name} needs at least 10 training records, got {rec.n}")
+        cal, fit, group = self._split(rec)
         self.embedder_ = None
-        E = self._embedder().fit(rec).transform(rec)
-        cal, fit = self._split(rec)
+        E = self._embedder().fit(rec.take(fit)).transform(rec)
         self.models_ = self._build(self.seed_)
         for m in self.models_:
             m.fit({k: v[fit] for k, v in E.items()})
-            m.calibrate({k: v[cal] for k, v in E.items()})
-        self.model_z_ = {}
-        if len(self.models_) > 1:
-            Ecal = {k: v[cal] for k, v in E.items()}
-            self.model_z_ = {m.kind: RobustZ.fit(sum(m.parts(Ecal).values()), std_fallback=True) for m in self.models_}
-        self._cal_idx = cal
+        Ecal = {k: v[cal] for k, v in E.items()}
+
+        def fit_stats(idx):
+            sub = {k: v[idx] for k, v in Ecal.items()}
+            for m in self.models_:
+                m.calibrate(sub)
+            self.model_z_ = {} if len(self.models_) == 1 else {
+                m.kind: RobustZ.fit(sum(m.parts(sub).values()), std_fallback=True) for m in self.models_}
+
+        score = lambda idx: self._fused({k: v[idx] for k, v in Ecal.items()})[0]  # noqa: E731
+        self._cal_scores = np.asarray(cross_fitted(len(cal), fit_stats, score, groups=group[cal]), dtype=np.float64)
         return self._fused(E)[0]
 
-    def _split(self, rec) -> tuple[np.ndarray, np.ndarray]:
-        """``(calibration, fit)`` record indices. Records are grouped by their texts: when texts repeat
-        (captions from a few templates) the calibration records' texts are unseen at fit, so the
-        calibration scores are those of new content, as at test time; else a plain random split."""
+    def _split(self, rec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(calibration, fit)`` record indices and each record's text group. Records are grouped by
+        their texts: when texts repeat (captions from a few templates) the calibration records' texts
+        are unseen at fit, so the calibration scores are those of new content, as at test time; else a
+        plain random split (each record its own group)."""
         rng = np.random.default_rng(self.seed_)
         texts = [n for n, k in rec.kinds.items() if k == "text"]
         keys = ["\x00".join(rec.columns[n][i] for n in texts) for i in range(rec.n)] if texts else list(range(rec.n))
@@ -113,13 +123,14 @@ class MultimodalBase(BaseDetector):
             held = rng.permutation(len(uniq))[: max(2, int(round(float(self.cal_fraction) * len(uniq))))]
             is_cal = np.isin(group, held)
             if 5 <= is_cal.sum() <= rec.n - 5:
-                return np.flatnonzero(is_cal), np.flatnonzero(~is_cal)
+                return np.flatnonzero(is_cal), np.flatnonzero(~is_cal), group
         perm = rng.permutation(rec.n)
         n_cal = max(5, int(round(float(self.cal_fraction) * rec.n)))
-        return np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
+        return np.sort(perm[:n_cal]), np.sort(perm[n_cal:]), np.arange(rec.n)
 
     def _calibration_scores(self, data, train_scores):
-        return train_scores[self._cal_idx]
+        """The calibration records' cross-fitted scores (``_fit``)."""
+        return self.__dict__.pop("_cal_scores")
 
     def _fused(self, E: dict) -> tuple[np.ndarray, dict]:
         parts, total = {}, 0.0

@@ -51,10 +51,11 @@ class SeriesBase(BaseDetector):
             self.alarm_rule_ = rule.fit(self.calibration_scores_)
         self.labels_ = self._flags(self.decision_scores_).astype(int)
 
-    def _calibrated(self) -> None:
-        """A drift rule is refitted on the new calibration scores, as at fit."""
-        if self._drift_rule() is not None:
-            self._fit_alarm()
+    def _recalibrated(self) -> None:
+        """The drift-aware rule (``alarm="drift"``) refitted on the new calibration scores: its
+        reference and scale from the new normal data (else ``calibrate`` would change only
+        ``threshold_``, which such a rule does not flag with)."""
+        self._fit_alarm()
 
     def _flags(self, scores: np.ndarray) -> np.ndarray:
         """Static: scores above ``threshold_``. Drift: :class:`adgdm.thresholds.DriftAlarm` run over

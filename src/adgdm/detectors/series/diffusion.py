@@ -306,11 +306,11 @@ class SeriesDiffusion(SeriesBase):
         """The leading steps of a scored series that get ``start_score_`` (no full window)."""
         return max(0, int(self.window_) - 1 - self._lag())
 
-    def _calibrated(self) -> None:
+    def _recalibrated(self) -> None:
         """Unjudged start steps score as the median normal step: after ``calibrate``, the median
         of the new calibration scores (a threshold set below the training median would otherwise
         flag every series' start)."""
-        super()._calibrated()
+        super()._recalibrated()
         self.start_score_ = float(np.median(self.calibration_scores_))
 
     def _start_score(self) -> float:

@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from ...modalities import get_modality
-from ..base import BaseDetector
+from ..base import BaseDetector, cross_fitted
 
 __all__ = ["VideoBase", "VideoStream", "trailing_mean"]
 
@@ -44,7 +44,8 @@ class VideoBase(BaseDetector):
     """Base of the video detectors (module docstring). Parameters every one has: ``size`` (working
     frame height in pixels, the width keeps the fitted frames' aspect ratio; None: no resizing),
     ``smooth_frames``, ``smooth_sigma``, ``top_k``, ``calibration_fraction`` (the last share of
-    every training clip is held out: per-location statistics and ``threshold_`` come from it),
+    every training clip is held out: per-location statistics and ``threshold_`` come from it, the
+    statistics cross-fitted over the clips for the calibration scores, see ``_fit``),
     ``contamination``."""
 
     modality = "video"
@@ -133,11 +134,26 @@ class VideoBase(BaseDetector):
         return train, held
 
     def _fit(self, train, held):
-        """Fit on the training working clips; the held-out frames' scores calibrate."""
+        """Fit on the training working clips; the held-out frames' scores calibrate. The
+        per-location statistics ``_calibrate`` sets from held-out frames are cross-fitted
+        (:func:`adgdm.detectors.base.cross_fitted`, the clips' held-out pieces dealt to folds; one
+        clip: its piece cut in two): each piece is scored with statistics of the other folds'
+        pieces, and the model keeps those of all of them."""
         H = self._history()
         self._fit_clips(train, held)
-        self._calibrate(held)
-        return np.concatenate([self._clip_scores(w, with_maps=False)[0][H:] for w in held])
+        pieces = held if len(held) > 1 else self._halves(held[0])
+        scores = cross_fitted(len(pieces), lambda idx: self._calibrate([pieces[i] for i in idx]),
+                              lambda idx: [self._clip_scores(pieces[i], with_maps=False)[0][H:] for i in idx])
+        return np.concatenate(scores)
+
+    def _halves(self, piece: np.ndarray) -> list[np.ndarray]:
+        """One held-out piece as two, each with its ``history`` frames (one scorable frame: as is)."""
+        H = self._history()
+        n = len(piece) - H
+        if n < 2:
+            return [piece]
+        m = n // 2
+        return [piece[:H + m], piece[m:]]
 
     # --- scoring --------------------------------------------------------------------------------
     def _post_maps(self, loc: torch.Tensor) -> np.ndarray:

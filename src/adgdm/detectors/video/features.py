@@ -150,10 +150,27 @@ class FeatureVideoBase(VideoBase):
         self._fit_rows(torch.cat(x), torch.cat(cond), rng)
         self.fit_seconds_ = time.perf_counter() - t0
 
-    def _calibrate(self, held_out):
+    def _fit(self, train, held):
+        self._held_raw = {}  # raw location errors of each held-out piece, for the cross-fitted statistics
+        try:
+            return super()._fit(train, held)
+        finally:
+            self.__dict__.pop("_held_raw", None)
+
+    def _piece_raw(self, w: np.ndarray) -> torch.Tensor:
+        """Raw location errors ``(n, 2, g1, g2)`` of the scorable frames of a held-out piece (once per fit)."""
+        memo = self.__dict__.get("_held_raw")
+        if memo is not None and id(w) in memo:
+            return memo[id(w)][1]
         H = int(self.history)
         with torch.inference_mode():
-            raw = torch.cat([self._raw_locations(*self._inputs(w, self._per_frame(w), H)).double() for w in held_out])
+            raw = self._raw_locations(*self._inputs(w, self._per_frame(w), H)).double()
+        if memo is not None:
+            memo[id(w)] = (w, raw)  # the piece is kept with its errors: its id stays its own
+        return raw
+
+    def _calibrate(self, held_out):
+        raw = torch.cat([self._piece_raw(w) for w in held_out])
         self.loc_mean_ = raw.mean(0).numpy()
         sd = raw.std(0).numpy() if len(raw) > 1 else np.zeros_like(self.loc_mean_)
         med = np.median(sd.reshape(len(sd), -1), axis=1)[:, None, None]  # per stream

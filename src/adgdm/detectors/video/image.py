@@ -14,7 +14,8 @@ __all__ = ["VideoImage"]
 
 class VideoImage(VideoBase):
     """``video-image``: every frame is an image for the ``image`` detector (``ImageDiffusion``),
-    fitted on at most ``max_train_frames`` training frames (evenly spaced) at the working size;
+    fitted on at most ``max_train_frames`` training frames (evenly spaced; not the held-out last
+    ``calibration_fraction`` of each clip, which sets ``threshold_``) at the working size;
     ``image_params`` overrides its parameters (e.g. ``{"max_steps": 300}``). No history, no motion:
     what a single frame shows is all it sees.
 
@@ -46,7 +47,9 @@ class VideoImage(VideoBase):
         return params
 
     def _fit_clips(self, train, held_out):
-        frames = np.concatenate(train + held_out)  # the inner detector holds its own share out
+        # the training frames only: the held-out ones set the video threshold (the inner detector
+        # holds its own share of these out for its z-scales)
+        frames = np.concatenate(train)
         idx = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), int(self.max_train_frames))).astype(int))
         self.image_ = ImageDiffusion(**self._inner_params()).fit(frames[idx])
 
