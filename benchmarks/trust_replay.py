@@ -4,6 +4,8 @@ happened, and a verdict:
 
 * ``right``: the right answer (scores, flags, files as they should be);
 * ``clear error``: refused with one message that names the problem (the right answer for bad input);
+* ``warned``: the answer is off (e.g. far more than the stated share of normal data flagged) and the
+  output says so, with what to do;
 * ``SILENT WRONG``: a wrong answer with no word said; ``DESTROYED``: a file the user had was changed;
 * ``skipped``: the case needs something this machine lacks (said why).
 
@@ -144,10 +146,9 @@ def _calibrate_skab(c: Ctx):
     run("calibrate", c.work / "m_sk", c.work / "sk_cal.csv", "--time", "datetime", "--out", c.work / "m_sk2")
     run("score", c.work / "m_sk2", c.work / "sk_new.csv", "--time", "datetime", "--out", c.work / "sk_s1.csv")
     after = pd.read_csv(c.work / "sk_s1.csv")["flagged"].mean()
-    verdict = "right" if 0.05 <= after <= 0.15 else ("clear error" if noted else "SILENT WRONG")
+    verdict = "right" if 0.05 <= after <= 0.15 else ("warned" if noted else "SILENT WRONG")
     return ("~10% flagged, or the score note says the batch differs and points to calibrate",
-            f"default {before:.3f} flagged ({'noted' if noted else 'no note'}); after calibrate {after:.3f}",
-            verdict if verdict != "clear error" else "right (noted: the process drifts)")
+            f"default {before:.3f} flagged ({'noted' if noted else 'no note'}); after calibrate {after:.3f}", verdict)
 
 
 @case("30", "--threshold pot on cardio")
@@ -161,6 +162,14 @@ def _pot(c: Ctx):
     if code != 0:
         verdict = "clear error" if "Traceback" not in text else "SILENT WRONG"
     return ("alarms at risk q, or a warning when it flags nothing", f"{n} flagged; warned={warned}", verdict)
+
+
+@case("30", "--threshold pot on too few calibration scores (120 rows)")
+def _pot_few(c: Ctx):
+    pd.read_csv(c.cardio()).drop(columns=["label"]).iloc[:120].to_csv(c.work / "few.csv", index=False)
+    code, text = run("fit", c.work / "few.csv", "--threshold", "pot:0.01", "--out", c.work / "m_few")
+    ok = refused(code, text, ["pot"]) and any(ch.isdigit() for ch in one_line(text))
+    return ("refused, naming the count and the minimum", one_line(text), "clear error" if ok else "SILENT WRONG")
 
 
 # --- issue 30 hazards ------------------------------------------------------------------------
@@ -342,9 +351,11 @@ def _subpca(c: Ctx):
     normal_after = (df["anomaly"].to_numpy() == 0) & (np.arange(len(df)) >= 400)
     rate = s["flagged"].to_numpy()[normal_after].mean()
     thr = float(s["threshold"].iloc[0])
-    ok = thr < 1e6
-    return ("a sane scale", f"threshold {thr:.4g}; {rate:.3f} of normal steps after the fit flagged",
-            "right" if ok else "SILENT WRONG")
+    noted = "calibrate" in text
+    verdict = "SILENT WRONG" if thr >= 1e6 else "right" if rate <= 0.15 else "warned" if noted else "SILENT WRONG"
+    return ("a sane scale; ~10% of normal steps flagged or a note that the batch differs",
+            f"threshold {thr:.4g}; {rate:.3f} of normal steps after the fit flagged ({'noted' if noted else 'no note'})",
+            verdict)
 
 
 @case("30.9", "score --label AUROC says what it covers (fitted stretch inside)")
@@ -518,7 +529,9 @@ def main():
            for r in res.itertuples()]
     silent = int(res["verdict"].str.startswith("SILENT").sum())
     destroyed = int((res["verdict"] == "DESTROYED").sum())
-    md += ["", f"Verdicts: {counts}. Silent wrong answers: {silent}. Files destroyed: {destroyed}."]
+    md += ["", f"Verdicts: {counts}. Silent wrong answers: {silent}. Files destroyed: {destroyed}.", "",
+           "A `warned` case is not the right answer: the share flagged is out of the band the issue sets, and the",
+           "output says so (see `calibrate_rates.md` for why, per modality)."]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md[-1:]))
 
