@@ -20,7 +20,8 @@ import numpy as np
 
 from .images import IMAGE_SUFFIXES, load_image_files, to_float_images
 
-__all__ = ["Clip", "load_clips", "load_frame_folders", "read_frame_labels", "load_video_file", "load_ped2", "VIDEO_SUFFIXES"]
+__all__ = ["Clip", "load_clips", "load_frame_folders", "read_frame_labels", "load_video_file", "load_ped2", "VIDEO_SUFFIXES",
+           "frame_to_rgb24"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
@@ -141,7 +142,7 @@ def read_frame_labels(path, clips: list[Clip]) -> list[Clip]:
     return out
 
 
-def _rgb24(frame) -> np.ndarray:
+def frame_to_rgb24(frame) -> np.ndarray:
     """A decoded video frame as uint8 RGB ``(H, W, 3)``, as a folder of the same frames would give.
 
     YUV frames are first brought to full chroma resolution at 16 bits (``yuv444p16le``), then
@@ -157,7 +158,7 @@ def _rgb24(frame) -> np.ndarray:
 
 def load_video_file(path, size=None, channels=None, max_frames: int | None = None) -> Clip:
     """A video file (mp4, avi, ...) as a clip, read with PyAV (the ``[video]`` extra): frames as
-    8-bit RGB (YUV converted with full chroma resolution, :func:`_rgb24`), then like image files
+    8-bit RGB (YUV converted with full chroma resolution, :func:`frame_to_rgb24`), then like image files
     (``size``, ``channels`` as in :func:`adgdm.data.images.to_float_images`)."""
     path = Path(path)
     if not path.is_file():
@@ -170,7 +171,7 @@ def load_video_file(path, size=None, channels=None, max_frames: int | None = Non
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
-                frames.append(_rgb24(frame))
+                frames.append(frame_to_rgb24(frame))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
     except av.error.FFmpegError as e:  # pragma: no cover - depends on the file
