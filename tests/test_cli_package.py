@@ -31,7 +31,7 @@ def test_the_app_has_every_command():
     click_app = typer.main.get_command(_build_app())
     groups = {name: sorted(c.commands) for name, c in click_app.commands.items() if hasattr(c, "commands")}
     assert sorted(click_app.commands) == sorted(["fit", "score", "calibrate", "detect", "generate", "report", "info",
-                                                 "demo", "serve", "list", "bench", "pretrain"])
+                                                 "demo", "serve", "list", "bench", "pretrain", "watch"])
     assert groups == {"bench": sorted(["tabular", "series", "summarize", "generation", "image", "video",
                                        "multimodal"]),
                       "pretrain": ["series"]}

@@ -1,7 +1,7 @@
 """The ``adgdm`` command line (needs the ``[cli]`` extra: typer, rich).
 
 One module per command group: :mod:`.fit` (fit, detect), :mod:`.score`, :mod:`.calibrate`, :mod:`.generate`,
-:mod:`.report`, :mod:`.bench`, :mod:`.serve` and :mod:`.info` (info, list, demo, pretrain); shared
+:mod:`.report`, :mod:`.watch`, :mod:`.bench`, :mod:`.serve` and :mod:`.info` (info, list, demo, pretrain); shared
 helpers in :mod:`._common`, the options made from :class:`adgdm.modalities.options.ReaderOptions`
 in :mod:`._options`. ``main`` is the console script; ``app`` the typer application.
 """
@@ -16,7 +16,7 @@ __all__ = ["main", "app"]
 
 def _build_app():
     """A new typer application with every command (built on call: the modules are imported then)."""
-    from . import bench, calibrate, fit, generate, info, report, score, serve
+    from . import bench, calibrate, fit, generate, info, report, score, serve, watch
 
     app = typer.Typer(help="adgdm: anomaly detection and generation with diffusion models.", no_args_is_help=True)
     bench.register(app)
@@ -24,8 +24,8 @@ def _build_app():
     for name in ("fit", "score", "calibrate", "detect", "generate", "report"):
         app.command(name)(top[name])
     info.register_pretrain(app)
-    top = {**info.commands(), **serve.commands()}
-    for name in ("info", "demo", "serve", "list"):
+    top = {**info.commands(), **serve.commands(), **watch.commands()}
+    for name in ("watch", "info", "demo", "serve", "list"):
         app.command(name)(top[name])
     return app
 

@@ -98,9 +98,10 @@ def _error(msg: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def _run(fn, json_out: bool = False):
+def _run(fn, json_out: bool = False, echo: bool = True):
     """Run a command body: bad input -> one red line and exit 2; Ctrl-C -> exit 130 (outputs are
-    written atomically, so nothing half-written is left); --json -> the result as JSON."""
+    written atomically, so nothing half-written is left); --json -> the result as JSON (unless
+    ``echo`` is False: the body printed it; failures are still JSON)."""
     import json
 
     def fail(msg: str, code: int = 2):
@@ -119,7 +120,7 @@ def _run(fn, json_out: bool = False):
         fail(msg.splitlines()[0] if msg else type(e).__name__)
     except Exception as e:  # corrupted files and the like: one line, no traceback
         fail(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    if json_out:
+    if json_out and echo:
         typer.echo(json.dumps(result, indent=2, default=str))
     return result
 

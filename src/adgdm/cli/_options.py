@@ -20,6 +20,7 @@ from ._common import _bad, typer
 SCORE_SCOPES = ("read",)
 DETECT_SCOPES = ("read", "fit")
 FIT_SCOPES = ("read", "fit", "manifest")
+FRAME_OPTIONS = ("frame_size", "frame_channels")  # what adgdm watch reads of them
 
 # how a field's ``kind`` appears on the command line: (annotation, typer default)
 _KINDS = {"text": (Optional[str], None), "list": (Optional[str], None), "flag": (bool, False),
@@ -30,12 +31,13 @@ def _options_class():
     return _reader_module.ReaderOptions
 
 
-def reader_options(scopes):
+def reader_options(scopes, only=None):
     """Decorator: the command's ``reader`` parameter becomes the ReaderOptions fields of ``scopes``
-    (typer reads the new ``__signature__``); the body receives ``reader=ReaderOptions(...)``."""
+    (only those named in ``only`` when given; typer reads the new ``__signature__``); the body
+    receives ``reader=ReaderOptions(...)``."""
     def decorate(fn):
         cls = _options_class()
-        fields = cls.cli_fields(scopes)
+        fields = [f for f in cls.cli_fields(scopes) if only is None or f[0] in only]
         hints = typing.get_type_hints(fn)
         params = [p.replace(annotation=hints.get(p.name, p.annotation))
                   for p in inspect.signature(fn).parameters.values()]

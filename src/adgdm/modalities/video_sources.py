@@ -75,10 +75,12 @@ class _FolderSource(FrameSource):
         self.files = sorted((f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES),
                             key=_natural)
         if not self.files:
-            sub = any(d.is_dir() for d in path.iterdir())
+            from ..data.video import VIDEO_SUFFIXES
+
+            clips = any(d.is_dir() or d.suffix.lower() in VIDEO_SUFFIXES for d in path.iterdir())
             raise ValueError(f"{path}: no frames (image files {', '.join(IMAGE_SUFFIXES)}) in this folder" +
-                             ("; watch plays one folder of frames (one clip), not a folder of clip folders: "
-                              "point it at one of them" if sub else ""))
+                             ("; it holds clip folders or video files: watch plays one clip, point it at one of "
+                              "them" if clips else ""))
         super().__init__(str(path), float(fps or DEFAULT_FOLDER_FPS), **kw)
 
     def __iter__(self):
@@ -148,8 +150,8 @@ class _CameraSource(FrameSource):
             import cv2
         except ImportError:
             raise ImportError(f"reading a camera needs OpenCV: {CV2_HINT}") from None
-        try:
-            cv2.setLogLevel(2)  # errors only: a missing camera is reported here, not by OpenCV's warnings
+        try:  # errors only: a missing camera is reported here, not by OpenCV's warnings
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         except Exception:  # pragma: no cover - depends on the OpenCV build
             pass
         self.cap = cv2.VideoCapture(int(index))
@@ -200,6 +202,10 @@ def open_source(source, *, frame_size=None, frame_channels=None, fps: float | No
         return _AVSource(str(path), "file", timeout, fps, **kw)
     if re.fullmatch(r"\d+", text):
         return _CameraSource(int(text), fps, **kw)
+    from ..data.video import VIDEO_SUFFIXES
+
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        raise FileNotFoundError(f"no such video file: {text}")
     raise FileNotFoundError(f"no such video file, folder of frames or camera: {text} (a camera is a number such "
                             "as 0; a stream a URL such as rtsp://host/path)")
 
