@@ -162,7 +162,7 @@ def test_realtime_skips_frames_and_says_so_when_scoring_is_slower(scene, monkeyp
     assert summary["frames_read"] == 40 and summary["skipped"] > 10
     assert summary["scored"] + summary["skipped"] + summary["unscored"] == 40
     assert sum(r["frames"] for r in skips) == summary["skipped"]
-    assert "slower than the source" in skips[0]["reason"] and "100 frames/s" in skips[0]["reason"]
+    assert "slower than the source" in skips[0]["reason"] and "the source sends 100 frames/s" in skips[0]["reason"]
     assert notes and "skipped" in notes[0]
     scored = [r["frame"] for r in recs if r["event"] in ("frame", "alarm")]
     assert scored == sorted(scored) and len(scored) == summary["scored"]

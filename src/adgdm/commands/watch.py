@@ -288,8 +288,9 @@ def _loop(ticks, det, src, name, thr, emit, clips, all_frames, max_frames, note,
 def _skipped(tick, src, st, emit, note, clock):
     per = st["busy"] / max(1, st["scored"])  # seconds of scoring per scored frame so far
     fps = getattr(src, "fps", None)
-    why = (f"scoring is slower than the source ({1 / per:.1f} frames/s scored" if per > 0 else
-           "scoring is slower than the source (") + (f" against {fps:.3g} frames/s)" if fps else ")")
+    rates = ([f"{1 / per:.1f} frames/s scored"] if per > 0 else []) + ([f"the source sends {fps:.3g} frames/s"]
+                                                                      if fps else [])
+    why = "scoring is slower than the source" + (f" ({' against '.join(rates)})" if rates else "")
     emit({"event": "skipped", "frames": int(tick.skipped), "before_frame": int(tick.index), "time": round(tick.time, 4),
           "total_skipped": st["skipped"], "reason": why})
     now = clock()
