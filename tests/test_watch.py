@@ -262,3 +262,25 @@ def test_hot_box_and_the_output_checks(scene, tmp_path):
     out.write_text("keep")
     assert "--out" in _error(_invoke("watch", model, root / "test.mp4", "--out", out))
     assert out.read_text() == "keep"
+
+
+def test_a_model_of_another_modality_is_refused(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7}).to_csv(tmp_path / "t.csv", index=False)
+    Pipeline("pyod-knn").fit(str(tmp_path / "t.csv")).save(tmp_path / "tab")
+    (tmp_path / "frames").mkdir()
+    line = _error(_invoke("watch", tmp_path / "tab", tmp_path / "frames"))
+    assert "adgdm watch scores video: " in line and "is a tabular model (pyod-knn)" in line
+
+
+def test_a_long_event_is_split_into_clips_of_at_most_the_cap(tmp_path):
+    from adgdm.commands.watch import _Clips
+
+    clips = _Clips(tmp_path, pre=2, fps=5.0, threshold=0.5)   # cap: max(8, 300) frames
+    clips.cap = 8
+    frame = np.zeros((6, 8, 1), np.float32)
+    done = [r for i in range(20) if (r := clips.add(i, frame, 1.0, i >= 3, [{"box": [1, 1, 4, 4]}]))]
+    done.append(clips.finish())
+    assert [(r["first_frame"], r["last_frame"]) for r in done] == [(1, 8), (9, 16), (17, 19)]
+    assert sum(r["alarms"] for r in done) == 17

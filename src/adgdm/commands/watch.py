@@ -68,41 +68,91 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+class _ClipFile:
+    """One annotated clip being written, frame by frame: ``alarm_<frame>.mp4`` (PyAV) or, without
+    PyAV, a folder ``alarm_<frame>/`` of PNG frames."""
+
+    def __init__(self, folder: Path, first: int, fps: float):
+        try:
+            import av
+        except ImportError:
+            av = None
+        self.av, self.fps, self.n, self.stream = av, fps, 0, None
+        self.path = folder / (f"alarm_{first:06d}.mp4" if av is not None else f"alarm_{first:06d}")
+        if av is not None:
+            self.out = av.open(str(self.path), "w")
+        else:
+            self.path.mkdir(exist_ok=True)
+
+    def write(self, idx: int, rgb: np.ndarray) -> None:
+        self.n += 1
+        if self.av is None:
+            from PIL import Image
+
+            Image.fromarray(rgb).save(self.path / f"{idx:06d}.png")
+            return
+        h, w = rgb.shape[:2]
+        if self.stream is None:  # yuv420p needs even sides: odd ones are padded by one pixel
+            codec = "libx264" if "libx264" in self.av.codecs_available else "mpeg4"
+            self.stream = self.out.add_stream(codec, rate=max(1, int(round(self.fps))))
+            self.stream.width, self.stream.height, self.stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
+        rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        for packet in self.stream.encode(self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+            self.out.mux(packet)
+
+    def close(self) -> None:
+        if self.av is not None:
+            if self.stream is not None:
+                for packet in self.stream.encode():
+                    self.out.mux(packet)
+            self.out.close()
+
+
 class _Clips:
     """Annotated clips around alarms: ``pre`` frames before the first alarm of an event to ``pre``
-    frames after its last one, as ``alarm_<frame>.mp4`` (PyAV) or a folder of PNG frames."""
+    frames after its last one (at most ``cap`` frames a clip: a longer event goes on in the next),
+    written as the frames come; the frames kept before an alarm are the only ones held in memory."""
 
     def __init__(self, folder: Path, pre: int, fps: float | None, threshold: float):
         self.folder, self.pre, self.fps, self.thr = folder, max(1, int(pre)), fps or 25.0, threshold
-        self.before, self.event, self.left = deque(maxlen=self.pre), None, 0
+        self.cap = max(4 * self.pre, int(round(60 * self.fps)))   # at most about a minute a clip
+        self.before, self.file, self.left, self.span = deque(maxlen=self.pre), None, 0, None
 
     def add(self, idx, frame, score, alarm, boxes):
-        item = (idx, frame, score, alarm, boxes)
-        if self.event is None:
+        rgb = np.clip(np.round(frame * 255), 0, 255).astype(np.uint8)
+        item = (idx, np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb, score, alarm, boxes)
+        if self.file is None:
             if not alarm:
                 self.before.append(item)
                 return None
-            self.event, self.left = list(self.before) + [item], self.pre
+            self.file, self.left = _ClipFile(self.folder, idx, self.fps), self.pre
+            self.span = [None, None, 0]
+            for it in list(self.before) + [item]:
+                self._write(it)
             self.before.clear()
             return None
-        self.event.append(item)
+        self._write(item)
         self.left = self.pre if alarm else self.left - 1
-        return self.finish() if self.left <= 0 else None
+        return self.finish() if self.left <= 0 or self.file.n >= self.cap else None
+
+    def _write(self, item):
+        idx, _, _, alarm, _ = item
+        self.span[0] = idx if self.span[0] is None else self.span[0]
+        self.span[1], self.span[2] = idx, self.span[2] + int(alarm)
+        self.file.write(idx, self._annotated(*item))
 
     def finish(self):
-        if self.event is None:
+        if self.file is None:
             return None
-        items, self.event = self.event, None
-        first = next(i for i, *_, a, _b in items if a)
-        path = self._write(items, first)
-        return {"event": "clip", "path": str(path), "first_frame": int(items[0][0]), "last_frame": int(items[-1][0]),
-                "alarms": int(sum(a for *_, a, _b in items))}
+        f, self.file = self.file, None
+        f.close()
+        return {"event": "clip", "path": str(f.path), "first_frame": int(self.span[0]),
+                "last_frame": int(self.span[1]), "alarms": int(self.span[2])}
 
-    def _annotated(self, idx, frame, score, alarm, boxes) -> np.ndarray:
+    @staticmethod
+    def _annotated(idx, rgb, score, alarm, boxes) -> np.ndarray:
         from PIL import Image, ImageDraw
 
-        rgb = np.clip(np.round(frame * 255), 0, 255).astype(np.uint8)
-        rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb
         img = Image.fromarray(rgb)
         draw = ImageDraw.Draw(img)
         colour = (255, 0, 0) if alarm else (255, 255, 0)
@@ -111,34 +161,6 @@ class _Clips:
             draw.rectangle([x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)], outline=colour)
         draw.text((2, 1), f"{idx} {score:.3g}{' ALARM' if alarm else ''}", fill=colour)
         return np.asarray(img)
-
-    def _write(self, items, first) -> Path:
-        frames = [self._annotated(*it) for it in items]
-        try:
-            import av
-        except ImportError:
-            av = None
-        if av is not None:
-            path = self.folder / f"alarm_{first:06d}.mp4"
-            h, w = frames[0].shape[:2]
-            codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-            with av.open(str(path), "w") as out:
-                s = out.add_stream(codec, rate=int(round(self.fps)) or 25)
-                s.width, s.height, s.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
-                for f in frames:
-                    f = np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-                    for packet in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                        out.mux(packet)
-                for packet in s.encode():
-                    out.mux(packet)
-            return path
-        from PIL import Image
-
-        path = self.folder / f"alarm_{first:06d}"
-        path.mkdir(exist_ok=True)
-        for (idx, *_), f in zip(items, frames):
-            Image.fromarray(f).save(path / f"{idx:06d}.png")
-        return path
 
 
 class _Output:
@@ -267,7 +289,7 @@ def _loop(ticks, det, src, name, thr, emit, clips, all_frames, max_frames, note,
             alarm = bool(s > thr)
             st["scored"] += 1
             boxes = None
-            if alarm or clips is not None:
+            if alarm:
                 boxes = list(given[j]) if given is not None else [b for b in [hot_box(maps[j])] if b is not None]
             if alarm:
                 st["alarms"] += 1
