@@ -2,8 +2,11 @@
 batch scoring does, raises alarms where the anomaly is, skips frames (and says so) when scoring is
 slower than the source, refuses bad sources with one clear error each, and ends on Ctrl-C with its
 summary."""
+import functools
+import http.server
 import json
 import socket
+import threading
 import time
 
 import numpy as np
@@ -284,3 +287,25 @@ def test_a_long_event_is_split_into_clips_of_at_most_the_cap(tmp_path):
     done.append(clips.finish())
     assert [(r["first_frame"], r["last_frame"]) for r in done] == [(1, 8), (9, 16), (17, 19)]
     assert sum(r["alarms"] for r in done) == 17
+
+
+def test_an_http_stream_is_read_live(scene):
+    """A stream URL (a local HTTP server sending the test file): every frame is read, scored or skipped."""
+    root, model, _, _ = scene
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        lines = []
+        summary = run_watch(model, f"http://127.0.0.1:{server.server_port}/test.mp4", timeout=5,
+                            write=lines.append, note=lambda text: None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert summary["kind"] == "stream" and summary["frames_read"] == 60 and summary["stopped"] == "end of source"
+    assert summary["scored"] + summary["skipped"] == 60
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
