@@ -290,9 +290,8 @@ def _loop(ticks, det, src, name, thr, emit, clips, all_frames, max_frames, note,
             st["scored"] += 1
             boxes = None
             if alarm:
-                boxes = list(given[j]) if given is not None else [b for b in [hot_box(maps[j])] if b is not None]
-            if alarm:
                 st["alarms"] += 1
+                boxes = list(given[j]) if given is not None else [b for b in [hot_box(maps[j])] if b is not None]
             if alarm or all_frames:
                 rec = {"event": "alarm" if alarm else "frame", "frame": int(tk.index), "time": round(tk.time, 4),
                        "wall_time": _now(), "score": float(s), "threshold": thr, "alarm": alarm}
