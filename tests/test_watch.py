@@ -172,14 +172,15 @@ def test_realtime_skips_frames_and_says_so_when_scoring_is_slower(scene, monkeyp
 
 
 def test_the_pacing_rule_on_a_clock():
-    """Frames every 0.1 s, a scorer taking 0.25 s: each frame handed over is the newest one due."""
+    """Frames every 0.1 s, a scorer taking 0.27 s: each frame handed over is the newest one due
+    (the clock starts when the second frame is asked for)."""
     now = [0.0]
     src = [(i * 0.1, np.zeros((4, 4, 1), np.float32)) for i in range(10)]
     got = []
     for tick in paced(src, realtime=True, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)):
         got.append((tick.index, tick.skipped))
-        now[0] += 0.25
-    assert got == [(0, 0), (2, 1), (5, 2), (7, 1), (9, 1)]
+        now[0] += 0.27
+    assert got == [(0, 0), (1, 0), (3, 1), (6, 2), (9, 2)]
     assert [t.index for t in paced(src, realtime=False)] == list(range(10))
 
 

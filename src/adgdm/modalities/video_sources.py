@@ -242,13 +242,19 @@ def paced(source, realtime: bool = True, clock=time.monotonic, sleep=time.sleep)
 
 def _on_clock(source, clock, sleep):
     """A recorded source played at its timestamps: a frame whose successor is already due when the
-    scorer asks is skipped; a frame not yet due is waited for."""
+    scorer asks is skipped; a frame not yet due is waited for. The clock starts when the scorer
+    asks for the second frame (the first one's scoring holds the model's one-time warm-up)."""
     it = iter(source)
     first = next(it, None)
     if first is None:
         return
-    t0, base = clock(), float(first[0])
-    cand, i, skipped = (0, first), 0, 0
+    base = float(first[0])
+    yield Tick(0, base, first[1])
+    nxt = next(it, None)
+    if nxt is None:
+        return
+    t0 = clock() - (float(nxt[0]) - base)      # the second frame is due now
+    cand, i, skipped = (1, nxt), 1, 0
     while True:
         nxt = next(it, None)
         i += 1
