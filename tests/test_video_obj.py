@@ -18,9 +18,8 @@ def _background():
 
 def scene(T, n, seed, fast_from=None, fast_speed=4.0):
     """A static textured scene with ``n`` walkers (8x4 bright blobs, a third of them pairs 8x9)
-    crossing at
-    about one pixel per frame in four lanes (upper two rightwards, lower two leftwards); ``fast_from``: from that frame on, one more blob
-    crosses at ``fast_speed`` pixels per frame."""
+    crossing at about one pixel per frame in four lanes (upper two rightwards, lower two
+    leftwards); ``fast_from``: from that frame on, one more blob crosses at ``fast_speed`` pixels per frame."""
     rng = np.random.default_rng(seed)
     clip = np.repeat(_background()[None], T, axis=0).astype(np.float32)
     ys = rng.choice([2, 16, 30, 44], n)                            # four lanes, 6 pixels apart
