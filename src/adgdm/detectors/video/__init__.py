@@ -5,6 +5,8 @@
   appearance + motion features given the previous frames' (:mod:`.pred`);
 * ``video-ideal``: the ideal denoiser of the training frames' feature vectors (:mod:`.ideal`);
 * ``video-image``: the per-frame ``image`` default, appearance only (:mod:`.image`);
+* ``video-obj``: per-object features (foreground components, optical flow, size, position) under
+  the ideal denoiser; the frame score is its most abnormal object's, comparable across clips (:mod:`.obj`);
 * ``video-diff``: top share of the pooled absolute frame difference (:mod:`.diff`).
 
 Input: a clip ``(T, H, W[, C])`` in [0, 1], a :class:`adgdm.data.video.Clip` or a list of them
@@ -27,6 +29,7 @@ from .base import VideoBase, VideoStream
 from .diff import FrameDiff
 from .ideal import VideoIdeal
 from .image import VideoImage
+from .obj import VideoObj
 from .pred import VideoDefault, VideoPred
 
-__all__ = ["VideoBase", "VideoStream", "FrameDiff", "VideoImage", "VideoIdeal", "VideoPred", "VideoDefault"]
+__all__ = ["VideoBase", "VideoStream", "FrameDiff", "VideoImage", "VideoIdeal", "VideoPred", "VideoDefault", "VideoObj"]

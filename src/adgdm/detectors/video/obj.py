@@ -1,0 +1,318 @@
+"""``video-obj``: a frame scores by its most abnormal *object*, so scores of clips with different
+crowd levels and textures sit on one scale (issue 31).
+
+Per frame (causal: the frame and the one before):
+
+1. foreground: ``|frame - background|`` (the per-pixel median of the training frames; static
+   camera) or ``|frame - previous frame|`` above a threshold, cleaned by a morphological opening
+   and closing; connected components of at least ``min_area`` working pixels are the objects;
+2. per object: position (centre ``y``, ``x`` over the frame: the reference of perspective),
+   size (log box height, width and area), motion (mean Farneback optical flow ``dx``, ``dy``
+   inside the object's mask, mean and 90 % quantile of its magnitude, in working-frame heights
+   per 100 frames) and, with ``appearance=True``, the object's mean, spread and gradient energy
+   of grey level;
+3. density: an :class:`~adgdm.scores.EmpiricalDenoiser` (the ideal denoiser) over the training
+   objects' standardised features; its evidence scale is cross-fitted leave-one-training-clip-out
+   (each clip's objects are scored against the other clips' objects, as new objects will be);
+4. the frame score is the max over its objects; a frame without objects scores as the median of
+   the held-out training frames (so it is never flagged); causal trailing mean over
+   ``smooth_frames``.
+
+Because a frame's score is a statement about one object against training objects *at the same
+place*, a busier scene does not raise it (more ordinary objects: the max of more ordinary
+scores barely moves), and one fast cyclist in an empty scene does.
+
+:meth:`VideoObj.objects` lists, per frame, the objects with their boxes (input pixels), score and
+the feature group (``speed``, ``size``, ``appearance``) the denoiser had to move most;
+``predict_result`` carries the top object's box and group residuals as ``parts``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..._params import store_params
+from ...scores import EmpiricalDenoiser
+from .base import VideoBase, trailing_mean
+
+__all__ = ["VideoObj"]
+
+_POS, _SIZE, _SPEED, _APP = ["y", "x"], ["log_h", "log_w", "log_area"], ["dx", "dy", "speed", "speed_q90"], \
+    ["grey_mean", "grey_std", "grad"]
+GROUPS = ("speed", "size", "appearance")
+# least spread a feature is standardised by (its unit): a feature constant over the training
+# objects (every walker the same height) would otherwise turn a one-pixel change into an alarm
+_FLOOR = {**dict.fromkeys(_POS, 0.05), **dict.fromkeys(_SIZE, 0.3), **dict.fromkeys(_SPEED, 0.5),
+          **dict.fromkeys(_APP, 0.03)}
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as exc:  # pragma: no cover - the [video] extra brings it
+        raise ImportError("video-obj needs OpenCV: pip install 'adgdm[video]' (opencv-python-headless)") from exc
+    return cv2
+
+
+class VideoObj(VideoBase):
+    """``video-obj``: object-centred, clip-comparable frame scores (module docstring).
+
+    Parameters: ``size`` (working height), ``fg_threshold`` (grey-level difference to the
+    background that is foreground), ``diff_threshold`` (to the previous frame), ``min_area``
+    (working pixels), ``close_size`` (closing kernel that joins the pieces of one object),
+    ``flow_scale`` (optical flow on frames downscaled by this factor), ``appearance`` (add
+    grey-level features), ``size_weight`` (weight of the size features in the distance),
+    ``max_objects`` (reference objects kept), ``n_neighbors``, ``noise_levels`` and
+    ``marginal_sigma`` (the denoiser's), ``smooth_frames``, ``contamination``.
+    ``calibration_fraction`` is not used: calibration holds out whole training clips.
+
+    Example
+    -------
+    >>> det = VideoObj(size=None, min_area=4).fit(train_clips)          # doctest: +SKIP
+    >>> det.decision_function(test_clip).shape                          # doctest: +SKIP
+    >>> det.objects(test_clip)[10][0]["box"], det.objects(test_clip)[10][0]["group"]  # doctest: +SKIP
+    """
+
+    name = "video-obj"
+
+    def __init__(self, size: int | None = 120, fg_threshold: float = 0.08, diff_threshold: float = 0.05,
+                 min_area: int = 12, close_size: int = 5, flow_scale: float = 1.0, appearance: bool = False,
+                 size_weight: float = 1.0, max_objects: int = 20_000, n_neighbors: int = 10,
+                 noise_levels=(0.1, 0.2, 0.3), marginal_sigma: float = 0.5, smooth_frames: int = 3,
+                 calibration_fraction: float = 0.2, contamination: float = 0.1, random_state=None):
+        store_params(self, locals())
+
+    # unused base knobs: maps are painted per object
+    smooth_sigma, top_k = 0.0, 1.0
+
+    def _history(self) -> int:
+        return 1
+
+    def _check_own_params(self):
+        if not (float(self.fg_threshold) > 0 and float(self.diff_threshold) > 0):
+            raise ValueError("fg_threshold and diff_threshold must be > 0 (grey levels in [0, 1])")
+        if int(self.min_area) < 1 or int(self.max_objects) < 10 or int(self.n_neighbors) < 1:
+            raise ValueError("min_area must be >= 1, max_objects >= 10 and n_neighbors >= 1")
+        if not 0.0 < float(self.flow_scale) <= 1.0:
+            raise ValueError(f"flow_scale must lie in (0, 1], got {self.flow_scale}")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return _POS + _SIZE + _SPEED + (_APP if self.appearance else [])
+
+    # --- objects --------------------------------------------------------------------------------
+    def _flow(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        """Dense flow ``(h, w, 2)`` in working pixels per frame."""
+        cv2 = _cv2()
+        h, w = cur.shape
+        s = float(self.flow_scale)
+        a, b = (np.clip(x * 255, 0, 255).astype(np.uint8) for x in (prev, cur))
+        if s < 1:
+            size = (max(8, int(round(w * s))), max(8, int(round(h * s))))
+            a, b = cv2.resize(a, size, interpolation=cv2.INTER_AREA), cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+        f = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 2, 5, 1.1, 0)
+        if s < 1:
+            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) / s
+        return f
+
+    def _masks(self, prev: np.ndarray, cur: np.ndarray):
+        cv2 = _cv2()
+        fg = (np.abs(cur - self.background_) > float(self.fg_threshold)) | \
+             (np.abs(cur - prev) > float(self.diff_threshold))
+        m = fg.astype(np.uint8)
+        m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+        if int(self.close_size) > 1:
+            m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((int(self.close_size),) * 2, np.uint8))
+        return cv2.connectedComponentsWithStats(m, connectivity=8)
+
+    def _frame_objects(self, prev: np.ndarray, cur: np.ndarray):
+        """``(boxes (n, 4) x0 y0 x1 y1 working pixels, features (n, d))`` of one frame."""
+        n, labels, stats, cent = self._masks(prev, cur)
+        keep = [i for i in range(1, n) if stats[i, 4] >= int(self.min_area)]
+        d = len(self.feature_names)
+        if not keep:
+            return np.zeros((0, 4)), np.zeros((0, d))
+        h, w = cur.shape
+        flow = self._flow(prev, cur) * (100.0 / h)
+        mag = np.hypot(flow[..., 0], flow[..., 1])
+        if self.appearance:
+            gy, gx = np.gradient(cur)
+            grad = np.hypot(gx, gy)
+        boxes, rows = [], []
+        for i in keep:
+            x0, y0, bw, bh, area = (int(v) for v in stats[i])
+            sl = (slice(y0, y0 + bh), slice(x0, x0 + bw))
+            m = labels[sl] == i
+            fx, fy, mg = flow[sl][..., 0][m], flow[sl][..., 1][m], mag[sl][m]
+            r = [cent[i, 1] / h, cent[i, 0] / w, np.log(bh / h), np.log(bw / w), np.log(area / (h * w)),
+                 fx.mean(), fy.mean(), mg.mean(), np.quantile(mg, 0.9)]
+            if self.appearance:
+                g = cur[sl][m]
+                r += [g.mean(), g.std(), grad[sl][m].mean()]
+            boxes.append([x0, y0, x0 + bw, y0 + bh])
+            rows.append(r)
+        return np.asarray(boxes, float), np.asarray(rows, float)
+
+    def _clip_objects(self, work: np.ndarray, start: int):
+        """Objects of frames ``start ..`` of ``work``: ``(frame index from start, boxes, rows)``."""
+        fid, boxes, rows = [], [], []
+        for t in range(max(start, 1), len(work)):
+            b, r = self._frame_objects(work[t - 1], work[t])
+            fid.append(np.full(len(b), t - start))
+            boxes.append(b)
+            rows.append(r)
+        d = len(self.feature_names)
+        if not fid:
+            return np.zeros(0, int), np.zeros((0, 4)), np.zeros((0, d))
+        return np.concatenate(fid).astype(int), np.concatenate(boxes), np.concatenate(rows)
+
+    def _std(self, rows: np.ndarray) -> np.ndarray:
+        z = (rows - self.mean_) / self.scale_
+        return z * self._weights()
+
+    def _weights(self) -> np.ndarray:
+        return np.array([float(self.size_weight) if n in _SIZE else 1.0 for n in self.feature_names])
+
+    # --- fit ------------------------------------------------------------------------------------
+    def _calibration_split(self, clips):
+        """Every training clip whole: calibration holds out whole clips (leave-one-clip-out),
+        because the last frames of a clip show the same people as its first ones."""
+        works = [self._work(arr) for _, arr in clips]
+        return works, works
+
+    def _fit(self, train, held):
+        """Reference = the objects of every training clip; the evidence scale and the calibration
+        frame scores are leave-one-training-clip-out: each clip's objects and frames are scored
+        against the other clips' objects only, as objects of a new clip will be. Returns the
+        calibration frame scores (every frame of every training clip) that set ``threshold_``."""
+        rng = np.random.default_rng(self.random_state)
+        stack = np.concatenate([w[:: max(1, len(w) // 50)] for w in train])
+        self.background_ = np.median(stack, axis=0).astype(np.float32)
+        per_clip = [self._clip_objects(w, 1) for w in train]
+        clip_of = np.concatenate([np.full(len(p[2]), i) for i, p in enumerate(per_clip)])
+        rows = np.concatenate([p[2] for p in per_clip])
+        if len(rows) < 10:
+            raise ValueError(f"video-obj found {len(rows)} objects in the training clips (at least 10 needed): "
+                             f"lower fg_threshold / diff_threshold / min_area, or fit on clips where things move")
+        self.mean_ = rows.mean(axis=0)
+        self.scale_ = np.maximum(rows.std(axis=0), [_FLOOR[n] for n in self.feature_names])
+        if len(rows) > int(self.max_objects):
+            pick = np.sort(rng.choice(len(rows), int(self.max_objects), replace=False))
+            rows, clip_of = rows[pick], clip_of[pick]
+        z = self._std(rows)
+        n = len(z)
+        levels = tuple(float(v) for v in np.atleast_1d(self.noise_levels))
+        self.den_ = EmpiricalDenoiser(noise_levels=levels, n_neighbors=min(int(self.n_neighbors), n - 1),
+                                      coarse_neighbors=min(50, n - 1), marginal_sigma=float(self.marginal_sigma),
+                                      knn_backend="torch").fit(z)
+        clips = np.unique(clip_of)
+        if len(clips) > 1:  # leave-one-training-clip-out evidence scale
+            self.den_.cross_fit([np.flatnonzero(clip_of == c) for c in clips], lambda fold: clip_of != clip_of[fold[0]])
+        scores = []
+        for i, (w, (fid, _, r)) in enumerate(zip(train, per_clip)):
+            others = clip_of != i
+            den = self.den_.subset(others) if len(clips) > 1 and others.sum() >= 2 else self.den_
+            sc = den.score(self._std(r)) if len(r) else np.zeros(0)
+            scores.append(self._frame_max(fid, sc, len(w) - 1))
+        s = np.concatenate(scores)
+        self.empty_score_ = float(np.median(s[np.isfinite(s)])) if np.isfinite(s).any() else 0.0
+        s = np.where(np.isfinite(s), s, self.empty_score_)
+        return np.concatenate([trailing_mean(np.concatenate([x[:1], x]), int(self.smooth_frames))
+                               for x in np.split(s, np.cumsum([len(w) - 1 for w in train])[:-1])])
+
+    @staticmethod
+    def _frame_max(fid, sc, n):
+        out = np.full(n, -np.inf)
+        if len(sc):
+            np.maximum.at(out, fid, sc)
+        return np.where(np.isfinite(out), out, np.nan)
+
+    # --- scoring --------------------------------------------------------------------------------
+    def _object_frame_scores(self, work, start):
+        """Frame scores (NaN where no object) and the objects ``(fid, boxes, rows, scores)``."""
+        fid, boxes, rows = self._clip_objects(work, start)
+        sc = self.den_.score(self._std(rows)) if len(rows) else np.zeros(0)
+        return self._frame_max(fid, sc, len(work) - start), (fid, boxes, rows, sc)
+
+    def _scorable(self, work, feats, start, with_maps):
+        s, (fid, boxes, _, sc) = self._object_frame_scores(work, start)
+        s = np.where(np.isnan(s), self.empty_score_, s)
+        if not with_maps:
+            return s, None
+        maps = np.full((len(s), *work.shape[1:]), self.empty_score_, np.float32)
+        for f, b, v in zip(fid, boxes.astype(int), sc):
+            m = maps[f, b[1]:b[3], b[0]:b[2]]
+            np.maximum(m, v, out=m)
+        return s, maps
+
+    def _groups(self, rows: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` squared denoiser residual summed per group (speed, size, appearance)."""
+        res = self.den_.residual(self._std(rows)) if len(rows) else np.zeros((0, len(self.feature_names)))
+        names = self.feature_names
+        cols = {"speed": _SPEED, "size": _SIZE, "appearance": _APP}
+        return np.stack([res[:, [names.index(c) for c in cols[g] if c in names]].sum(axis=1) if
+                         any(c in names for c in cols[g]) else np.zeros(len(res)) for g in GROUPS], axis=1)
+
+    def _clip_details(self, arr: np.ndarray):
+        """Per frame of one validated clip: list of objects (dicts), boxes at the input size."""
+        work = self._work(arr)
+        fid, boxes, rows, sc = self._object_frame_scores(work, 1)[1]
+        gr = self._groups(rows)
+        sy, sx = arr.shape[1] / work.shape[1], arr.shape[2] / work.shape[2]
+        frames: list[list[dict]] = [[] for _ in range(len(work))]
+        for f, b, r, v, g in zip(fid, boxes, rows, sc, gr):
+            frames[f + 1].append({"box": [float(b[0] * sx), float(b[1] * sy), float(b[2] * sx), float(b[3] * sy)],
+                                  "score": float(v), "group": GROUPS[int(np.argmax(g))],
+                                  "groups": {k: float(x) for k, x in zip(GROUPS, g)},
+                                  "features": {k: float(x) for k, x in zip(self.feature_names, r)}})
+        for objs in frames:
+            objs.sort(key=lambda o: -o["score"])
+        if len(frames) > 1:
+            frames[0] = frames[1]  # the history rule: the first frame takes the first scorable frame's
+        return frames
+
+    def objects(self, X) -> list[list[dict]]:
+        """Per frame (clips concatenated), the objects found, most abnormal first: ``box`` (x0,
+        y0, x1, y1 in input pixels), ``score``, ``group`` (the feature group the denoiser moved
+        most: speed, size or appearance), ``groups`` and ``features``.
+
+        Example
+        -------
+        >>> top = det.objects(clip)[40][0]; top["group"], top["box"]      # doctest: +SKIP
+        """
+        out = []
+        for _, arr in self._checked(X)[1]:
+            out += self._clip_details(arr)
+        return out
+
+    def _score_extras(self, clips):
+        s, maps = self._score_clips(clips, with_maps=True)
+        box, n_obj, groups = [], [], []
+        for _, arr in clips:
+            for objs in self._clip_details(arr):
+                n_obj.append(len(objs))
+                box.append(objs[0]["box"] if objs else [np.nan] * 4)
+                groups.append([objs[0]["groups"][g] for g in GROUPS] if objs else [0.0] * 3)
+        groups = np.asarray(groups, float).reshape(-1, 3)
+        parts = {"top_box": np.asarray(box, float).reshape(-1, 4), "n_objects": np.asarray(n_obj, float)}
+        parts.update({g: groups[:, i] for i, g in enumerate(GROUPS)})
+        return s, {"anomaly_map": maps, "parts": parts}
+
+    # --- persistence ----------------------------------------------------------------------------
+    def _own_state(self):
+        meta, arrays = self.den_.state()
+        return ({"den": meta, "empty_score_": float(self.empty_score_)},
+                {"background_": self.background_, "mean_": self.mean_, "scale_": self.scale_,
+                 **{f"den.{k}": v for k, v in arrays.items()}})
+
+    def _set_own_state(self, meta, arrays):
+        self.background_ = np.asarray(arrays["background_"], dtype=np.float32)
+        if self.background_.shape != tuple(self.work_shape_):
+            raise ValueError(f"stored background has shape {self.background_.shape}, frames are {self.work_shape_}")
+        self.mean_, self.scale_ = np.asarray(arrays["mean_"], float), np.asarray(arrays["scale_"], float)
+        if self.mean_.shape != (len(self.feature_names),):
+            raise ValueError(f"stored feature scale has {self.mean_.size} features; appearance={self.appearance} "
+                             f"needs {len(self.feature_names)}")
+        self.empty_score_ = float(meta["empty_score_"])
+        self.den_ = EmpiricalDenoiser.from_state(meta["den"], {k[4:]: v for k, v in arrays.items()
+                                                               if k.startswith("den.")})
