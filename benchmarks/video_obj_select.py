@@ -44,25 +44,11 @@ from sklearn.metrics import roc_auc_score
 import adgdm
 from adgdm.data.video import Clip, load_frame_folders
 from adgdm.detectors.video.base import trailing_mean
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _video_synth import walker  # noqa: E402
 
 KINDS = ("fast", "wrong", "foreign", "stopped", "vehicle")
 
-
-def _walker(f: np.ndarray):
-    """The clip's most salient object: a 40x24 box around the largest deviation from the clip's
-    median frame, its pixels' mask and its top row."""
-    from scipy.ndimage import binary_dilation, uniform_filter
-
-    bg = np.median(f, axis=0)
-    dev = np.abs(f - bg)
-    t0 = int(np.argmax(uniform_filter(dev, (1, 15, 15)).reshape(len(f), -1).max(1)))
-    H, W = bg.shape
-    r, c = np.unravel_index(int(np.argmax(uniform_filter(dev[t0], 15))), (H, W))
-    h, w = 40, 24
-    r0, c0 = int(np.clip(r - h // 2, 0, H - h)), int(np.clip(c - w // 2, 0, W - w))
-    patch = f[t0, r0:r0 + h, c0:c0 + w].copy()
-    mask = binary_dilation(dev[t0, r0:r0 + h, c0:c0 + w] > 0.08, iterations=1)
-    return patch, mask, r0
 
 
 def paste(frames: np.ndarray, kind: str, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +59,7 @@ def paste(frames: np.ndarray, kind: str, rng) -> tuple[np.ndarray, np.ndarray]:
     T, H, W = f.shape
     y = np.zeros(T, np.int64)
     a, b = T // 3, 2 * T // 3
-    patch, mask, r0 = _walker(f)
+    patch, mask, r0 = walker(f)
     vx, vy = {"fast": (5.0, 0.0), "wrong": (0.0, 1.5), "foreign": (1.5, 0.0), "stopped": (0.0, 0.0),
               "vehicle": (2.0, 0.0)}[kind]
     if kind == "foreign":

@@ -28,6 +28,8 @@ from sklearn.metrics import roc_auc_score
 import adgdm
 from adgdm.data.video import Clip, load_frame_folders
 from adgdm.detectors.video.features import FeatureVideoBase
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _video_synth import walker  # noqa: E402
 
 # the backbone's features of a frame never change: cache them across the fits of this script
 _cache: dict = {}
@@ -44,22 +46,6 @@ def _cached(self, work):
 FeatureVideoBase._backbone_features = _cached
 
 
-def _walker(f: np.ndarray):
-    """The clip's most salient moving object: a box around the largest deviation from the clip's
-    median frame (the static background), and the mask of its pixels."""
-    from scipy.ndimage import binary_dilation, uniform_filter
-
-    bg = np.median(f, axis=0)
-    dev = np.abs(f - bg)
-    t0 = int(np.argmax(uniform_filter(dev, (1, 15, 15)).reshape(len(f), -1).max(1)))
-    H, W = bg.shape
-    r, c = np.unravel_index(int(np.argmax(uniform_filter(dev[t0], 15))), (H, W))
-    h, w = 40, 24
-    r0, c0 = int(np.clip(r - h // 2, 0, H - h)), int(np.clip(c - w // 2, 0, W - w))
-    patch = f[t0, r0:r0 + h, c0:c0 + w].copy()
-    mask = binary_dilation(dev[t0, r0:r0 + h, c0:c0 + w] > 0.08, iterations=1)
-    return patch, mask, r0
-
 
 def paste(frames: np.ndarray, kind: str, rng) -> tuple[np.ndarray, np.ndarray]:
     """``fast``: the clip's own most salient walker (masked) crossing at 5 px/frame; ``object``:
@@ -70,7 +56,7 @@ def paste(frames: np.ndarray, kind: str, rng) -> tuple[np.ndarray, np.ndarray]:
     T, H, W = f.shape
     y = np.zeros(T, np.int64)
     a, b = T // 3, 2 * T // 3
-    patch, mask, r0 = _walker(f)
+    patch, mask, r0 = walker(f)
     if kind == "fast":
         v = 5.0
     else:
