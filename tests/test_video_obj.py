@@ -95,3 +95,14 @@ def test_stream_equals_batch(det):
 def test_bad_params_one_clear_error():
     with pytest.raises(ValueError, match="flow_scale"):
         adgdm.make_detector("video-obj", flow_scale=2.0).fit([scene(20, 2, 0)])
+
+
+def test_scores_table_has_one_column_per_box_coordinate(det):
+    """A part with several values per frame (the top object's box) becomes one column each: the
+    scores table of `adgdm score` failed on it ("Per-column arrays must each be 1-dimensional")."""
+    clip = scene(60, 1, 11, fast_from=30)
+    frame = det.predict_result(clip).to_frame()
+    cols = [f"part:top_box:{j}" for j in range(4)]
+    assert set(cols) <= set(frame.columns) and "part:top_box" not in frame.columns
+    np.testing.assert_allclose(frame.loc[40, cols].to_numpy(float), det.objects(clip)[40][0]["box"])
+    assert frame["part:n_objects"].shape == (60,)

@@ -61,11 +61,18 @@ class Prediction:
 
     def columns(self) -> dict:
         """The per-unit columns of a scores table, in order: ``score``, ``flagged``, ``probability``
-        (calibrated; 6 decimals: 3.6e-254 is just 0), ``threshold`` and ``part:*``."""
+        (calibrated; 6 decimals: 3.6e-254 is just 0), ``threshold`` and ``part:*``. A part with
+        several values per unit (a box: ``(n, 4)``) gives one column each, ``part:NAME:0``, ..."""
         out = {"score": self.score, "flagged": np.asarray(self.label, dtype=np.int64),
                "probability": np.round(self.probability, 6), "threshold": self.threshold}
         for name, part in self.parts.items():  # e.g. an image's global and local branch z-scores
-            out[f"part:{name}"] = part
+            part = np.asarray(part)
+            if part.ndim == 1:
+                out[f"part:{name}"] = part
+                continue
+            flat = part.reshape(len(part), -1)
+            for j in range(flat.shape[1]):
+                out[f"part:{name}:{j}"] = flat[:, j]
         return out
 
     def to_frame(self, feature_names=None):
