@@ -42,7 +42,7 @@ _POS, _SIZE, _SPEED, _APP = ["y", "x"], ["log_h", "log_w", "log_area"], ["dx", "
 GROUPS = ("speed", "size", "appearance")
 # least spread a feature is standardised by (its unit): a feature constant over the training
 # objects (every walker the same height) would otherwise turn a one-pixel change into an alarm
-_FLOOR = {**dict.fromkeys(_POS, 0.05), **dict.fromkeys(_SIZE, 0.3), **dict.fromkeys(_SPEED, 0.5),
+_FLOOR = {**dict.fromkeys(_POS, 0.05), **dict.fromkeys(_SIZE, 0.3), **dict.fromkeys(_SPEED, 0.05),
           **dict.fromkeys(_APP, 0.03)}
 
 
@@ -77,7 +77,8 @@ class VideoObj(VideoBase):
 
     def __init__(self, size: int | None = 120, fg_threshold: float = 0.08, diff_threshold: float = 0.05,
                  min_area: int = 12, close_size: int = 5, flow_scale: float = 1.0, appearance: bool = False,
-                 size_weight: float = 1.0, max_objects: int = 20_000, n_neighbors: int = 10,
+                 size_weight: float = 1.0, perspective: bool = False, position_weight: float = 1.0,
+                 max_objects: int = 20_000, n_neighbors: int = 10,
                  noise_levels=(0.1, 0.2, 0.3), marginal_sigma: float = 0.5, smooth_frames: int = 3,
                  calibration_fraction: float = 0.2, contamination: float = 0.1, random_state=None):
         store_params(self, locals())
@@ -95,6 +96,9 @@ class VideoObj(VideoBase):
             raise ValueError("min_area must be >= 1, max_objects >= 10 and n_neighbors >= 1")
         if not 0.0 < float(self.flow_scale) <= 1.0:
             raise ValueError(f"flow_scale must lie in (0, 1], got {self.flow_scale}")
+        if not (float(self.position_weight) >= 0 and float(self.size_weight) >= 0):
+            raise ValueError(f"position_weight and size_weight must be >= 0, got {self.position_weight}, "
+                             f"{self.size_weight}")
 
     @property
     def feature_names(self) -> list[str]:
@@ -167,11 +171,59 @@ class VideoObj(VideoBase):
         return np.concatenate(fid).astype(int), np.concatenate(boxes), np.concatenate(rows)
 
     def _std(self, rows: np.ndarray) -> np.ndarray:
-        z = (rows - self.mean_) / self.scale_
+        z = (self._relative(rows) - self.mean_) / self.scale_
         return z * self._weights()
 
     def _weights(self) -> np.ndarray:
-        return np.array([float(self.size_weight) if n in _SIZE else 1.0 for n in self.feature_names])
+        w = {**dict.fromkeys(_SIZE, float(self.size_weight)), **dict.fromkeys(_POS, float(self.position_weight))}
+        return np.array([w.get(n, 1.0) for n in self.feature_names])
+
+    # --- perspective ----------------------------------------------------------------------------
+    def _height_at(self, y: np.ndarray) -> np.ndarray:
+        """Expected object height (frame heights) at row ``y``: the line fitted on the training
+        objects, floored so rows above every training object do not divide by ~0."""
+        a, b, floor = self.perspective_
+        return np.maximum(a + b * np.asarray(y, float), floor)
+
+    def _relative(self, rows: np.ndarray) -> np.ndarray:
+        """With ``perspective``: size and motion in units of the expected object height at the
+        object's row (a walker near the camera is taller and crosses more pixels per frame than
+        the same walker far away), so objects at rows no training clip showed are judged by what
+        they are, not by where they are."""
+        if not self.perspective or not len(rows):
+            return rows
+        names = self.feature_names
+        out = np.array(rows, dtype=float, copy=True)
+        lh = np.log(self._height_at(rows[:, names.index("y")]))
+        for n, k in (("log_h", 1), ("log_w", 1), ("log_area", 2)):
+            out[:, names.index(n)] -= k * lh
+        for n in _SPEED:
+            out[:, names.index(n)] /= np.exp(lh)
+        return out
+
+    def _fit_perspective(self, rows: np.ndarray) -> None:
+        """``perspective_ = (a, b, floor)``: object height ~ a + b * y, a least-squares line through
+        the median heights of up to ten row bins (medians: merged walkers and fragments are
+        the minority), weighted by their counts."""
+        names = self.feature_names
+        y, h = rows[:, names.index("y")], np.exp(rows[:, names.index("log_h")])
+        edges = np.unique(np.quantile(y, np.linspace(0, 1, 11)))
+        bins = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, max(len(edges) - 2, 0))
+        cy, ch, cw = [], [], []
+        for b in np.unique(bins):
+            sel = bins == b
+            if sel.sum() >= 5:
+                cy.append(np.median(y[sel]))
+                ch.append(np.median(h[sel]))
+                cw.append(sel.sum())
+        cy, ch, cw = np.asarray(cy), np.asarray(ch), np.sqrt(np.asarray(cw, float))
+        if len(cy) >= 2 and np.ptp(cy) > 0:
+            b, a = np.polyfit(cy, ch, 1, w=cw)
+            b = max(float(b), 0.0)  # a camera looking down a ground plane: nearer rows are lower
+            a = float(np.average(ch - b * cy, weights=cw))
+        else:
+            a, b = float(np.median(h)), 0.0
+        self.perspective_ = (a, b, float(0.5 * ch.min()) if len(ch) else float(np.median(h)))
 
     # --- fit ------------------------------------------------------------------------------------
     def _calibration_split(self, clips):
@@ -194,8 +246,13 @@ class VideoObj(VideoBase):
         if len(rows) < 10:
             raise ValueError(f"video-obj found {len(rows)} objects in the training clips (at least 10 needed): "
                              f"lower fg_threshold / diff_threshold / min_area, or fit on clips where things move")
-        self.mean_ = rows.mean(axis=0)
-        self.scale_ = np.maximum(rows.std(axis=0), [_FLOOR[n] for n in self.feature_names])
+        self._fit_perspective(rows)
+        rel = self._relative(rows)
+        self.mean_ = rel.mean(axis=0)
+        floor = np.array([_FLOOR[n] for n in self.feature_names])
+        if self.perspective:  # motion in object heights: its unit scales by the typical height
+            floor[[self.feature_names.index(n) for n in _SPEED]] /= float(np.median(self._height_at(rows[:, 0])))
+        self.scale_ = np.maximum(rel.std(axis=0), floor)
         if len(rows) > int(self.max_objects):
             pick = np.sort(rng.choice(len(rows), int(self.max_objects), replace=False))
             rows, clip_of = rows[pick], clip_of[pick]
@@ -301,7 +358,7 @@ class VideoObj(VideoBase):
     # --- persistence ----------------------------------------------------------------------------
     def _own_state(self):
         meta, arrays = self.den_.state()
-        return ({"den": meta, "empty_score_": float(self.empty_score_)},
+        return ({"den": meta, "empty_score_": float(self.empty_score_), "perspective_": list(self.perspective_)},
                 {"background_": self.background_, "mean_": self.mean_, "scale_": self.scale_,
                  **{f"den.{k}": v for k, v in arrays.items()}})
 
@@ -314,5 +371,7 @@ class VideoObj(VideoBase):
             raise ValueError(f"stored feature scale has {self.mean_.size} features; appearance={self.appearance} "
                              f"needs {len(self.feature_names)}")
         self.empty_score_ = float(meta["empty_score_"])
+        # models saved before the perspective line: no normalisation (a flat line of height 1)
+        self.perspective_ = tuple(float(v) for v in meta.get("perspective_", (1.0, 0.0, 1.0)))
         self.den_ = EmpiricalDenoiser.from_state(meta["den"], {k[4:]: v for k, v in arrays.items()
                                                                if k.startswith("den.")})
