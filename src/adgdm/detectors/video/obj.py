@@ -62,6 +62,10 @@ class VideoObj(VideoBase):
     (working pixels), ``close_size`` (closing kernel that joins the pieces of one object),
     ``flow_scale`` (optical flow on frames downscaled by this factor), ``appearance`` (add
     grey-level features), ``size_weight`` (weight of the size features in the distance),
+    ``perspective`` (size and motion in units of the expected object height at the object's row,
+    a line fitted on the training objects), ``position_weight`` (weight of the position ``y``,
+    ``x`` in the distance: 1 judges an object against training objects at the same place, 0 by
+    what it is and how it moves wherever it is; a row no training clip used is then not an alarm),
     ``max_objects`` (reference objects kept), ``n_neighbors``, ``noise_levels`` and
     ``marginal_sigma`` (the denoiser's), ``smooth_frames``, ``contamination``.
     ``calibration_fraction`` is not used: calibration holds out whole training clips.
