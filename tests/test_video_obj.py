@@ -106,3 +106,63 @@ def test_scores_table_has_one_column_per_box_coordinate(det):
     assert set(cols) <= set(frame.columns) and "part:top_box" not in frame.columns
     np.testing.assert_allclose(frame.loc[40, cols].to_numpy(float), det.objects(clip)[40][0]["box"])
     assert frame["part:n_objects"].shape == (60,)
+
+
+def test_stream_objects_equal_batch_objects_frame_by_frame(det):
+    """The live stream names the objects `objects()` names, frame by frame (the history frame takes
+    the first scorable frame's), whatever the chunks; its scores and maps are batch's too."""
+    clip = scene(30, 2, 41, fast_from=10)
+    batch, (scores, maps) = det.objects(clip), det.score_maps(clip)
+    s = det.stream()
+    got, boxes, live, live_maps = [], [], [], []
+    for a, b in ((0, 1), (1, 2), (2, 9), (9, 30)):   # one frame alone first: only history, nothing returned
+        sc, m = s.update(clip[a:b], maps=True)
+        assert len(s.last_objects) == len(s.last_boxes) == len(sc)
+        got += s.last_objects
+        boxes += s.last_boxes
+        live.append(sc)
+        live_maps.append(m)
+    assert len(got) == 30
+    assert boxes == [[o["box"] for o in f] for f in batch]
+    assert [[o["group"] for o in f] for f in got] == [[o["group"] for o in f] for f in batch]
+    np.testing.assert_allclose([o["score"] for f in got for o in f], [o["score"] for f in batch for o in f],
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate(live), scores, rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate(live_maps), maps, rtol=1e-6)
+    assert got[0] == got[1] and got[20][0]["group"] == "speed" and abs(got[20][0]["box"][1] - 30) <= 2
+
+
+def test_stream_of_a_detector_without_objects_names_none():
+    d = adgdm.make_detector("video-diff", size=None).fit([scene(20, 2, s) for s in range(2)])
+    s = d.stream()
+    s.update(scene(10, 2, 5))
+    assert s.last_objects is None and s.last_boxes is None
+
+
+def test_watch_alarms_carry_the_fast_objects_box(tmp_path):
+    """`adgdm watch` with a video-obj model: the alarms' boxes (with score and group) are the
+    detector's objects, and the top box of each alarm in the fast object's frames is that object."""
+    import json
+
+    pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
+    from test_watch import _video
+
+    from adgdm.commands.watch import run_watch
+    from adgdm.pipeline import Pipeline
+
+    (tmp_path / "train").mkdir()
+    for s in range(4):
+        _video(tmp_path / "train" / f"{s}.mp4", scene(60, 3, s))
+    Pipeline("video-obj", modality="video", params=dict(size=None, min_area=4, random_state=0)).fit(
+        str(tmp_path / "train")).save(tmp_path / "m")
+    clip = scene(60, 1, 11, fast_from=30)
+    run_watch(tmp_path / "m", _video(tmp_path / "test.mp4", clip), realtime=False, out=tmp_path / "a.jsonl")
+    alarms = {r["frame"]: r for r in map(json.loads, open(tmp_path / "a.jsonl")) if r["event"] == "alarm"}
+    fast = [f for f in range(34, 50) if f in alarms]
+    assert len(fast) >= 12, sorted(alarms)
+    for f in fast:
+        top = alarms[f]["boxes"][0]
+        x = 2 + 4 * (f - 30)                          # the fast blob: rows 30-37, columns x .. x + 3
+        x0, y0, x1, y1 = top["box"]                   # holds it (to a pixel: the mask's opening)
+        assert x0 <= x + 1 and x1 >= x + 3 and y0 <= 31 and y1 >= 37 and x1 - x0 <= 12, (f, top)
+        assert top["group"] == "speed" and top["from"] == "objects" and top["score"] > 0
