@@ -166,3 +166,49 @@ def test_watch_alarms_carry_the_fast_objects_box(tmp_path):
         x0, y0, x1, y1 = top["box"]                   # holds it (to a pixel: the mask's opening)
         assert x0 <= x + 1 and x1 >= x + 3 and y0 <= 31 and y1 >= 37 and x1 - x0 <= 12, (f, top)
         assert top["group"] == "speed" and top["from"] == "objects" and top["score"] > 0
+
+
+def _png_clip(folder, frames):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        Image.fromarray(np.clip(np.round(f * 255), 0, 255).astype(np.uint8)).save(folder / f"{i:04d}.png")
+
+
+def test_report_of_a_video_obj_model_shows_the_top_objects(tmp_path):
+    """`adgdm report MODEL --data CLIPS` with a detector that names objects: thumbnails with the
+    top object's box and a table naming the frame, box and group (the fast blob: speed)."""
+    import re
+
+    pytest.importorskip("plotly")
+    from adgdm.commands.report import run_report
+    from adgdm.pipeline import Pipeline
+
+    for s in range(4):
+        _png_clip(tmp_path / "train" / f"c{s}", scene(60, 3, s))
+    _png_clip(tmp_path / "test" / "fast", scene(60, 1, 11, fast_from=30))
+    Pipeline("video-obj", modality="video", params=dict(size=None, min_area=4, random_state=0)).fit(
+        str(tmp_path / "train")).save(tmp_path / "m")
+    info = run_report(tmp_path / "m", tmp_path / "r.html", data=tmp_path / "test")
+    assert "objects" in info["sections"] and "anomaly maps" in info["sections"]
+    page = (tmp_path / "r.html").read_text()
+    section = page[page.rindex("Top objects"):]          # the section (the first: the contents)
+    table = section[section.index("<table"):section.index("</table>")]
+    rows = re.findall(r"<tr><td>fast:(\d+)</td>(.*?)</tr>", table)
+    assert len(rows) == 8 and "speed_q90" in table and "box (x0, y0, x1, y1)" in table
+    frame, cells = int(rows[0][0]), rows[0][1]
+    assert 31 <= frame < 60 and "<td>speed</td>" in cells                  # the fast blob's frames, by speed
+    x = (2 + 4 * (frame - 30)) % (W - 4)                                  # where scene() draws it
+    box = [float(v) for v in re.findall(r"<td>([\d.]+, [\d.]+, [\d.]+, [\d.]+)</td>", cells)[0].split(", ")]
+    assert box[0] <= x + 1 and box[2] >= x + 3 and box[1] <= 31 and box[3] >= 37, (frame, box)
+    assert section.count('class="gallery"') == 8
+
+
+def test_add_objects_refuses_objects_without_a_box():
+    from adgdm.report import Report
+
+    with pytest.raises(ValueError, match=r"objects\[1\]: each object must be a dict with a 'box'"):
+        Report().add_objects(np.zeros((2, 8, 8)), [[], [{"score": 1.0}]])
+    with pytest.raises(ValueError, match="length mismatch: objects has 1"):
+        Report().add_objects(np.zeros((2, 8, 8)), [[]])
