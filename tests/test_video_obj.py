@@ -152,3 +152,109 @@ def test_perspective_line_follows_object_height(lane_clips):
     assert 0.15 < b < 0.4 and floor > 0
     with pytest.raises(ValueError, match="position_weight"):
         adgdm.make_detector("video-obj", position_weight=-1).fit(lane_clips)
+
+
+def test_stream_objects_equal_batch_objects_frame_by_frame(det):
+    """The live stream names the objects `objects()` names, frame by frame (the history frame takes
+    the first scorable frame's), whatever the chunks; its scores and maps are batch's too."""
+    clip = scene(30, 2, 41, fast_from=10)
+    batch, (scores, maps) = det.objects(clip), det.score_maps(clip)
+    s = det.stream()
+    got, boxes, live, live_maps = [], [], [], []
+    for a, b in ((0, 1), (1, 2), (2, 9), (9, 30)):   # one frame alone first: only history, nothing returned
+        sc, m = s.update(clip[a:b], maps=True)
+        assert len(s.last_objects) == len(s.last_boxes) == len(sc)
+        got += s.last_objects
+        boxes += s.last_boxes
+        live.append(sc)
+        live_maps.append(m)
+    assert len(got) == 30
+    assert boxes == [[o["box"] for o in f] for f in batch]
+    assert [[o["group"] for o in f] for f in got] == [[o["group"] for o in f] for f in batch]
+    np.testing.assert_allclose([o["score"] for f in got for o in f], [o["score"] for f in batch for o in f],
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate(live), scores, rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate(live_maps), maps, rtol=1e-6)
+    assert got[0] == got[1] and got[20][0]["group"] == "speed" and abs(got[20][0]["box"][1] - 30) <= 2
+
+
+def test_stream_of_a_detector_without_objects_names_none():
+    d = adgdm.make_detector("video-diff", size=None).fit([scene(20, 2, s) for s in range(2)])
+    s = d.stream()
+    s.update(scene(10, 2, 5))
+    assert s.last_objects is None and s.last_boxes is None
+
+
+def test_watch_alarms_carry_the_fast_objects_box(tmp_path):
+    """`adgdm watch` with a video-obj model: the alarms' boxes (with score and group) are the
+    detector's objects, and the top box of each alarm in the fast object's frames is that object."""
+    import json
+
+    pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
+    from test_watch import _video
+
+    from adgdm.commands.watch import run_watch
+    from adgdm.pipeline import Pipeline
+
+    (tmp_path / "train").mkdir()
+    for s in range(4):
+        _video(tmp_path / "train" / f"{s}.mp4", scene(60, 3, s))
+    Pipeline("video-obj", modality="video", params=dict(size=None, min_area=4, random_state=0)).fit(
+        str(tmp_path / "train")).save(tmp_path / "m")
+    clip = scene(60, 1, 11, fast_from=30)
+    run_watch(tmp_path / "m", _video(tmp_path / "test.mp4", clip), realtime=False, out=tmp_path / "a.jsonl")
+    alarms = {r["frame"]: r for r in map(json.loads, open(tmp_path / "a.jsonl")) if r["event"] == "alarm"}
+    fast = [f for f in range(34, 50) if f in alarms]
+    assert len(fast) >= 12, sorted(alarms)
+    for f in fast:
+        top = alarms[f]["boxes"][0]
+        x = 2 + 4 * (f - 30)                          # the fast blob: rows 30-37, columns x .. x + 3
+        x0, y0, x1, y1 = top["box"]                   # holds it (to a pixel: the mask's opening)
+        assert x0 <= x + 1 and x1 >= x + 3 and y0 <= 31 and y1 >= 37 and x1 - x0 <= 12, (f, top)
+        assert top["group"] == "speed" and top["from"] == "objects" and top["score"] > 0
+
+
+def _png_clip(folder, frames):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        Image.fromarray(np.clip(np.round(f * 255), 0, 255).astype(np.uint8)).save(folder / f"{i:04d}.png")
+
+
+def test_report_of_a_video_obj_model_shows_the_top_objects(tmp_path):
+    """`adgdm report MODEL --data CLIPS` with a detector that names objects: thumbnails with the
+    top object's box and a table naming the frame, box and group (the fast blob: speed)."""
+    import re
+
+    pytest.importorskip("plotly")
+    from adgdm.commands.report import run_report
+    from adgdm.pipeline import Pipeline
+
+    for s in range(4):
+        _png_clip(tmp_path / "train" / f"c{s}", scene(60, 3, s))
+    _png_clip(tmp_path / "test" / "fast", scene(60, 1, 11, fast_from=30))
+    Pipeline("video-obj", modality="video", params=dict(size=None, min_area=4, random_state=0)).fit(
+        str(tmp_path / "train")).save(tmp_path / "m")
+    info = run_report(tmp_path / "m", tmp_path / "r.html", data=tmp_path / "test")
+    assert "objects" in info["sections"] and "anomaly maps" in info["sections"]
+    page = (tmp_path / "r.html").read_text()
+    section = page[page.rindex("Top objects"):]          # the section (the first: the contents)
+    table = section[section.index("<table"):section.index("</table>")]
+    rows = re.findall(r"<tr><td>fast:(\d+)</td>(.*?)</tr>", table)
+    assert len(rows) == 8 and "speed_q90" in table and "box (x0, y0, x1, y1)" in table
+    frame, cells = int(rows[0][0]), rows[0][1]
+    assert 31 <= frame < 60 and "<td>speed</td>" in cells                  # the fast blob's frames, by speed
+    x = (2 + 4 * (frame - 30)) % (W - 4)                                  # where scene() draws it
+    box = [float(v) for v in re.findall(r"<td>([\d.]+, [\d.]+, [\d.]+, [\d.]+)</td>", cells)[0].split(", ")]
+    assert box[0] <= x + 1 and box[2] >= x + 3 and box[1] <= 31 and box[3] >= 37, (frame, box)
+    assert section.count('class="gallery"') == 8
+
+
+def test_add_objects_refuses_objects_without_a_box():
+    from adgdm.report import Report
+
+    with pytest.raises(ValueError, match=r"objects\[1\]: each object must be a dict with a 'box'"):
+        Report().add_objects(np.zeros((2, 8, 8)), [[], [{"score": 1.0}]])
+    with pytest.raises(ValueError, match="length mismatch: objects has 1"):
+        Report().add_objects(np.zeros((2, 8, 8)), [[]])

@@ -209,6 +209,12 @@ def run_report(input, out, data=None, title=None, force: bool = False) -> dict:
                                    titles=[f"{n}: {df['score'].iloc[i]:.3g}" for n, i in zip(ids, pick)],
                                    masks=masks, **kw)
             sections.append("anomaly maps")
+        found = extras.get("objects")
+        if found is not None:  # a detector that names objects: its top objects, boxes drawn
+            ids = [":".join(str(v) for v in r) for r in df[found["id_columns"]].itertuples(index=False)]
+            rep.add_objects(found["images"], found["objects"](), titles=ids, scores=df["score"].to_numpy(),
+                            k=found["top"], title=found["title"])
+            sections.append("objects")
         rep.save(out)
         return {"out": str(out), "kind": "model", "sections": sections}
     raise ValueError(f"{p}: a folder, but neither a model folder (config.json) nor generated images "

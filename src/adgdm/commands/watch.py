@@ -7,10 +7,11 @@ the same frames) and every frame above the model's threshold is an alarm. Output
 per line (``event``: ``alarm``; ``frame`` for the other frames with ``all_frames``; ``skipped``
 when frames were dropped; ``clip`` for an annotated clip written around alarms; ``summary`` last).
 
-Boxes: a live scorer that sets ``last_boxes`` after ``update`` (one list per returned frame of
-``{"box": [x0, y0, x1, y1], "score": ..., ...}`` in input pixels) gives the boxes of the objects
-that drive a frame's score; otherwise the box is the hottest region of the frame's anomaly map
-(:func:`hot_box`).
+Boxes: a live scorer that sets ``last_objects`` after ``update`` (one list per returned frame of
+``{"box": [x0, y0, x1, y1], "score": ..., "group": ...}`` in input pixels, most abnormal first;
+``video-obj``'s) or ``last_boxes`` (one list per frame of ``[x0, y0, x1, y1]``) gives the boxes of
+the objects that drive a frame's score; otherwise the box is the hottest region of the frame's
+anomaly map (:func:`hot_box`).
 
 Example
 -------
@@ -283,7 +284,7 @@ def _loop(ticks, det, src, name, thr, emit, clips, all_frames, max_frames, note,
         t0 = clock()
         scores, maps = stream.update(frame[None], maps=True)
         st["busy"] += clock() - t0
-        given = getattr(stream, "last_boxes", None)
+        given = _given_boxes(stream)
         for j, s in enumerate(np.asarray(scores, dtype=np.float64)):
             tk, fr = pending.popleft()
             alarm = bool(s > thr)
@@ -304,6 +305,19 @@ def _loop(ticks, det, src, name, thr, emit, clips, all_frames, max_frames, note,
         if max_frames is not None and st["read"] >= int(max_frames):
             return "max frames"
     return None
+
+
+def _given_boxes(stream) -> list | None:
+    """The boxes the live scorer names for the frames its last update returned (one list per frame
+    of ``{"box", "score", "group", "from": "objects"}``); None: it names none."""
+    objs = getattr(stream, "last_objects", None)
+    if objs is not None:
+        return [[{"box": [round(float(v), 2) for v in o["box"]], "score": round(float(o["score"]), 6),
+                  **({"group": o["group"]} if "group" in o else {}), "from": "objects"} for o in f] for f in objs]
+    boxes = getattr(stream, "last_boxes", None)
+    if boxes is None:
+        return None
+    return [[{"box": [round(float(v), 2) for v in b], "from": "objects"} for b in f] for f in boxes]
 
 
 def _skipped(tick, src, st, emit, note, clock):

@@ -56,12 +56,17 @@ class VideoIO(ModalityIO):
                          "to judge the model")
         lead = {self.id_column: d.ids, "frame": np.concatenate([np.arange(len(c)) for c in d.clips])}
         extras = {"clips": d.clips, "maps": result.anomaly_map}
+        images = np.concatenate([c.frames for c in d.clips]) if result.anomaly_map is not None or \
+            callable(getattr(det, "objects", None)) else None
         if result.anomaly_map is not None:  # the report's overlays: the 12 highest frame scores
             maps = result.anomaly_map
-            extras["overlay"] = {"images": np.concatenate([c.frames for c in d.clips]),
+            extras["overlay"] = {"images": images,
                                  "maps": np.concatenate(list(maps)) if isinstance(maps, list) else maps,
                                  "top": 12, "bottom": 0, "id_columns": [self.id_column, "frame"],
                                  "title": "Top frames and their anomaly maps"}
+        if callable(getattr(det, "objects", None)):  # the report's top objects (found when it asks: a report only)
+            extras["objects"] = {"images": images, "objects": lambda: det.objects(d.clips), "top": 8,
+                                 "id_columns": [self.id_column, "frame"], "title": "Top objects"}
         return ScoreResult(result, lead, d.labels, top_k=top_k, notes=notes, extras=extras)
 
 

@@ -150,3 +150,19 @@ def columns(df, required, what: str = "df") -> None:
         raise ValueError(f"{what} is missing columns {missing}; it has {list(map(str, df.columns))[:20]}")
     if len(df) == 0:
         raise ValueError(f"{what} is empty: 0 rows")
+
+
+def objects(x, n: int, what: str = "objects") -> list[list[dict]]:
+    """Per image a list of object dicts, each with a ``box`` of four finite numbers and a finite ``score``."""
+    if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__"):
+        raise ValueError(f"{what} must be one list of objects per image, got {type(x).__name__}")
+    out = [list(o) for o in x]
+    same_length(out, n, what, "images")
+    for i, objs in enumerate(out):
+        for o in objs:
+            box = np.asarray(o.get("box", ()) if isinstance(o, dict) else (), dtype=np.float64).ravel()
+            if not isinstance(o, dict) or box.size != 4 or not np.isfinite(box).all() \
+                    or not np.isfinite(float(o.get("score", np.nan))):
+                raise ValueError(f"{what}[{i}]: each object must be a dict with a 'box' [x0, y0, x1, y1] of finite "
+                                 f"numbers and a finite 'score', got {o!r}")
+    return out

@@ -423,6 +423,48 @@ class Report:
         return self._add(title, legend + f'<div class="tiles" style="--tile:{2 * min(size, 192) + 20}px">'
                          + "".join(tiles) + "</div>")
 
+    def add_objects(self, images, objects, titles=None, *, scores=None, k: int = 8, title: str = "Top objects",
+                    size: int = 192) -> Report:
+        """The objects a detector names (``video-obj``'s :meth:`objects`): for the ``k`` images with
+        objects that score highest (``scores``, e.g. the frame scores; default the top object's
+        score), a thumbnail with the top object's box drawn in red, and a table: image, its score,
+        the object's score, box, the feature group that made it abnormal and its feature values.
+        ``objects``: per image a list of dicts ``box`` ``[x0, y0, x1, y1]`` (image pixels),
+        ``score``, ``group`` and optionally ``features`` (name: value), most abnormal first.
+
+        >>> rep.add_objects(frames, det.objects(clip), scores=det.decision_function(clip))  # doctest: +SKIP
+        """
+        from . import images as im
+
+        imgs = _checks.images(images)
+        n = imgs.shape[0]
+        objs = _checks.objects(objects, n)
+        caps = _checks.names(titles, n, "titles", "images", "image {}")
+        have = np.array([len(o) > 0 for o in objs])
+        top = np.array([o[0]["score"] if o else -np.inf for o in objs], float)
+        s = top if scores is None else _checks.vector(scores, "scores")
+        _checks.same_length(s, n, "scores", "images")
+        k, size = _k(k), _k(size, "size")
+        order = [int(i) for i in np.argsort(-s, kind="stable") if have[i]][:k]
+        if not order:
+            return self._add(title, _note("No objects were found in these images."))
+        names = list(dict.fromkeys(f for i in order for f in objs[i][0].get("features", {})))
+        head = ["image", "score", "object score", "box (x0, y0, x1, y1)", "group"] + names
+        rows, tiles = [], []
+        for i in order:
+            o = objs[i][0]
+            box = [float(v) for v in o["box"]]
+            rows.append([caps[i], s[i], o["score"], ", ".join(fmt(v) for v in box), o.get("group", "")]
+                        + [o.get("features", {}).get(f, float("nan")) for f in names])
+            tiles.append(self._tile(im.data_uri(im.boxed_tile(imgs[i], [box], size)),
+                                    f"{caps[i]} · {o.get('group', '')} · score {fmt(s[i])}", "gallery"))
+        num = {1, 2, *range(5, len(head))}
+        legend = _note(f"The {len(order)} highest-scoring of {int(have.sum()):,} images with objects (of {n:,}); "
+                       "red box: the image's most abnormal object; group: the feature group (speed, size, "
+                       "appearance) that made it abnormal.")
+        return self._add(title, legend + f'<div class="tiles" style="--tile:{min(size, 192)}px">' + "".join(tiles)
+                         + "</div>" + _html.table(head, rows, numeric=num))
+
     @staticmethod
     def _tile(uri: str, caption: str, cls: str) -> str:
         return (f'<figure class="tile"><img class="{cls}" alt="{esc(caption)}" src="{uri}">'

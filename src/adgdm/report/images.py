@@ -14,7 +14,7 @@ import io
 
 import numpy as np
 
-__all__ = ["to_rgb", "overlay_tile", "plain_tile", "data_uri"]
+__all__ = ["to_rgb", "overlay_tile", "plain_tile", "boxed_tile", "data_uri"]
 
 MISSING = "the report needs the [report] extra: pip install 'adgdm[report]'"
 MASK_RGB = np.array([0, 230, 64], np.uint8)  # green outline: distinct from the blue-red heat colours
@@ -87,6 +87,28 @@ def plain_tile(img, mask=None, size: int = 192) -> np.ndarray:
     smooth = max(rgb.shape[:2]) > size
     rgb = _resize(rgb, hw, smooth)
     return _draw_mask(rgb, None if mask is None else _resize(np.asarray(mask, bool), hw, False))
+
+
+def boxed_tile(img, boxes, size: int = 192, colour=(255, 0, 0)) -> np.ndarray:
+    """The image (RGB uint8) at display size with ``boxes`` ``[x0, y0, x1, y1]`` (image pixels,
+    end exclusive) drawn as two-pixel rectangles.
+
+    >>> boxed_tile(np.zeros((8, 8)), [[2, 2, 5, 6]], size=16).shape
+    (16, 16, 3)
+    """
+    rgb = plain_tile(img, None, size)
+    h, w = np.asarray(img).shape[:2]
+    fy, fx = rgb.shape[0] / h, rgb.shape[1] / w
+    out = rgb.copy()
+    for x0, y0, x1, y1 in boxes:
+        r0, r1 = int(np.clip(round(y0 * fy), 0, rgb.shape[0] - 1)), int(np.clip(round(y1 * fy) - 1, 0, rgb.shape[0] - 1))
+        c0, c1 = int(np.clip(round(x0 * fx), 0, rgb.shape[1] - 1)), int(np.clip(round(x1 * fx) - 1, 0, rgb.shape[1] - 1))
+        for d in range(2):  # two pixels wide, inwards
+            out[min(r0 + d, r1), c0:c1 + 1] = colour
+            out[max(r1 - d, r0), c0:c1 + 1] = colour
+            out[r0:r1 + 1, min(c0 + d, c1)] = colour
+            out[r0:r1 + 1, max(c1 - d, c0)] = colour
+    return out
 
 
 def overlay_tile(img, amap, vmin: float, vmax: float, mask=None, size: int = 192, cmap: str = "jet",

@@ -65,6 +65,13 @@ class VideoBase(BaseDetector):
     def _fit_clips(self, train: list[np.ndarray], held_out: list[np.ndarray]) -> None:
         raise NotImplementedError
 
+    def _scorable_objects(self, work: np.ndarray, feats, start: int, with_maps: bool, shape):
+        """``_scorable`` plus, for a detector that finds objects, the objects of the same frames:
+        one list per frame of dicts (``box`` ``[x0, y0, x1, y1]`` in pixels of input frames of
+        ``shape`` ``(H, W)``, ``score``, ``group``, ...), most abnormal first; None: no objects.
+        The live stream reads them (``VideoStream.last_objects``)."""
+        return (*self._scorable(work, feats, start, with_maps), None)
+
     def _calibrate(self, held_out: list[np.ndarray]) -> None:
         """Hook after ``_fit_clips``: per-location statistics of the held-out frames."""
 
@@ -257,7 +264,19 @@ class VideoStream:
 
     Frames before the history is complete are held until the first scorable frame arrives; they
     are then returned with it (and take its score). ``update(frames, maps=True)`` also returns
-    the frames' anomaly maps at the input size."""
+    the frames' anomaly maps at the input size.
+
+    A detector that finds objects (``video-obj``) also sets, after each ``update``, one list per
+    returned frame: ``last_objects`` (dicts ``box``, ``score``, ``group``, ``groups``,
+    ``features``, most abnormal first: ``det.objects`` of the same frames) and ``last_boxes``
+    (their boxes ``[x0, y0, x1, y1]`` in input pixels); both stay None for other detectors.
+
+    Example
+    -------
+    >>> s = det.stream(); scores = s.update(clip[:5])                    # doctest: +SKIP
+    >>> s.last_boxes[-1][:1], s.last_objects[-1][0]["group"]               # doctest: +SKIP
+    ([[40.0, 30.0, 44.0, 38.0]], 'speed')
+    """
 
     def __init__(self, det: VideoBase):
         self.det = det
@@ -266,6 +285,8 @@ class VideoStream:
         self.work = None              # the last `history` working frames
         self.feats = None             # their per-frame features
         self.raw = np.zeros(0)        # last unsmoothed scores, for the trailing mean
+        self.last_objects = None      # per frame returned by the last update: its objects (or None)
+        self.last_boxes = None        # ... and their boxes
 
     def update(self, frames, maps: bool = False):
         det = self.det
@@ -281,14 +302,19 @@ class VideoStream:
             self.n += len(w)
             if self.n <= self.H:
                 s, m = np.zeros(0), np.zeros((0, *arr.shape[1:3]), np.float32)
+                objs = [] if callable(getattr(det, "objects", None)) else None
             else:
-                s, m = det._scorable(work, feats, self.H, maps)
+                s, m, objs = det._scorable_objects(work, feats, self.H, maps, arr.shape[1:3])
                 if prev <= self.H:  # the first scorable frame: the frames before take its score
                     s = np.concatenate([np.full(self.H, s[0]), s])
                     if maps:
                         m = np.concatenate([np.repeat(m[:1], self.H, axis=0), m])
+                    if objs is not None:  # ... and its objects
+                        objs = [objs[0]] * self.H + list(objs)
                 if maps:
                     m = det._to_input(m, arr.shape[1:3])
+        self.last_objects = None if objs is None else list(objs)
+        self.last_boxes = None if objs is None else [[list(o["box"]) for o in f] for f in objs]
         keep = self.H
         self.work = work[len(work) - keep:] if keep else work[:0]
         self.feats = None if feats is None else feats[len(feats) - keep:]

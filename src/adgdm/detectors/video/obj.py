@@ -379,3 +379,34 @@ class VideoObj(VideoBase):
         self.perspective_ = tuple(float(v) for v in meta.get("perspective_", (1.0, 0.0, 1.0)))
         self.den_ = EmpiricalDenoiser.from_state(meta["den"], {k[4:]: v for k, v in arrays.items()
                                                                if k.startswith("den.")})
+
+    # --- live objects (the stream's boxes, adgdm watch) -----------------------------------------
+    def _scorable_objects(self, work, feats, start, with_maps, shape):
+        """``_scorable`` and the objects of the same frames in one pass (objects found once): what
+        the live stream returns; the objects equal :meth:`objects` of those frames."""
+        s, found = self._object_frame_scores(work, start)
+        s = np.where(np.isnan(s), self.empty_score_, s)
+        fid, boxes, rows, sc = found
+        maps = None
+        if with_maps:  # painted as _scorable paints them
+            maps = np.full((len(s), *work.shape[1:]), self.empty_score_, np.float32)
+            for f, b, v in zip(fid, boxes.astype(int), sc):
+                m = maps[f, b[1]:b[3], b[0]:b[2]]
+                np.maximum(m, v, out=m)
+        return s, maps, self._object_lists(found, len(s), shape, work.shape[1:])
+
+    def _object_lists(self, found, n, shape, work_shape) -> list[list[dict]]:
+        """Objects ``(fid, boxes, rows, scores)`` as ``n`` per-frame lists of dicts (boxes scaled
+        from the working size to ``shape``), most abnormal first: the dicts of :meth:`objects`."""
+        fid, boxes, rows, sc = found
+        gr = self._groups(rows)
+        sy, sx = shape[0] / work_shape[0], shape[1] / work_shape[1]
+        frames: list[list[dict]] = [[] for _ in range(n)]
+        for f, b, r, v, g in zip(fid, boxes, rows, sc, gr):
+            frames[f].append({"box": [float(b[0] * sx), float(b[1] * sy), float(b[2] * sx), float(b[3] * sy)],
+                              "score": float(v), "group": GROUPS[int(np.argmax(g))],
+                              "groups": {k: float(x) for k, x in zip(GROUPS, g)},
+                              "features": {k: float(x) for k, x in zip(self.feature_names, r)}})
+        for objs in frames:
+            objs.sort(key=lambda o: -o["score"])
+        return frames
