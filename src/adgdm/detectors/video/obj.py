@@ -296,15 +296,17 @@ class VideoObj(VideoBase):
         return self._frame_max(fid, sc, len(work) - start), (fid, boxes, rows, sc)
 
     def _scorable(self, work, feats, start, with_maps):
-        s, (fid, boxes, _, sc) = self._object_frame_scores(work, start)
-        s = np.where(np.isnan(s), self.empty_score_, s)
-        if not with_maps:
-            return s, None
-        maps = np.full((len(s), *work.shape[1:]), self.empty_score_, np.float32)
+        s, found = self._object_frame_scores(work, start)
+        return np.where(np.isnan(s), self.empty_score_, s), self._paint(found, len(s), work) if with_maps else None
+
+    def _paint(self, found, n, work):
+        """Anomaly maps: each object's box carries its score; elsewhere the empty-frame score."""
+        fid, boxes, _, sc = found
+        maps = np.full((n, *work.shape[1:]), self.empty_score_, np.float32)
         for f, b, v in zip(fid, boxes.astype(int), sc):
             m = maps[f, b[1]:b[3], b[0]:b[2]]
             np.maximum(m, v, out=m)
-        return s, maps
+        return maps
 
     def _groups(self, rows: np.ndarray) -> np.ndarray:
         """``(n, 3)`` squared denoiser residual summed per group (speed, size, appearance)."""
@@ -317,17 +319,8 @@ class VideoObj(VideoBase):
     def _clip_details(self, arr: np.ndarray):
         """Per frame of one validated clip: list of objects (dicts), boxes at the input size."""
         work = self._work(arr)
-        fid, boxes, rows, sc = self._object_frame_scores(work, 1)[1]
-        gr = self._groups(rows)
-        sy, sx = arr.shape[1] / work.shape[1], arr.shape[2] / work.shape[2]
-        frames: list[list[dict]] = [[] for _ in range(len(work))]
-        for f, b, r, v, g in zip(fid, boxes, rows, sc, gr):
-            frames[f + 1].append({"box": [float(b[0] * sx), float(b[1] * sy), float(b[2] * sx), float(b[3] * sy)],
-                                  "score": float(v), "group": GROUPS[int(np.argmax(g))],
-                                  "groups": {k: float(x) for k, x in zip(GROUPS, g)},
-                                  "features": {k: float(x) for k, x in zip(self.feature_names, r)}})
-        for objs in frames:
-            objs.sort(key=lambda o: -o["score"])
+        found = self._object_frame_scores(work, 1)[1]
+        frames = [[]] + self._object_lists(found, len(work) - 1, arr.shape[1:3], work.shape[1:])
         if len(frames) > 1:
             frames[0] = frames[1]  # the history rule: the first frame takes the first scorable frame's
         return frames
@@ -386,13 +379,7 @@ class VideoObj(VideoBase):
         the live stream returns; the objects equal :meth:`objects` of those frames."""
         s, found = self._object_frame_scores(work, start)
         s = np.where(np.isnan(s), self.empty_score_, s)
-        fid, boxes, rows, sc = found
-        maps = None
-        if with_maps:  # painted as _scorable paints them
-            maps = np.full((len(s), *work.shape[1:]), self.empty_score_, np.float32)
-            for f, b, v in zip(fid, boxes.astype(int), sc):
-                m = maps[f, b[1]:b[3], b[0]:b[2]]
-                np.maximum(m, v, out=m)
+        maps = self._paint(found, len(s), work) if with_maps else None
         return s, maps, self._object_lists(found, len(s), shape, work.shape[1:])
 
     def _object_lists(self, found, n, shape, work_shape) -> list[list[dict]]:
