@@ -102,6 +102,21 @@ class NoiseSchedule:
         post_var[0] = self.betas[0]
         return self.betas**2 / (2 * post_var * self.alphas * (1 - self.alpha_bars))
 
+    def t_from_sigma(self, sigma: float) -> int:
+        """Timestep whose variance-exploding noise scale :meth:`sigma_ve` is nearest ``sigma`` (a
+        clean point plus noise of standard deviation ``sigma``, in the data's units).
+
+        Example
+        -------
+        >>> s = NoiseSchedule("linear", 1000)
+        >>> t = s.t_from_sigma(0.1); abs(float(s.sigma_ve(t)) - 0.1) < 0.005
+        True
+        """
+        if not float(sigma) > 0:
+            raise ValueError(f"noise sigma must be > 0, got {sigma}")
+        sig = torch.sqrt((1 - self.alpha_bars) / self.alpha_bars)
+        return int(torch.argmin((sig - float(sigma)).abs()))
+
     def t_from_fraction(self, fraction: float) -> int:
         """Timestep at a fraction of the chain (``0.25`` -> a quarter of the way to pure noise)."""
         if not 0.0 <= fraction <= 1.0:
