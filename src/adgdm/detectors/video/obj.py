@@ -59,7 +59,8 @@ class VideoObj(VideoBase):
 
     Parameters: ``size`` (working height), ``fg_threshold`` (grey-level difference to the
     background that is foreground), ``diff_threshold`` (to the previous frame), ``min_area``
-    (working pixels), ``close_size`` (closing kernel that joins the pieces of one object),
+    (working pixels), ``close_size`` (closing kernel that joins the pieces of one object), ``border`` (objects within
+    that many working pixels of the frame edge are left out until they are in view; 0 keeps them),
     ``flow_scale`` (optical flow on frames downscaled by this factor), ``appearance`` (add
     grey-level features), ``size_weight`` (weight of the size features in the distance),
     ``perspective`` (size and motion in units of the expected object height at the object's row,
@@ -80,7 +81,8 @@ class VideoObj(VideoBase):
     name = "video-obj"
 
     def __init__(self, size: int | None = 120, fg_threshold: float = 0.08, diff_threshold: float = 0.05,
-                 min_area: int = 12, close_size: int = 5, flow_scale: float = 1.0, appearance: bool = False,
+                 min_area: int = 12, close_size: int = 5, border: int = 0, flow_scale: float = 1.0,
+                 appearance: bool = False,
                  size_weight: float = 1.0, perspective: bool = False, position_weight: float = 1.0,
                  max_objects: int = 20_000, n_neighbors: int = 10,
                  noise_levels=(0.1, 0.2, 0.3), marginal_sigma: float = 0.5, smooth_frames: int = 3,
@@ -96,6 +98,8 @@ class VideoObj(VideoBase):
     def _check_own_params(self):
         if not (float(self.fg_threshold) > 0 and float(self.diff_threshold) > 0):
             raise ValueError("fg_threshold and diff_threshold must be > 0 (grey levels in [0, 1])")
+        if int(self.border) < 0:
+            raise ValueError(f"border must be >= 0 working pixels, got {self.border}")
         if int(self.min_area) < 1 or int(self.max_objects) < 10 or int(self.n_neighbors) < 1:
             raise ValueError("min_area must be >= 1, max_objects >= 10 and n_neighbors >= 1")
         if not 0.0 < float(self.flow_scale) <= 1.0:
@@ -136,7 +140,7 @@ class VideoObj(VideoBase):
     def _frame_objects(self, prev: np.ndarray, cur: np.ndarray):
         """``(boxes (n, 4) x0 y0 x1 y1 working pixels, features (n, d))`` of one frame."""
         n, labels, stats, cent = self._masks(prev, cur)
-        keep = [i for i in range(1, n) if stats[i, 4] >= int(self.min_area)]
+        keep = [i for i in range(1, n) if stats[i, 4] >= int(self.min_area) and not self._at_border(stats[i], cur.shape)]
         d = len(self.feature_names)
         if not keep:
             return np.zeros((0, 4)), np.zeros((0, d))
@@ -160,6 +164,15 @@ class VideoObj(VideoBase):
             boxes.append([x0, y0, x0 + bw, y0 + bh])
             rows.append(r)
         return np.asarray(boxes, float), np.asarray(rows, float)
+
+    def _at_border(self, stat, shape) -> bool:
+        """An object within ``border`` working pixels of the frame edge is cut by it: its size and
+        flow describe a part of it (a walker half in view), so it waits until it is in view."""
+        b = int(self.border)
+        if b <= 0:
+            return False
+        x0, y0, bw, bh = (int(v) for v in stat[:4])
+        return x0 < b or y0 < b or x0 + bw > shape[1] - b or y0 + bh > shape[0] - b
 
     def _clip_objects(self, work: np.ndarray, start: int):
         """Objects of frames ``start ..`` of ``work``: ``(frame index from start, boxes, rows)``."""
