@@ -258,3 +258,21 @@ def test_add_objects_refuses_objects_without_a_box():
         Report().add_objects(np.zeros((2, 8, 8)), [[], [{"score": 1.0}]])
     with pytest.raises(ValueError, match="length mismatch: objects has 1"):
         Report().add_objects(np.zeros((2, 8, 8)), [[]])
+
+
+def test_learned_density_side_by_side(tmp_path):
+    """density="learned" (a conditional DDPM of size and motion given position) flags the fast
+    object and not the busier crowd, names speed, and round-trips through save/load."""
+    train = [scene(80, 3, s) for s in range(6)]
+    det = adgdm.make_detector("video-obj", size=None, min_area=4, random_state=0, density="learned",
+                              learned_steps=250, learned_folds=2).fit(train)
+    dense = np.concatenate([det.decision_function(scene(60, 6, seed)) for seed in (11, 12)])
+    fast = scene(60, 1, 11, fast_from=30)
+    s = det.decision_function(fast)
+    assert np.mean(dense > det.threshold_) < 0.3
+    assert np.mean(s[34:50] > det.threshold_) > 0.9 and s[34:50].min() > np.quantile(dense, 0.9)
+    assert det.objects(fast)[40][0]["group"] == "speed"
+    det.save(tmp_path / "m")
+    np.testing.assert_allclose(adgdm.load(tmp_path / "m").decision_function(fast), s)
+    with pytest.raises(ValueError, match="density must be"):
+        adgdm.make_detector("video-obj", density="gan").fit(train)

@@ -67,7 +67,13 @@ class VideoObj(VideoBase):
     a line fitted on the training objects), ``position_weight`` (weight of the position ``y``,
     ``x`` in the distance: 1 judges an object against training objects at the same place, 0 by
     what it is and how it moves wherever it is; a row no training clip used is then not an alarm),
-    ``max_objects`` (reference objects kept), ``n_neighbors``, ``noise_levels`` and
+    ``density`` (``"ideal"``: the closed-form denoiser over the training objects, non-parametric;
+    ``"learned"``: a conditional DDPM of size and motion given position,
+    :class:`~adgdm.detectors.video.obj_density.LearnedObjectDensity`, trained for
+    ``learned_steps`` steps and scored at the noise levels ``learned_sigmas`` (standard deviations
+    in standardised units: large enough that an object far from every training object still
+    denoises badly; at 0.1 the error saturates and a fast object scored as normal), its calibration from ``learned_folds`` models that each leave a group
+    of whole clips out), ``max_objects`` (reference objects kept), ``n_neighbors``, ``noise_levels`` and
     ``marginal_sigma`` (the denoiser's), ``smooth_frames``, ``contamination``.
     ``calibration_fraction`` is not used: calibration holds out whole training clips.
 
@@ -84,6 +90,8 @@ class VideoObj(VideoBase):
                  min_area: int = 12, close_size: int = 5, border: int = 0, flow_scale: float = 1.0,
                  appearance: bool = False,
                  size_weight: float = 1.0, perspective: bool = False, position_weight: float = 1.0,
+                 density: str = "ideal", learned_steps: int = 2000, learned_folds: int = 4,
+                 learned_sigmas=(0.5, 1.0, 2.0),
                  max_objects: int = 20_000, n_neighbors: int = 10,
                  noise_levels=(0.1, 0.2, 0.3), marginal_sigma: float = 0.5, smooth_frames: int = 3,
                  calibration_fraction: float = 0.2, contamination: float = 0.1, random_state=None):
@@ -98,6 +106,11 @@ class VideoObj(VideoBase):
     def _check_own_params(self):
         if not (float(self.fg_threshold) > 0 and float(self.diff_threshold) > 0):
             raise ValueError("fg_threshold and diff_threshold must be > 0 (grey levels in [0, 1])")
+        if self.density not in ("ideal", "learned"):
+            raise ValueError(f"density must be 'ideal' (the closed-form denoiser) or 'learned' (a conditional "
+                             f"DDPM of size and motion given position), got {self.density!r}")
+        if int(self.learned_steps) < 1 or int(self.learned_folds) < 1:
+            raise ValueError("learned_steps and learned_folds must be >= 1")
         if int(self.border) < 0:
             raise ValueError(f"border must be >= 0 working pixels, got {self.border}")
         if int(self.min_area) < 1 or int(self.max_objects) < 10 or int(self.n_neighbors) < 1:
@@ -192,7 +205,9 @@ class VideoObj(VideoBase):
         return z * self._weights()
 
     def _weights(self) -> np.ndarray:
-        w = {**dict.fromkeys(_SIZE, float(self.size_weight)), **dict.fromkeys(_POS, float(self.position_weight))}
+        # learned: position is what the model conditions on, not a distance term
+        pw = 1.0 if self.density == "learned" else float(self.position_weight)
+        w = {**dict.fromkeys(_SIZE, float(self.size_weight)), **dict.fromkeys(_POS, pw)}
         return np.array([w.get(n, 1.0) for n in self.feature_names])
 
     # --- perspective ----------------------------------------------------------------------------
@@ -273,6 +288,19 @@ class VideoObj(VideoBase):
         if len(rows) > int(self.max_objects):
             pick = np.sort(rng.choice(len(rows), int(self.max_objects), replace=False))
             rows, clip_of = rows[pick], clip_of[pick]
+        if self.density == "learned":
+            scores = self._fit_learned(train, per_clip, rows, clip_of, rng)
+        else:
+            scores = self._fit_ideal(train, per_clip, rows, clip_of)
+        s = np.concatenate(scores)
+        self.empty_score_ = float(np.median(s[np.isfinite(s)])) if np.isfinite(s).any() else 0.0
+        s = np.where(np.isfinite(s), s, self.empty_score_)
+        return np.concatenate([trailing_mean(np.concatenate([x[:1], x]), int(self.smooth_frames))
+                               for x in np.split(s, np.cumsum([len(w) - 1 for w in train])[:-1])])
+
+    def _fit_ideal(self, train, per_clip, rows, clip_of):
+        """The ideal denoiser over every training object; calibration frame scores leave each
+        training clip out (its objects against the other clips' objects)."""
         z = self._std(rows)
         n = len(z)
         levels = tuple(float(v) for v in np.atleast_1d(self.noise_levels))
@@ -288,11 +316,35 @@ class VideoObj(VideoBase):
             den = self.den_.subset(others) if len(clips) > 1 and others.sum() >= 2 else self.den_
             sc = den.score(self._std(r)) if len(r) else np.zeros(0)
             scores.append(self._frame_max(fid, sc, len(w) - 1))
-        s = np.concatenate(scores)
-        self.empty_score_ = float(np.median(s[np.isfinite(s)])) if np.isfinite(s).any() else 0.0
-        s = np.where(np.isfinite(s), s, self.empty_score_)
-        return np.concatenate([trailing_mean(np.concatenate([x[:1], x]), int(self.smooth_frames))
-                               for x in np.split(s, np.cumsum([len(w) - 1 for w in train])[:-1])])
+        return scores
+
+    def _learned(self, seed):
+        from .obj_density import LearnedObjectDensity
+
+        return LearnedObjectDensity(cond_columns=tuple(self.feature_names.index(c) for c in _POS),
+                                    max_steps=int(self.learned_steps), random_state=seed,
+                                    noise_levels=tuple(float(v) for v in np.atleast_1d(self.learned_sigmas)))
+
+    def _fit_learned(self, train, per_clip, rows, clip_of, rng):
+        """A conditional DDPM of an object's size and motion given its position: the final model
+        on every training object; calibration frame scores from ``learned_folds`` models, each
+        fitted without a group of whole clips and scoring that group's clips (one model per clip
+        would cost 16 fits on Ped2)."""
+        seed = int(rng.integers(2**31 - 1))
+        self._log(f"video-obj: learned density on {len(rows)} objects")
+        self.den_ = self._learned(seed).fit(self._std(rows))
+        k = min(int(self.learned_folds), len(train))
+        groups = np.arange(len(train)) % k
+        scores: list = [None] * len(train)
+        for g in range(k):
+            if k > 1:
+                self._log(f"video-obj: calibration model {g + 1}/{k}")
+            den = self._learned(seed).fit(self._std(rows[groups[clip_of] != g])) if k > 1 else self.den_
+            for i in np.flatnonzero(groups == g):
+                fid, _, r = per_clip[i]
+                sc = den.score(self._std(r)) if len(r) else np.zeros(0)
+                scores[i] = self._frame_max(fid, sc, len(train[i]) - 1)
+        return scores
 
     @staticmethod
     def _frame_max(fid, sc, n):
@@ -383,8 +435,13 @@ class VideoObj(VideoBase):
         self.empty_score_ = float(meta["empty_score_"])
         # models saved before the perspective line: no normalisation (a flat line of height 1)
         self.perspective_ = tuple(float(v) for v in meta.get("perspective_", (1.0, 0.0, 1.0)))
-        self.den_ = EmpiricalDenoiser.from_state(meta["den"], {k[4:]: v for k, v in arrays.items()
-                                                               if k.startswith("den.")})
+        den_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("den.")}
+        if self.density == "learned":
+            from .obj_density import LearnedObjectDensity
+
+            self.den_ = LearnedObjectDensity.from_state(meta["den"], den_arrays)
+        else:
+            self.den_ = EmpiricalDenoiser.from_state(meta["den"], den_arrays)
 
     # --- live objects (the stream's boxes, adgdm watch) -----------------------------------------
     def _scorable_objects(self, work, feats, start, with_maps, shape):
