@@ -134,6 +134,9 @@ CANDIDATES_V2 = [
     ("video-obj", {"position_weight": 0.1, "noise_levels": [0.5]}),
     ("video-obj", {"position_weight": 0.0, "noise_levels": [0.5]}),
     ("video-obj", {"position_weight": 0.1, "noise_levels": [0.5], "border": 2}),
+    # the learned density side by side (issue 31: a conditional diffusion model of object features
+    # given position), at its defaults
+    ("video-obj", {"density": "learned"}),
 ]
 SCORING = {"video-obj": [{"smooth_frames": 1}, {"smooth_frames": 3}, {"smooth_frames": 5}],
            "video-diff": [{"smooth_frames": 1}, {"smooth_frames": 5}], "video": [{}]}
