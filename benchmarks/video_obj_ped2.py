@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--obj-params", default="{}", help="JSON of the chosen video-obj setting")
     ap.add_argument("--detectors", nargs="*", default=["video-obj", "video", "video-diff"])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--append", action="store_true", help="keep the rows already in <out>.csv")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     import cv2
@@ -83,10 +84,17 @@ def main():
         out = Path(a.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         df, pc = pd.DataFrame(rows), pd.DataFrame(per_clip)
+        if a.append and out.with_suffix(".csv").exists():  # rows of an earlier run (other detectors)
+            df = pd.concat([pd.read_csv(out.with_suffix(".csv")), df], ignore_index=True)
+            pc = pd.concat([pd.read_csv(out.parent / (out.name + "_clips.csv")), pc], ignore_index=True)
         df.to_csv(out.with_suffix(".csv"), index=False)
         pc.to_csv(out.parent / (out.name + "_clips.csv"), index=False)
+        cmd = f"`PYTHONPATH=src OMP_NUM_THREADS={a.threads} python {' '.join(sys.argv)}`"
+        cmds = (out.parent / (out.name + "_commands.txt"))
+        prev = cmds.read_text().splitlines() if a.append and cmds.exists() else []
+        cmds.write_text("\n".join(prev + [cmd]) + "\n")
         head = ("# Ped2 test clips 01-06: video-obj (chosen without test labels), video, video-diff\n\n"
-                f"Command: `PYTHONPATH=src OMP_NUM_THREADS={a.threads} python {' '.join(sys.argv)}`  \n"
+                f"Commands (rows appended in this order): {'; then '.join(prev + [cmd])}  \n"
                 f"Machine: {platform.machine()}, {platform.system()}, 2 cores, no GPU, torch/OpenCV threads "
                 f"{a.threads}, seeds {a.seeds}; shared CPU (timings indicative).  \n"
                 "Fit on the 16 training clips; pooled = frame AUROC over every test frame, raw causal scores; "
