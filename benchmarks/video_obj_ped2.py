@@ -86,7 +86,7 @@ def main():
         df, pc = pd.DataFrame(rows), pd.DataFrame(per_clip)
         if a.append and out.with_suffix(".csv").exists():  # rows of an earlier run (other detectors)
             df = pd.concat([pd.read_csv(out.with_suffix(".csv")), df], ignore_index=True)
-            pc = pd.concat([pd.read_csv(out.parent / (out.name + "_clips.csv")), pc], ignore_index=True)
+            pc = pd.concat([pd.read_csv(out.parent / (out.name + "_clips.csv"), dtype={"clip": str}), pc], ignore_index=True)
         df.to_csv(out.with_suffix(".csv"), index=False)
         pc.to_csv(out.parent / (out.name + "_clips.csv"), index=False)
         cmd = f"`PYTHONPATH=src OMP_NUM_THREADS={a.threads} python {' '.join(sys.argv)}`"

@@ -145,7 +145,7 @@ def test_a_resizing_detector_still_refuses_frames_of_another_size(train):
 def test_video_default_is_registered():
     from adgdm.modalities import get_modality
 
-    assert get_modality("video").default_detector == "video"
+    assert get_modality("video").default_detector == "video-obj"
     from adgdm.detectors import detector_class
 
     assert issubclass(detector_class("video"), detector_class("video-pred"))

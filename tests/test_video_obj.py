@@ -137,7 +137,8 @@ def test_position_weight_zero_judges_an_object_by_what_it_is_not_where(lane_clip
     position_weight=0 and perspective it is not, while a fast walker in that row still is."""
     new_row = lanes(60, 50, extra_row=44)
     fast = lanes(60, 51, extra_row=44, fast=True)
-    by_place = adgdm.make_detector("video-obj", size=None, min_area=4, random_state=0).fit(lane_clips)
+    by_place = adgdm.make_detector("video-obj", size=None, min_area=4, random_state=0,
+                                   position_weight=1.0).fit(lane_clips)
     by_kind = adgdm.make_detector("video-obj", size=None, min_area=4, random_state=0, perspective=True,
                                   position_weight=0.0).fit(lane_clips)
     assert np.mean(by_place.decision_function(new_row)[5:] > by_place.threshold_) > 0.9

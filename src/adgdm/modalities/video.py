@@ -32,7 +32,7 @@ class VideoModality(Modality):
     scored_units = "frames"
     part = "pixel"
     own_evidence = "anomaly map"
-    default_detector = "video"
+    default_detector = "video-obj"
     source = "folder"
     fit_input = "clips"
     fitted_meta = ("frame_shape_", "n_channels_")

@@ -89,11 +89,11 @@ class VideoObj(VideoBase):
     def __init__(self, size: int | None = 120, fg_threshold: float = 0.08, diff_threshold: float = 0.05,
                  min_area: int = 12, close_size: int = 5, border: int = 0, flow_scale: float = 1.0,
                  appearance: bool = False,
-                 size_weight: float = 1.0, perspective: bool = False, position_weight: float = 1.0,
+                 size_weight: float = 1.0, perspective: bool = False, position_weight: float = 0.1,
                  density: str = "ideal", learned_steps: int = 2000, learned_folds: int = 4,
                  learned_sigmas=(0.5, 1.0, 2.0),
                  max_objects: int = 20_000, n_neighbors: int = 10,
-                 noise_levels=(0.1, 0.2, 0.3), marginal_sigma: float = 0.5, smooth_frames: int = 3,
+                 noise_levels=(0.3, 0.5), marginal_sigma: float = 0.5, smooth_frames: int = 3,
                  calibration_fraction: float = 0.2, contamination: float = 0.1, random_state=None):
         store_params(self, locals())
 
