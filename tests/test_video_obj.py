@@ -277,3 +277,21 @@ def test_learned_density_side_by_side(tmp_path):
     np.testing.assert_allclose(adgdm.load(tmp_path / "m").decision_function(fast), s)
     with pytest.raises(ValueError, match="density must be"):
         adgdm.make_detector("video-obj", density="gan").fit(train)
+
+
+def test_model_saved_before_position_weight_loads_as_it_was_fitted(tmp_path):
+    """position_weight is new (default 0.1); a model saved without it was fitted with position as a
+    full feature, and must load that way, not with today's default (silently wrong scores)."""
+    import json
+
+    train = [scene(60, 3, s) for s in range(4)]
+    det = adgdm.make_detector("video-obj", size=None, min_area=4, random_state=0, position_weight=1.0).fit(train)
+    det.save(tmp_path / "m")
+    cfg_path = next(p for p in (tmp_path / "m").iterdir() if p.suffix == ".json")
+    cfg = json.loads(cfg_path.read_text())
+    del cfg["params"]["position_weight"]
+    cfg_path.write_text(json.dumps(cfg))
+    back = adgdm.load(tmp_path / "m")
+    clip = scene(30, 2, 40, fast_from=10)
+    assert back.position_weight == 1.0
+    np.testing.assert_allclose(back.decision_function(clip), det.decision_function(clip))

@@ -443,6 +443,9 @@ class BaseDetector(BaseEstimator):
         try:
             defaults = cls().get_params()
             params = renamed_params(cls, params)  # a model saved under a parameter's old name
+            # a parameter added after the model was saved takes the value that matches how it was
+            # fitted (the class's `params_before`), not today's default
+            params = {**getattr(cls, "params_before", {}), **params}
             params = {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
                       for k, v in params.items()}  # JSON stores tuples as lists
             det = cls(**params)

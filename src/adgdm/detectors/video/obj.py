@@ -85,6 +85,8 @@ class VideoObj(VideoBase):
     """
 
     name = "video-obj"
+    # models saved before position_weight existed weighed position fully
+    params_before = {"position_weight": 1.0}
 
     def __init__(self, size: int | None = 120, fg_threshold: float = 0.08, diff_threshold: float = 0.05,
                  min_area: int = 12, close_size: int = 5, border: int = 0, flow_scale: float = 1.0,
