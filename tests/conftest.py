@@ -36,6 +36,8 @@ FAST: dict[str, dict] = {
     "cycle": dict(generator_steps=30, generator_width=32, n_generated=100),
     "tabddpm": dict(width=32, depth=1, max_steps=300, schedule="linear", noise_levels=(0.1, 0.3), n_repeats=1,
                     ema_decay=None),
+    "auto": dict(n_anomalies=40),
+    "table-fuse": {},
 }
 
 # PyOD's ECOD re-estimates its tails on the scored batch (kept as PyOD ships it).

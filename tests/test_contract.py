@@ -17,7 +17,7 @@ COLUMNS = ["a", "b", "c", "d"]
 
 def test_registry_lists_every_detector_and_fast_covers_them():
     assert set(NAMES) == {"diffusion", "ddpm", "dte-np", "dte-c", "dte-ig", "pyod-knn", "pyod-iforest",
-                          "pyod-ecod", "pyod-lof", "pyod-ocsvm", "cycle", "tabddpm"}
+                          "pyod-ecod", "pyod-lof", "pyod-ocsvm", "cycle", "tabddpm", "auto", "table-fuse"}
     assert set(FAST) == set(NAMES)
     for name, params in FAST.items():  # a misspelt budget would silently fall back to the slow default
         valid = adgdm.detectors.detector_class(name)().get_params()

@@ -6,6 +6,7 @@ from .tabular.ddpm import DDPMDetector
 from .tabular.tabddpm import TabDDPMDetector
 from .tabular.diffusion import DiffusionDetector
 from .tabular.dte import DTECategorical, DTEInverseGamma, DTENonParametric
+from .tabular.auto import TableAuto, TableFusion
 from .image.composite import FeatureGlobal
 from .image.default import ImageDiffusion
 from .image.denoising import ImageCond, ImageRecon
@@ -24,7 +25,7 @@ from .video import FrameDiff, VideoDefault, VideoIdeal, VideoImage, VideoObj, Vi
 from .registry import detector_class, list_detectors, load, make_detector, parse_spec, register
 
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
-             PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector, TabDDPMDetector,
+             PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector, TabDDPMDetector, TableAuto, TableFusion,
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
              SeriesPretrained, SeriesFusion,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
@@ -34,7 +35,7 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
     register(_cls)
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "TabDDPMDetector", "DTENonParametric", "DTECategorical",
-           "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM",
+           "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM", "TableAuto", "TableFusion",
            "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SubPCA", "SubIForest", "MatrixProfile",
            "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff", "VideoObj",
            "MultimodalDefault", "MMCross", "MMLate", "MMEarly",

@@ -66,6 +66,13 @@ def make_detector(spec: str, **overrides) -> BaseDetector:
     10
     """
     name, params = parse_spec(spec)
+    modality = overrides.pop("modality", None)
+    if name == "auto" and modality is not None:  # make_detector("auto", modality="series")
+        from ..modalities import get_modality
+
+        name = get_modality(modality).auto_detector or ""
+        if not name:
+            raise ValueError(f"no 'auto' detector for {modality}: choose one of {', '.join(list_detectors(modality))}")
     cls = detector_class(name)
     params = renamed_params(cls, params)
     overrides = renamed_params(cls, overrides)

@@ -26,6 +26,7 @@ class Modality:
     # for the command line: the recommended detector, what a data argument is ("table": CSV,
     # Parquet or NPZ; "folder": a folder of files), and whether a fit drops rows labelled 1
     default_detector: str | None = None
+    auto_detector: str | None = None  # what make_detector("auto", modality=...) builds
     source = "table"
     fit_input = "X"                     # what fit takes, in words (for the not-fitted error)
     io = None                           # its I/O (``adgdm.modalities.io``): reading, writing rows, serving

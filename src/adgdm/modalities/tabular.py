@@ -13,6 +13,7 @@ class TabularModality(Modality):
     part = "feature"
     own_evidence = "feature reconstruction"
     default_detector = "diffusion"
+    auto_detector = "auto"
     fitted_meta = ("n_features_in_", "feature_names_in_")
     fitted_arrays = ("feature_median_", "center_", "scale_", "feature_lo_", "feature_hi_")
     bound_attrs = ("feature_lo_", "feature_hi_")
