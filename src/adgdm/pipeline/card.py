@@ -48,6 +48,7 @@ class ModelCard:
     fit_seconds: float | None = None
     created: str | None = None
     adgdm_version: str | None = None
+    selection: dict | None = None  # auto detectors: the candidates' AUROC per generated kind, the choice
     version: int = CARD_VERSION
 
     # --- views -------------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class ModelCard:
             raise ValueError(f"unknown modality {self.modality!r}; known: {', '.join(list_modalities())}")
         kinds = {"detector": (str, type(None)), "columns": (list, type(None)), "label": (str, type(None)),
                  "time": (str, type(None)), "encoder": (dict, type(None)), "fingerprint": (dict, type(None)),
-                 "seed": (int, type(None))}
+                 "seed": (int, type(None)), "selection": (dict, type(None))}
         for name, ok in kinds.items():
             if not isinstance(getattr(self, name), ok) or isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name!r} is {type(getattr(self, name)).__name__}, not "

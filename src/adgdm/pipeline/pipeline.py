@@ -75,6 +75,14 @@ class Pipeline:
         if spec is None:
             spec = get_modality(self.modality or cfg.get("modality") or "tabular").default_detector
         name, _ = parse_spec(spec)
+        want = self.modality or cfg.get("modality")
+        if name == "auto" and want is not None:  # --detector auto: the modality's own auto detector
+            auto = get_modality(want).auto_detector
+            if auto is None:
+                raise ValueError(f"--detector auto is not available for {want}; choose one of "
+                                 f"{', '.join(list_detectors(want))}")
+            spec = auto + spec[len("auto"):]
+            name = auto
         det_modality = getattr(detector_class(name), "modality", "tabular")
         modality = self.modality or cfg.get("modality") or det_modality
         if modality != det_modality:
@@ -122,7 +130,11 @@ class Pipeline:
             time=time_col, reader=fit.reader, encoder=None if fit.encoder is None else fit.encoder.state(),
             threshold=_threshold_record(rule, det), seed=seed, data=str(source),
             fingerprint=io.fingerprint(fit.fingerprint_X), fit_seconds=round(fit_s, 3),
-            created=time.strftime("%Y-%m-%dT%H:%M:%S"), adgdm_version=__version__)
+            created=time.strftime("%Y-%m-%dT%H:%M:%S"), adgdm_version=__version__,
+            selection=getattr(det, "selection_", None))
+        if getattr(det, "selection_", None):  # why auto chose what it chose, shown at fit
+            notes.append(f"{spec} chose {det.chosen_} ({det.selection_['why']}); AUROC per generated kind:\n"
+                         + det.selection_table())
         notes += _threshold_notes(self.card_.threshold)
         self.fit_notes_ = notes
         self.n_fit_ = fit.n_units
