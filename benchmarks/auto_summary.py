@@ -22,6 +22,15 @@ import sys
 import pandas as pd
 
 
+def markdown(d: pd.DataFrame, index: bool = False) -> str:
+    """A markdown table without the optional ``tabulate`` package."""
+    d = d.reset_index() if index else d
+    cols = [str(c) for c in d.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return "\n".join(lines + ["| " + " | ".join("" if pd.isna(v) else str(v) for v in r) + " |"
+                              for r in d.itertuples(index=False)])
+
+
 def summarise(df: pd.DataFrame, metric: str, candidates: list[str], default: str, auto: str = "auto",
               key: str = "dataset", detector: str = "detector", fit: str | None = "fit_s") -> tuple[pd.DataFrame, str]:
     per = df.groupby([key, detector])[metric].mean().unstack()
@@ -46,7 +55,7 @@ def summarise(df: pd.DataFrame, metric: str, candidates: list[str], default: str
         ratio = (t[auto] / t[default]).dropna()
         verdict += (f"\n\nFit cost of auto / {default} per dataset: median {ratio.median():.1f}x, max {ratio.max():.1f}x "
                     f"({ratio.idxmax()}); total {t[auto].sum():.0f} s against {t[default].sum():.0f} s.")
-    return per.round(3), table.to_markdown(index=False) + "\n\n" + verdict
+    return per.round(3), markdown(table) + "\n\n" + verdict
 
 
 def main():
@@ -64,7 +73,7 @@ def main():
         df = df[df["status"].fillna("ok") == "ok"]
     per, text = summarise(df, a.metric, a.candidates, a.default, a.auto, a.key)
     md = (f"# auto: leave-one-dataset-out report ({a.metric})\n\nCommand: `python {' '.join(sys.argv)}`  \n"
-          f"Data: `{a.csv}`. Machine: 2 cores, no GPU.\n\n" + text + "\n\nPer dataset:\n\n" + per.to_markdown() + "\n")
+          f"Data: `{a.csv}`. Machine: 2 cores, no GPU.\n\n" + text + "\n\nPer dataset:\n\n" + markdown(per, index=True) + "\n")
     if a.out:
         open(a.out, "w").write(md)
     print(md)
