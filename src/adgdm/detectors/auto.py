@@ -229,7 +229,9 @@ class AutoBase(BaseDetector):
         w = max(len(s) for s in table) + 2
         head = "candidate".ljust(w) + "".join(k[:10].rjust(11) for k in kinds) + "  regret"
         lines = [head]
-        for s, row in table.items():
+        order = [s for s in self.candidate_specs() if s in table]  # a saved table's keys come back sorted
+        for s in order + [s for s in table if s not in order]:
+            row = table[s]
             mark = " <- chosen" if s == sel["choice"] else ""
             lines.append(s.ljust(w) + "".join(f"{row.get(k, float('nan')):11.3f}" for k in kinds)
                          + f"  {sel['regret'][s]:6.3f}{mark}")
