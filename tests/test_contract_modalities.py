@@ -26,6 +26,7 @@ SERIES_FAST = {
     "series-cycle": dict(window=16, copies=1),
     "series-pre": dict(window=32, steps=1, n_samples=1),
     "series-fuse": dict(parts="series:window=16+tsb-subpca:window=16"),
+    "series-auto": dict(candidates="series:window=16+tsb-subpca:window=16", min_units=10),
 }
 IMAGE_FAST = {
     "image": dict(width=4, mults=(1, 2), max_steps=3, batch_size=4, train_crop=16, global_size=4),

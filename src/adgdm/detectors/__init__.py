@@ -20,6 +20,7 @@ from .series.cycle import SeriesCycle
 from .series.diffusion import SeriesDiffusion
 from .series.pretrained import SeriesPretrained
 from .series.fusion import SeriesFusion
+from .series.auto import SeriesAuto
 from .multimodal import MMCross, MMEarly, MMLate, MultimodalDefault
 from .video import FrameDiff, VideoDefault, VideoIdeal, VideoImage, VideoObj, VideoPred
 from .registry import detector_class, list_detectors, load, make_detector, parse_spec, register
@@ -27,7 +28,7 @@ from .registry import detector_class, list_detectors, load, make_detector, parse
 for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, DTEInverseGamma,
              PyODKNN, PyODIForest, PyODECOD, PyODLOF, PyODOCSVM, CycleDetector, TabDDPMDetector, TableAuto, TableFusion,
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
-             SeriesPretrained, SeriesFusion,
+             SeriesPretrained, SeriesFusion, SeriesAuto,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
              FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion, FeatureGlobal,
              VideoDefault, VideoPred, VideoIdeal, VideoImage, FrameDiff, VideoObj,
@@ -36,7 +37,7 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "TabDDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM", "TableAuto", "TableFusion",
-           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SubPCA", "SubIForest", "MatrixProfile",
+           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SeriesAuto", "SubPCA", "SubIForest", "MatrixProfile",
            "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff", "VideoObj",
            "MultimodalDefault", "MMCross", "MMLate", "MMEarly",
            "detector_class", "list_detectors", "load", "make_detector", "parse_spec", "register"]

@@ -93,6 +93,22 @@ class AutoBase(BaseDetector):
     def _take(self, data, idx):
         return data[idx]
 
+    def _too_few(self, data) -> str | None:
+        """Why ``data`` is too small to choose on (None: it is not): fewer than ``min_units`` units."""
+        n = self._n_units(data)
+        return f"{n} normal units are fewer than min_units={self.min_units}" if n < int(self.min_units) else None
+
+    def _split(self, data, rng):
+        """``(fit part, evaluation part)``: a random ``holdout`` share of the units held out."""
+        n = self._n_units(data)
+        perm = rng.permutation(n)
+        k = max(1, int(round(float(self.holdout) * n)))
+        return self._take(data, np.sort(perm[k:])), self._take(data, np.sort(perm[:k]))
+
+    def _eval_scores(self, det, fit_part, X) -> np.ndarray:
+        """Scores of the evaluation units ``X`` by the candidate ``det`` (fitted on ``fit_part``)."""
+        return det.decision_function(X)
+
     def _anomalies(self, ref, base, kind: str, n: int, rng):
         """``n`` anomalies of ``kind`` made out of the units ``base`` (``ref``: the fit part, the
         reference of model-free kinds)."""
@@ -145,21 +161,24 @@ class AutoBase(BaseDetector):
     def _fit(self, data):
         seed = seed_of(self.random_state)
         rng = np.random.default_rng(seed)
-        specs, n = self.candidate_specs(), self._n_units(data)
-        if n < int(self.min_units):
-            warnings.warn(f"auto: {n} normal units are fewer than min_units={self.min_units}, too few to split "
-                          f"and judge candidates on generated anomalies; fitted the default {specs[0]!r}",
-                          AutoFallbackWarning, stacklevel=4)
-            self.selection_ = {"choice": specs[0], "why": f"fallback: {n} normal units < {self.min_units}",
-                               "table": {}, "regret": {}}
+        specs = self.candidate_specs()
+        short = self._too_few(data)
+        if short:
+            warnings.warn(f"auto: {short}, too few to split and judge candidates on generated anomalies; "
+                          f"fitted the default {specs[0]!r}", AutoFallbackWarning, stacklevel=4)
+            self.selection_ = {"choice": specs[0], "why": f"fallback: {short}", "table": {}, "regret": {}}
             return self._refit(specs[0], data, seed)
-        perm = rng.permutation(n)
-        k = max(1, int(round(float(self.holdout) * n)))
-        fit_part, held = self._take(data, np.sort(perm[k:])), self._take(data, np.sort(perm[:k]))
-        dets = {}
+        fit_part, held = self._split(data, rng)
+        dets, failed = {}, {}
         for s in iterate(specs, "auto: fitting candidates", len(specs)):
-            dets[s] = self._make(s, seed).fit(fit_part)
-        clean = {s: d.decision_function(held) for s, d in dets.items()}
+            try:
+                dets[s] = self._make(s, seed).fit(fit_part)
+            except ValueError as e:  # e.g. a window longer than the fit part: not a candidate here
+                failed[s] = f"{type(e).__name__}: {e}"[:200]
+        if not dets:
+            raise ValueError(f"auto: no candidate could be fitted on the fit part: {failed}")
+        specs = [s for s in specs if s in dets]
+        clean = {s: self._eval_scores(d, fit_part, held) for s, d in dets.items()}
         table: dict = {s: {} for s in specs}
         fused_scores: dict = {}
         skipped = {}
@@ -171,7 +190,7 @@ class AutoBase(BaseDetector):
                 continue
             X_eval, y = self._evaluation(held, anomalies)
             for s, d in dets.items():
-                sc = d.decision_function(X_eval)
+                sc = self._eval_scores(d, fit_part, X_eval)
                 table[s][kind] = float(roc_auc_score(y, np.nan_to_num(sc, nan=0.0, posinf=1e300, neginf=-1e300)))
                 fused_scores.setdefault(kind, (y, {}))[1][s] = sc
         if not any(table[s] for s in specs):
@@ -187,7 +206,8 @@ class AutoBase(BaseDetector):
                             for kind, (y, sc) in fused_scores.items()}
         choice, regret = choose(table, order, fused)
         self.selection_ = {"choice": choice, "table": table, "regret": regret,
-                           "why": f"smallest mean regret over {len(fused_scores)} generated kinds", "skipped": skipped}
+                           "why": f"smallest mean regret over {len(fused_scores)} generated kinds", "skipped": skipped,
+                           "failed": failed}
         return self._refit(choice, data, seed)
 
     def _refit(self, spec: str, data, seed: int):
@@ -209,7 +229,9 @@ class AutoBase(BaseDetector):
         w = max(len(s) for s in table) + 2
         head = "candidate".ljust(w) + "".join(k[:10].rjust(11) for k in kinds) + "  regret"
         lines = [head]
-        for s, row in table.items():
+        order = [s for s in self.candidate_specs() if s in table]  # a saved table's keys come back sorted
+        for s in order + [s for s in table if s not in order]:
+            row = table[s]
             mark = " <- chosen" if s == sel["choice"] else ""
             lines.append(s.ljust(w) + "".join(f"{row.get(k, float('nan')):11.3f}" for k in kinds)
                          + f"  {sel['regret'][s]:6.3f}{mark}")

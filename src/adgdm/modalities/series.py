@@ -13,6 +13,7 @@ class SeriesModality(Modality):
     part = "channel"
     own_evidence = "channel errors"
     default_detector = "series"
+    auto_detector = "series-auto"
     fit_input = "series"
     fitted_meta = ("n_channels_", "channel_names_")
     fitted_arrays = ("channel_median_", "center_", "scale_", "channel_lo_", "channel_hi_")
