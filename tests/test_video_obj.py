@@ -365,3 +365,20 @@ def test_appearance_value_one_clear_error():
     # True and "grey" are the same grey-level features
     assert adgdm.make_detector("video-obj", appearance=True).feature_names == \
         adgdm.make_detector("video-obj", appearance="grey").feature_names
+
+
+def test_predict_result_finds_objects_once_and_equals_its_parts(det, monkeypatch):
+    """predict_result finds each clip's objects once (with appearance="cnn" finding them is the
+    cost of a frame), and its scores, maps and top boxes equal decision_function, anomaly_map and
+    objects()."""
+    clips = [scene(40, 2, 60, fast_from=15), scene(30, 3, 61)]
+    expect_s, expect_m = det.decision_function(clips), det.anomaly_map(clips)
+    expect_box = [o[0]["box"] if o else [np.nan] * 4 for o in det.objects(clips)]
+    calls = []
+    orig = type(det)._clip_objects
+    monkeypatch.setattr(type(det), "_clip_objects", lambda self, *a: calls.append(1) or orig(self, *a))
+    r = det.predict_result(clips)
+    assert len(calls) == 2
+    np.testing.assert_allclose(r.score, expect_s)
+    np.testing.assert_allclose(r.anomaly_map, expect_m)
+    np.testing.assert_allclose(r.parts["top_box"], np.asarray(expect_box, float))

@@ -524,13 +524,26 @@ class VideoObj(VideoBase):
         return out
 
     def _score_extras(self, clips):
-        s, maps = self._score_clips(clips, with_maps=True)
-        box, n_obj, groups = [], [], []
+        """Scores, maps and the top object's parts, the objects of each clip found once (scores
+        and maps as ``_score_clips``, objects as :meth:`objects`): finding them (flow, and the
+        network on every crop with ``appearance="cnn"``) is the cost of a frame."""
+        scores, maps, frames = [], [], []
         for _, arr in clips:
-            for objs in self._clip_details(arr):
-                n_obj.append(len(objs))
-                box.append(objs[0]["box"] if objs else [np.nan] * 4)
-                groups.append([objs[0]["groups"][g] for g in GROUPS] if objs else [0.0] * 3)
+            with torch.inference_mode():
+                sc, m, objs = self._scorable_objects(self._work(arr), None, 1, True, arr.shape[1:3])
+            # the history rule of _clip_scores / _clip_details: the first frame takes the first scorable frame's
+            scores.append(trailing_mean(np.concatenate([sc[:1], sc]), int(self.smooth_frames)))
+            maps.append(self._to_input(np.concatenate([m[:1], m]), arr.shape[1:3]))
+            frames += objs[:1] + objs if objs else [[]]
+        if len({m.shape[1:] for m in maps}) > 1:
+            raise ValueError("the clips have different frame sizes, so their maps cannot be stacked; score them one "
+                             "clip at a time")
+        s, maps = np.concatenate(scores), np.concatenate(maps)
+        box, n_obj, groups = [], [], []
+        for objs in frames:
+            n_obj.append(len(objs))
+            box.append(objs[0]["box"] if objs else [np.nan] * 4)
+            groups.append([objs[0]["groups"][g] for g in GROUPS] if objs else [0.0] * 3)
         groups = np.asarray(groups, float).reshape(-1, 3)
         parts = {"top_box": np.asarray(box, float).reshape(-1, 4), "n_objects": np.asarray(n_obj, float)}
         parts.update({g: groups[:, i] for i, g in enumerate(GROUPS)})
