@@ -102,8 +102,14 @@ class AutoBase(BaseDetector):
         """The units to score and their labels (clean units 0, anomalies 1)."""
         return np.concatenate([clean, anomalies]), np.r_[np.zeros(len(clean)), np.ones(len(anomalies))]
 
-    def _fuse_spec(self, parts: list[str]) -> str:
-        raise NotImplementedError
+    def _fuse_spec(self, parts: list[str]) -> str | None:
+        """The detector spec of the fusion of ``parts`` (None: the modality has no fused detector)."""
+        return None
+
+    def _judge(self, spec: str, det, X_eval, y: np.ndarray, kind: str) -> np.ndarray:
+        """Scores of the evaluation units by the candidate ``det`` (a modality may measure more on
+        the way, e.g. the anomaly maps of images against the defects' masks)."""
+        return det.decision_function(X_eval)
 
     # --- checks --------------------------------------------------------------------------------------
     def candidate_specs(self) -> list[str]:
@@ -159,7 +165,6 @@ class AutoBase(BaseDetector):
         dets = {}
         for s in iterate(specs, "auto: fitting candidates", len(specs)):
             dets[s] = self._make(s, seed).fit(fit_part)
-        clean = {s: d.decision_function(held) for s, d in dets.items()}
         table: dict = {s: {} for s in specs}
         fused_scores: dict = {}
         skipped = {}
@@ -171,7 +176,7 @@ class AutoBase(BaseDetector):
                 continue
             X_eval, y = self._evaluation(held, anomalies)
             for s, d in dets.items():
-                sc = d.decision_function(X_eval)
+                sc = self._judge(s, d, X_eval, y, kind)
                 table[s][kind] = float(roc_auc_score(y, np.nan_to_num(sc, nan=0.0, posinf=1e300, neginf=-1e300)))
                 fused_scores.setdefault(kind, (y, {}))[1][s] = sc
         if not any(table[s] for s in specs):
@@ -182,6 +187,8 @@ class AutoBase(BaseDetector):
             _, regret = choose(table, order)
             top = sorted(specs, key=lambda s: (regret[s], specs.index(s)))[: int(self.fuse_top)]
             fused = self._fuse_spec(top)
+        if fused is not None:
+            clean = {s: dets[s].decision_function(held) for s in top}
             z = {s: RobustZ.fit(clean[s], std_fallback=True) for s in top}
             table[fused] = {kind: float(roc_auc_score(y, sum(z[s](sc[s]) for s in top)))
                             for kind, (y, sc) in fused_scores.items()}
