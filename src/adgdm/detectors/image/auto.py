@@ -133,8 +133,9 @@ class ImageAuto(AutoBase, ImageBase):
     -------
     >>> rng = np.random.default_rng(0)
     >>> train = np.clip(0.5 + 0.05 * rng.normal(size=(40, 32, 32)), 0, 1)
-    >>> det = ImageAuto(candidates="image-patch+image-patchknn", n_anomalies=10, random_state=0).fit(train)
-    >>> det.chosen_ in ("image-patch", "image-patchknn"), det.anomaly_map(train[:2]).shape
+    >>> det = ImageAuto(candidates="image-patchknn+image-patch:max_train_patches=500", n_anomalies=10,
+    ...                 random_state=0).fit(train)
+    >>> det.chosen_ in det.selection_["table"], det.anomaly_map(train[:2]).shape
     (True, (2, 32, 32))
     >>> print(det.selection_table())                                    # doctest: +SKIP
     """
