@@ -42,6 +42,8 @@ IMAGE_FAST = {
                            head_width=8, head_steps=3, head_batch=4, head_level=0.1),
     "image-feat-global": dict(size=32, local_params=dict(width=16, depth=1, max_steps=3, noise_levels=(0.1,)),
                               global_size=4),
+    "image-auto": dict(candidates="image:width=4,mults=1|2,max_steps=3,batch_size=4,train_crop=16,global_size=4"
+                                  "+image-patchknn:max_train_patches=500", n_anomalies=10, min_units=10),
 }
 _IMG_TINY = dict(width=4, mults=(1, 2), max_steps=3, batch_size=4, train_crop=16, global_size=4)
 VIDEO_FAST = {

@@ -118,8 +118,14 @@ class AutoBase(BaseDetector):
         """The units to score and their labels (clean units 0, anomalies 1)."""
         return np.concatenate([clean, anomalies]), np.r_[np.zeros(len(clean)), np.ones(len(anomalies))]
 
-    def _fuse_spec(self, parts: list[str]) -> str:
-        raise NotImplementedError
+    def _fuse_spec(self, parts: list[str]) -> str | None:
+        """The detector spec of the fusion of ``parts`` (None: the modality has no fused detector)."""
+        return None
+
+    def _judge(self, spec: str, det, X_eval, y: np.ndarray, kind: str, fit_part=None) -> np.ndarray:
+        """Scores of the evaluation units by the candidate ``det`` (a modality may measure more on
+        the way, e.g. the anomaly maps of images against the defects' masks)."""
+        return self._eval_scores(det, fit_part, X_eval)
 
     # --- checks --------------------------------------------------------------------------------------
     def candidate_specs(self) -> list[str]:
@@ -178,7 +184,6 @@ class AutoBase(BaseDetector):
         if not dets:
             raise ValueError(f"auto: no candidate could be fitted on the fit part: {failed}")
         specs = [s for s in specs if s in dets]
-        clean = {s: self._eval_scores(d, fit_part, held) for s, d in dets.items()}
         table: dict = {s: {} for s in specs}
         fused_scores: dict = {}
         skipped = {}
@@ -190,7 +195,7 @@ class AutoBase(BaseDetector):
                 continue
             X_eval, y = self._evaluation(held, anomalies)
             for s, d in dets.items():
-                sc = self._eval_scores(d, fit_part, X_eval)
+                sc = self._judge(s, d, X_eval, y, kind, fit_part)
                 table[s][kind] = float(roc_auc_score(y, np.nan_to_num(sc, nan=0.0, posinf=1e300, neginf=-1e300)))
                 fused_scores.setdefault(kind, (y, {}))[1][s] = sc
         if not any(table[s] for s in specs):
@@ -201,6 +206,8 @@ class AutoBase(BaseDetector):
             _, regret = choose(table, order)
             top = sorted(specs, key=lambda s: (regret[s], specs.index(s)))[: int(self.fuse_top)]
             fused = self._fuse_spec(top)
+        if fused is not None:
+            clean = {s: self._eval_scores(dets[s], fit_part, held) for s in top}
             z = {s: RobustZ.fit(clean[s], std_fallback=True) for s in top}
             table[fused] = {kind: float(roc_auc_score(y, sum(z[s](sc[s]) for s in top)))
                             for kind, (y, sc) in fused_scores.items()}

@@ -36,6 +36,7 @@ class ImageModality(Modality):
     part = "pixel"
     own_evidence = "anomaly map"
     default_detector = "image"
+    auto_detector = "image-auto"
     source = "folder"
     fit_input = "images"
     fitted_meta = ("image_shape_",)
