@@ -96,3 +96,25 @@ def test_cli_fit_prints_the_table_and_the_card_keeps_it(tmp_path):
     assert "regret" in note and "<- chosen" in note
     card = json.loads((tmp_path / "m" / "cli.json").read_text())
     assert card["selection"]["choice"] in card["selection"]["table"]
+
+
+def test_cli_detector_auto_takes_the_modality_auto(tmp_path):
+    """`adgdm fit --detector auto --modality series` builds series-auto and prints its table."""
+    import pandas as pd
+    from adgdm.commands.fit import run_fit
+
+    t = np.arange(1200)
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": np.sin(2 * np.pi * t / 40) + 0.05 * rng.normal(size=1200),
+                  "b": np.cos(2 * np.pi * t / 40) + 0.05 * rng.normal(size=1200)}).to_csv(tmp_path / "s.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = run_fit(tmp_path / "s.csv", out=tmp_path / "m", detector="auto", modality="series",
+                    params={"candidates": "series:window=16+tsb-subpca:window=16"})
+    assert r["detector"].startswith("series-auto")
+    assert any(n.startswith("series-auto") and "<- chosen" in n for n in r["notes"])
+    card = json.loads((tmp_path / "m" / "cli.json").read_text())
+    assert card["selection"]["choice"] in ("series:window=16", "tsb-subpca:window=16") or \
+        card["selection"]["choice"].startswith("series-fuse")
+    with pytest.raises(ValueError, match="not available for video"):
+        run_fit(tmp_path / "s.csv", out=tmp_path / "v", detector="auto", modality="video")
