@@ -118,3 +118,14 @@ def test_cli_detector_auto_takes_the_modality_auto(tmp_path):
         card["selection"]["choice"].startswith("series-fuse")
     with pytest.raises(ValueError, match="not available for video"):
         run_fit(tmp_path / "s.csv", out=tmp_path / "v", detector="auto", modality="video")
+
+
+def test_cli_tiny_data_fallback_is_one_note_not_a_raw_warning(tmp_path):
+    import pandas as pd
+    from adgdm.commands.fit import run_fit
+
+    pd.DataFrame(normal(40), columns=[f"c{i}" for i in range(6)]).to_csv(tmp_path / "d.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AutoFallbackWarning)
+        r = run_fit(tmp_path / "d.csv", out=tmp_path / "m", detector="auto")
+    assert "auto chose diffusion (fallback: 40 normal units are fewer than min_units=50)" in r["notes"]

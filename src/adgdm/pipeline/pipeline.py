@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from .._validation import collect_extremes, extreme_note
 from ..modalities import get_modality
 from ..modalities.io import Data, ReadSpec, ScoreResult, get_io
 from ..modalities.options import ReaderOptions
+from ..detectors.auto import AutoFallbackWarning
 from .card import CARD_FILE, ModelCard
 from .flagrate import MIN_UNITS, expected_rate, shift_note
 from .spec import build_detector, read_config, threshold_rule
@@ -116,7 +118,8 @@ class Pipeline:
         read = ReadSpec(tuple(columns) if columns else None, label, time_col, opts)
         fit = io.fit_input(source, det, read, params)
         t0 = time.perf_counter()
-        with collect_extremes() as extreme:  # cells too large for the model's arithmetic: clipped, said here
+        with collect_extremes() as extreme, warnings.catch_warnings():  # cells too large: clipped, said here
+            warnings.simplefilter("ignore", AutoFallbackWarning)  # said as a note below
             _fit_detector(det, fit.X, params, status, f"fitting {spec} on {source}")
         fit_s = time.perf_counter() - t0
         if rule["method"] != "contamination" or "contamination" not in det.get_params():
@@ -133,8 +136,9 @@ class Pipeline:
             created=time.strftime("%Y-%m-%dT%H:%M:%S"), adgdm_version=__version__,
             selection=getattr(det, "selection_", None))
         if getattr(det, "selection_", None):  # why auto chose what it chose, shown at fit
-            notes.append(f"{spec} chose {det.chosen_} ({det.selection_['why']}); AUROC per generated kind:\n"
-                         + det.selection_table())
+            sel = det.selection_
+            notes.append(f"{spec} chose {det.chosen_} ({sel['why']})" + (
+                "; AUROC per generated kind:\n" + det.selection_table() if sel.get("table") else ""))
         notes += _threshold_notes(self.card_.threshold)
         self.fit_notes_ = notes
         self.n_fit_ = fit.n_units
