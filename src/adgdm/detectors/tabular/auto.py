@@ -76,6 +76,19 @@ class TableAuto(AutoBase):
     def _fuse_spec(self, parts):
         return "table-fuse:parts=" + "+".join(p.replace(",", "&") for p in parts)
 
+    def _fit(self, data):
+        self._clean = {}  # the held-out normal rows' scores, once per candidate (not once per kind)
+        try:
+            return super()._fit(data)
+        finally:
+            del self._clean
+
+    def _judge(self, spec, det, X_eval, y, kind, fit_part=None):
+        n0 = int((y == 0).sum())  # _evaluation puts the clean rows first
+        if spec not in self._clean:
+            self._clean[spec] = det.decision_function(X_eval[:n0])
+        return np.concatenate([self._clean[spec], det.decision_function(X_eval[n0:])])
+
 
 class TableFusion(BaseDetector):
     """``table-fuse``: the mean of the robust z-scores of several table detectors (their training
