@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import adgdm
-from adgdm.detectors import ImageAuto, make_detector
+from adgdm.detectors import ImageAuto, ImageSplit, make_detector, parse_spec
 from adgdm.detectors.auto import AutoFallbackWarning, choose
 from adgdm.detectors.image.auto import LOCAL_KINDS, WHOLE_KINDS, image_anomalies
+from adgdm.detectors.image.split import split_spec
 
 TINY_IMAGE = "image:width=4,mults=1|2,max_steps=3,batch_size=4,train_crop=16,global_size=4"
 KNN = "image-patchknn:max_train_patches=500"
@@ -45,6 +46,10 @@ def test_choice_follows_the_rule_on_the_stored_table(fitted):
     assert set(sel["pixel"]) == {TINY_IMAGE, KNN}
     assert all(set(v) == set(LOCAL_KINDS) and all(0 <= a <= 1 for a in v.values()) for v in sel["pixel"].values())
     assert "<- chosen" in fitted.selection_table()
+    # the maps' source by the same rule on the pixel table
+    maps, mregret = choose(sel["pixel"], [TINY_IMAGE, KNN])
+    assert sel["maps_choice"] == maps and mregret == pytest.approx(sel["maps_regret"])
+    assert "pixel AUROC" in fitted.selection_table() and "<- maps" in fitted.selection_table()
 
 
 def test_picks_the_candidate_that_sees_the_defects():
@@ -126,3 +131,78 @@ def test_anomaly_kinds(kind):
 def test_default_candidates_with_vision():
     det = ImageAuto()
     assert det.candidate_specs() == ["image", "image-patchcore", "image-feat-ideal", "image-feat"]
+
+
+# --- maps from another candidate: image-split (issue 32) ------------------------------------------
+BLURRED = "image-patchknn:max_train_patches=500,smooth_sigma=8"  # same image scores on CutPaste, blurred maps
+
+
+@pytest.fixture(scope="module")
+def split_fitted():
+    return ImageAuto(candidates=f"{BLURRED}+{KNN}", kinds="cutpaste", n_anomalies=12, random_state=0).fit(_textures())
+
+
+def test_auto_takes_the_maps_of_the_candidate_with_the_best_pixel_auroc(split_fitted):
+    """Both find every CutPaste patch (image AUROC 1.0: the tie goes to the first, blurred one);
+    the sharp one's maps find the patches' pixels better: scores of the first, maps of the second."""
+    sel = split_fitted.selection_
+    assert sel["choice"] == BLURRED and sel["maps_choice"] == KNN, split_fitted.selection_table()
+    assert sel["pixel"][KNN]["cutpaste"] > sel["pixel"][BLURRED]["cutpaste"] + 0.005
+    assert split_fitted.chosen_ == split_spec(BLURRED, KNN)
+    assert parse_spec(split_fitted.chosen_) == ("image-split", {"score": BLURRED.replace(",", "&"), "maps": KNN})
+    best = split_fitted.best_
+    assert isinstance(best, ImageSplit)
+    test = _textures(5, seed=2)
+    test[0, 8:16, 8:16] = 0.0
+    s, maps = split_fitted.score_maps(test)
+    np.testing.assert_array_equal(s, best.score_.decision_function(test))
+    np.testing.assert_array_equal(maps, best.maps_.anomaly_map(test))
+    assert not np.allclose(maps, best.score_.anomaly_map(test))
+    r = split_fitted.predict_result(test)
+    np.testing.assert_array_equal(r.score, s)
+    np.testing.assert_array_equal(r.anomaly_map, maps)
+    assert split_fitted.threshold_ == best.threshold_ == best.score_.threshold_
+
+
+def test_split_maps_false_keeps_one_detector():
+    det = ImageAuto(candidates=f"{BLURRED}+{KNN}", kinds="cutpaste", n_anomalies=12, random_state=0,
+                    split_maps=False).fit(_textures())
+    assert det.chosen_ == BLURRED and "maps_choice" not in det.selection_
+
+
+def test_image_split_alone_scores_of_one_maps_of_the_other_and_round_trip(tmp_path):
+    train, test = _textures(), _textures(4, seed=7)
+    test[1, 4:12, 20:28] = 1.0
+    det = ImageSplit(score=TINY_IMAGE.replace(",", "&"), maps=KNN, size=16, random_state=0).fit(train)
+    score = make_detector(TINY_IMAGE, size=16, random_state=0).fit(train)
+    maps = make_detector(KNN, size=16, random_state=0).fit(train)
+    np.testing.assert_allclose(det.decision_function(test), score.decision_function(test))
+    np.testing.assert_allclose(det.anomaly_map(test), maps.anomaly_map(test), atol=1e-6)  # both at 32 px
+    assert det.anomaly_map(test).shape == det.predict_result(test).anomaly_map.shape == (4, 32, 32)
+    np.testing.assert_array_equal(det.predict(test), (det.decision_function(test) > det.threshold_).astype(int))
+    det.save(tmp_path / "m")
+    back = adgdm.load(tmp_path / "m")
+    assert isinstance(back, ImageSplit)
+    np.testing.assert_array_equal(back.decision_function(test), det.decision_function(test))
+    np.testing.assert_array_equal(back.anomaly_map(test), det.anomaly_map(test))
+    assert back.threshold_ == det.threshold_
+
+
+def test_split_auto_save_load_round_trip(split_fitted, tmp_path):
+    test = _textures(3, seed=8)
+    split_fitted.save(tmp_path / "a")
+    back = adgdm.load(tmp_path / "a")
+    assert back.chosen_ == split_fitted.chosen_ and isinstance(back.best_, ImageSplit)
+    np.testing.assert_array_equal(back.decision_function(test), split_fitted.decision_function(test))
+    np.testing.assert_array_equal(back.anomaly_map(test), split_fitted.anomaly_map(test))
+
+
+def test_image_split_errors():
+    with pytest.raises(ValueError, match="score and maps name the same detector .*use that detector directly"):
+        ImageSplit(score=KNN, maps=" image-patchknn:max_train_patches=500").fit(_textures(10))
+    with pytest.raises(ValueError, match="'pyod-knn' is a tabular detector; image-split takes image detectors"):
+        ImageSplit(score="pyod-knn", maps=KNN).fit(_textures(10))
+    with pytest.raises(ValueError, match="unknown detector 'nope'"):
+        ImageSplit(score="nope", maps=KNN).fit(_textures(10))
+    with pytest.raises(ValueError, match="maps must be an image detector spec"):
+        ImageSplit(score=KNN, maps="").fit(_textures(10))

@@ -44,6 +44,8 @@ IMAGE_FAST = {
                               global_size=4),
     "image-auto": dict(candidates="image:width=4,mults=1|2,max_steps=3,batch_size=4,train_crop=16,global_size=4"
                                   "+image-patchknn:max_train_patches=500", n_anomalies=10, min_units=10),
+    "image-split": dict(score="image:width=4&mults=1|2&max_steps=3&batch_size=4&train_crop=16&global_size=4",
+                        maps="image-patchknn:max_train_patches=500"),
 }
 _IMG_TINY = dict(width=4, mults=(1, 2), max_steps=3, batch_size=4, train_crop=16, global_size=4)
 VIDEO_FAST = {

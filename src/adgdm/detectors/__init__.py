@@ -8,6 +8,7 @@ from .tabular.diffusion import DiffusionDetector
 from .tabular.dte import DTECategorical, DTEInverseGamma, DTENonParametric
 from .tabular.auto import TableAuto, TableFusion
 from .image.auto import ImageAuto
+from .image.split import ImageSplit
 from .image.composite import FeatureGlobal
 from .image.default import ImageDiffusion
 from .image.denoising import ImageCond, ImageRecon
@@ -31,14 +32,14 @@ for _cls in (DiffusionDetector, DDPMDetector, DTENonParametric, DTECategorical, 
              SeriesDiffusion, SeriesRecon, SeriesImpute, SeriesForecast, SubPCA, SubIForest, MatrixProfile, SeriesCycle,
              SeriesPretrained, SeriesFusion, SeriesAuto,
              ImageDiffusion, PatchDiffusion, PatchKNN, ImageSegCycle, ImageRecon, ImageCond,
-             FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion, FeatureGlobal, ImageAuto,
+             FeatureDiffusion, PatchCore, FeatureIdeal, FeatureSegDiffusion, FeatureGlobal, ImageAuto, ImageSplit,
              VideoDefault, VideoPred, VideoIdeal, VideoImage, FrameDiff, VideoObj,
              MultimodalDefault, MMCross, MMLate, MMEarly):
     register(_cls)
 
 __all__ = ["BaseDetector", "CycleDetector", "DiffusionDetector", "DDPMDetector", "TabDDPMDetector", "DTENonParametric", "DTECategorical",
            "DTEInverseGamma", "PyODKNN", "PyODIForest", "PyODECOD", "PyODLOF", "PyODOCSVM", "TableAuto", "TableFusion",
-           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "ImageAuto", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SeriesAuto", "SubPCA", "SubIForest", "MatrixProfile",
+           "ImageDiffusion", "PatchDiffusion", "PatchKNN", "ImageSegCycle", "ImageRecon", "ImageCond", "FeatureDiffusion", "PatchCore", "FeatureIdeal", "FeatureSegDiffusion", "FeatureGlobal", "ImageAuto", "ImageSplit", "SeriesCycle", "SeriesDiffusion", "SeriesRecon", "SeriesImpute", "SeriesForecast", "SeriesPretrained", "SeriesFusion", "SeriesAuto", "SubPCA", "SubIForest", "MatrixProfile",
            "VideoDefault", "VideoPred", "VideoIdeal", "VideoImage", "FrameDiff", "VideoObj",
            "MultimodalDefault", "MMCross", "MMLate", "MMEarly",
            "detector_class", "list_detectors", "load", "make_detector", "parse_spec", "register"]

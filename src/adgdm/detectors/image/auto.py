@@ -11,9 +11,12 @@ The anomaly kinds are model-free and fast; each is made out of a held-out normal
   the layout broken).
 
 ``cutpaste`` and ``perlin`` are local defects with known masks: the candidates' anomaly maps are
-also scored against them (pixel AUROC per candidate and kind, ``selection_["pixel"]``, reported
-only: the choice is by image AUROC). Images have no fused candidate (``fuse_top`` is 0): no image
-detector adds up the scores of arbitrary others yet.
+also scored against them (pixel AUROC per candidate and kind, ``selection_["pixel"]``). The image
+score is chosen by image AUROC; with ``split_maps`` (default) the map source is chosen by the same
+rule on the pixel table, and when it is another candidate the refitted detector is
+``image-split`` (:class:`adgdm.detectors.image.split.ImageSplit`: the scores of one, the maps of
+the other). Images have no fused candidate (``fuse_top`` is 0): no image detector adds up the
+scores of arbitrary others yet.
 """
 from __future__ import annotations
 
@@ -23,10 +26,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ..._params import store_params
-from ...data.images import to_float_images
 from ...metrics.images import pixel_auroc
-from ..auto import AutoBase
+from ..auto import AutoBase, choose
 from .base import ImageBase
+from .split import WorkingShape, split_spec
 
 __all__ = ["ImageAuto", "image_anomalies"]
 
@@ -104,7 +107,7 @@ def _vision_available() -> bool:
     return True
 
 
-class ImageAuto(AutoBase, ImageBase):
+class ImageAuto(WorkingShape, AutoBase, ImageBase):
     """``image-auto``: chooses among ``image``, ``image-patchcore``, ``image-feat-ideal`` and
     ``image-feat`` on anomalies generated out of held-out normal images (local defects: CutPaste
     and Perlin pastes; whole-image changes: blur, contrast, shuffled tiles), by the smallest mean
@@ -122,12 +125,17 @@ class ImageAuto(AutoBase, ImageBase):
     holdout, n_anomalies (per kind), min_units (fewer normal images: the first candidate is
         fitted, with an ``AutoFallbackWarning``), contamination, random_state : as ``auto``.
     fuse_top : must be 0 (images have no fused candidate).
+    split_maps : choose the anomaly maps' source by the same rule on the pixel AUROC of the
+        generated local defects; another candidate than the image-level choice gives an
+        ``image-split`` (False: the image-level choice gives both scores and maps).
 
     Attributes
     ----------
-    chosen_, best_ : the chosen spec and its detector fitted on all images;
+    chosen_, best_ : the chosen spec (``image-split:score=<A>,maps=<B>`` when the maps come from
+        another candidate) and its detector fitted on all images;
     selection_ : ``{"choice", "why", "table": {candidate: {kind: image AUROC}}, "regret",
-        "pixel": {candidate: {local kind: pixel AUROC}}, "skipped"}``.
+        "pixel": {candidate: {local kind: pixel AUROC}}, "maps_choice", "maps_regret", "skipped"}``
+        (``choice``: the image-level choice; ``maps_choice``: the maps' source, with ``split_maps``).
 
     Example
     -------
@@ -147,7 +155,7 @@ class ImageAuto(AutoBase, ImageBase):
 
     def __init__(self, candidates=None, kinds=None, size=None, crop=None, channels=None, holdout: float = 0.3,
                  fuse_top: int = 0, n_anomalies: int = 50, min_units: int = 30, contamination: float = 0.1,
-                 random_state=None):
+                 random_state=None, split_maps: bool = True):
         store_params(self, locals())
 
     # --- candidates and checks ------------------------------------------------------------------
@@ -166,20 +174,6 @@ class ImageAuto(AutoBase, ImageBase):
         if int(self.fuse_top) != 0:
             raise ValueError(f"fuse_top must be 0 for images (no image detector fuses arbitrary others yet), "
                              f"got {self.fuse_top}")
-
-    # --- input ----------------------------------------------------------------------------------
-    def _prep_input(self, X, fitting: bool):
-        raw = None
-        if not fitting:
-            a = np.asarray(X) if not isinstance(X, list) else None
-            raw = a.shape[1:3] if a is not None and a.ndim in (3, 4) else None
-        imgs = to_float_images(X, size=self.size, crop=self.crop, channels=self.channels)
-        return imgs, (None if raw is None or (tuple(raw) == imgs.shape[1:3] and self.crop is None) else tuple(raw))
-
-    def _check_images(self, imgs: np.ndarray) -> None:
-        if imgs.shape[1:] != tuple(self.image_shape_):
-            raise ValueError(f"images have shape {imgs.shape[1:]} after preprocessing, the detector was fitted on "
-                             f"{tuple(self.image_shape_)}; use the same size/crop/channels")
 
     # --- anomalies and judging ------------------------------------------------------------------
     def _anomalies(self, ref, base, kind, n, rng):
@@ -213,6 +207,37 @@ class ImageAuto(AutoBase, ImageBase):
             del self._masks, self._clean, self._pixel
         return out
 
+    def _refit(self, spec: str, data, seed: int):
+        """Refit the image-level choice, or with ``split_maps`` an ``image-split`` of it and the
+        candidate whose maps are best on the generated local defects (same rule, pixel table)."""
+        pixel = getattr(self, "_pixel", None)
+        if self.split_maps and pixel and self.selection_.get("table"):
+            order = [s for s in self.candidate_specs() if s in pixel]
+            maps, regret = choose(pixel, order)
+            self.selection_.update(maps_choice=maps, maps_regret=regret)
+            if maps != spec:
+                spec = split_spec(spec, maps)
+        return super()._refit(spec, data, seed)
+
+    def selection_table(self) -> str:
+        """The image AUROC table (as ``auto``) and, when measured, the pixel AUROC of the candidates'
+        maps on the generated local defects (``<- maps``: the maps' source)."""
+        text = super().selection_table()
+        sel = getattr(self, "selection_", None) or {}
+        pixel, regret = sel.get("pixel") or {}, sel.get("maps_regret") or {}
+        if not pixel:
+            return text
+        kinds = sorted({k for row in pixel.values() for k in row})
+        w = max(len(s) for s in pixel) + 2
+        lines = [text, "", "pixel AUROC".ljust(w) + "".join(k[:10].rjust(11) for k in kinds)
+                 + ("  regret" if regret else "")]
+        order = [s for s in self.candidate_specs() if s in pixel]
+        for s in order + [s for s in pixel if s not in order]:
+            mark = " <- maps" if s == sel.get("maps_choice") else ""
+            lines.append(s.ljust(w) + "".join(f"{pixel[s].get(k, float('nan')):11.3f}" for k in kinds)
+                         + (f"  {regret[s]:6.3f}" if s in regret else "") + mark)
+        return "\n".join(lines)
+
     # --- scoring: the chosen detector's ---------------------------------------------------------
     def _score(self, data) -> np.ndarray:
         return self.best_.decision_function(data.images)
@@ -230,22 +255,3 @@ class ImageAuto(AutoBase, ImageBase):
         _, data = self._checked(X)
         s, maps = self.best_.score_maps(data.images)
         return np.asarray(s, dtype=np.float64), self._to_input(maps, data.input_size)
-
-    def _to_input(self, maps: np.ndarray, raw) -> np.ndarray:
-        """Maps at the working size -> the input's ``(H, W)``: undo the resize and place a centre
-        crop back in the frame (the border repeats the crop's edge values)."""
-        import torch
-        import torch.nn.functional as F
-
-        maps = np.asarray(maps, dtype=np.float64)
-        if raw is None:
-            return maps
-        H, W = raw
-        inner = (int(self.crop), int(self.crop)) if self.crop is not None else (H, W)
-        m = torch.from_numpy(np.ascontiguousarray(maps))[:, None]
-        if tuple(m.shape[-2:]) != inner:
-            m = F.interpolate(m, size=inner, mode="bilinear", align_corners=False)
-        if inner != (H, W):
-            top, left = (H - inner[0]) // 2, (W - inner[1]) // 2
-            m = F.pad(m, (left, W - inner[1] - left, top, H - inner[0] - top), mode="replicate")
-        return m[:, 0].numpy()
