@@ -129,3 +129,12 @@ def test_cli_tiny_data_fallback_is_one_note_not_a_raw_warning(tmp_path):
         warnings.simplefilter("error", AutoFallbackWarning)
         r = run_fit(tmp_path / "d.csv", out=tmp_path / "m", detector="auto")
     assert "auto chose diffusion (fallback: 40 normal units are fewer than min_units=50)" in r["notes"]
+
+
+def test_candidate_options_inside_a_spec_string():
+    """`--detector 'auto:candidates=pyod-iforest:n_estimators=1&contamination=0.2+pyod-knn'`: the
+    candidate's own options are joined by '&' (a ',' would end `candidates`)."""
+    det = adgdm.make_detector("auto:candidates=pyod-iforest:n_estimators=1&contamination=0.2+pyod-knn,fuse_top=0,"
+                              "n_anomalies=40", random_state=0).fit(normal())
+    assert set(det.selection_["table"]) == {"pyod-iforest:n_estimators=1,contamination=0.2", "pyod-knn"}
+    assert det.chosen_ == "pyod-knn"

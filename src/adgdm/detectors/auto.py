@@ -129,9 +129,11 @@ class AutoBase(BaseDetector):
 
     # --- checks --------------------------------------------------------------------------------------
     def candidate_specs(self) -> list[str]:
+        """The candidates' specs. Inside a spec string (``--detector 'auto:candidates=...'``) a
+        candidate's own options are joined by ``&``, as a ``,`` would end ``candidates``."""
         specs = list(self.default_candidates) if self.candidates is None else \
             [s.strip() for s in (self.candidates.split("+") if isinstance(self.candidates, str) else self.candidates)]
-        return [s for s in specs if s]
+        return [s.replace("&", ",") for s in specs if s]
 
     def kind_names(self) -> list[str]:
         kinds = list(self.kinds_all) if self.kinds is None else \
