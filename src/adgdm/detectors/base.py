@@ -492,3 +492,4 @@ def restore_nested(cls, params: dict, meta: dict, arrays: dict, prefix: str):
     """Inverse of :func:`nested_state`."""
     own = {k[len(prefix) + 1:]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
     return cls._from_state(params, meta, own)
+

@@ -5,7 +5,7 @@ import ast
 
 from .._params import renamed_params
 from ..io import ModelFileError, read_saved
-from .base import BaseDetector
+from .base import BaseDetector, nested_state, restore_nested
 
 _REGISTRY: dict[str, type[BaseDetector]] = {}
 
@@ -98,3 +98,20 @@ def load(path):
     except ValueError as e:
         raise ModelFileError(f"{path}: {e}") from None
     return cls._from_saved(config, arrays)
+
+
+def parts_state(parts) -> tuple[list, dict]:
+    """Several fitted sub-detectors' states (a fusion's parts): one record each, arrays under
+    ``part{i}.``; inverse :func:`restore_parts`."""
+    records, arrays = [], {}
+    for i, p in enumerate(parts):
+        m, a = nested_state(p, f"part{i}")
+        records.append({"name": p.name, "params": p.get_params(), "meta": m})
+        arrays.update(a)
+    return records, arrays
+
+
+def restore_parts(records: list, arrays: dict) -> list:
+    """Inverse of :func:`parts_state`."""
+    return [restore_nested(detector_class(p["name"]), p["params"], p["meta"], arrays, f"part{i}")
+            for i, p in enumerate(records)]

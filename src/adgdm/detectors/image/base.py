@@ -8,6 +8,25 @@ from ..._torch import seed_of
 from ..base import BaseDetector
 
 
+def maps_to_input(maps: np.ndarray, raw, crop) -> np.ndarray:
+    """Maps at the working size -> the input's ``(H, W)`` (``raw``; None: unchanged): undo the
+    resize, and place a centre ``crop`` back in the frame (the border repeats the crop's edge)."""
+    if raw is None:
+        return maps
+    import torch
+    import torch.nn.functional as F
+
+    H, W = raw
+    inner = (int(crop), int(crop)) if crop is not None else (H, W)
+    m = torch.from_numpy(np.ascontiguousarray(maps))[:, None]
+    if tuple(m.shape[-2:]) != inner:
+        m = F.interpolate(m, size=inner, mode="bilinear", align_corners=False)
+    if inner != (H, W):
+        top, left = (H - inner[0]) // 2, (W - inner[1]) // 2
+        m = F.pad(m, (left, W - inner[1] - left, top, H - inner[0] - top), mode="replicate")
+    return m[:, 0].numpy()
+
+
 class ImageBase(BaseDetector):
     """Base of the image detectors. Validated input is :class:`adgdm.modalities.image.Images`
     (the image modality calls ``_prep_input(X, fitting) -> (images, input size)`` and, at

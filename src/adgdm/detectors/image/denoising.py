@@ -32,7 +32,7 @@ from ...data.images import to_float_images
 from ...diffusion import NoiseSchedule, TrainConfig, net_state, noise_loss, restore_net, reverse, towards_input, train
 from ...nets import UNet
 from ..._params import store_params
-from .base import ImageBase
+from .base import ImageBase, maps_to_input
 from .patch import top_k_mean
 
 __all__ = ["ImageDenoisingDetector", "ImageRecon", "ImageCond", "smooth_noise", "ssim_map"]
@@ -317,19 +317,8 @@ class ImageDenoisingDetector(ImageBase):
         self._check_side(imgs, "the")
 
     def _to_input(self, maps: np.ndarray, raw: tuple[int, int] | None) -> np.ndarray:
-        """Maps at the working size -> the input's ``(H, W)``: undo the resize, and place a centre
-        crop back in the frame (the border outside the crop repeats the crop's edge values)."""
-        if raw is None:
-            return maps
-        H, W = raw
-        inner = (int(self.crop), int(self.crop)) if self.crop is not None else (H, W)
-        m = torch.from_numpy(maps)[:, None]
-        if tuple(m.shape[-2:]) != inner:
-            m = F.interpolate(m, size=inner, mode="bilinear", align_corners=False)
-        if inner != (H, W):
-            top, left = (H - inner[0]) // 2, (W - inner[1]) // 2
-            m = F.pad(m, (left, W - inner[1] - left, top, H - inner[0] - top), mode="replicate")
-        return m[:, 0].numpy()
+        """Maps at the working size -> the input's ``(H, W)`` (:func:`.base.maps_to_input`)."""
+        return maps_to_input(maps, raw, self.crop)
 
     # --- persistence ----------------------------------------------------------------------------
     def _get_state(self):

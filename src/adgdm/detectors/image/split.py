@@ -11,7 +11,7 @@ import numpy as np
 from ..._params import store_params
 from ...data.images import to_float_images
 from ..base import Fitted, nested_state, restore_nested
-from .base import ImageBase
+from .base import ImageBase, maps_to_input
 
 __all__ = ["ImageSplit", "WorkingShape", "split_spec"]
 
@@ -55,23 +55,8 @@ class WorkingShape:
                              f"{tuple(self.image_shape_)}; use the same size/crop/channels")
 
     def _to_input(self, maps: np.ndarray, raw) -> np.ndarray:
-        """Maps at the working size -> the input's ``(H, W)``: undo the resize and place a centre
-        crop back in the frame (the border repeats the crop's edge values)."""
-        import torch
-        import torch.nn.functional as F
-
-        maps = np.asarray(maps, dtype=np.float64)
-        if raw is None:
-            return maps
-        H, W = raw
-        inner = (int(self.crop), int(self.crop)) if self.crop is not None else (H, W)
-        m = torch.from_numpy(np.ascontiguousarray(maps))[:, None]
-        if tuple(m.shape[-2:]) != inner:
-            m = F.interpolate(m, size=inner, mode="bilinear", align_corners=False)
-        if inner != (H, W):
-            top, left = (H - inner[0]) // 2, (W - inner[1]) // 2
-            m = F.pad(m, (left, W - inner[1] - left, top, H - inner[0] - top), mode="replicate")
-        return m[:, 0].numpy()
+        """Maps at the working size -> the input's ``(H, W)`` (:func:`.base.maps_to_input`)."""
+        return maps_to_input(np.asarray(maps, dtype=np.float64), raw, self.crop)
 
 
 class ImageSplit(WorkingShape, ImageBase):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..._params import store_params
 from ...scores.fusion import RobustZ
-from ..base import nested_state, restore_nested
+from ..registry import parts_state, restore_parts
 from .base import SeriesBase
 
 __all__ = ["SeriesFusion"]
@@ -103,17 +103,10 @@ class SeriesFusion(SeriesBase):
         raise NotImplementedError("series-fuse scores whole series only; stream one of its parts "
                                   "(e.g. make_detector('series').fit(x).stream())")
 
-    def _get_state(self) -> tuple[dict, dict]:
-        meta, arrays = {"z": [[z.center, z.scale] for z in self.z_], "parts": []}, {}
-        for i, p in enumerate(self.parts_):
-            m, a = nested_state(p, f"part{i}")
-            meta["parts"].append({"name": p.name, "params": p.get_params(), "meta": m})
-            arrays.update(a)
-        return meta, arrays
+    def _get_state(self):
+        parts, arrays = parts_state(self.parts_)
+        return {"z": [[z.center, z.scale] for z in self.z_], "parts": parts}, arrays
 
     def _set_state(self, f: dict, arrays: dict) -> None:
-        from ..registry import detector_class
-
         self.z_ = [RobustZ(float(c), float(s)) for c, s in f["z"]]
-        self.parts_ = [restore_nested(detector_class(p["name"]), p["params"], p["meta"], arrays, f"part{i}")
-                       for i, p in enumerate(f["parts"])]
+        self.parts_ = restore_parts(f["parts"], arrays)

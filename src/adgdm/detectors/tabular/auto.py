@@ -17,7 +17,8 @@ from sklearn.neighbors import NearestNeighbors
 from ..._params import store_params
 from ...scores.fusion import RobustZ
 from ..auto import AutoBase
-from ..base import BaseDetector, nested_state, restore_nested
+from ..base import BaseDetector
+from ..registry import parts_state, restore_parts
 
 __all__ = ["TableAuto", "TableFusion"]
 
@@ -133,16 +134,9 @@ class TableFusion(BaseDetector):
         return self._fuse([p.decision_function(X) for p in self.parts_])
 
     def _get_state(self):
-        meta, arrays = {"z": [[z.center, z.scale] for z in self.z_], "parts": []}, {}
-        for i, p in enumerate(self.parts_):
-            m, a = nested_state(p, f"part{i}")
-            meta["parts"].append({"name": p.name, "params": p.get_params(), "meta": m})
-            arrays.update(a)
-        return meta, arrays
+        parts, arrays = parts_state(self.parts_)
+        return {"z": [[z.center, z.scale] for z in self.z_], "parts": parts}, arrays
 
     def _set_state(self, f, arrays):
-        from ..registry import detector_class
-
         self.z_ = [RobustZ(float(c), float(s)) for c, s in f["z"]]
-        self.parts_ = [restore_nested(detector_class(p["name"]), p["params"], p["meta"], arrays, f"part{i}")
-                       for i, p in enumerate(f["parts"])]
+        self.parts_ = restore_parts(f["parts"], arrays)
